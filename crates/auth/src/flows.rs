@@ -1,0 +1,243 @@
+//! The sign-in operations both services perform, on top of the pure state machine and the
+//! store. Each transition is: read, apply, compare-and-set; a lost race re-reads and
+//! re-applies, and then fails for the right reason (409 already claimed, 410 expired, …).
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::login_request::{
+    LoginRequest, NewLoginRequest, RequestId, ScreenContext, Transition, TransitionError,
+    UnixMillis,
+};
+use crate::session::{Session, SessionKind, SessionToken};
+use crate::store::{Store, StoreError};
+use crate::tokens::{AccessClaims, SigningKeys, TokenError};
+use crate::user::User;
+use crate::user_code::UserCode;
+
+/// Lifetimes of what a sign-in creates, from configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetimes {
+    pub qr_ttl_ms: i64,
+    pub session_ttl_ms: i64,
+    pub access_token_ttl_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("no such sign-in request")]
+    NotFound,
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// A compare-and-set can only lose to another successful transition, and a request has at
+/// most five, so this bound is never reached by honest contention.
+const MAX_SWAP_ATTEMPTS: usize = 16;
+
+pub async fn create_request(
+    store: &dyn Store,
+    screen: ScreenContext,
+    now: UnixMillis,
+    ttl_ms: i64,
+) -> Result<NewLoginRequest, FlowError> {
+    // 20^8 codes: a collision among live codes is rare, several in a row is a broken RNG.
+    for _ in 0..8 {
+        let new = LoginRequest::create(screen.clone(), now, ttl_ms);
+        if store.insert_request(&new.request).await? {
+            return Ok(new);
+        }
+    }
+    Err(anyhow::anyhow!("could not draw an unused user code").into())
+}
+
+/// Loads a request, recording it as expired if its deadline has passed (so every instance's
+/// listeners hear it).
+pub async fn load(store: &dyn Store, id: &RequestId, now: UnixMillis) -> Result<LoginRequest, FlowError> {
+    let request = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
+    if let Some(expired) = request.expired(now) {
+        store.swap_request(&expired, request.version).await?;
+        return Ok(expired);
+    }
+    Ok(request)
+}
+
+/// Applies `transition` atomically. Exactly one of any number of concurrent conflicting
+/// transitions succeeds.
+pub async fn transition(
+    store: &dyn Store,
+    id: &RequestId,
+    transition: &Transition,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
+    for _ in 0..MAX_SWAP_ATTEMPTS {
+        let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
+        match current.apply(transition, now) {
+            Ok(next) if next.version == current.version => return Ok(next),
+            Ok(next) => {
+                if store.swap_request(&next, current.version).await? {
+                    return Ok(next);
+                }
+            }
+            Err(TransitionError::Expired) => {
+                if let Some(expired) = current.expired(now) {
+                    store.swap_request(&expired, current.version).await?;
+                }
+                return Err(TransitionError::Expired.into());
+            }
+            Err(refused) => return Err(refused.into()),
+        }
+    }
+    Err(anyhow::anyhow!("request {id} kept changing under a transition").into())
+}
+
+/// What a phone submits to name a request: the QR's text, the id, or the typed code.
+pub enum ScanTarget {
+    Id(RequestId),
+    UserCode(UserCode),
+}
+
+impl ScanTarget {
+    /// The request a QR names: exactly `{mobile_public_url}/s/{id}`. Other QR codes are not ours.
+    pub fn from_qr_text(text: &str, mobile_public_url: &str) -> Option<Self> {
+        let rest = text.trim().strip_prefix(mobile_public_url.trim_end_matches('/'))?;
+        let id = rest.strip_prefix("/s/")?;
+        RequestId::parse(id).map(Self::Id)
+    }
+
+    pub async fn resolve(self, store: &dyn Store) -> Result<RequestId, FlowError> {
+        match self {
+            Self::Id(id) => Ok(id),
+            Self::UserCode(code) => store
+                .find_request_by_code(&code)
+                .await?
+                .ok_or(FlowError::NotFound),
+        }
+    }
+}
+
+/// A new session with its cookie secret, and the access token issued with it.
+pub struct SignedIn {
+    pub session: Session,
+    pub token: SessionToken,
+    pub access_token: Option<(SecretString, AccessClaims)>,
+}
+
+/// Where a session is being started from.
+pub struct Device {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Starts a server-side session for `user`; desktop sessions also get an access token.
+pub async fn start_session(
+    store: &dyn Store,
+    keys: &SigningKeys,
+    kind: SessionKind,
+    user: User,
+    device: Device,
+    now: UnixMillis,
+    lifetimes: &Lifetimes,
+) -> Result<SignedIn, FlowError> {
+    let token = SessionToken::generate();
+    let access_token = match kind {
+        SessionKind::Desktop => Some(keys.issue(
+            &user,
+            &token.session_id(),
+            now,
+            lifetimes.access_token_ttl_ms,
+        )?),
+        SessionKind::Mobile => None,
+    };
+    let access = access_token
+        .as_ref()
+        .map(|(_, claims)| (claims.jti.clone(), claims.exp.saturating_mul(1000)));
+    let session = Session::new(
+        &token,
+        kind,
+        user,
+        now,
+        lifetimes.session_ttl_ms,
+        device.ip,
+        device.user_agent,
+        access,
+    );
+    store.insert_session(&session).await?;
+    Ok(SignedIn {
+        session,
+        token,
+        access_token,
+    })
+}
+
+/// Redeems an approved request exactly once and signs the screen in as the approver.
+pub async fn redeem(
+    store: &dyn Store,
+    keys: &SigningKeys,
+    id: &RequestId,
+    desktop_secret: &SecretString,
+    device: Device,
+    now: UnixMillis,
+    lifetimes: &Lifetimes,
+) -> Result<SignedIn, FlowError> {
+    let redeem = Transition::Redeem {
+        secret: desktop_secret.expose_secret().to_owned(),
+    };
+    let redeemed = transition(store, id, &redeem, now).await?;
+    let user = redeemed
+        .claim
+        .map(|claim| claim.user)
+        .ok_or_else(|| anyhow::anyhow!("a redeemed request without a claimant"))?;
+    start_session(store, keys, SessionKind::Desktop, user, device, now, lifetimes).await
+}
+
+/// The session a cookie names, if it is live and of the expected kind.
+pub async fn session_from_cookie(
+    store: &dyn Store,
+    cookie: &str,
+    kind: SessionKind,
+) -> Result<Option<Session>, StoreError> {
+    let Some(token) = SessionToken::from_cookie(cookie) else {
+        return Ok(None);
+    };
+    let session = store.load_session(&token.session_id()).await?;
+    Ok(session.filter(|s| s.kind == kind))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the access token has been revoked")]
+    Revoked,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Verifies an access token and checks it was not revoked (logout, until it expires).
+pub async fn authenticate_bearer(
+    store: &dyn Store,
+    keys: &SigningKeys,
+    token: &str,
+    now: UnixMillis,
+) -> Result<AccessClaims, BearerError> {
+    let claims = keys.verify(token, now)?;
+    if store.is_token_revoked(&claims.jti).await? {
+        return Err(BearerError::Revoked);
+    }
+    Ok(claims)
+}
+
+/// Ends a session and the access token issued with it, at once.
+pub async fn end_session(store: &dyn Store, session_id: &str, now: UnixMillis) -> Result<(), StoreError> {
+    if let Some(session) = store.delete_session(session_id).await?
+        && let (Some(jti), Some(until)) = (session.access_jti, session.access_expires_at)
+        && until > now
+    {
+        store.revoke_token(&jti, until).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,416 @@
+//! The login request and its state machine (DESIGN §3A).
+//!
+//! Transitions are pure functions here; the stores make them atomic with a versioned
+//! compare-and-set, so both stores share these exact semantics.
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{SecretHash, random_token};
+use crate::user::User;
+use crate::user_code::UserCode;
+
+/// Milliseconds since the Unix epoch. Time is a parameter everywhere so tests control it.
+pub type UnixMillis = i64;
+
+/// The public id of a login request: 128 random bits, base64url (22 characters).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn generate() -> Self {
+        Self(random_token::<16>())
+    }
+
+    /// Accepts exactly what [`RequestId::generate`] produces; anything else cannot name a request.
+    pub fn parse(input: &str) -> Option<Self> {
+        let valid = input.len() == 22
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid.then(|| Self(input.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginState {
+    Pending,
+    Claimed,
+    Approved,
+    Redeemed,
+    Denied,
+    Expired,
+    Cancelled,
+    Locked,
+}
+
+impl LoginState {
+    pub const ALL: [LoginState; 8] = [
+        Self::Pending,
+        Self::Claimed,
+        Self::Approved,
+        Self::Redeemed,
+        Self::Denied,
+        Self::Expired,
+        Self::Cancelled,
+        Self::Locked,
+    ];
+
+    /// No transition leaves a final state.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Redeemed | Self::Denied | Self::Expired | Self::Cancelled | Self::Locked
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Claimed => "claimed",
+            Self::Approved => "approved",
+            Self::Redeemed => "redeemed",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+            Self::Locked => "locked",
+        }
+    }
+}
+
+/// What the screen that started the request reported about itself, shown to the approver.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenContext {
+    /// Which app the sign-in is for, as shown on the confirmation screen.
+    pub client_name: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Who claimed the request, and from where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub user: User,
+    pub ip: String,
+    pub at: UnixMillis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub id: RequestId,
+    pub user_code: UserCode,
+    /// SHA-256 of the desktop secret; the secret itself is only ever held by the screen.
+    pub secret_hash: SecretHash,
+    pub state: LoginState,
+    /// Incremented by every transition: the compare-and-set token, and how subscribers tell
+    /// a newer state from an older one.
+    pub version: u32,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub screen: ScreenContext,
+    pub claim: Option<Claim>,
+    /// When the request reached its current state.
+    pub updated_at: UnixMillis,
+}
+
+/// A freshly created request with the secret that only its creator receives.
+pub struct NewLoginRequest {
+    pub request: LoginRequest,
+    pub desktop_secret: secrecy::SecretString,
+}
+
+impl LoginRequest {
+    pub fn create(screen: ScreenContext, now: UnixMillis, ttl_ms: i64) -> NewLoginRequest {
+        let secret = random_token::<32>();
+        let request = LoginRequest {
+            id: RequestId::generate(),
+            user_code: UserCode::generate(),
+            secret_hash: SecretHash::of(&secret),
+            state: LoginState::Pending,
+            version: 1,
+            created_at: now,
+            expires_at: now.saturating_add(ttl_ms),
+            screen,
+            claim: None,
+            updated_at: now,
+        };
+        NewLoginRequest {
+            request,
+            desktop_secret: secret.into(),
+        }
+    }
+
+    /// The state as of `now`: a request past its deadline is expired even before a transition
+    /// records it.
+    pub fn state_at(&self, now: UnixMillis) -> LoginState {
+        if !self.state.is_final() && now >= self.expires_at {
+            LoginState::Expired
+        } else {
+            self.state
+        }
+    }
+
+    /// Applies `transition` at `now`. Expiry is checked first, at every step; the error says
+    /// exactly why the transition is refused.
+    pub fn apply(
+        &self,
+        transition: &Transition,
+        now: UnixMillis,
+    ) -> Result<LoginRequest, TransitionError> {
+        if self.state.is_final() {
+            return Err(TransitionError::Final(self.state));
+        }
+        if now >= self.expires_at {
+            return Err(TransitionError::Expired);
+        }
+        let claimed_by = |user: &User| self.claim.as_ref().is_some_and(|c| c.user.id == user.id);
+        let mut next = self.clone();
+        next.state = match (self.state, transition) {
+            (LoginState::Pending, Transition::Claim(claim)) => {
+                next.claim = Some(claim.clone());
+                LoginState::Claimed
+            }
+            (LoginState::Claimed, Transition::Claim(claim)) if claimed_by(&claim.user) => {
+                // The same person scanning again (a reload): nothing changes.
+                return Ok(self.clone());
+            }
+            (LoginState::Claimed, Transition::Approve { user }) if claimed_by(user) => {
+                LoginState::Approved
+            }
+            (LoginState::Claimed, Transition::Deny { user }) if claimed_by(user) => {
+                LoginState::Denied
+            }
+            (LoginState::Claimed, Transition::Approve { .. } | Transition::Deny { .. }) => {
+                return Err(TransitionError::NotClaimant);
+            }
+            (LoginState::Approved, Transition::Redeem { secret })
+            | (
+                LoginState::Pending | LoginState::Claimed | LoginState::Approved,
+                Transition::Cancel { secret },
+            ) if !self.secret_hash.matches(secret) => {
+                return Err(TransitionError::WrongSecret);
+            }
+            (LoginState::Approved, Transition::Redeem { .. }) => LoginState::Redeemed,
+            (
+                LoginState::Pending | LoginState::Claimed | LoginState::Approved,
+                Transition::Cancel { .. },
+            ) => LoginState::Cancelled,
+            (state, _) => return Err(TransitionError::WrongState(state)),
+        };
+        next.version = self.version.saturating_add(1);
+        next.updated_at = now;
+        Ok(next)
+    }
+
+    /// The request as recorded expired: what a store writes when it finds the deadline passed.
+    pub fn expired(&self, now: UnixMillis) -> Option<LoginRequest> {
+        (self.state_at(now) == LoginState::Expired && self.state != LoginState::Expired).then(
+            || {
+                let mut next = self.clone();
+                next.state = LoginState::Expired;
+                next.version = self.version.saturating_add(1);
+                next.updated_at = now;
+                next
+            },
+        )
+    }
+}
+
+/// Something a person or device asks to do to a request.
+#[derive(Clone, Debug)]
+pub enum Transition {
+    /// A signed-in phone scanned the QR or typed the code. Exactly one user can claim.
+    Claim(Claim),
+    /// The claimant confirmed on the phone.
+    Approve { user: User },
+    /// The claimant refused on the phone.
+    Deny { user: User },
+    /// The screen exchanges the approval for a session, with its desktop secret. Exactly once.
+    Redeem { secret: String },
+    /// The screen gives up (navigated away, or asked for a new QR).
+    Cancel { secret: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("this sign-in request has expired")]
+    Expired,
+    #[error("this sign-in request is already {}", .0.as_str())]
+    Final(LoginState),
+    #[error("this sign-in request is {} and cannot do that now", .0.as_str())]
+    WrongState(LoginState),
+    #[error("this sign-in request was claimed by someone else")]
+    NotClaimant,
+    #[error("the desktop secret does not match this sign-in request")]
+    WrongSecret,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TTL: i64 = 60_000;
+
+    fn user(name: &str) -> User {
+        User::local(name, name)
+    }
+
+    fn claim(name: &str, at: UnixMillis) -> Transition {
+        Transition::Claim(Claim {
+            user: user(name),
+            ip: "192.0.2.1".into(),
+            at,
+        })
+    }
+
+    fn screen() -> ScreenContext {
+        ScreenContext {
+            client_name: "qrlogin".into(),
+            ip: "192.0.2.2".into(),
+            user_agent: "test".into(),
+        }
+    }
+
+    fn secret_of(new: &NewLoginRequest) -> String {
+        use secrecy::ExposeSecret;
+        new.desktop_secret.expose_secret().to_owned()
+    }
+
+    #[test]
+    fn the_happy_path_goes_pending_claimed_approved_redeemed() {
+        let new = LoginRequest::create(screen(), 0, TTL);
+        let secret = secret_of(&new);
+        let claimed = new.request.apply(&claim("ann", 1), 1).unwrap();
+        assert_eq!(claimed.state, LoginState::Claimed);
+        let approved = claimed
+            .apply(&Transition::Approve { user: user("ann") }, 2)
+            .unwrap();
+        assert_eq!(approved.state, LoginState::Approved);
+        let redeemed = approved.apply(&Transition::Redeem { secret }, 3).unwrap();
+        assert_eq!(redeemed.state, LoginState::Redeemed);
+        assert_eq!(redeemed.version, 4);
+    }
+
+    #[test]
+    fn a_second_user_cannot_claim_or_approve() {
+        let new = LoginRequest::create(screen(), 0, TTL);
+        let claimed = new.request.apply(&claim("ann", 1), 1).unwrap();
+        assert_eq!(
+            claimed.apply(&claim("bob", 2), 2),
+            Err(TransitionError::WrongState(LoginState::Claimed))
+        );
+        assert_eq!(
+            claimed.apply(&Transition::Approve { user: user("bob") }, 2),
+            Err(TransitionError::NotClaimant)
+        );
+    }
+
+    #[test]
+    fn redeem_needs_the_right_secret_and_works_once() {
+        let new = LoginRequest::create(screen(), 0, TTL);
+        let secret = secret_of(&new);
+        let approved = new
+            .request
+            .apply(&claim("ann", 1), 1)
+            .unwrap()
+            .apply(&Transition::Approve { user: user("ann") }, 2)
+            .unwrap();
+        let wrong = Transition::Redeem {
+            secret: "guess".into(),
+        };
+        assert_eq!(approved.apply(&wrong, 3), Err(TransitionError::WrongSecret));
+        let redeemed = approved.apply(&Transition::Redeem { secret: secret.clone() }, 3).unwrap();
+        assert_eq!(
+            redeemed.apply(&Transition::Redeem { secret }, 4),
+            Err(TransitionError::Final(LoginState::Redeemed))
+        );
+    }
+
+    #[test]
+    fn expiry_is_checked_at_every_step() {
+        let new = LoginRequest::create(screen(), 0, TTL);
+        let secret = secret_of(&new);
+        let pending = new.request;
+        assert_eq!(pending.apply(&claim("ann", TTL), TTL), Err(TransitionError::Expired));
+        let claimed = pending.apply(&claim("ann", 1), 1).unwrap();
+        let approve = Transition::Approve { user: user("ann") };
+        assert_eq!(claimed.apply(&approve, TTL), Err(TransitionError::Expired));
+        let approved = claimed.apply(&approve, 2).unwrap();
+        let redeem = Transition::Redeem { secret };
+        assert_eq!(approved.apply(&redeem, TTL + 1), Err(TransitionError::Expired));
+        assert_eq!(approved.state_at(TTL), LoginState::Expired);
+        assert_eq!(approved.expired(TTL).unwrap().state, LoginState::Expired);
+    }
+
+    #[test]
+    fn ids_parse_only_in_their_own_shape() {
+        let id = RequestId::generate();
+        assert_eq!(RequestId::parse(id.as_str()), Some(id));
+        for bad in ["", "short", "../../etc/passwd/aaaaaaa", "aaaaaaaaaaaaaaaaaaaaa=", "ääääääääääää"] {
+            assert!(RequestId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    fn any_transition() -> impl Strategy<Value = (u8, u8, i64)> {
+        (0u8..5, 0u8..2, 0i64..(TTL * 2))
+    }
+
+    proptest! {
+        /// Whatever sequence of transitions, by whoever, at whatever time: once a request is
+        /// final it stays exactly as it is, and versions only grow.
+        #[test]
+        fn no_transition_leaves_a_final_state(steps in proptest::collection::vec(any_transition(), 1..30)) {
+            let new = LoginRequest::create(screen(), 0, TTL);
+            let secret = secret_of(&new);
+            let mut request = new.request;
+            let mut now = 0;
+            for (kind, who, dt) in steps {
+                now += dt / 10;
+                let name = if who == 0 { "ann" } else { "bob" };
+                let transition = match kind {
+                    0 => claim(name, now),
+                    1 => Transition::Approve { user: user(name) },
+                    2 => Transition::Deny { user: user(name) },
+                    3 => Transition::Redeem { secret: if who == 0 { secret.clone() } else { "x".into() } },
+                    _ => Transition::Cancel { secret: if who == 0 { secret.clone() } else { "x".into() } },
+                };
+                match request.apply(&transition, now) {
+                    Ok(next) => {
+                        prop_assert!(!request.state.is_final());
+                        prop_assert!(next.version >= request.version);
+                        if next.state == LoginState::Redeemed {
+                            prop_assert_eq!(request.state, LoginState::Approved);
+                        }
+                        request = next;
+                    }
+                    Err(_) => {
+                        if let Some(expired) = request.expired(now) {
+                            request = expired;
+                        }
+                    }
+                }
+                if request.state.is_final() {
+                    let frozen = request.clone();
+                    for t in [claim("ann", now), Transition::Approve { user: user("ann") },
+                              Transition::Redeem { secret: secret.clone() },
+                              Transition::Cancel { secret: secret.clone() }] {
+                        prop_assert!(frozen.apply(&t, now).is_err());
+                    }
+                    prop_assert!(frozen.expired(now + TTL * 10).is_none());
+                }
+            }
+        }
+    }
+}

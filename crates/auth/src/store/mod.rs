@@ -1,0 +1,78 @@
+//! Where state lives: one trait, two implementations with the same semantics (an embedded
+//! SQLite file and Redis), checked by one conformance suite.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use crate::account::{LocalAccount, Username};
+use crate::events::EventHub;
+use crate::login_request::{LoginRequest, RequestId, UnixMillis};
+use crate::session::Session;
+use crate::user_code::UserCode;
+
+pub mod redis;
+pub mod sqlite;
+
+/// How long a finished or expired request is kept, so late callers hear "expired" or
+/// "already used" rather than "not found".
+pub const REQUEST_RETENTION_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached right now: a 503 for the caller, and worth retrying.
+    #[error("the store is unreachable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a new request and its user code. `Ok(false)` when the user code is held by
+    /// another live request: the caller draws a new code.
+    async fn insert_request(&self, request: &LoginRequest) -> Result<bool, StoreError>;
+    async fn load_request(&self, id: &RequestId) -> Result<Option<LoginRequest>, StoreError>;
+    /// The live request a typed code names.
+    async fn find_request_by_code(&self, code: &UserCode) -> Result<Option<RequestId>, StoreError>;
+    /// Compare-and-set: stores `next` only if the stored version is still `expected_version`,
+    /// and then publishes it to every instance. `Ok(false)` when someone else changed it first.
+    async fn swap_request(
+        &self,
+        next: &LoginRequest,
+        expected_version: u32,
+    ) -> Result<bool, StoreError>;
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    async fn load_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    /// Removes and returns the session, so its access token can be revoked with it.
+    async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
+
+    /// Deny-lists an access token id until `until` (its own expiry).
+    async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError>;
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// `Ok(false)` when the username is taken.
+    async fn insert_account(&self, account: &LocalAccount) -> Result<bool, StoreError>;
+    async fn load_account(&self, username: &Username) -> Result<Option<LocalAccount>, StoreError>;
+
+    /// The dev-mode signing key every instance on this store shares: stores `candidate` if
+    /// none is stored yet, and returns whichever is stored.
+    async fn shared_signing_key(&self, candidate: SecretString) -> Result<SecretString, StoreError>;
+
+    /// Is the store reachable (for `/readyz`)?
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// This instance's listeners for request changes.
+    fn events(&self) -> &Arc<EventHub>;
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Unexpected(e.into()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("a stored record is unreadable: {e}")))
+}

@@ -1,0 +1,332 @@
+//! The shared store for several instances: Redis, through one multiplexed connection manager
+//! for commands and one pattern subscription per instance for events.
+//!
+//! Compare-and-set is a Lua script that checks the version, writes, and publishes in one
+//! atomic step, touching one key, so it runs unchanged on Redis Cluster.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
+
+use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
+use crate::account::{LocalAccount, Username};
+use crate::clock::{Clock, SystemClock};
+use crate::events::EventHub;
+use crate::login_request::{LoginRequest, RequestId, UnixMillis};
+use crate::session::Session;
+use crate::user_code::UserCode;
+
+/// How long one Redis command may take before the caller gets a 503.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait between attempts to re-establish the event subscription.
+const RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(250);
+
+const SWAP_SCRIPT: &str = r"
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version or tonumber(version) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+return 1
+";
+
+pub struct RedisStore {
+    commands: ConnectionManager,
+    prefix: String,
+    swap: Script,
+    events: Arc<EventHub>,
+    clock: Arc<dyn Clock>,
+    subscribed: watch::Receiver<bool>,
+}
+
+impl RedisStore {
+    /// Connects, and waits until this instance's event subscription is live, so nothing
+    /// published after this returns can be missed. `prefix` namespaces every key and channel.
+    pub async fn connect(url: &SecretString, prefix: &str) -> Result<Arc<Self>, StoreError> {
+        Self::connect_with_clock(url, prefix, Arc::new(SystemClock)).await
+    }
+
+    pub async fn connect_with_clock(
+        url: &SecretString,
+        prefix: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, StoreError> {
+        let client = redis::Client::open(url.expose_secret())
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("REDIS_URL is not usable: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(COMMAND_TIMEOUT)
+            .set_response_timeout(COMMAND_TIMEOUT)
+            .set_number_of_retries(2);
+        let commands = tokio::time::timeout(
+            COMMAND_TIMEOUT * 2,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable("connecting to Redis timed out".into()))?
+        .map_err(redis_error)?;
+        let (subscribed_tx, subscribed) = watch::channel(false);
+        let store = Arc::new(Self {
+            commands,
+            prefix: prefix.to_owned(),
+            swap: Script::new(SWAP_SCRIPT),
+            events: EventHub::new(),
+            clock,
+            subscribed,
+        });
+        tokio::spawn(relay_events(client, Arc::downgrade(&store), subscribed_tx));
+        let mut ready = store.subscribed.clone();
+        tokio::time::timeout(COMMAND_TIMEOUT * 2, ready.wait_for(|live| *live))
+            .await
+            .map_err(|_| StoreError::Unavailable("subscribing to Redis events timed out".into()))?
+            .map_err(|_| StoreError::Unavailable("the Redis event relay stopped".into()))?;
+        Ok(store)
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    fn channel(&self, id: &RequestId) -> String {
+        format!("{}events:{id}", self.prefix)
+    }
+
+    fn events_pattern(&self) -> String {
+        format!("{}events:*", self.prefix)
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        self.commands.clone()
+    }
+
+    /// Is this instance's event subscription live right now?
+    pub fn events_connected(&self) -> bool {
+        *self.subscribed.borrow()
+    }
+}
+
+/// Keeps one pattern subscription open for this instance, reconnecting when it drops; after
+/// each (re)connect it re-reads every request a local listener waits for, so a change
+/// published while disconnected is not lost.
+async fn relay_events(
+    client: redis::Client,
+    store: std::sync::Weak<RedisStore>,
+    subscribed: watch::Sender<bool>,
+) {
+    loop {
+        let Some(pattern) = store.upgrade().map(|s| s.events_pattern()) else { return };
+        let mut pubsub = match client.get_async_pubsub().await {
+            Ok(pubsub) => pubsub,
+            Err(error) => {
+                tracing::warn!(%error, "cannot open the Redis event subscription; retrying");
+                tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+                continue;
+            }
+        };
+        if let Err(error) = pubsub.psubscribe(&pattern).await {
+            tracing::warn!(%error, "cannot subscribe to Redis events; retrying");
+            tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+            continue;
+        }
+        subscribed.send_replace(true);
+        if let Some(store) = store.upgrade() {
+            store.resynchronise().await;
+        }
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let Some(store) = store.upgrade() else { return };
+            match message.get_payload::<String>().map(|p| from_json::<LoginRequest>(&p)) {
+                Ok(Ok(request)) => store.events.publish(request),
+                _ => tracing::warn!(channel = message.get_channel_name(), "unreadable event"),
+            }
+        }
+        subscribed.send_replace(false);
+        tracing::warn!("the Redis event subscription dropped; reconnecting");
+        tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+    }
+}
+
+impl RedisStore {
+    async fn resynchronise(&self) {
+        for id in self.events.subscribed_ids() {
+            match self.load_request(&id).await {
+                Ok(Some(request)) => self.events.publish(request),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "cannot re-read a request after reconnecting"),
+            }
+        }
+    }
+}
+
+fn redis_error(error: redis::RedisError) -> StoreError {
+    if error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+        || error.is_unrecoverable_error()
+    {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Unexpected(anyhow::Error::new(error).context("Redis"))
+    }
+}
+
+fn millis_until(at: UnixMillis, now: UnixMillis) -> u64 {
+    u64::try_from(at.saturating_sub(now)).unwrap_or(0).max(1)
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn insert_request(&self, request: &LoginRequest) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut c = self.connection();
+        let code_key = self.key("code", request.user_code.as_str());
+        // The code is claimed first (its own key, so this works on a cluster too); a request
+        // whose write then fails leaves only a code that names nothing and expires.
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(&code_key)
+            .arg(request.id.as_str())
+            .arg("NX")
+            .arg("PX")
+            .arg(millis_until(request.expires_at, now))
+            .query_async(&mut c)
+            .await
+            .map_err(redis_error)?;
+        if claimed.is_none() {
+            return Ok(false);
+        }
+        let key = self.key("request", request.id.as_str());
+        redis::pipe()
+            .atomic()
+            .hset_multiple(&key, &[("version", request.version.to_string()), ("data", to_json(request)?)])
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(request.expires_at + REQUEST_RETENTION_MS)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(redis_error)?;
+        Ok(true)
+    }
+
+    async fn load_request(&self, id: &RequestId) -> Result<Option<LoginRequest>, StoreError> {
+        let data: Option<String> = self
+            .connection()
+            .hget(self.key("request", id.as_str()), "data")
+            .await
+            .map_err(redis_error)?;
+        data.as_deref().map(from_json).transpose()
+    }
+
+    async fn find_request_by_code(&self, code: &UserCode) -> Result<Option<RequestId>, StoreError> {
+        let id: Option<String> = self
+            .connection()
+            .get(self.key("code", code.as_str()))
+            .await
+            .map_err(redis_error)?;
+        Ok(id.as_deref().and_then(RequestId::parse))
+    }
+
+    async fn swap_request(
+        &self,
+        next: &LoginRequest,
+        expected_version: u32,
+    ) -> Result<bool, StoreError> {
+        let swapped: i32 = self
+            .swap
+            .key(self.key("request", next.id.as_str()))
+            .arg(expected_version)
+            .arg(next.version)
+            .arg(to_json(next)?)
+            .arg(next.expires_at + REQUEST_RETENTION_MS)
+            .arg(self.channel(&next.id))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        Ok(swapped == 1)
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let ttl = millis_until(session.expires_at, self.clock.now());
+        self.connection()
+            .pset_ex::<_, _, ()>(self.key("session", &session.id), to_json(session)?, ttl)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn load_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let data: Option<String> = self
+            .connection()
+            .get(self.key("session", id))
+            .await
+            .map_err(redis_error)?;
+        let session: Option<Session> = data.as_deref().map(from_json).transpose()?;
+        let now = self.clock.now();
+        Ok(session.filter(|s| s.is_live(now)))
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let data: Option<String> = self
+            .connection()
+            .get_del(self.key("session", id))
+            .await
+            .map_err(redis_error)?;
+        data.as_deref().map(from_json).transpose()
+    }
+
+    async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError> {
+        let ttl = millis_until(until, self.clock.now());
+        self.connection()
+            .pset_ex::<_, _, ()>(self.key("revoked", jti), 1, ttl)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.connection()
+            .exists(self.key("revoked", jti))
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn insert_account(&self, account: &LocalAccount) -> Result<bool, StoreError> {
+        self.connection()
+            .set_nx(self.key("account", account.username.as_str()), to_json(account)?)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn load_account(&self, username: &Username) -> Result<Option<LocalAccount>, StoreError> {
+        let data: Option<String> = self
+            .connection()
+            .get(self.key("account", username.as_str()))
+            .await
+            .map_err(redis_error)?;
+        data.as_deref().map(from_json).transpose()
+    }
+
+    async fn shared_signing_key(&self, candidate: SecretString) -> Result<SecretString, StoreError> {
+        let key = self.key("config", "signing-key");
+        let mut c = self.connection();
+        let _: bool = c.set_nx(&key, candidate.expose_secret()).await.map_err(redis_error)?;
+        let stored: String = c.get(&key).await.map_err(redis_error)?;
+        Ok(stored.into())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut self.connection())
+            .await
+            .map_err(redis_error)
+    }
+
+    fn events(&self) -> &Arc<EventHub> {
+        &self.events
+    }
+}

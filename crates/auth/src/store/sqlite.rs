@@ -1,0 +1,334 @@
+//! The embedded store: one SQLite file in WAL mode. Every call runs on a blocking thread;
+//! compare-and-set is a conditional `UPDATE` inside a transaction; events go to the
+//! in-process hub after commit; a sweeper deletes expired rows every minute.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
+use crate::account::{LocalAccount, Username};
+use crate::clock::{Clock, SystemClock};
+use crate::events::EventHub;
+use crate::login_request::{LoginRequest, RequestId, UnixMillis};
+use crate::session::Session;
+use crate::user_code::UserCode;
+
+/// How often expired rows are deleted.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS login_requests (
+        id TEXT PRIMARY KEY, version INTEGER NOT NULL, purge_at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS user_codes (
+        code TEXT PRIMARY KEY, request_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+    CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    events: Arc<EventHub>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and starts the sweeper, which stops
+    /// when the store is dropped.
+    pub async fn open(path: &Path) -> Result<Arc<Self>, StoreError> {
+        Self::open_with_clock(path, Arc::new(SystemClock)).await
+    }
+
+    pub async fn open_with_clock(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, StoreError> {
+        let path = path.to_owned();
+        let connection = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    anyhow::anyhow!("cannot create the data directory {}: {e}", parent.display())
+                })?;
+            }
+            let connection = Connection::open(&path)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+            connection.pragma_update(None, "journal_mode", "WAL")?;
+            connection.pragma_update(None, "synchronous", "NORMAL")?;
+            connection.busy_timeout(Duration::from_secs(5))?;
+            connection.execute_batch(SCHEMA)?;
+            Ok(connection)
+        })
+        .await
+        .map_err(|e| StoreError::Unexpected(e.into()))??;
+        let store = Arc::new(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            events: EventHub::new(),
+            clock,
+        });
+        tokio::spawn(sweep_until_dropped(Arc::downgrade(&store)));
+        Ok(store)
+    }
+
+    /// Runs `work` on a blocking thread with the connection.
+    async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut guard = connection
+                .lock()
+                .map_err(|_| StoreError::Unexpected(anyhow::anyhow!("store lock poisoned")))?;
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unexpected(e.into()))?
+    }
+
+    /// Deletes every expired row; returns how many went.
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        self.with(move |c| {
+            let mut removed = 0;
+            removed += c.execute("DELETE FROM login_requests WHERE purge_at <= ?1", [now]).map_err(db)?;
+            removed += c.execute("DELETE FROM user_codes WHERE expires_at <= ?1", [now]).map_err(db)?;
+            removed += c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now]).map_err(db)?;
+            removed += c.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?1", [now]).map_err(db)?;
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+async fn sweep_until_dropped(store: Weak<SqliteStore>) {
+    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let Some(store) = store.upgrade() else { return };
+        match store.sweep().await {
+            Ok(removed) => tracing::debug!(removed, "swept expired rows"),
+            Err(error) => tracing::warn!(%error, "sweeping expired rows failed"),
+        }
+    }
+}
+
+fn db(error: rusqlite::Error) -> StoreError {
+    StoreError::Unexpected(anyhow::Error::new(error).context("SQLite"))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_request(&self, request: &LoginRequest) -> Result<bool, StoreError> {
+        let data = to_json(request)?;
+        let (id, code) = (request.id.as_str().to_owned(), request.user_code.as_str().to_owned());
+        let (expires_at, purge_at) = (request.expires_at, request.expires_at + REQUEST_RETENTION_MS);
+        let now = self.clock.now();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            // A code is unique among live requests; a dead request's code may be reused.
+            let taken = tx
+                .execute(
+                    "INSERT INTO user_codes (code, request_id, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (code) DO UPDATE SET request_id = excluded.request_id,
+                       expires_at = excluded.expires_at WHERE user_codes.expires_at <= ?4",
+                    params![code, id, expires_at, now],
+                )
+                .map_err(db)?
+                == 0;
+            if taken {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO login_requests (id, version, purge_at, data) VALUES (?1, 1, ?2, ?3)",
+                params![id, purge_at, data],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn load_request(&self, id: &RequestId) -> Result<Option<LoginRequest>, StoreError> {
+        let id = id.as_str().to_owned();
+        let data: Option<String> = self
+            .with(move |c| {
+                c.query_row("SELECT data FROM login_requests WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
+            })
+            .await?;
+        data.as_deref().map(from_json).transpose()
+    }
+
+    async fn find_request_by_code(&self, code: &UserCode) -> Result<Option<RequestId>, StoreError> {
+        let code = code.as_str().to_owned();
+        let now = self.clock.now();
+        let id: Option<String> = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT request_id FROM user_codes WHERE code = ?1 AND expires_at > ?2",
+                    params![code, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        Ok(id.as_deref().and_then(RequestId::parse))
+    }
+
+    async fn swap_request(
+        &self,
+        next: &LoginRequest,
+        expected_version: u32,
+    ) -> Result<bool, StoreError> {
+        let data = to_json(next)?;
+        let (id, version) = (next.id.as_str().to_owned(), next.version);
+        let swapped = self
+            .with(move |c| {
+                let changed = c
+                    .execute(
+                        "UPDATE login_requests SET version = ?1, data = ?2 WHERE id = ?3 AND version = ?4",
+                        params![version, data, id, expected_version],
+                    )
+                    .map_err(db)?;
+                Ok(changed == 1)
+            })
+            .await?;
+        if swapped {
+            self.events.publish(next.clone());
+        }
+        Ok(swapped)
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let data = to_json(session)?;
+        let (id, user, expires_at) = (session.id.clone(), session.user.id.clone(), session.expires_at);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO sessions (id, user_id, expires_at, data) VALUES (?1, ?2, ?3, ?4)",
+                params![id, user, expires_at, data],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let id = id.to_owned();
+        let now = self.clock.now();
+        let data: Option<String> = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT data FROM sessions WHERE id = ?1 AND expires_at > ?2",
+                    params![id, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        data.as_deref().map(from_json).transpose()
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let id = id.to_owned();
+        let data: Option<String> = self
+            .with(move |c| {
+                c.query_row("DELETE FROM sessions WHERE id = ?1 RETURNING data", [id], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
+            })
+            .await?;
+        data.as_deref().map(from_json).transpose()
+    }
+
+    async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError> {
+        let jti = jti.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+                params![jti, until],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let jti = jti.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT 1 FROM revoked_tokens WHERE jti = ?1", [jti], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn insert_account(&self, account: &LocalAccount) -> Result<bool, StoreError> {
+        let data = to_json(account)?;
+        let username = account.username.as_str().to_owned();
+        self.with(move |c| {
+            let inserted = c
+                .execute(
+                    "INSERT INTO accounts (username, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![username, data],
+                )
+                .map_err(db)?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn load_account(&self, username: &Username) -> Result<Option<LocalAccount>, StoreError> {
+        let username = username.as_str().to_owned();
+        let data: Option<String> = self
+            .with(move |c| {
+                c.query_row("SELECT data FROM accounts WHERE username = ?1", [username], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
+            })
+            .await?;
+        data.as_deref().map(from_json).transpose()
+    }
+
+    async fn shared_signing_key(&self, candidate: SecretString) -> Result<SecretString, StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO settings (key, value) VALUES ('signing_key', ?1) ON CONFLICT DO NOTHING",
+                [candidate.expose_secret()],
+            )
+            .map_err(db)?;
+            let stored: String = c
+                .query_row("SELECT value FROM settings WHERE key = 'signing_key'", [], |r| r.get(0))
+                .map_err(db)?;
+            Ok(stored.into())
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db)).await
+    }
+
+    fn events(&self) -> &Arc<EventHub> {
+        &self.events
+    }
+}

@@ -1,0 +1,247 @@
+//! Access tokens: Ed25519 JWTs with a `kid`, verifiable offline from the JWKS.
+//!
+//! Several keys may be configured (newest first): the newest signs, all verify, so keys rotate
+//! without signing anyone out.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::login_request::UnixMillis;
+use crate::secret::random_token;
+use crate::user::User;
+
+/// The audience of access tokens issued to screens signed in through qrlogin.
+pub const ACCESS_TOKEN_AUDIENCE: &str = "qrlogin";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub name: String,
+    /// Seconds since the epoch, as JWT wants.
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// The server-side session this token was issued with.
+    pub sid: String,
+}
+
+impl AccessClaims {
+    pub fn user(&self) -> User {
+        User {
+            id: self.sub.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+struct KeyPair {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// base64url of the raw 32-byte public key: the JWK `x`.
+    x: String,
+}
+
+/// The keys this deployment signs and verifies with, built once at start.
+pub struct SigningKeys {
+    issuer: String,
+    keys: Vec<KeyPair>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("no signing key was given")]
+    Empty,
+    #[error("key {index} is not an Ed25519 private key in PKCS#8 PEM: {reason}")]
+    Invalid { index: usize, reason: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is not valid")]
+    Invalid,
+}
+
+impl SigningKeys {
+    /// Keys from PEM text holding one or more `PRIVATE KEY` blocks, newest first.
+    pub fn from_pem(pem: &SecretString, issuer: String) -> Result<Self, KeyError> {
+        let text = pem.expose_secret();
+        let mut keys = Vec::new();
+        let end = "-----END PRIVATE KEY-----";
+        for (index, block) in text.split_inclusive(end).enumerate() {
+            let block = block.trim();
+            if block.is_empty() {
+                continue;
+            }
+            let key = SigningKey::from_pkcs8_pem(block).map_err(|e| KeyError::Invalid {
+                index,
+                reason: e.to_string(),
+            })?;
+            keys.push(Self::key_pair(&key).map_err(|reason| KeyError::Invalid { index, reason })?);
+        }
+        if keys.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        Ok(Self { issuer, keys })
+    }
+
+    /// A new random key as PKCS#8 PEM (what dev mode keeps in the store).
+    pub fn generate_pem() -> anyhow::Result<SecretString> {
+        let key = SigningKey::from_bytes(&crate::secret::random_bytes::<32>());
+        let pem = key
+            .to_pkcs8_pem(Default::default())
+            .map_err(|e| anyhow::anyhow!("encoding the new signing key: {e}"))?;
+        Ok(pem.to_string().into())
+    }
+
+    fn key_pair(key: &SigningKey) -> Result<KeyPair, String> {
+        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+        let public = key.verifying_key().to_bytes();
+        let x = URL_SAFE_NO_PAD.encode(public);
+        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..8]);
+        Ok(KeyPair {
+            kid,
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            decoding: DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?,
+            x,
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Issues an access token for `user` on session `sid`; returns the token and its claims.
+    pub fn issue(
+        &self,
+        user: &User,
+        sid: &str,
+        now: UnixMillis,
+        ttl_ms: i64,
+    ) -> anyhow::Result<(SecretString, AccessClaims)> {
+        let signer = self.keys.first().ok_or(KeyError::Empty)?;
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: user.id.clone(),
+            aud: ACCESS_TOKEN_AUDIENCE.to_owned(),
+            name: user.name.clone(),
+            iat: now / 1000,
+            exp: (now.saturating_add(ttl_ms)) / 1000,
+            jti: random_token::<16>(),
+            sid: sid.to_owned(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(signer.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &signer.encoding)?;
+        Ok((token.into(), claims))
+    }
+
+    /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience and expiry.
+    /// Revocation is the caller's second step: it needs the store.
+    pub fn verify(&self, token: &str, now: UnixMillis) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(TokenError::Invalid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[ACCESS_TOKEN_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Expiry is checked below against our own clock, so tests can control time.
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|_| TokenError::Invalid)?;
+        if now / 1000 >= data.claims.exp {
+            return Err(TokenError::Expired);
+        }
+        Ok(data.claims)
+    }
+
+    /// `/.well-known/jwks.json`: every key that may still have live tokens.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                    "kid": k.kid, "x": k.x,
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: usize) -> (SigningKeys, Vec<SecretString>) {
+        let pems: Vec<SecretString> = (0..n).map(|_| SigningKeys::generate_pem().unwrap()).collect();
+        let joined: String = pems.iter().map(|p| p.expose_secret().to_owned()).collect();
+        (SigningKeys::from_pem(&joined.into(), "http://issuer".into()).unwrap(), pems)
+    }
+
+    fn ann() -> User {
+        User::local("ann", "Ann")
+    }
+
+    #[test]
+    fn a_token_round_trips_and_expires() {
+        let (keys, _) = keys(1);
+        let (token, claims) = keys.issue(&ann(), "sid", 1_000_000, 60_000).unwrap();
+        let verified = keys.verify(token.expose_secret(), 1_000_000).unwrap();
+        assert_eq!(verified, claims);
+        assert_eq!(verified.user(), ann());
+        assert_eq!(keys.verify(token.expose_secret(), 1_060_000), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn older_keys_still_verify_after_rotation() {
+        let (old, old_pems) = keys(1);
+        let (token, _) = old.issue(&ann(), "sid", 0, 60_000).unwrap();
+        let new_pem = SigningKeys::generate_pem().unwrap();
+        let rotated = format!("{}{}", new_pem.expose_secret(), old_pems[0].expose_secret());
+        let rotated = SigningKeys::from_pem(&rotated.into(), "http://issuer".into()).unwrap();
+        assert!(rotated.verify(token.expose_secret(), 1).is_ok());
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
+        let (fresh, _) = rotated.issue(&ann(), "sid", 0, 60_000).unwrap();
+        assert!(old.verify(fresh.expose_secret(), 1).is_err(), "new tokens use the new key");
+    }
+
+    #[test]
+    fn tokens_from_other_keys_or_tampered_are_invalid() {
+        let (a, _) = keys(1);
+        let (b, _) = keys(1);
+        let (token, _) = a.issue(&ann(), "sid", 0, 60_000).unwrap();
+        assert_eq!(b.verify(token.expose_secret(), 1), Err(TokenError::Invalid));
+        let mut tampered = token.expose_secret().to_owned();
+        tampered.pop();
+        assert_eq!(a.verify(&tampered, 1), Err(TokenError::Invalid));
+        assert_eq!(a.verify("not a token", 1), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn garbage_pem_is_named() {
+        let err = SigningKeys::from_pem(&"nonsense".to_owned().into(), "i".into());
+        assert!(err.is_err());
+    }
+}

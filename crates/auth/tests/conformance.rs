@@ -1,0 +1,279 @@
+//! One conformance suite, run against both stores: the embedded SQLite store (a temp file)
+//! and Redis (a private redis-server on a free port). Whatever one promises, so does the other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use qrlogin_auth::account::{LocalAccount, Username};
+use qrlogin_auth::clock::{Clock, ManualClock};
+use qrlogin_auth::flows::{self, FlowError};
+use qrlogin_auth::login_request::{Claim, LoginRequest, ScreenContext, Transition, TransitionError};
+use qrlogin_auth::session::{Session, SessionKind, SessionToken};
+use qrlogin_auth::store::Store;
+use qrlogin_auth::store::redis::RedisStore;
+use qrlogin_auth::store::sqlite::SqliteStore;
+use qrlogin_auth::{LoginState, User};
+use qrlogin_testkit::{RedisServer, unique_prefix};
+use secrecy::ExposeSecret;
+
+const TTL: i64 = 60_000;
+
+/// Two handles on one store: for SQLite the same store twice, for Redis two independent
+/// connections (two instances), so cross-instance behaviour is what is tested.
+struct Backend {
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+    clock: ManualClock,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Option<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::default();
+    let store = SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    Some(Backend { a: store.clone(), b: store, clock, _dir: Some(dir) })
+}
+
+async fn redis() -> Option<Backend> {
+    let server = RedisServer::shared()?;
+    let clock = ManualClock::default();
+    let (url, prefix) = (server.url().into(), unique_prefix());
+    let a = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone())).await.unwrap();
+    let b = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone())).await.unwrap();
+    Some(Backend { a, b, clock, _dir: None })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { if let Some(b) = super::sqlite().await { super::$name(b).await } } )* }
+        mod on_redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { if let Some(b) = super::redis().await { super::$name(b).await } } )* }
+    };
+}
+
+conformance!(
+    a_request_is_found_by_id_and_by_code,
+    a_live_user_code_is_never_given_twice,
+    a_stale_compare_and_set_is_refused,
+    exactly_one_of_twenty_concurrent_claims_wins,
+    exactly_one_of_fifty_concurrent_redeems_wins,
+    exactly_one_of_twenty_concurrent_approvals_wins,
+    a_change_reaches_listeners_on_every_instance,
+    an_approval_before_subscribing_is_read_as_the_current_state,
+    expiry_is_recorded_and_published,
+    sessions_are_stored_expire_and_are_deleted_once,
+    revoked_tokens_are_remembered,
+    an_account_name_is_taken_once,
+    every_instance_shares_one_signing_key,
+);
+
+fn screen() -> ScreenContext {
+    ScreenContext { client_name: "qrlogin".into(), ip: "192.0.2.10".into(), user_agent: "Firefox".into() }
+}
+
+fn claim_by(name: &str, now: i64) -> Transition {
+    Transition::Claim(Claim { user: User::local(name, name), ip: "192.0.2.20".into(), at: now })
+}
+
+async fn created(b: &Backend) -> (LoginRequest, String) {
+    let new = flows::create_request(&*b.a, screen(), b.clock.now(), TTL).await.unwrap();
+    (new.request, new.desktop_secret.expose_secret().to_owned())
+}
+
+async fn approved(b: &Backend) -> (LoginRequest, String) {
+    let (request, secret) = created(b).await;
+    let now = b.clock.now();
+    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now).await.unwrap();
+    let approve = Transition::Approve { user: User::local("ann", "ann") };
+    let request = flows::transition(&*b.b, &request.id, &approve, now).await.unwrap();
+    (request, secret)
+}
+
+async fn a_request_is_found_by_id_and_by_code(b: Backend) {
+    let (request, _) = created(&b).await;
+    assert_eq!(b.b.load_request(&request.id).await.unwrap(), Some(request.clone()));
+    assert_eq!(b.b.find_request_by_code(&request.user_code).await.unwrap(), Some(request.id.clone()));
+    let unknown = qrlogin_auth::RequestId::generate();
+    assert_eq!(b.a.load_request(&unknown).await.unwrap(), None);
+}
+
+async fn a_live_user_code_is_never_given_twice(b: Backend) {
+    let (first, _) = created(&b).await;
+    let mut twin = LoginRequest::create(screen(), b.clock.now(), TTL).request;
+    twin.user_code = first.user_code.clone();
+    assert!(!b.b.insert_request(&twin).await.unwrap(), "a live code is taken");
+}
+
+async fn a_stale_compare_and_set_is_refused(b: Backend) {
+    let (request, _) = created(&b).await;
+    let now = b.clock.now();
+    let next = request.apply(&claim_by("ann", now), now).unwrap();
+    assert!(b.a.swap_request(&next, request.version).await.unwrap());
+    let rival = request.apply(&claim_by("bob", now), now).unwrap();
+    assert!(!b.b.swap_request(&rival, request.version).await.unwrap());
+    let stored = b.b.load_request(&request.id).await.unwrap().unwrap();
+    assert_eq!(stored.claim.unwrap().user.id, "local:ann");
+}
+
+async fn exactly_one_of_twenty_concurrent_claims_wins(b: Backend) {
+    let (request, _) = created(&b).await;
+    let now = b.clock.now();
+    let attempts = (0..20).map(|i| {
+        let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
+        let id = request.id.clone();
+        tokio::spawn(async move { flows::transition(&*store, &id, &claim_by(&format!("user{i}"), now), now).await })
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let wins = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(FlowError::Transition(TransitionError::WrongState(LoginState::Claimed))))))
+        .count();
+    assert_eq!((wins, refused), (1, 19));
+}
+
+async fn exactly_one_of_fifty_concurrent_redeems_wins(b: Backend) {
+    let (request, secret) = approved(&b).await;
+    let now = b.clock.now();
+    let attempts = (0..50).map(|i| {
+        let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
+        let (id, secret) = (request.id.clone(), secret.clone());
+        tokio::spawn(async move { flows::transition(&*store, &id, &Transition::Redeem { secret }, now).await })
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let wins = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let already = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(FlowError::Transition(TransitionError::Final(LoginState::Redeemed))))))
+        .count();
+    assert_eq!((wins, already), (1, 49));
+}
+
+async fn exactly_one_of_twenty_concurrent_approvals_wins(b: Backend) {
+    let (request, _) = created(&b).await;
+    let now = b.clock.now();
+    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now).await.unwrap();
+    let attempts = (0..20).map(|i| {
+        let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
+        let id = request.id.clone();
+        let approve = Transition::Approve { user: User::local("ann", "ann") };
+        tokio::spawn(async move { flows::transition(&*store, &id, &approve, now).await })
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let wins = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    assert_eq!(wins, 1);
+    let stored = b.a.load_request(&request.id).await.unwrap().unwrap();
+    assert_eq!((stored.state, stored.version), (LoginState::Approved, 3));
+}
+
+async fn a_change_reaches_listeners_on_every_instance(b: Backend) {
+    let (request, _) = created(&b).await;
+    let mut on_a = b.a.events().subscribe(&request.id);
+    let mut on_b = b.b.events().subscribe(&request.id);
+    let now = b.clock.now();
+    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now).await.unwrap();
+    for sub in [&mut on_a, &mut on_b] {
+        let seen = tokio::time::timeout(Duration::from_secs(5), sub.newer_than(request.version)).await.unwrap();
+        assert_eq!(seen.state, LoginState::Claimed);
+    }
+}
+
+async fn an_approval_before_subscribing_is_read_as_the_current_state(b: Backend) {
+    let (request, _) = approved(&b).await;
+    // What a socket does: subscribe first, then read the current state.
+    let _sub = b.a.events().subscribe(&request.id);
+    let current = flows::load(&*b.a, &request.id, b.clock.now()).await.unwrap();
+    assert_eq!(current.state, LoginState::Approved);
+}
+
+async fn expiry_is_recorded_and_published(b: Backend) {
+    let (request, secret) = approved(&b).await;
+    let mut listener = b.b.events().subscribe(&request.id);
+    b.clock.advance(Duration::from_millis(TTL as u64));
+    let now = b.clock.now();
+    let redeem = flows::transition(&*b.a, &request.id, &Transition::Redeem { secret }, now).await;
+    assert!(matches!(redeem, Err(FlowError::Transition(TransitionError::Expired))));
+    let seen = tokio::time::timeout(Duration::from_secs(5), listener.newer_than(request.version)).await.unwrap();
+    assert_eq!(seen.state, LoginState::Expired);
+    assert_eq!(b.b.load_request(&request.id).await.unwrap().unwrap().state, LoginState::Expired);
+}
+
+async fn sessions_are_stored_expire_and_are_deleted_once(b: Backend) {
+    let token = SessionToken::generate();
+    let now = b.clock.now();
+    let session = Session::new(&token, SessionKind::Desktop, User::local("ann", "Ann"), now, 10_000,
+        "192.0.2.1".into(), "ua".into(), Some(("jti".into(), now + 5_000)));
+    b.a.insert_session(&session).await.unwrap();
+    assert_eq!(b.b.load_session(&token.session_id()).await.unwrap(), Some(session.clone()));
+    b.clock.advance(Duration::from_secs(10));
+    assert_eq!(b.b.load_session(&session.id).await.unwrap(), None, "expired sessions do not load");
+    let other = Session::new(&SessionToken::generate(), SessionKind::Mobile, User::local("bob", "Bob"),
+        b.clock.now(), 10_000, "ip".into(), "ua".into(), None);
+    b.a.insert_session(&other).await.unwrap();
+    assert_eq!(b.b.delete_session(&other.id).await.unwrap(), Some(other.clone()));
+    assert_eq!(b.a.delete_session(&other.id).await.unwrap(), None);
+    assert_eq!(b.a.load_session(&other.id).await.unwrap(), None);
+}
+
+async fn revoked_tokens_are_remembered(b: Backend) {
+    assert!(!b.a.is_token_revoked("jti-1").await.unwrap());
+    b.a.revoke_token("jti-1", b.clock.now() + 60_000).await.unwrap();
+    assert!(b.b.is_token_revoked("jti-1").await.unwrap());
+    assert!(!b.b.is_token_revoked("jti-2").await.unwrap());
+}
+
+async fn an_account_name_is_taken_once(b: Backend) {
+    let account = LocalAccount {
+        username: Username::parse("ann").unwrap(),
+        display_name: "Ann".into(),
+        password_hash: "$argon2id$…".into(),
+        disabled: false,
+        created_at: b.clock.now(),
+    };
+    assert!(b.a.insert_account(&account).await.unwrap());
+    let mut impostor = account.clone();
+    impostor.display_name = "Not Ann".into();
+    assert!(!b.b.insert_account(&impostor).await.unwrap());
+    assert_eq!(b.b.load_account(&account.username).await.unwrap(), Some(account));
+}
+
+async fn every_instance_shares_one_signing_key(b: Backend) {
+    let first = b.a.shared_signing_key("first".to_owned().into()).await.unwrap();
+    let second = b.b.shared_signing_key("second".to_owned().into()).await.unwrap();
+    assert_eq!(first.expose_secret(), "first");
+    assert_eq!(second.expose_secret(), "first");
+    b.a.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_embedded_store_keeps_accounts_and_sessions_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/q.sqlite3");
+    let token = SessionToken::generate();
+    let now = qrlogin_auth::clock::SystemClock.now();
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        let session = Session::new(&token, SessionKind::Desktop, User::local("ann", "Ann"), now, 60_000,
+            "ip".into(), "ua".into(), None);
+        store.insert_session(&session).await.unwrap();
+        let account = LocalAccount { username: Username::parse("ann").unwrap(), display_name: "Ann".into(),
+            password_hash: "h".into(), disabled: false, created_at: now };
+        store.insert_account(&account).await.unwrap();
+    }
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert!(reopened.load_session(&token.session_id()).await.unwrap().is_some());
+    assert!(reopened.load_account(&Username::parse("ann").unwrap()).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_only_expired_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::default();
+    let store = SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone())).await.unwrap();
+    let new = flows::create_request(&*store, screen(), clock.now(), TTL).await.unwrap();
+    assert_eq!(store.sweep().await.unwrap(), 0);
+    clock.advance(Duration::from_millis((TTL + qrlogin_auth::store::REQUEST_RETENTION_MS) as u64));
+    assert_eq!(store.sweep().await.unwrap(), 2, "the request and its code");
+    assert_eq!(store.load_request(&new.request.id).await.unwrap(), None);
+}

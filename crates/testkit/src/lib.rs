@@ -1,0 +1,105 @@
+//! Test support: a private `redis-server` per test binary, on a free loopback port, so tests
+//! never depend on (or disturb) a Redis the machine happens to run.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::print_stderr, clippy::missing_panics_doc)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl RedisServer {
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts a private server, or returns `None` (with a notice) when `redis-server` is not
+    /// installed — unless `QRLOGIN_REQUIRE_REDIS=1`, as CI sets, where that is a failure.
+    pub fn start() -> Option<Self> {
+        let required = std::env::var("QRLOGIN_REQUIRE_REDIS").is_ok_and(|v| v == "1");
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("qrlogin-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(error) if !required => {
+                eprintln!("NOTICE: redis-server is not available ({error}); Redis tests are skipped. Set QRLOGIN_REQUIRE_REDIS=1 to fail instead.");
+                return None;
+            }
+            Err(error) => panic!("QRLOGIN_REQUIRE_REDIS=1 but redis-server cannot start: {error}"),
+        };
+        let server = Self { child, port, _dir: TempDir(dir) };
+        server.wait_until_ready();
+        Some(server)
+    }
+
+    /// One server for the whole test binary, started on first use.
+    pub fn shared() -> Option<&'static RedisServer> {
+        static SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();
+        SERVER.get_or_init(Self::start).as_ref()
+    }
+
+    fn wait_until_ready(&self) {
+        let client = redis::Client::open(self.url()).expect("redis url");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut c) = client.get_connection()
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not answer within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server, to test what happens when Redis goes away.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port that was free a moment ago on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A key prefix no other test uses, so tests can share one server.
+pub fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("test{}-{}:", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+pub mod mentra;

@@ -1,0 +1,309 @@
+//! Configuration: environment variables (optionally from `.env`), typed once at start. Every
+//! malformed value is reported by name, all at once, before anything starts.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Dev,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A public base URL as browsers see it, without a trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl(Url);
+
+impl PublicUrl {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let url = Url::parse(input.trim()).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err("must be an http:// or https:// URL with a host".into());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not have a query or fragment".into());
+        }
+        Ok(Self(url))
+    }
+
+    /// `https://example.com` or `http://localhost:98/base`: no trailing slash.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str().trim_end_matches('/')
+    }
+
+    /// What a browser sends as `Origin` for pages under this URL.
+    pub fn origin(&self) -> String {
+        self.0.origin().ascii_serialization()
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.scheme() == "https"
+    }
+
+    /// `{base}{path}`; `path` starts with `/`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.as_str())
+    }
+}
+
+/// MentraOS platform settings (see `shared/mentraos/platform.md`).
+#[derive(Clone, Debug)]
+pub struct MentraSettings {
+    pub package_name: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub cloud_url: Url,
+    /// PEM of the RSA key that signs `aos_signed_user_token`.
+    pub user_token_public_key: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub environment: Environment,
+    pub bind_addr: IpAddr,
+    pub desktop_port: u16,
+    pub mobile_port: u16,
+    pub desktop_public_url: PublicUrl,
+    pub mobile_public_url: PublicUrl,
+    pub redis_url: Option<SecretString>,
+    pub data_dir: PathBuf,
+    pub qr_ttl: Duration,
+    pub session_ttl: Duration,
+    pub access_token_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trust_proxy: Vec<IpAddr>,
+    pub local_accounts: bool,
+    pub jwt_signing_keys: Option<SecretString>,
+    /// The name the phone shows for what is being signed in.
+    pub app_name: String,
+    pub mentra: MentraSettings,
+    pub log_format: LogFormat,
+    pub rust_log: String,
+}
+
+/// The MentraOS key that signs user tokens, shipped with the product.
+pub const MENTRAOS_USER_TOKEN_PUBLIC_KEY: &str =
+    include_str!("../../mentra/src/user-token-public-key.pem");
+
+#[derive(Debug, thiserror::Error)]
+#[error("the configuration is not valid:\n{}", .problems.join("\n"))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl Settings {
+    /// From the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// From any source of variables: tests pass a map.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let problems = std::cell::RefCell::new(Vec::new());
+        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let parse = |name: &str, default: &str, check: &dyn Fn(&str) -> Result<(), String>| {
+            let value = get(name).unwrap_or_else(|| default.to_owned());
+            if let Err(why) = check(&value) {
+                problems.borrow_mut().push(format!("  {name}={value:?}: {why}"));
+            }
+            value
+        };
+        let environment = parse("QRLOGIN_ENV", "dev", &|v| match v {
+            "dev" | "production" => Ok(()),
+            _ => Err("expected `dev` or `production`".into()),
+        });
+        let environment = if environment == "production" { Environment::Production } else { Environment::Dev };
+        let bind_addr = parse("BIND_ADDR", "0.0.0.0", &|v| v.parse::<IpAddr>().map(|_| ()).map_err(|e| e.to_string()));
+        let port_check = |v: &str| v.parse::<u16>().map(|_| ()).map_err(|_| "expected a port number 0-65535".to_owned());
+        let desktop_port = parse("DESKTOP_PORT", "98", &port_check);
+        let mobile_port = parse("MOBILE_PORT", "96", &port_check);
+        let url_check = |v: &str| PublicUrl::parse(v).map(|_| ());
+        let desktop_public_url = parse("DESKTOP_PUBLIC_URL", &format!("http://localhost:{desktop_port}"), &url_check);
+        let mobile_public_url = parse("MOBILE_PUBLIC_URL", &format!("http://localhost:{mobile_port}"), &url_check);
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+        {
+            problems.borrow_mut().push("  REDIS_URL: expected redis://, rediss:// or unix:// (value hidden)".into());
+        }
+        let data_dir = parse("DATA_DIR", "./data", &|_| Ok(()));
+        let ttl_check = |v: &str| parse_duration(v).and_then(|d| if d.is_zero() { Err("must be more than zero".into()) } else { Ok(()) });
+        let qr_ttl = parse("QR_TTL", "60s", &ttl_check);
+        let session_ttl = parse("SESSION_TTL", "1h", &ttl_check);
+        let access_token_ttl = parse("ACCESS_TOKEN_TTL", "30m", &ttl_check);
+        let trust_proxy = parse("TRUST_PROXY", "", &|v| {
+            v.split(',').map(str::trim).filter(|s| !s.is_empty()).try_for_each(|ip| {
+                ip.parse::<IpAddr>().map(|_| ()).map_err(|_| format!("{ip:?} is not an IP address"))
+            })
+        });
+        let local_default = if environment == Environment::Dev { "on" } else { "off" };
+        let local_accounts = parse("LOCAL_ACCOUNTS", local_default, &|v| parse_switch(v).map(|_| ()));
+        let app_name = parse("APP_NAME", "qrlogin", &|v| {
+            if v.chars().count() > 64 { Err("at most 64 characters".into()) } else { Ok(()) }
+        });
+        let cloud_url = parse("MENTRAOS_CLOUD_URL", "https://api.mentra.glass", &|v| {
+            Url::parse(v).map(|_| ()).map_err(|e| format!("not a URL ({e})"))
+        });
+        let user_token_public_key = match get("MENTRAOS_USER_TOKEN_PUBLIC_KEY") {
+            None => MENTRAOS_USER_TOKEN_PUBLIC_KEY.to_owned(),
+            Some(v) if v.contains("BEGIN PUBLIC KEY") => v.replace("\\n", "\n"),
+            Some(path) => std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                problems.borrow_mut().push(format!("  MENTRAOS_USER_TOKEN_PUBLIC_KEY: neither a PEM nor a readable file ({e})"));
+                String::new()
+            }),
+        };
+        let jwt_signing_keys = match get("JWT_SIGNING_KEYS") {
+            None => None,
+            Some(v) if v.contains("BEGIN") => Some(v.replace("\\n", "\n")),
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    problems.borrow_mut().push(format!("  JWT_SIGNING_KEYS: neither PEM text nor a readable file ({e})"));
+                    None
+                }
+            },
+        };
+        let log_default = if environment == Environment::Production { "json" } else { "pretty" };
+        let log_format = parse("LOG_FORMAT", log_default, &|v| match v {
+            "pretty" | "json" => Ok(()),
+            _ => Err("expected `pretty` or `json`".into()),
+        });
+        let rust_log = get("RUST_LOG").unwrap_or_else(|| "info".into());
+
+        let settings = Settings {
+            environment,
+            bind_addr: bind_addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            desktop_port: desktop_port.parse().unwrap_or(98),
+            mobile_port: mobile_port.parse().unwrap_or(96),
+            desktop_public_url: PublicUrl::parse(&desktop_public_url).unwrap_or_else(|_| fallback_url()),
+            mobile_public_url: PublicUrl::parse(&mobile_public_url).unwrap_or_else(|_| fallback_url()),
+            redis_url: redis_url.map(Into::into),
+            data_dir: data_dir.into(),
+            qr_ttl: parse_duration(&qr_ttl).unwrap_or_default(),
+            session_ttl: parse_duration(&session_ttl).unwrap_or_default(),
+            access_token_ttl: parse_duration(&access_token_ttl).unwrap_or_default(),
+            trust_proxy: trust_proxy.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+            local_accounts: parse_switch(&local_accounts).unwrap_or(false),
+            jwt_signing_keys: jwt_signing_keys.map(Into::into),
+            app_name,
+            mentra: MentraSettings {
+                package_name: get("PACKAGE_NAME"),
+                api_key: get("MENTRAOS_API_KEY").map(Into::into),
+                cloud_url: Url::parse(&cloud_url).unwrap_or_else(|_| fallback_url().0),
+                user_token_public_key,
+            },
+            log_format: if log_format == "json" { LogFormat::Json } else { LogFormat::Pretty },
+            rust_log,
+        };
+        if environment == Environment::Production {
+            if settings.jwt_signing_keys.is_none() {
+                problems.borrow_mut().push("  JWT_SIGNING_KEYS: required in production (Ed25519 PKCS#8 PEM, newest first, or a path to it)".into());
+            }
+            for (name, url) in [("DESKTOP_PUBLIC_URL", &settings.desktop_public_url), ("MOBILE_PUBLIC_URL", &settings.mobile_public_url)] {
+                if !url.is_https() {
+                    problems.borrow_mut().push(format!("  {name}: must be https:// in production"));
+                }
+            }
+        }
+        let problems = problems.into_inner();
+        if problems.is_empty() { Ok(settings) } else { Err(ConfigError { problems }) }
+    }
+
+    /// What the split services demand: the shared store is Redis.
+    pub fn require_redis(&self, service: &str) -> Result<SecretString, ConfigError> {
+        self.redis_url.clone().ok_or_else(|| ConfigError {
+            problems: vec![format!(
+                "  REDIS_URL: {service} runs as its own process and shares state with the other service only through Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379), or run both services in one process with `qrlogin` (embedded store)"
+            )],
+        })
+    }
+
+    pub fn lifetimes(&self) -> qrlogin_auth::flows::Lifetimes {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        qrlogin_auth::flows::Lifetimes {
+            qr_ttl_ms: ms(self.qr_ttl),
+            session_ttl_ms: ms(self.session_ttl),
+            access_token_ttl_ms: ms(self.access_token_ttl),
+        }
+    }
+}
+
+fn fallback_url() -> PublicUrl {
+    PublicUrl(Url::parse("http://localhost").unwrap_or_else(|_| unreachable!("a constant URL")))
+}
+
+/// `60`, `60s`, `5m`, `1h 30m`: plain seconds or humantime.
+pub fn parse_duration(input: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = input.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(input).map_err(|e| format!("expected seconds or a duration like 60s, 5m, 1h ({e})"))
+}
+
+fn parse_switch(input: &str) -> Result<bool, String> {
+    match input.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err("expected `on` or `off`".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Settings::from_vars(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn no_configuration_is_a_working_dev_setup() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.desktop_port, s.mobile_port), (98, 96));
+        assert_eq!(s.mobile_public_url.as_str(), "http://localhost:96");
+        assert_eq!(s.qr_ttl, Duration::from_secs(60));
+        assert_eq!(s.session_ttl, Duration::from_secs(3600));
+        assert!(s.local_accounts && s.redis_url.is_none());
+        assert!(s.mentra.user_token_public_key.contains("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0Yt2RtNOdeKQxWMY0c84"));
+    }
+
+    #[test]
+    fn every_bad_value_is_named_at_once() {
+        let err = settings(&[("DESKTOP_PORT", "ninety"), ("QR_TTL", "soon"), ("MOBILE_PUBLIC_URL", "ftp://x")]).unwrap_err();
+        let text = err.to_string();
+        for name in ["DESKTOP_PORT", "QR_TTL", "MOBILE_PUBLIC_URL"] {
+            assert!(text.contains(name), "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_accept_seconds_and_humantime() {
+        assert_eq!(parse_duration("60").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn production_demands_keys_and_https() {
+        let text = settings(&[("QRLOGIN_ENV", "production")]).unwrap_err().to_string();
+        assert!(text.contains("JWT_SIGNING_KEYS") && text.contains("DESKTOP_PUBLIC_URL"), "{text}");
+    }
+
+    #[test]
+    fn a_redis_url_is_never_echoed() {
+        let text = settings(&[("REDIS_URL", "http://user:hunter2@host")]).unwrap_err().to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

@@ -1,0 +1,77 @@
+//! Middleware both services wrap around every route: the request id header, security
+//! headers, and the cross-site check on state changes.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+use tracing_actix_web::RequestId;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// Echoes the request id in `x-request-id`, so a user's report can be found in the log.
+pub async fn request_id_header(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = request.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut response = next.call(request).await?;
+    if let Some(value) = id.and_then(|id| header::HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
+}
+
+/// Headers every response carries. Pages load scripts and styles only from us (no inline
+/// script, no CDN) and may not be framed.
+pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
+    let mut headers = actix_web::middleware::DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"));
+    if https {
+        headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
+    }
+    headers
+}
+
+/// A state change (anything but GET/HEAD/OPTIONS) whose `Origin` is not this service's own
+/// is refused: a page on another site cannot act with our cookies. Requests without `Origin`
+/// are not from a browser page and carry no ambient cookie authority that matters here.
+pub async fn same_origin_state_changes(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && let Some(origin) = request.headers().get(header::ORIGIN) {
+        let expected = request
+            .app_data::<web::Data<ServiceOrigin>>()
+            .map(|o| o.0.clone())
+            .unwrap_or_default();
+        if origin.as_bytes() != expected.as_bytes() {
+            return Err(ApiError::new(ErrorCode::Forbidden, "Requests from other sites are refused.").into());
+        }
+    }
+    next.call(request).await
+}
+
+/// The origin (`scheme://host[:port]`) browsers use for this service's pages.
+#[derive(Clone, Debug)]
+pub struct ServiceOrigin(pub String);
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> web::Json<serde_json::Value> {
+    web::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the store answers (a load balancer stops sending traffic when it does not).
+pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<serde_json::Value>, ApiError> {
+    state.store.ping().await?;
+    Ok(web::Json(serde_json::json!({ "status": "ready" })))
+}

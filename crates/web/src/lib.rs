@@ -1,0 +1,16 @@
+//! The web glue both services share, written once: configuration, the JSON error shape,
+//! request ids and logging, security headers and the cross-site check, cookies, client
+//! information, authentication extractors and the shared application state.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod cookies;
+pub mod error;
+pub mod http;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+
+pub use error::{ApiError, ErrorCode};
+pub use state::AppState;

@@ -1,0 +1,80 @@
+//! What every request handler of both services shares, built once at start.
+
+use std::sync::Arc;
+
+use qrlogin_auth::UnixMillis;
+use qrlogin_auth::clock::{Clock, SystemClock};
+use qrlogin_auth::store::Store;
+use qrlogin_auth::store::redis::RedisStore;
+use qrlogin_auth::store::sqlite::SqliteStore;
+use qrlogin_auth::tokens::SigningKeys;
+
+use crate::config::Settings;
+use crate::cookies::CookiePolicy;
+
+/// Key prefix of everything qrlogin keeps in Redis.
+pub const REDIS_PREFIX: &str = "qrlogin:";
+/// The embedded database's file name inside `DATA_DIR`.
+pub const DATABASE_FILE: &str = "qrlogin.sqlite3";
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<SigningKeys>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// Settings → the store (Redis when `REDIS_URL` is set, else SQLite in `DATA_DIR`) →
+    /// the signing keys. One store per process, shared by both services when embedded.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = open_store(&settings, Arc::clone(&clock), REDIS_PREFIX).await?;
+        Self::with_store(settings, store, clock).await
+    }
+
+    /// For tests and embedding: a given store and clock.
+    pub async fn with_store(settings: Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let issuer = settings.desktop_public_url.as_str().to_owned();
+        let pem = match &settings.jwt_signing_keys {
+            Some(pem) => pem.clone(),
+            None => {
+                let pem = store.shared_signing_key(SigningKeys::generate_pem()?).await?;
+                tracing::warn!("dev mode: signing access tokens with a generated key kept in the store; set JWT_SIGNING_KEYS for production");
+                pem
+            }
+        };
+        let keys = SigningKeys::from_pem(&pem, issuer)?;
+        Ok(Self { settings: Arc::new(settings), store, keys: Arc::new(keys), clock })
+    }
+
+    pub fn now(&self) -> UnixMillis {
+        self.clock.now()
+    }
+
+    pub fn desktop_cookies(&self) -> CookiePolicy {
+        CookiePolicy { secure: self.settings.desktop_public_url.is_https() }
+    }
+
+    pub fn mobile_cookies(&self) -> CookiePolicy {
+        CookiePolicy { secure: self.settings.mobile_public_url.is_https() }
+    }
+}
+
+pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>, prefix: &str) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &settings.redis_url {
+        Some(url) => {
+            let store = RedisStore::connect_with_clock(url, prefix, clock).await.map_err(|e| {
+                anyhow::anyhow!("cannot use the Redis at REDIS_URL: {e}")
+            })?;
+            tracing::info!("store: Redis");
+            store
+        }
+        None => {
+            let path = settings.data_dir.join(DATABASE_FILE);
+            let store = SqliteStore::open_with_clock(&path, clock).await?;
+            tracing::info!(path = %path.display(), "store: embedded SQLite");
+            store
+        }
+    })
+}

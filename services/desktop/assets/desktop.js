@@ -1,0 +1,129 @@
+"use strict";
+// The QR page: create a login request, show its QR and code, follow its state over a
+// WebSocket (polling if sockets fail), redeem the approval and go to the dashboard.
+(function () {
+  const AUTO_RENEWALS = 3;      // expired codes renewed without a click
+  const POLL_INTERVAL_MS = 2000;
+  const $ = (id) => document.getElementById(id);
+  let renewals = 0;
+  let current = null;          // { id, expires_at, … } of the request on screen
+  let timer = null;
+  let socket = null;
+
+  function status(text) { $("status").textContent = text; }
+
+  async function api(method, path, body) {
+    const res = await fetch(path, {
+      method, credentials: "same-origin",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw Object.assign(new Error(data.message || ("HTTP " + res.status)), { status: res.status, code: data.error });
+    return data;
+  }
+
+  async function start() {
+    stop();
+    $("renew").hidden = true;
+    status("Preparing a sign-in code…");
+    try {
+      const request = await api("POST", "/api/login-requests", {});
+      current = request;
+      const skew = Date.now() - (request.expires_at - request.expires_in * 1000);
+      current.deadline = request.expires_at + skew;
+      $("qr").innerHTML = request.qr_svg; // our own server's SVG
+      $("user-code").textContent = request.user_code;
+      $("phone-link").href = request.qr_url;
+      status("Scan the code to sign in.");
+      tick();
+      timer = setInterval(tick, 1000);
+      listen(request);
+    } catch (e) {
+      status("Could not create a sign-in code: " + e.message);
+      offerRenewal();
+    }
+  }
+
+  function stop() {
+    if (timer) clearInterval(timer);
+    timer = null;
+    if (socket) { socket.onclose = null; socket.close(); }
+    socket = null;
+  }
+
+  function tick() {
+    if (!current) return;
+    const left = Math.max(0, Math.round((current.deadline - Date.now()) / 1000));
+    $("countdown").textContent = left > 0 ? "This code expires in " + left + " s." : "";
+  }
+
+  function listen(request) {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    let finished = false;
+    socket = new WebSocket(scheme + location.host + request.events_url);
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.id !== current.id) return;
+      finished = onState(message.state) || finished;
+    };
+    socket.onclose = () => { if (!finished && current && current.id === request.id) poll(request.id); };
+  }
+
+  async function poll(id) {
+    while (current && current.id === id) {
+      try {
+        const s = await api("GET", "/api/login-requests/" + id);
+        if (onState(s.state)) return;
+      } catch (e) {
+        if (e.status === 410 || e.status === 404) { onState("expired"); return; }
+      }
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    }
+  }
+
+  // Returns true when the request has reached a final state on this page.
+  function onState(state) {
+    switch (state) {
+      case "pending": status("Scan the code to sign in."); return false;
+      case "claimed": status("Scanned. Confirm on your phone, and check the code matches " + $("user-code").textContent + "."); return false;
+      case "approved": redeem(current.id); return true;
+      case "redeemed": return true;
+      case "denied": stop(); status("The sign-in was refused on the phone."); offerRenewal(); return true;
+      case "cancelled": stop(); status("This sign-in was cancelled."); offerRenewal(); return true;
+      case "locked": stop(); status("Too many wrong attempts: this code is locked."); offerRenewal(); return true;
+      case "expired": expired(); return true;
+      default: return false;
+    }
+  }
+
+  async function redeem(id) {
+    status("Approved. Signing in…");
+    try {
+      await api("POST", "/api/login-requests/" + id + "/redeem", {});
+      stop();
+      location.href = "/dashboard";
+    } catch (e) {
+      stop();
+      status("Signing in failed: " + e.message);
+      offerRenewal();
+    }
+  }
+
+  function expired() {
+    stop();
+    if (renewals < AUTO_RENEWALS) { renewals += 1; start(); return; }
+    status("The code expired.");
+    $("qr").innerHTML = '<div class="placeholder">Code expired</div>';
+    $("countdown").textContent = "";
+    offerRenewal();
+  }
+
+  function offerRenewal() { $("renew").hidden = false; }
+
+  $("renew").addEventListener("click", () => { renewals = 0; start(); });
+  window.addEventListener("pagehide", () => {
+    if (current) navigator.sendBeacon && fetch("/api/login-requests/" + current.id, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
+  });
+  start();
+})();

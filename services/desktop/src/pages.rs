@@ -1,0 +1,73 @@
+//! The pages a person sees on the screen: the QR page and the dashboard. Scripts and styles
+//! are served by us (no CDN, no inline script).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use qrlogin_auth::flows;
+use qrlogin_auth::session::SessionKind;
+use qrlogin_web::cookies::DESKTOP_SESSION;
+use qrlogin_web::{ApiError, AppState, ErrorCode};
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    app_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage<'a> {
+    app_name: &'a str,
+    name: &'a str,
+    user_id: &'a str,
+    since_ms: i64,
+    ip: &'a str,
+}
+
+fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// `GET /`: the QR code, the typed code, a countdown and the live status.
+pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let page = IndexPage { app_name: &state.settings.app_name };
+    Ok(html(page.render().map_err(ApiError::internal)?))
+}
+
+/// `GET /dashboard`: who is signed in on this screen; without a session, back to the QR.
+pub async fn dashboard(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let cookie = state.desktop_cookies().read(&request, DESKTOP_SESSION);
+    let session = match cookie {
+        Some(cookie) => flows::session_from_cookie(&*state.store, &cookie, SessionKind::Desktop).await?,
+        None => None,
+    };
+    let Some(session) = session else {
+        return Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/")).finish());
+    };
+    let page = DashboardPage {
+        app_name: &state.settings.app_name,
+        name: &session.user.name,
+        user_id: &session.user.id,
+        since_ms: session.created_at,
+        ip: &session.ip,
+    };
+    Ok(html(page.render().map_err(ApiError::internal)?))
+}
+
+/// `GET /assets/{file}`: the page's own script and style, compiled into the binary.
+pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (body, content_type) = match file.as_str() {
+        "desktop.js" => (include_str!("../assets/desktop.js"), "text/javascript; charset=utf-8"),
+        "dashboard.js" => (include_str!("../assets/dashboard.js"), "text/javascript; charset=utf-8"),
+        "style.css" => (include_str!("../../../crates/web/assets/style.css"), "text/css; charset=utf-8"),
+        _ => return Err(ApiError::new(ErrorCode::NotFound, "No such asset.")),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(body))
+}

@@ -1,0 +1,186 @@
+//! `POST /api/login-requests`, `GET|DELETE /api/login-requests/{id}`, `POST …/redeem`.
+
+use actix_web::cookie::SameSite;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use qrlogin_auth::flows::{self, FlowError};
+use qrlogin_auth::login_request::{LoginRequest, RequestId, ScreenContext, Transition};
+use qrlogin_auth::{LoginState, UnixMillis};
+use qrlogin_web::client::ClientInfo;
+use qrlogin_web::cookies::{DESKTOP_SECRET_PREFIX, DESKTOP_SESSION};
+use qrlogin_web::{ApiError, AppState, ErrorCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The header API clients use to present a request's desktop secret (browsers use the cookie).
+pub const DESKTOP_SECRET_HEADER: &str = "x-desktop-secret";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+/// What anyone holding the desktop secret may know of a request: never who claimed it.
+#[derive(Serialize)]
+pub struct RequestStatus {
+    pub id: String,
+    pub state: LoginState,
+    pub version: u32,
+    pub expires_at: UnixMillis,
+    /// Seconds left, by the server's clock.
+    pub expires_in: i64,
+}
+
+impl RequestStatus {
+    pub fn of(request: &LoginRequest, now: UnixMillis) -> Self {
+        Self {
+            id: request.id.to_string(),
+            state: request.state_at(now),
+            version: request.version,
+            expires_at: request.expires_at,
+            expires_in: (request.expires_at - now).max(0) / 1000,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Created {
+    #[serde(flatten)]
+    status: RequestStatus,
+    user_code: String,
+    qr_url: String,
+    qr_svg: String,
+    desktop_secret: String,
+    events_url: String,
+}
+
+pub fn parse_id(raw: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(raw).ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in request."))
+}
+
+fn secret_cookie_name(id: &RequestId) -> String {
+    format!("{DESKTOP_SECRET_PREFIX}{id}")
+}
+
+/// The desktop secret the caller presents for `id`: the header, else the request's cookie.
+pub fn presented_secret(request: &HttpRequest, state: &AppState, id: &RequestId) -> Result<SecretString, ApiError> {
+    request
+        .headers()
+        .get(DESKTOP_SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| state.desktop_cookies().read(request, &secret_cookie_name(id)))
+        .map(SecretString::from)
+        .ok_or_else(|| ApiError::unauthenticated("This sign-in request's desktop secret is missing (cookie or X-Desktop-Secret)."))
+}
+
+/// Loads `id` and checks the caller holds its desktop secret.
+pub async fn load_owned(request: &HttpRequest, state: &AppState, id: &RequestId) -> Result<LoginRequest, ApiError> {
+    let secret = presented_secret(request, state, id)?;
+    let login = flows::load(&*state.store, id, state.now()).await?;
+    if !login.secret_hash.matches(secret.expose_secret()) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "The desktop secret does not match this sign-in request."));
+    }
+    Ok(login)
+}
+
+/// `POST /api/login-requests`: a new request, its QR and its secret.
+#[tracing::instrument(name = "create login request", skip_all, fields(request = tracing::field::Empty))]
+pub async fn create(state: web::Data<AppState>, client: ClientInfo, _body: web::Json<CreateBody>) -> Result<HttpResponse, ApiError> {
+    let settings = &state.settings;
+    let screen = ScreenContext { client_name: settings.app_name.clone(), ip: client.ip, user_agent: client.user_agent };
+    let now = state.now();
+    let new = flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms).await?;
+    let request = new.request;
+    tracing::Span::current().record("request", request.id.as_str());
+    let qr_url = settings.mobile_public_url.join(&format!("/s/{}", request.id));
+    let qr_svg = qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?;
+    let secret = new.desktop_secret.expose_secret().to_owned();
+    let cookie = state.desktop_cookies().build(
+        &secret_cookie_name(&request.id),
+        secret.clone(),
+        settings.qr_ttl + std::time::Duration::from_secs(60),
+        SameSite::Strict,
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
+        .json(Created {
+            status: RequestStatus::of(&request, now),
+            user_code: request.user_code.display(),
+            events_url: format!("/api/login-requests/{}/events", request.id),
+            qr_url,
+            qr_svg,
+            desktop_secret: secret,
+        }))
+}
+
+/// `GET /api/login-requests/{id}`: the state, for clients that poll instead of listening.
+pub async fn poll(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let login = load_owned(&request, &state, &id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(RequestStatus::of(&login, state.now())))
+}
+
+/// `DELETE /api/login-requests/{id}`: the screen gives up on this request.
+pub async fn cancel(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let secret = presented_secret(&request, &state, &id)?;
+    let cancel = Transition::Cancel { secret: secret.expose_secret().to_owned() };
+    flows::transition(&*state.store, &id, &cancel, state.now()).await?;
+    Ok(HttpResponse::NoContent()
+        .cookie(state.desktop_cookies().removal(&secret_cookie_name(&id)))
+        .finish())
+}
+
+#[derive(Serialize)]
+struct Redeemed {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    user: qrlogin_auth::User,
+}
+
+/// `POST /api/login-requests/{id}/redeem`: exactly once, turns an approval into a session
+/// (cookie) and an access token (JSON).
+#[tracing::instrument(name = "redeem login request", skip_all, fields(request = %id.as_str()))]
+pub async fn redeem(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    client: ClientInfo,
+    id: web::Path<String>,
+    _body: web::Json<EmptyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let secret = presented_secret(&request, &state, &id)?;
+    let lifetimes = state.settings.lifetimes();
+    let signed_in = flows::redeem(&*state.store, &state.keys, &id, &secret, client.device(), state.now(), &lifetimes)
+        .await
+        .map_err(|e| match e {
+            FlowError::Transition(qrlogin_auth::login_request::TransitionError::WrongState(s)) => ApiError::new(
+                ErrorCode::Conflict,
+                format!("This sign-in request is {} and has not been approved on the phone yet.", s.as_str()),
+            ),
+            other => other.into(),
+        })?;
+    let (token, claims) = signed_in
+        .access_token
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a desktop session without an access token")))?;
+    let policy = state.desktop_cookies();
+    let session_cookie = policy.build(DESKTOP_SESSION, signed_in.token.expose().to_owned(), state.settings.session_ttl, SameSite::Strict);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(session_cookie)
+        .cookie(policy.removal(&secret_cookie_name(&id)))
+        .json(Redeemed {
+            access_token: token.expose_secret().to_owned(),
+            token_type: "Bearer",
+            expires_in: claims.exp - claims.iat,
+            user: signed_in.session.user,
+        }))
+}

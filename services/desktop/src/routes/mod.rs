@@ -1,0 +1,3 @@
+pub mod events;
+pub mod login_requests;
+pub mod me;

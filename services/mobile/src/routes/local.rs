@@ -1,0 +1,59 @@
+//! Local accounts on the phone: `POST /api/local/login`, and `POST /api/logout`.
+
+use actix_web::cookie::SameSite;
+use actix_web::{HttpResponse, web};
+use qrlogin_auth::account::{Username, dummy_password_hash, verify_password};
+use qrlogin_auth::flows;
+use qrlogin_auth::session::SessionKind;
+use qrlogin_web::auth::MobileUser;
+use qrlogin_web::client::ClientInfo;
+use qrlogin_web::cookies::MOBILE_SESSION;
+use qrlogin_web::telemetry::spawn_blocking_with_tracing;
+use qrlogin_web::{ApiError, AppState, ErrorCode};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    username: String,
+    password: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+/// Starts a mobile session and sets its cookie; shared by every way of signing in.
+pub async fn signed_in_response(state: &AppState, user: qrlogin_auth::User, client: &ClientInfo, mut response: actix_web::HttpResponseBuilder) -> Result<HttpResponse, ApiError> {
+    let signed_in = flows::start_session(&*state.store, &state.keys, SessionKind::Mobile, user, client.device(), state.now(), &state.settings.lifetimes()).await?;
+    let cookie = state.mobile_cookies().build(MOBILE_SESSION, signed_in.token.expose().to_owned(), state.settings.session_ttl, SameSite::Lax);
+    Ok(response.cookie(cookie).json(serde_json::json!({ "user": signed_in.session.user })))
+}
+
+#[tracing::instrument(name = "local login", skip_all)]
+pub async fn login(state: web::Data<AppState>, client: ClientInfo, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+    if !state.settings.local_accounts {
+        return Err(ApiError::new(ErrorCode::Forbidden, "Local accounts are turned off on this server."));
+    }
+    let body = body.into_inner();
+    let wrong = || ApiError::unauthenticated("Wrong username or password.");
+    let account = match Username::parse(&body.username) {
+        Ok(username) => state.store.load_account(&username).await?,
+        Err(_) => None,
+    };
+    // Verify even when there is no such account, so timing does not tell which it was.
+    let hash = account.as_ref().map_or_else(|| dummy_password_hash().to_owned(), |a| a.password_hash.clone());
+    let password = body.password;
+    let verified = spawn_blocking_with_tracing(move || verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
+    let account = account.filter(|_| verified).ok_or_else(wrong)?;
+    if account.disabled {
+        return Err(ApiError::new(ErrorCode::Forbidden, "This account is disabled."));
+    }
+    signed_in_response(&state, account.user(), &client, HttpResponse::Ok()).await
+}
+
+pub async fn logout(state: web::Data<AppState>, MobileUser(caller): MobileUser, _body: web::Json<EmptyBody>) -> Result<HttpResponse, ApiError> {
+    flows::end_session(&*state.store, &caller.session_id, state.now()).await?;
+    Ok(HttpResponse::NoContent().cookie(state.mobile_cookies().removal(MOBILE_SESSION)).finish())
+}

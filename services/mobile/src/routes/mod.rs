@@ -1,0 +1,3 @@
+pub mod local;
+pub mod scan;
+pub mod webview;

@@ -1,0 +1,111 @@
+//! `POST /api/scan` (claim what the QR or the typed code names) and the decision:
+//! `POST /api/login-requests/{id}/approve` and `/deny`.
+
+use actix_web::{HttpResponse, web};
+use qrlogin_auth::flows::{self, ScanTarget};
+use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition};
+use qrlogin_auth::user_code::UserCode;
+use qrlogin_auth::{LoginState, UnixMillis};
+use qrlogin_web::auth::MobileUser;
+use qrlogin_web::client::{ClientInfo, describe_user_agent, same_network};
+use qrlogin_web::{ApiError, AppState, ErrorCode};
+use serde::{Deserialize, Serialize};
+
+/// Exactly one of the three ways to name a request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanBody {
+    qr_text: Option<String>,
+    id: Option<String>,
+    user_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+/// What the phone shows before the user decides: everything the screen reported about itself.
+#[derive(Serialize)]
+pub struct Confirmation {
+    id: String,
+    state: LoginState,
+    /// `WDJB-MJHT`: to compare with what the screen shows.
+    user_code: String,
+    client_name: String,
+    /// "Firefox on Linux".
+    screen_device: String,
+    screen_ip: String,
+    /// Whether the screen and this phone look like one network.
+    same_network: bool,
+    started_seconds_ago: i64,
+    expires_in: i64,
+}
+
+impl Confirmation {
+    fn of(request: &LoginRequest, phone_ip: &str, now: UnixMillis) -> Self {
+        Self {
+            id: request.id.to_string(),
+            state: request.state_at(now),
+            user_code: request.user_code.display(),
+            client_name: request.screen.client_name.clone(),
+            screen_device: describe_user_agent(&request.screen.user_agent),
+            screen_ip: request.screen.ip.clone(),
+            same_network: same_network(&request.screen.ip, phone_ip),
+            started_seconds_ago: (now - request.created_at).max(0) / 1000,
+            expires_in: (request.expires_at - now).max(0) / 1000,
+        }
+    }
+}
+
+fn target(body: ScanBody, state: &AppState) -> Result<ScanTarget, ApiError> {
+    let unknown = || ApiError::new(ErrorCode::NotFound, "That is not a sign-in code of ours. Scan the QR code on the screen, or type the code shown under it.");
+    match (body.qr_text, body.id, body.user_code) {
+        (Some(text), None, None) => ScanTarget::from_qr_text(&text, state.settings.mobile_public_url.as_str()).ok_or_else(unknown),
+        (None, Some(id), None) => RequestId::parse(&id).map(ScanTarget::Id).ok_or_else(unknown),
+        (None, None, Some(code)) => UserCode::parse(&code).map(ScanTarget::UserCode).ok_or_else(|| {
+            ApiError::invalid("A code has 8 letters, like WDJB-MJHT.")
+        }),
+        _ => Err(ApiError::invalid("Send exactly one of qr_text, id or user_code.")),
+    }
+}
+
+/// Claims the request for the signed-in user. Exactly one user can; the same user scanning
+/// again sees the same confirmation.
+#[tracing::instrument(name = "scan", skip_all, fields(request = tracing::field::Empty))]
+pub async fn scan(
+    state: web::Data<AppState>,
+    MobileUser(caller): MobileUser,
+    client: ClientInfo,
+    body: web::Json<ScanBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = target(body.into_inner(), &state)?.resolve(&*state.store).await.map_err(|e| match e {
+        flows::FlowError::NotFound => ApiError::new(ErrorCode::NotFound, "No sign-in is waiting for that code. It may have expired: check the screen."),
+        other => other.into(),
+    })?;
+    tracing::Span::current().record("request", id.as_str());
+    let now = state.now();
+    let claim = Transition::Claim(Claim { user: caller.user, ip: client.ip.clone(), at: now });
+    let claimed = flows::transition(&*state.store, &id, &claim, now).await.map_err(|e| match e {
+        flows::FlowError::Transition(qrlogin_auth::login_request::TransitionError::WrongState(_)) => {
+            ApiError::new(ErrorCode::Conflict, "Someone else already scanned this code. If that was not you, do not approve anything; start again on the screen.")
+        }
+        other => other.into(),
+    })?;
+    Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, now)))
+}
+
+async fn decide(state: &AppState, caller: qrlogin_web::auth::SignedInUser, id: &str, approve: bool) -> Result<HttpResponse, ApiError> {
+    let id = RequestId::parse(id).ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in request."))?;
+    let user = caller.user;
+    let decision = if approve { Transition::Approve { user } } else { Transition::Deny { user } };
+    let decided = flows::transition(&*state.store, &id, &decision, state.now()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "id": decided.id, "state": decided.state })))
+}
+
+pub async fn approve(state: web::Data<AppState>, MobileUser(caller): MobileUser, id: web::Path<String>, _body: web::Json<EmptyBody>) -> Result<HttpResponse, ApiError> {
+    decide(&state, caller, &id, true).await
+}
+
+pub async fn deny(state: web::Data<AppState>, MobileUser(caller): MobileUser, id: web::Path<String>, _body: web::Json<EmptyBody>) -> Result<HttpResponse, ApiError> {
+    decide(&state, caller, &id, false).await
+}

@@ -1,0 +1,94 @@
+//! `GET /webview`: the MentraOS entry point. The phone app opens it with `aos_temp_token`
+//! (and usually `aos_signed_user_token`) in the query. We exchange or verify them, start our
+//! own session, and redirect to an address without the tokens.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use qrlogin_auth::User;
+use qrlogin_auth::flows;
+use qrlogin_auth::session::SessionKind;
+use qrlogin_mentra::MentraError;
+use qrlogin_web::client::ClientInfo;
+use qrlogin_web::cookies::MOBILE_SESSION;
+use qrlogin_web::{ApiError, AppState};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::local::signed_in_response;
+use crate::pages::{NEXT_COOKIE, message_page, next_path};
+use crate::startup::MentraLogin;
+
+/// The parameters MentraOS appends. `cloudApiUrl` and friends are ignored on purpose: they
+/// can be forged (platform.md §7); the cloud URL comes from our configuration only.
+#[derive(Deserialize)]
+pub struct WebviewQuery {
+    aos_temp_token: Option<String>,
+    aos_signed_user_token: Option<String>,
+}
+
+fn redirect(to: &str) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::SeeOther();
+    response.insert_header((header::LOCATION, to.to_owned())).insert_header((header::CACHE_CONTROL, "no-store"));
+    response
+}
+
+fn status_for(error: &MentraError) -> StatusCode {
+    match error {
+        MentraError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        MentraError::BadCredentials(_) | MentraError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::UNAUTHORIZED,
+    }
+}
+
+#[tracing::instrument(name = "MentraOS webview sign-in", skip_all)]
+pub async fn webview(
+    state: web::Data<AppState>,
+    mentra: web::Data<MentraLogin>,
+    request: HttpRequest,
+    client: ClientInfo,
+    query: web::Query<WebviewQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let next = next_path(&state, &request);
+    let cookie = state.mobile_cookies().read(&request, MOBILE_SESSION);
+    let existing = match cookie {
+        Some(cookie) => flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile).await?,
+        None => None,
+    };
+    if query.aos_temp_token.is_none() && query.aos_signed_user_token.is_none() {
+        return Ok(match existing {
+            Some(_) => redirect(&next).finish(),
+            None => message_page(&state, StatusCode::OK, "Open this from MentraOS", "Open this app from the MentraOS app on your phone to sign in with your Mentra account."),
+        });
+    }
+    let Some(client_for_mentra) = mentra.0.as_ref() else {
+        return Ok(message_page(&state, StatusCode::SERVICE_UNAVAILABLE, "MentraOS sign-in is not set up", "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator."));
+    };
+    let outcome = match (&query.aos_temp_token, &query.aos_signed_user_token) {
+        (Some(temp), signed) => match client_for_mentra.exchange_temp_token(&SecretString::from(temp.clone())).await {
+            Ok(user_id) => Ok(user_id),
+            // A reload re-sends a used token; the signed token in the same URL still proves who it is.
+            Err(error) if !error.is_upstream() && signed.is_some() => {
+                signed.as_deref().map_or(Err(error), |s| client_for_mentra.verify_signed_user_token(s))
+            }
+            Err(error) => Err(error),
+        },
+        (None, Some(signed)) => client_for_mentra.verify_signed_user_token(signed),
+        (None, None) => unreachable!("handled above"),
+    };
+    match outcome {
+        Ok(user_id) => {
+            let user = User::mentra(&user_id);
+            let mut response = redirect(&next);
+            response.cookie(state.mobile_cookies().removal(NEXT_COOKIE));
+            let response = signed_in_response(&state, user, &client, response).await?;
+            Ok(response)
+        }
+        // The same page reloaded with its used token: the session we already gave continues.
+        Err(error) if existing.is_some() && !error.is_upstream() => Ok(redirect(&next).finish()),
+        Err(error) => {
+            tracing::info!(%error, "MentraOS sign-in refused");
+            Ok(message_page(&state, status_for(&error), "Sign-in did not work", &format!("{error}. Close this page and open the app again from MentraOS.")))
+        }
+    }
+}

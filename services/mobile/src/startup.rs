@@ -1,0 +1,82 @@
+//! Building the mobile server.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use qrlogin_mentra::{MentraClient, MentraConfig};
+use qrlogin_web::AppState;
+use qrlogin_web::config::Settings;
+use qrlogin_web::http::{ServiceOrigin, healthz, readyz};
+
+use crate::{pages, routes};
+
+/// The MentraOS client, when `PACKAGE_NAME` and `MENTRAOS_API_KEY` are configured.
+pub struct MentraLogin(pub Option<MentraClient>);
+
+impl MentraLogin {
+    pub fn from_settings(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
+        let mentra = &settings.mentra;
+        let (Some(package_name), Some(api_key)) = (&mentra.package_name, &mentra.api_key) else {
+            tracing::warn!("MentraOS sign-in is off: set PACKAGE_NAME and MENTRAOS_API_KEY to turn it on");
+            return Ok(Self(None));
+        };
+        let client = MentraClient::new(&MentraConfig {
+            package_name: package_name.clone(),
+            api_key: api_key.clone(),
+            cloud_url: mentra.cloud_url.as_str().to_owned(),
+            user_token_public_key: mentra.user_token_public_key.clone(),
+            timeout,
+        })?;
+        Ok(Self(Some(client)))
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(state: web::Data<AppState>, mentra: web::Data<MentraLogin>, listener: TcpListener) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let https = state.settings.mobile_public_url.is_https();
+        let origin = web::Data::new(ServiceOrigin(state.settings.mobile_public_url.origin()));
+        let server = HttpServer::new(move || {
+            qrlogin_web::wrap_common!(App::new(), https)
+                .app_data(state.clone())
+                .app_data(mentra.clone())
+                .app_data(origin.clone())
+                .configure(qrlogin_web::server::configure_extractors)
+                .configure(configure)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/", web::get().to(pages::home))
+        .route("/scan", web::get().to(pages::scan))
+        .route("/s/{id}", web::get().to(pages::scanned))
+        .route("/webview", web::get().to(routes::webview::webview))
+        .route("/assets/{file}", web::get().to(pages::asset))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/api/local/login", web::post().to(routes::local::login))
+        .route("/api/logout", web::post().to(routes::local::logout))
+        .route("/api/scan", web::post().to(routes::scan::scan))
+        .route("/api/login-requests/{id}/approve", web::post().to(routes::scan::approve))
+        .route("/api/login-requests/{id}/deny", web::post().to(routes::scan::deny));
+}
