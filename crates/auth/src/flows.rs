@@ -8,6 +8,7 @@ use crate::login_request::{
     LoginRequest, NewLoginRequest, RequestId, ScreenContext, Transition, TransitionError,
     UnixMillis,
 };
+use crate::account::{LocalAccount, Username, hash_password};
 use crate::session::{Session, SessionKind, SessionToken};
 use crate::store::{Store, StoreError};
 use crate::tokens::{AccessClaims, SigningKeys, TokenError};
@@ -240,4 +241,20 @@ pub async fn end_session(store: &dyn Store, session_id: &str, now: UnixMillis) -
         store.revoke_token(&jti, until).await?;
     }
     Ok(())
+}
+
+/// Creates a local account; `Ok(false)` when the username is taken. The password is hashed
+/// on a blocking thread.
+pub async fn create_account(
+    store: &dyn Store,
+    username: Username,
+    display_name: String,
+    password: SecretString,
+    now: UnixMillis,
+) -> Result<bool, FlowError> {
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(anyhow::Error::from)??;
+    let account = LocalAccount { username, display_name, password_hash, disabled: false, created_at: now };
+    Ok(store.insert_account(&account).await?)
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 //! One conformance suite, run against both stores: the embedded SQLite store (a temp file)
 //! and Redis (a private redis-server on a free port). Whatever one promises, so does the other.
 

@@ -64,6 +64,8 @@ pub struct MentraSettings {
     pub cloud_url: Url,
     /// PEM of the RSA key that signs `aos_signed_user_token`.
     pub user_token_public_key: String,
+    /// How long a call to the MentraOS cloud may take.
+    pub timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -154,6 +156,7 @@ impl Settings {
         let cloud_url = parse("MENTRAOS_CLOUD_URL", "https://api.mentra.glass", &|v| {
             Url::parse(v).map(|_| ()).map_err(|e| format!("not a URL ({e})"))
         });
+        let mentra_timeout = parse("MENTRAOS_TIMEOUT", "10s", &ttl_check);
         let user_token_public_key = match get("MENTRAOS_USER_TOKEN_PUBLIC_KEY") {
             None => MENTRAOS_USER_TOKEN_PUBLIC_KEY.to_owned(),
             Some(v) if v.contains("BEGIN PUBLIC KEY") => v.replace("\\n", "\n"),
@@ -201,6 +204,7 @@ impl Settings {
                 api_key: get("MENTRAOS_API_KEY").map(Into::into),
                 cloud_url: Url::parse(&cloud_url).unwrap_or_else(|_| fallback_url().0),
                 user_token_public_key,
+                timeout: parse_duration(&mentra_timeout).unwrap_or(Duration::from_secs(10)),
             },
             log_format: if log_format == "json" { LogFormat::Json } else { LogFormat::Pretty },
             rust_log,

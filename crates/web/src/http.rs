@@ -1,7 +1,7 @@
 //! Middleware both services wrap around every route: the request id header, security
 //! headers, and the cross-site check on state changes.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
@@ -47,7 +47,7 @@ pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
 pub async fn same_origin_state_changes(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && let Some(origin) = request.headers().get(header::ORIGIN) {
         let expected = request
@@ -55,10 +55,13 @@ pub async fn same_origin_state_changes(
             .map(|o| o.0.clone())
             .unwrap_or_default();
         if origin.as_bytes() != expected.as_bytes() {
-            return Err(ApiError::new(ErrorCode::Forbidden, "Requests from other sites are refused.").into());
+            let refused = ApiError::new(ErrorCode::Forbidden, "Requests from other sites are refused.");
+            // Answered as a response (not an `Err`), so the error renderer adds the request id.
+            let (request, _) = request.into_parts();
+            return Ok(ServiceResponse::from_err(refused, request).map_into_right_body());
         }
     }
-    next.call(request).await
+    next.call(request).await.map(ServiceResponse::map_into_left_body)
 }
 
 /// The origin (`scheme://host[:port]`) browsers use for this service's pages.

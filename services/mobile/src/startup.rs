@@ -1,7 +1,6 @@
 //! Building the mobile server.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -16,7 +15,7 @@ use crate::{pages, routes};
 pub struct MentraLogin(pub Option<MentraClient>);
 
 impl MentraLogin {
-    pub fn from_settings(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let mentra = &settings.mentra;
         let (Some(package_name), Some(api_key)) = (&mentra.package_name, &mentra.api_key) else {
             tracing::warn!("MentraOS sign-in is off: set PACKAGE_NAME and MENTRAOS_API_KEY to turn it on");
@@ -27,7 +26,7 @@ impl MentraLogin {
             api_key: api_key.clone(),
             cloud_url: mentra.cloud_url.as_str().to_owned(),
             user_token_public_key: mentra.user_token_public_key.clone(),
-            timeout,
+            timeout: mentra.timeout,
         })?;
         Ok(Self(Some(client)))
     }

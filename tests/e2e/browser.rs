@@ -1,0 +1,79 @@
+//! A real browser: headless Chromium opens the QR page, the flow is approved through the
+//! mobile API, and the page arrives at the dashboard showing the user.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestCluster};
+
+struct ChromeDriver(Child, u16);
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts chromedriver, or says why the browser test cannot run here. CI sets
+/// `QRLOGIN_REQUIRE_BROWSER=1` (and installs Chromium), so there a missing browser fails.
+async fn chromedriver() -> Option<ChromeDriver> {
+    let required = std::env::var("QRLOGIN_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let present = ["/usr/bin/chromedriver", "/usr/bin/chromium"].iter().all(|p| std::path::Path::new(p).exists());
+    if !present {
+        assert!(!required, "QRLOGIN_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed");
+        eprintln!("NOTICE: chromium and chromium-driver are not installed; the browser test is skipped.");
+        return None;
+    }
+    let port = qrlogin_testkit::free_port();
+    let child = Command::new("/usr/bin/chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let driver = ChromeDriver(child, port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("http://127.0.0.1:{port}/status")).await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Some(driver)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
+    let Some(driver) = chromedriver().await else { return };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), json!({
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+                 format!("--user-data-dir={}", profile.path().display())],
+    }));
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .unwrap();
+
+    browser.goto(&format!("{}/", cluster.desktops[0])).await.unwrap();
+    browser.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#qr svg")).await.unwrap();
+    let user_code = browser.find(Locator::Id("user-code")).await.unwrap().text().await.unwrap();
+    assert_eq!(user_code.len(), 9, "a code like WDJB-MJHT is shown, got {user_code:?}");
+
+    let phone = cluster.phone("alice@example.com").await;
+    let claimed = phone.scan(json!({ "user_code": user_code })).await;
+    assert_eq!(claimed.status(), 200);
+    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(phone.decide(&id, "approve").await.status(), 200);
+
+    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
+    browser.wait().at_most(Duration::from_secs(15)).for_url(&dashboard).await.unwrap();
+    let name = browser.find(Locator::Id("user-name")).await.unwrap().text().await.unwrap();
+    assert_eq!(name, "alice@example.com");
+    if let Ok(png) = browser.screenshot().await {
+        let _ = std::fs::write(std::env::temp_dir().join("qrlogin-dashboard.png"), png);
+    }
+    browser.close().await.unwrap();
+}

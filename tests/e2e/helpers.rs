@@ -1,0 +1,271 @@
+//! The harness: a "cluster" of desktop instances and a mobile instance sharing one store,
+//! one manual clock and a fake MentraOS cloud; clients that behave like a screen and a phone.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use actix_web::web;
+use futures_util::StreamExt;
+use qrlogin_auth::clock::{Clock, ManualClock};
+use qrlogin_auth::store::Store;
+use qrlogin_auth::store::redis::RedisStore;
+use qrlogin_auth::store::sqlite::SqliteStore;
+use qrlogin_testkit::mentra::{API_KEY, FakeMentraCloud, PACKAGE_NAME, signing_key};
+use qrlogin_testkit::{RedisServer, unique_prefix};
+use qrlogin_web::AppState;
+use qrlogin_web::config::{LogFormat, Settings};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Redis,
+    Sqlite,
+}
+
+pub struct TestCluster {
+    pub desktops: Vec<String>,
+    pub mobile: String,
+    pub clock: ManualClock,
+    pub cloud: FakeMentraCloud,
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Everything every service logs during the tests, to check that no secret is ever in it.
+pub static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    let buffer = LOGS.get_or_init(Arc::default).clone();
+    let capture = Capture(buffer);
+    qrlogin_web::telemetry::init(LogFormat::Json, "debug,actix_server=warn,cookie_store=warn,tungstenite=warn,tokio_tungstenite=warn,hyper_util=warn", move || capture.clone());
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.get_or_init(Arc::default).lock().unwrap()).into_owned()
+}
+
+fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    (listener, url)
+}
+
+impl TestCluster {
+    /// `desktops` desktop instances and one mobile instance. On Redis each instance has its
+    /// own connections, as separate processes would. `None` when Redis is wanted but missing.
+    pub async fn start(backend: Backend, desktops: usize, extra: &[(&str, &str)]) -> Option<Self> {
+        init_logs();
+        let redis = match backend {
+            Backend::Redis => Some(RedisServer::shared()?),
+            Backend::Sqlite => None,
+        };
+        let clock = ManualClock::default();
+        let cloud = FakeMentraCloud::start().await;
+        let desktop_listeners: Vec<_> = (0..desktops).map(|_| listener()).collect();
+        let (mobile_listener, mobile_url) = listener();
+        // All desktop instances stand behind one public address, as behind a load balancer.
+        let public_desktop = desktop_listeners[0].1.clone();
+        let mut vars: HashMap<String, String> = [
+            ("DESKTOP_PUBLIC_URL", public_desktop.as_str()),
+            ("MOBILE_PUBLIC_URL", mobile_url.as_str()),
+            ("PACKAGE_NAME", PACKAGE_NAME),
+            ("MENTRAOS_API_KEY", API_KEY),
+            ("MENTRAOS_CLOUD_URL", &cloud.url()),
+            ("MENTRAOS_USER_TOKEN_PUBLIC_KEY", &signing_key().public_pem),
+            ("MENTRAOS_TIMEOUT", "500ms"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let settings = Settings::from_vars(|name| vars.get(name).cloned()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = unique_prefix();
+        let sqlite: Option<Arc<dyn Store>> = match backend {
+            Backend::Sqlite => Some(SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone())).await.unwrap()),
+            Backend::Redis => None,
+        };
+        let store_for_instance = || async {
+            match (&sqlite, redis) {
+                (Some(store), _) => store.clone(),
+                (None, Some(server)) => {
+                    let store: Arc<dyn Store> = RedisStore::connect_with_clock(&server.url().into(), &prefix, Arc::new(clock.clone())).await.unwrap();
+                    store
+                }
+                (None, None) => unreachable!(),
+            }
+        };
+        let state_for = |store: Arc<dyn Store>| {
+            let settings = settings.clone();
+            let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+            async move { web::Data::new(AppState::with_store(settings, store, clock).await.unwrap()) }
+        };
+        let mut desktop_urls = Vec::new();
+        for (listener, url) in desktop_listeners {
+            let state = state_for(store_for_instance().await).await;
+            let app = qrlogin_desktop::Application::build(state, listener).unwrap();
+            tokio::spawn(app.run_until_stopped());
+            desktop_urls.push(url);
+        }
+        let store = store_for_instance().await;
+        let state = state_for(store.clone()).await;
+        let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings).unwrap());
+        let app = qrlogin_mobile::Application::build(state, mentra, mobile_listener).unwrap();
+        tokio::spawn(app.run_until_stopped());
+        Some(Self { desktops: desktop_urls, mobile: mobile_url, clock, cloud, store, _dir: Some(dir) })
+    }
+
+    pub fn screen(&self, instance: usize) -> Screen {
+        Screen { client: client(), base: self.desktops[instance].clone() }
+    }
+
+    /// A phone signed in through the MentraOS webview as `user_id`.
+    pub async fn phone(&self, user_id: &str) -> Phone {
+        let phone = Phone { client: client(), base: self.mobile.clone() };
+        let token = self.cloud.issue_temp_token(user_id);
+        let response = phone.client.get(format!("{}/webview?aos_temp_token={token}", self.mobile)).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+        phone
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// A screen (desktop browser or API client); its cookie jar is shared across instances, as
+/// one browser's is behind a load balancer.
+pub struct Screen {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Created {
+    pub id: String,
+    pub secret: String,
+    pub user_code: String,
+    pub qr_url: String,
+}
+
+impl Screen {
+    pub fn on(&self, base: &str) -> Screen {
+        Screen { client: self.client.clone(), base: base.to_owned() }
+    }
+
+    pub async fn create(&self) -> Created {
+        let response = self.client.post(format!("{}/api/login-requests", self.base)).json(&serde_json::json!({})).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        Created {
+            id: body["id"].as_str().unwrap().to_owned(),
+            secret: body["desktop_secret"].as_str().unwrap().to_owned(),
+            user_code: body["user_code"].as_str().unwrap().to_owned(),
+            qr_url: body["qr_url"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Redeems with the desktop secret in the header (as an API client does).
+    pub async fn redeem(&self, created: &Created) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/login-requests/{}/redeem", self.base, created.id))
+            .header("x-desktop-secret", &created.secret)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn me(&self) -> reqwest::Response {
+        self.client.get(format!("{}/api/me", self.base)).send().await.unwrap()
+    }
+
+    pub async fn poll(&self, created: &Created) -> Value {
+        let response = self.client.get(format!("{}/api/login-requests/{}", self.base, created.id)).header("x-desktop-secret", &created.secret).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    pub async fn events(&self, created: &Created) -> Events {
+        let url = format!("{}/api/login-requests/{}/events", self.base.replace("http://", "ws://"), created.id);
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("x-desktop-secret", created.secret.parse().unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        Events(socket)
+    }
+}
+
+pub struct Events(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
+
+impl Events {
+    /// The next state message (skipping pings), or `None` when the server closed the socket.
+    pub async fn next_state(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.0.next()).await.expect("no message within 10 s");
+            match message? {
+                Ok(tokio_tungstenite::tungstenite::Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+                Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+pub struct Phone {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Phone {
+    pub async fn scan(&self, body: Value) -> reqwest::Response {
+        self.client.post(format!("{}/api/scan", self.base)).json(&body).send().await.unwrap()
+    }
+
+    pub async fn scan_id(&self, id: &str) -> reqwest::Response {
+        self.scan(serde_json::json!({ "id": id })).await
+    }
+
+    pub async fn decide(&self, id: &str, verb: &str) -> reqwest::Response {
+        self.client.post(format!("{}/api/login-requests/{id}/{verb}", self.base)).json(&serde_json::json!({})).send().await.unwrap()
+    }
+}
+
+/// Creates on `screen`, scans and approves from `phone`: an approved request.
+pub async fn approved(screen: &Screen, phone: &Phone) -> Created {
+    let created = screen.create().await;
+    assert_eq!(phone.scan_id(&created.id).await.status(), 200);
+    assert_eq!(phone.decide(&created.id, "approve").await.status(), 200);
+    created
+}
+
+pub async fn error_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert!(body["message"].is_string() && body["request_id"].is_string(), "the error shape: {body}");
+    (status, body["error"].as_str().unwrap().to_owned())
+}

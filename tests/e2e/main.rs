@@ -1,0 +1,12 @@
+//! Cross-service end-to-end tests: real servers on random ports, one binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod helpers;
+
+mod browser;
+mod concurrency;
+mod events;
+mod expiry;
+mod flow;
+mod mentra;
+mod regressions;
