@@ -11,7 +11,11 @@ use qrlogin_web::state::{REDIS_PREFIX, open_store};
 use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Parser)]
-#[command(name = "qrlogin", version, about = "Scan-to-sign-in: run both services, or manage local accounts")]
+#[command(
+    name = "qrlogin",
+    version,
+    about = "Scan-to-sign-in: run both services, or manage local accounts"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -44,13 +48,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve(settings).await,
-        Command::Users { command: UsersCommand::Add { username, display_name } } => {
-            let username = Username::parse(&username).map_err(|why| anyhow::anyhow!("invalid username: {why}"))?;
+        Command::Users {
+            command:
+                UsersCommand::Add {
+                    username,
+                    display_name,
+                },
+        } => {
+            let username = Username::parse(&username)
+                .map_err(|why| anyhow::anyhow!("invalid username: {why}"))?;
             let password = read_new_password()?;
-            let store = open_store(&settings, std::sync::Arc::new(SystemClock), REDIS_PREFIX).await?;
+            let store =
+                open_store(&settings, std::sync::Arc::new(SystemClock), REDIS_PREFIX).await?;
             let display_name = display_name.unwrap_or_else(|| username.as_str().to_owned());
             let name = username.as_str().to_owned();
-            if !flows::create_account(&*store, username, display_name, password, SystemClock.now()).await? {
+            if !flows::create_account(&*store, username, display_name, password, SystemClock.now())
+                .await?
+            {
                 anyhow::bail!("the username {name:?} is already taken");
             }
             writeln!(std::io::stdout(), "added local account {name:?}")?;

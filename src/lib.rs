@@ -50,14 +50,27 @@ pub async fn ensure_demo_account(state: &AppState) -> anyhow::Result<Option<Stri
         return Ok(None);
     }
     let password = random_token::<12>();
-    let created = flows::create_account(&*state.store, username, "Demo User".into(), password.clone().into(), state.now()).await?;
+    let created = flows::create_account(
+        &*state.store,
+        username,
+        "Demo User".into(),
+        password.clone().into(),
+        state.now(),
+    )
+    .await?;
     Ok(created.then_some(password))
 }
 
 /// The demo password goes to the terminal once, not into the log.
 fn announce_demo_account(password: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "\n  A demo account was created for trying qrlogin (shown only this once):")?;
-    writeln!(out, "    username: {DEMO_USERNAME}\n    password: {password}")?;
+    writeln!(
+        out,
+        "\n  A demo account was created for trying qrlogin (shown only this once):"
+    )?;
+    writeln!(
+        out,
+        "    username: {DEMO_USERNAME}\n    password: {password}"
+    )?;
     writeln!(out, "  Add more with `qrlogin users add NAME`.\n")
 }

@@ -22,17 +22,32 @@ impl Drop for ChromeDriver {
 /// `QRLOGIN_REQUIRE_BROWSER=1` (and installs Chromium), so there a missing browser fails.
 async fn chromedriver() -> Option<ChromeDriver> {
     let required = std::env::var("QRLOGIN_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let present = ["/usr/bin/chromedriver", "/usr/bin/chromium"].iter().all(|p| std::path::Path::new(p).exists());
+    let present = ["/usr/bin/chromedriver", "/usr/bin/chromium"]
+        .iter()
+        .all(|p| std::path::Path::new(p).exists());
     if !present {
-        assert!(!required, "QRLOGIN_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed");
-        eprintln!("NOTICE: chromium and chromium-driver are not installed; the browser test is skipped.");
+        assert!(
+            !required,
+            "QRLOGIN_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+        );
+        eprintln!(
+            "NOTICE: chromium and chromium-driver are not installed; the browser test is skipped."
+        );
         return None;
     }
     let port = qrlogin_testkit::free_port();
-    let child = Command::new("/usr/bin/chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let driver = ChromeDriver(child, port);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("http://127.0.0.1:{port}/status")).await.is_err() {
+    while reqwest::get(format!("http://127.0.0.1:{port}/status"))
+        .await
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "chromedriver did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -41,7 +56,9 @@ async fn chromedriver() -> Option<ChromeDriver> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
-    let Some(driver) = chromedriver().await else { return };
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let profile = tempfile::tempdir().unwrap();
     let mut capabilities = serde_json::Map::new();
@@ -57,20 +74,52 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
         .await
         .unwrap();
 
-    browser.goto(&format!("{}/", cluster.desktops[0])).await.unwrap();
-    browser.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#qr svg")).await.unwrap();
-    let user_code = browser.find(Locator::Id("user-code")).await.unwrap().text().await.unwrap();
-    assert_eq!(user_code.len(), 9, "a code like WDJB-MJHT is shown, got {user_code:?}");
+    browser
+        .goto(&format!("{}/", cluster.desktops[0]))
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#qr svg"))
+        .await
+        .unwrap();
+    let user_code = browser
+        .find(Locator::Id("user-code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        user_code.len(),
+        9,
+        "a code like WDJB-MJHT is shown, got {user_code:?}"
+    );
 
     let phone = cluster.phone("alice@example.com").await;
     let claimed = phone.scan(json!({ "user_code": user_code })).await;
     assert_eq!(claimed.status(), 200);
-    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(phone.decide(&id, "approve").await.status(), 200);
 
     let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
-    browser.wait().at_most(Duration::from_secs(15)).for_url(&dashboard).await.unwrap();
-    let name = browser.find(Locator::Id("user-name")).await.unwrap().text().await.unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_url(&dashboard)
+        .await
+        .unwrap();
+    let name = browser
+        .find(Locator::Id("user-name"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(name, "alice@example.com");
     if let Ok(png) = browser.screenshot().await {
         let _ = std::fs::write(std::env::temp_dir().join("qrlogin-dashboard.png"), png);

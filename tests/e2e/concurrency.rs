@@ -13,7 +13,9 @@ async fn statuses(responses: Vec<reqwest::Response>) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_fifty_concurrent_redeems_exactly_one_succeeds() {
-    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else { return };
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
     let screen = cluster.screen(0);
     let phone = cluster.phone("alice@example.com").await;
     let created = approved(&screen, &phone).await;
@@ -27,19 +29,25 @@ async fn of_fifty_concurrent_redeems_exactly_one_succeeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_twenty_users_claiming_one_request_exactly_one_claims() {
-    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &[]).await else { return };
+    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &[]).await else {
+        return;
+    };
     let created = cluster.screen(0).create().await;
     let mut phones = Vec::new();
     for i in 0..20 {
         phones.push(cluster.phone(&format!("user{i}@example.com")).await);
     }
-    let claims = phones.iter().map(|phone| phone.scan(json!({ "id": created.id })));
+    let claims = phones
+        .iter()
+        .map(|phone| phone.scan(json!({ "id": created.id })));
     assert_eq!(statuses(join_all(claims).await).await, (1, 19));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_twenty_concurrent_approvals_exactly_one_takes_effect() {
-    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &[]).await else { return };
+    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &[]).await else {
+        return;
+    };
     let created = cluster.screen(0).create().await;
     let phone = cluster.phone("alice@example.com").await;
     assert_eq!(phone.scan_id(&created.id).await.status(), 200);

@@ -6,7 +6,9 @@ use crate::helpers::{Backend, TestCluster, approved, error_code};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_screen_is_signed_in_across_two_desktop_instances_and_one_mobile() {
-    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else { return };
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
     // Arrange: the page is served and listens on desktop A.
     let screen_a = cluster.screen(0);
     let created = screen_a.create().await;
@@ -15,7 +17,12 @@ async fn a_screen_is_signed_in_across_two_desktop_instances_and_one_mobile() {
 
     // Act: the phone scans and approves; the screen redeems on desktop B.
     let phone = cluster.phone("alice@example.com").await;
-    let confirmation: Value = phone.scan(json!({ "qr_text": created.qr_url })).await.json().await.unwrap();
+    let confirmation: Value = phone
+        .scan(json!({ "qr_text": created.qr_url }))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(confirmation["user_code"], created.user_code.as_str());
     assert_eq!(events.next_state().await.unwrap()["state"], "claimed");
     assert_eq!(phone.decide(&created.id, "approve").await.status(), 200);
@@ -23,16 +30,29 @@ async fn a_screen_is_signed_in_across_two_desktop_instances_and_one_mobile() {
     let redeemed = screen_a.on(&cluster.desktops[1]).redeem(&created).await;
     assert_eq!(redeemed.status(), 200);
     assert_eq!(events.next_state().await.unwrap()["state"], "redeemed");
-    assert!(events.next_state().await.is_none(), "the socket closes at a final state");
+    assert!(
+        events.next_state().await.is_none(),
+        "the socket closes at a final state"
+    );
     let redeemed: Value = redeemed.json().await.unwrap();
 
     // Assert: signed in on A, with the session cookie and with the access token.
     let me: Value = screen_a.me().await.json().await.unwrap();
     assert_eq!(me["user"]["id"], "mentra:alice@example.com");
     let token = redeemed["access_token"].as_str().unwrap();
-    let with_bearer = crate::helpers::client().get(format!("{}/api/me", cluster.desktops[0])).bearer_auth(token).send().await.unwrap();
+    let with_bearer = crate::helpers::client()
+        .get(format!("{}/api/me", cluster.desktops[0]))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(with_bearer.status(), 200);
-    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", cluster.desktops[0])).await.unwrap().json().await.unwrap();
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", cluster.desktops[0]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
 }
 
@@ -43,7 +63,10 @@ async fn the_flow_works_on_the_embedded_store_with_a_typed_code() {
     let created = screen.create().await;
     let phone = cluster.phone("bob@example.com").await;
     let typed = created.user_code.to_lowercase().replace('-', " ");
-    assert_eq!(phone.scan(json!({ "user_code": typed })).await.status(), 200);
+    assert_eq!(
+        phone.scan(json!({ "user_code": typed })).await.status(),
+        200
+    );
     assert_eq!(phone.decide(&created.id, "approve").await.status(), 200);
     assert_eq!(screen.redeem(&created).await.status(), 200);
     let me: Value = screen.me().await.json().await.unwrap();
@@ -52,30 +75,52 @@ async fn the_flow_works_on_the_embedded_store_with_a_typed_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denial_reaches_the_screen_and_nothing_can_be_redeemed() {
-    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &[]).await else { return };
+    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &[]).await else {
+        return;
+    };
     let screen = cluster.screen(0);
     let created = screen.create().await;
     let phone = cluster.phone("carol@example.com").await;
     phone.scan_id(&created.id).await;
     assert_eq!(phone.decide(&created.id, "deny").await.status(), 200);
     assert_eq!(screen.poll(&created).await["state"], "denied");
-    assert_eq!(error_code(screen.redeem(&created).await).await, (409, "conflict".into()));
+    assert_eq!(
+        error_code(screen.redeem(&created).await).await,
+        (409, "conflict".into())
+    );
     assert_eq!(screen.me().await.status(), 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_ends_the_session_and_the_access_token_on_every_instance() {
-    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else { return };
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
     let screen = cluster.screen(0);
     let phone = cluster.phone("dave@example.com").await;
     let created = approved(&screen, &phone).await;
     let redeemed: Value = screen.redeem(&created).await.json().await.unwrap();
     let token = redeemed["access_token"].as_str().unwrap().to_owned();
     let on_b = screen.on(&cluster.desktops[1]);
-    let logout = on_b.client.post(format!("{}/api/logout", on_b.base)).json(&json!({})).send().await.unwrap();
+    let logout = on_b
+        .client
+        .post(format!("{}/api/logout", on_b.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(logout.status(), 204);
-    assert_eq!(screen.me().await.status(), 401, "the cookie's session is gone on A");
-    let bearer = crate::helpers::client().get(format!("{}/api/me", cluster.desktops[0])).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(
+        screen.me().await.status(),
+        401,
+        "the cookie's session is gone on A"
+    );
+    let bearer = crate::helpers::client()
+        .get(format!("{}/api/me", cluster.desktops[0]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(bearer).await, (401, "unauthenticated".into()));
 }
 
@@ -83,30 +128,82 @@ async fn logout_ends_the_session_and_the_access_token_on_every_instance() {
 async fn the_pages_are_served_without_a_cdn_and_the_dashboard_needs_a_session() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let screen = cluster.screen(0);
-    let page = screen.client.get(format!("{}/", screen.base)).send().await.unwrap();
+    let page = screen
+        .client
+        .get(format!("{}/", screen.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
     let html = page.text().await.unwrap();
-    assert!(html.contains("/assets/desktop.js") && !html.contains("https://"), "no CDN");
+    assert!(
+        html.contains("/assets/desktop.js") && !html.contains("https://"),
+        "no CDN"
+    );
     for asset in ["desktop.js", "dashboard.js", "style.css"] {
-        let response = reqwest::get(format!("{}/assets/{asset}", screen.base)).await.unwrap();
+        let response = reqwest::get(format!("{}/assets/{asset}", screen.base))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{asset}");
     }
-    let dashboard = screen.client.get(format!("{}/dashboard", screen.base)).send().await.unwrap();
-    assert_eq!((dashboard.status().as_u16(), dashboard.headers()["location"].to_str().unwrap()), (303, "/"));
-    let phone_page = reqwest::get(format!("{}/scan", cluster.mobile)).await.unwrap();
-    assert!(phone_page.text().await.unwrap().contains("Sign in to approve"));
+    let dashboard = screen
+        .client
+        .get(format!("{}/dashboard", screen.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            dashboard.status().as_u16(),
+            dashboard.headers()["location"].to_str().unwrap()
+        ),
+        (303, "/")
+    );
+    let phone_page = reqwest::get(format!("{}/scan", cluster.mobile))
+        .await
+        .unwrap();
+    assert!(
+        phone_page
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in to approve")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_accounts_sign_in_on_the_phone() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let username = qrlogin_auth::account::Username::parse("erin").unwrap();
-    qrlogin_auth::flows::create_account(&*cluster.store, username, "Erin".into(), "correct horse battery".to_owned().into(), 0).await.unwrap();
-    let phone = crate::helpers::Phone { client: crate::helpers::client(), base: cluster.mobile.clone() };
-    let login = |password: &'static str| phone.client.post(format!("{}/api/local/login", phone.base)).json(&json!({ "username": "Erin", "password": password })).send();
-    assert_eq!(error_code(login("wrong password").await.unwrap()).await, (401, "unauthenticated".into()));
+    qrlogin_auth::flows::create_account(
+        &*cluster.store,
+        username,
+        "Erin".into(),
+        "correct horse battery".to_owned().into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let phone = crate::helpers::Phone {
+        client: crate::helpers::client(),
+        base: cluster.mobile.clone(),
+    };
+    let login = |password: &'static str| {
+        phone
+            .client
+            .post(format!("{}/api/local/login", phone.base))
+            .json(&json!({ "username": "Erin", "password": password }))
+            .send()
+    };
+    assert_eq!(
+        error_code(login("wrong password").await.unwrap()).await,
+        (401, "unauthenticated".into())
+    );
     assert_eq!(login("correct horse battery").await.unwrap().status(), 200);
     let screen = cluster.screen(0);
     let created = approved(&screen, &phone).await;

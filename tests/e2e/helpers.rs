@@ -57,7 +57,11 @@ impl Write for Capture {
 fn init_logs() {
     let buffer = LOGS.get_or_init(Arc::default).clone();
     let capture = Capture(buffer);
-    qrlogin_web::telemetry::init(LogFormat::Json, "debug,actix_server=warn,cookie_store=warn,tungstenite=warn,tokio_tungstenite=warn,hyper_util=warn", move || capture.clone());
+    qrlogin_web::telemetry::init(
+        LogFormat::Json,
+        "debug,actix_server=warn,cookie_store=warn,tungstenite=warn,tokio_tungstenite=warn,hyper_util=warn",
+        move || capture.clone(),
+    );
 }
 
 pub fn captured_logs() -> String {
@@ -104,14 +108,27 @@ impl TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let prefix = unique_prefix();
         let sqlite: Option<Arc<dyn Store>> = match backend {
-            Backend::Sqlite => Some(SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone())).await.unwrap()),
+            Backend::Sqlite => Some(
+                SqliteStore::open_with_clock(
+                    &dir.path().join("q.sqlite3"),
+                    Arc::new(clock.clone()),
+                )
+                .await
+                .unwrap(),
+            ),
             Backend::Redis => None,
         };
         let store_for_instance = || async {
             match (&sqlite, redis) {
                 (Some(store), _) => store.clone(),
                 (None, Some(server)) => {
-                    let store: Arc<dyn Store> = RedisStore::connect_with_clock(&server.url().into(), &prefix, Arc::new(clock.clone())).await.unwrap();
+                    let store: Arc<dyn Store> = RedisStore::connect_with_clock(
+                        &server.url().into(),
+                        &prefix,
+                        Arc::new(clock.clone()),
+                    )
+                    .await
+                    .unwrap();
                     store
                 }
                 (None, None) => unreachable!(),
@@ -134,18 +151,36 @@ impl TestCluster {
         let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings).unwrap());
         let app = qrlogin_mobile::Application::build(state, mentra, mobile_listener).unwrap();
         tokio::spawn(app.run_until_stopped());
-        Some(Self { desktops: desktop_urls, mobile: mobile_url, clock, cloud, store, _dir: Some(dir) })
+        Some(Self {
+            desktops: desktop_urls,
+            mobile: mobile_url,
+            clock,
+            cloud,
+            store,
+            _dir: Some(dir),
+        })
     }
 
     pub fn screen(&self, instance: usize) -> Screen {
-        Screen { client: client(), base: self.desktops[instance].clone() }
+        Screen {
+            client: client(),
+            base: self.desktops[instance].clone(),
+        }
     }
 
     /// A phone signed in through the MentraOS webview as `user_id`.
     pub async fn phone(&self, user_id: &str) -> Phone {
-        let phone = Phone { client: client(), base: self.mobile.clone() };
+        let phone = Phone {
+            client: client(),
+            base: self.mobile.clone(),
+        };
         let token = self.cloud.issue_temp_token(user_id);
-        let response = phone.client.get(format!("{}/webview?aos_temp_token={token}", self.mobile)).send().await.unwrap();
+        let response = phone
+            .client
+            .get(format!("{}/webview?aos_temp_token={token}", self.mobile))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
         phone
     }
@@ -176,11 +211,20 @@ pub struct Created {
 
 impl Screen {
     pub fn on(&self, base: &str) -> Screen {
-        Screen { client: self.client.clone(), base: base.to_owned() }
+        Screen {
+            client: self.client.clone(),
+            base: base.to_owned(),
+        }
     }
 
     pub async fn create(&self) -> Created {
-        let response = self.client.post(format!("{}/api/login-requests", self.base)).json(&serde_json::json!({})).send().await.unwrap();
+        let response = self
+            .client
+            .post(format!("{}/api/login-requests", self.base))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 201);
         let body: Value = response.json().await.unwrap();
         Created {
@@ -194,7 +238,10 @@ impl Screen {
     /// Redeems with the desktop secret in the header (as an API client does).
     pub async fn redeem(&self, created: &Created) -> reqwest::Response {
         self.client
-            .post(format!("{}/api/login-requests/{}/redeem", self.base, created.id))
+            .post(format!(
+                "{}/api/login-requests/{}/redeem",
+                self.base, created.id
+            ))
             .header("x-desktop-secret", &created.secret)
             .json(&serde_json::json!({}))
             .send()
@@ -203,32 +250,54 @@ impl Screen {
     }
 
     pub async fn me(&self) -> reqwest::Response {
-        self.client.get(format!("{}/api/me", self.base)).send().await.unwrap()
+        self.client
+            .get(format!("{}/api/me", self.base))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn poll(&self, created: &Created) -> Value {
-        let response = self.client.get(format!("{}/api/login-requests/{}", self.base, created.id)).header("x-desktop-secret", &created.secret).send().await.unwrap();
+        let response = self
+            .client
+            .get(format!("{}/api/login-requests/{}", self.base, created.id))
+            .header("x-desktop-secret", &created.secret)
+            .send()
+            .await
+            .unwrap();
         response.json().await.unwrap()
     }
 
     pub async fn events(&self, created: &Created) -> Events {
-        let url = format!("{}/api/login-requests/{}/events", self.base.replace("http://", "ws://"), created.id);
+        let url = format!(
+            "{}/api/login-requests/{}/events",
+            self.base.replace("http://", "ws://"),
+            created.id
+        );
         let mut request = url.into_client_request().unwrap();
-        request.headers_mut().insert("x-desktop-secret", created.secret.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("x-desktop-secret", created.secret.parse().unwrap());
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         Events(socket)
     }
 }
 
-pub struct Events(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
+pub struct Events(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
 
 impl Events {
     /// The next state message (skipping pings), or `None` when the server closed the socket.
     pub async fn next_state(&mut self) -> Option<Value> {
         loop {
-            let message = tokio::time::timeout(Duration::from_secs(10), self.0.next()).await.expect("no message within 10 s");
+            let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
+                .await
+                .expect("no message within 10 s");
             match message? {
-                Ok(tokio_tungstenite::tungstenite::Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+                Ok(tokio_tungstenite::tungstenite::Message::Text(text)) => {
+                    return Some(serde_json::from_str(&text).unwrap());
+                }
                 Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
             }
@@ -243,7 +312,12 @@ pub struct Phone {
 
 impl Phone {
     pub async fn scan(&self, body: Value) -> reqwest::Response {
-        self.client.post(format!("{}/api/scan", self.base)).json(&body).send().await.unwrap()
+        self.client
+            .post(format!("{}/api/scan", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn scan_id(&self, id: &str) -> reqwest::Response {
@@ -251,7 +325,12 @@ impl Phone {
     }
 
     pub async fn decide(&self, id: &str, verb: &str) -> reqwest::Response {
-        self.client.post(format!("{}/api/login-requests/{id}/{verb}", self.base)).json(&serde_json::json!({})).send().await.unwrap()
+        self.client
+            .post(format!("{}/api/login-requests/{id}/{verb}", self.base))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -266,6 +345,9 @@ pub async fn approved(screen: &Screen, phone: &Phone) -> Created {
 pub async fn error_code(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
-    assert!(body["message"].is_string() && body["request_id"].is_string(), "the error shape: {body}");
+    assert!(
+        body["message"].is_string() && body["request_id"].is_string(),
+        "the error shape: {body}"
+    );
     (status, body["error"].as_str().unwrap().to_owned())
 }

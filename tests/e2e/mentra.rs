@@ -9,9 +9,17 @@ use crate::helpers::{Backend, TestCluster, client};
 
 /// Opens `/webview?{query}` like the MentraOS phone app; returns status, Location and body.
 async fn open(cluster: &TestCluster, http: &reqwest::Client, query: &str) -> (u16, String, String) {
-    let response = http.get(format!("{}/webview?{query}", cluster.mobile)).send().await.unwrap();
+    let response = http
+        .get(format!("{}/webview?{query}", cluster.mobile))
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
-    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     (status, location, response.text().await.unwrap())
 }
 
@@ -20,10 +28,25 @@ async fn a_temp_token_signs_in_and_the_redirect_drops_it() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let http = client();
     let token = cluster.cloud.issue_temp_token("alice@example.com");
-    let (status, location, _) = open(&cluster, &http, &format!("aos_temp_token={token}&cloudApiUrl=https://evil.example")).await;
+    let (status, location, _) = open(
+        &cluster,
+        &http,
+        &format!("aos_temp_token={token}&cloudApiUrl=https://evil.example"),
+    )
+    .await;
     assert_eq!((status, location.as_str()), (303, "/scan"));
-    let scan_page = http.get(format!("{}/scan", cluster.mobile)).send().await.unwrap().text().await.unwrap();
-    assert!(scan_page.contains("alice@example.com"), "signed in as the exchanged user");
+    let scan_page = http
+        .get(format!("{}/scan", cluster.mobile))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scan_page.contains("alice@example.com"),
+        "signed in as the exchanged user"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,9 +54,19 @@ async fn a_reused_temp_token_fails_alone_but_continues_quietly_with_our_session(
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let token = cluster.cloud.issue_temp_token("alice@example.com");
     let signed_in = client();
-    assert_eq!(open(&cluster, &signed_in, &format!("aos_temp_token={token}")).await.0, 303);
+    assert_eq!(
+        open(&cluster, &signed_in, &format!("aos_temp_token={token}"))
+            .await
+            .0,
+        303
+    );
     // A reload of the webview re-sends the used token.
-    assert_eq!(open(&cluster, &signed_in, &format!("aos_temp_token={token}")).await.0, 303);
+    assert_eq!(
+        open(&cluster, &signed_in, &format!("aos_temp_token={token}"))
+            .await
+            .0,
+        303
+    );
     let (status, _, body) = open(&cluster, &client(), &format!("aos_temp_token={token}")).await;
     assert_eq!(status, 401);
     assert!(body.contains("already used"), "{body}");
@@ -44,8 +77,14 @@ async fn expired_unknown_and_other_apps_temp_tokens_are_refused() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let expired = cluster.cloud.issue_temp_token("alice@example.com");
     cluster.cloud.age_temp_token(&expired);
-    let other_app = cluster.cloud.issue_temp_token_for("alice@example.com", "com.other.app");
-    for (token, says) in [(expired, "expired"), ("f".repeat(64), "not known"), (other_app, "different app")] {
+    let other_app = cluster
+        .cloud
+        .issue_temp_token_for("alice@example.com", "com.other.app");
+    for (token, says) in [
+        (expired, "expired"),
+        ("f".repeat(64), "not known"),
+        (other_app, "different app"),
+    ] {
         let (status, _, body) = open(&cluster, &client(), &format!("aos_temp_token={token}")).await;
         assert_eq!(status, 401, "{says}");
         assert!(body.contains(says), "{says}: {body}");
@@ -57,28 +96,76 @@ async fn a_failing_or_hanging_cloud_answers_quickly_with_a_gateway_error() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     cluster.cloud.behave(Behaviour::Failing);
     let token = cluster.cloud.issue_temp_token("alice@example.com");
-    assert_eq!(open(&cluster, &client(), &format!("aos_temp_token={token}")).await.0, 502);
+    assert_eq!(
+        open(&cluster, &client(), &format!("aos_temp_token={token}"))
+            .await
+            .0,
+        502
+    );
     cluster.cloud.behave(Behaviour::Hanging);
     let started = Instant::now();
     let (status, _, body) = open(&cluster, &client(), &format!("aos_temp_token={token}")).await;
     assert_eq!(status, 503, "{body}");
-    assert!(started.elapsed() < Duration::from_secs(3), "MENTRAOS_TIMEOUT is 500 ms, took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "MENTRAOS_TIMEOUT is 500 ms, took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_user_token_signs_in_only_when_it_is_ours_and_valid() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let valid = UserTokenSpec::for_user("alice@example.com").sign();
-    assert_eq!(open(&cluster, &client(), &format!("aos_signed_user_token={valid}")).await.0, 303);
+    assert_eq!(
+        open(
+            &cluster,
+            &client(),
+            &format!("aos_signed_user_token={valid}")
+        )
+        .await
+        .0,
+        303
+    );
     let cases = [
-        ("bad signature", UserTokenSpec { key: other_signing_key(), ..UserTokenSpec::for_user("mallory@example.com") }),
-        ("wrong issuer", UserTokenSpec { issuer: "https://evil.example", ..UserTokenSpec::for_user("mallory@example.com") }),
-        ("expired", UserTokenSpec { issued_at: -900, expires_in: 600, ..UserTokenSpec::for_user("mallory@example.com") }),
-        ("another app", UserTokenSpec { bound_to_api_key: "another-apps-key", ..UserTokenSpec::for_user("mallory@example.com") }),
+        (
+            "bad signature",
+            UserTokenSpec {
+                key: other_signing_key(),
+                ..UserTokenSpec::for_user("mallory@example.com")
+            },
+        ),
+        (
+            "wrong issuer",
+            UserTokenSpec {
+                issuer: "https://evil.example",
+                ..UserTokenSpec::for_user("mallory@example.com")
+            },
+        ),
+        (
+            "expired",
+            UserTokenSpec {
+                issued_at: -900,
+                expires_in: 600,
+                ..UserTokenSpec::for_user("mallory@example.com")
+            },
+        ),
+        (
+            "another app",
+            UserTokenSpec {
+                bound_to_api_key: "another-apps-key",
+                ..UserTokenSpec::for_user("mallory@example.com")
+            },
+        ),
     ];
     for (says, spec) in cases {
         let started = Instant::now();
-        let (status, _, body) = open(&cluster, &client(), &format!("aos_signed_user_token={}", spec.sign())).await;
+        let (status, _, body) = open(
+            &cluster,
+            &client(),
+            &format!("aos_signed_user_token={}", spec.sign()),
+        )
+        .await;
         assert_eq!(status, 401, "{says}");
         assert!(body.contains(says), "{says}: {body}");
         assert!(started.elapsed() < Duration::from_secs(1));

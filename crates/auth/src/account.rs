@@ -89,7 +89,10 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password(&"hunter22hunter".to_owned().into(), &hash));
         assert!(!verify_password(&"hunter22hunteR".to_owned().into(), &hash));
-        assert!(!verify_password(&"x".to_owned().into(), dummy_password_hash()));
+        assert!(!verify_password(
+            &"x".to_owned().into(),
+            dummy_password_hash()
+        ));
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl EventHub {
     }
 
     pub fn listener_count(&self) -> usize {
-        self.channels.iter().map(|e| e.value().receiver_count()).sum()
+        self.channels
+            .iter()
+            .map(|e| e.value().receiver_count())
+            .sum()
     }
 }
 

@@ -4,11 +4,11 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::account::{LocalAccount, Username, hash_password};
 use crate::login_request::{
     LoginRequest, NewLoginRequest, RequestId, ScreenContext, Transition, TransitionError,
     UnixMillis,
 };
-use crate::account::{LocalAccount, Username, hash_password};
 use crate::session::{Session, SessionKind, SessionToken};
 use crate::store::{Store, StoreError};
 use crate::tokens::{AccessClaims, SigningKeys, TokenError};
@@ -57,7 +57,11 @@ pub async fn create_request(
 
 /// Loads a request, recording it as expired if its deadline has passed (so every instance's
 /// listeners hear it).
-pub async fn load(store: &dyn Store, id: &RequestId, now: UnixMillis) -> Result<LoginRequest, FlowError> {
+pub async fn load(
+    store: &dyn Store,
+    id: &RequestId,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
     let request = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
     if let Some(expired) = request.expired(now) {
         store.swap_request(&expired, request.version).await?;
@@ -104,7 +108,9 @@ pub enum ScanTarget {
 impl ScanTarget {
     /// The request a QR names: exactly `{mobile_public_url}/s/{id}`. Other QR codes are not ours.
     pub fn from_qr_text(text: &str, mobile_public_url: &str) -> Option<Self> {
-        let rest = text.trim().strip_prefix(mobile_public_url.trim_end_matches('/'))?;
+        let rest = text
+            .trim()
+            .strip_prefix(mobile_public_url.trim_end_matches('/'))?;
         let id = rest.strip_prefix("/s/")?;
         RequestId::parse(id).map(Self::Id)
     }
@@ -192,7 +198,16 @@ pub async fn redeem(
         .claim
         .map(|claim| claim.user)
         .ok_or_else(|| anyhow::anyhow!("a redeemed request without a claimant"))?;
-    start_session(store, keys, SessionKind::Desktop, user, device, now, lifetimes).await
+    start_session(
+        store,
+        keys,
+        SessionKind::Desktop,
+        user,
+        device,
+        now,
+        lifetimes,
+    )
+    .await
 }
 
 /// The session a cookie names, if it is live and of the expected kind.
@@ -233,7 +248,11 @@ pub async fn authenticate_bearer(
 }
 
 /// Ends a session and the access token issued with it, at once.
-pub async fn end_session(store: &dyn Store, session_id: &str, now: UnixMillis) -> Result<(), StoreError> {
+pub async fn end_session(
+    store: &dyn Store,
+    session_id: &str,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
     if let Some(session) = store.delete_session(session_id).await?
         && let (Some(jti), Some(until)) = (session.access_jti, session.access_expires_at)
         && until > now
@@ -255,6 +274,12 @@ pub async fn create_account(
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(anyhow::Error::from)??;
-    let account = LocalAccount { username, display_name, password_hash, disabled: false, created_at: now };
+    let account = LocalAccount {
+        username,
+        display_name,
+        password_hash,
+        disabled: false,
+        created_at: now,
+    };
     Ok(store.insert_account(&account).await?)
 }

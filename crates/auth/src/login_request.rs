@@ -331,7 +331,14 @@ mod tests {
             secret: "guess".into(),
         };
         assert_eq!(approved.apply(&wrong, 3), Err(TransitionError::WrongSecret));
-        let redeemed = approved.apply(&Transition::Redeem { secret: secret.clone() }, 3).unwrap();
+        let redeemed = approved
+            .apply(
+                &Transition::Redeem {
+                    secret: secret.clone(),
+                },
+                3,
+            )
+            .unwrap();
         assert_eq!(
             redeemed.apply(&Transition::Redeem { secret }, 4),
             Err(TransitionError::Final(LoginState::Redeemed))
@@ -343,13 +350,19 @@ mod tests {
         let new = LoginRequest::create(screen(), 0, TTL);
         let secret = secret_of(&new);
         let pending = new.request;
-        assert_eq!(pending.apply(&claim("ann", TTL), TTL), Err(TransitionError::Expired));
+        assert_eq!(
+            pending.apply(&claim("ann", TTL), TTL),
+            Err(TransitionError::Expired)
+        );
         let claimed = pending.apply(&claim("ann", 1), 1).unwrap();
         let approve = Transition::Approve { user: user("ann") };
         assert_eq!(claimed.apply(&approve, TTL), Err(TransitionError::Expired));
         let approved = claimed.apply(&approve, 2).unwrap();
         let redeem = Transition::Redeem { secret };
-        assert_eq!(approved.apply(&redeem, TTL + 1), Err(TransitionError::Expired));
+        assert_eq!(
+            approved.apply(&redeem, TTL + 1),
+            Err(TransitionError::Expired)
+        );
         assert_eq!(approved.state_at(TTL), LoginState::Expired);
         assert_eq!(approved.expired(TTL).unwrap().state, LoginState::Expired);
     }
@@ -358,7 +371,13 @@ mod tests {
     fn ids_parse_only_in_their_own_shape() {
         let id = RequestId::generate();
         assert_eq!(RequestId::parse(id.as_str()), Some(id));
-        for bad in ["", "short", "../../etc/passwd/aaaaaaa", "aaaaaaaaaaaaaaaaaaaaa=", "ääääääääääää"] {
+        for bad in [
+            "",
+            "short",
+            "../../etc/passwd/aaaaaaa",
+            "aaaaaaaaaaaaaaaaaaaaa=",
+            "ääääääääääää",
+        ] {
             assert!(RequestId::parse(bad).is_none(), "{bad}");
         }
     }

@@ -13,7 +13,10 @@ use subtle::ConstantTimeEq;
 /// nothing safe to fall back to for an auth product.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
-    #[expect(clippy::expect_used, reason = "an OS without a CSPRNG cannot run an auth server")]
+    #[expect(
+        clippy::expect_used,
+        reason = "an OS without a CSPRNG cannot run an auth server"
+    )]
     getrandom::fill(&mut bytes).expect("the OS CSPRNG is unavailable");
     bytes
 }
@@ -35,7 +38,10 @@ impl SecretHash {
 
     /// Constant-time: the time taken says nothing about how much of `secret` was right.
     pub fn matches(&self, secret: &str) -> bool {
-        self.0.as_bytes().ct_eq(Self::of(secret).0.as_bytes()).into()
+        self.0
+            .as_bytes()
+            .ct_eq(Self::of(secret).0.as_bytes())
+            .into()
     }
 
     pub fn as_str(&self) -> &str {

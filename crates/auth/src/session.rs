@@ -53,7 +53,10 @@ impl SessionToken {
 }
 
 impl Session {
-    #[expect(clippy::too_many_arguments, reason = "a plain record of what a session is")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a plain record of what a session is"
+    )]
     pub fn new(
         token: &SessionToken,
         kind: SessionKind,

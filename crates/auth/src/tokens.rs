@@ -195,9 +195,14 @@ mod tests {
     use super::*;
 
     fn keys(n: usize) -> (SigningKeys, Vec<SecretString>) {
-        let pems: Vec<SecretString> = (0..n).map(|_| SigningKeys::generate_pem().unwrap()).collect();
+        let pems: Vec<SecretString> = (0..n)
+            .map(|_| SigningKeys::generate_pem().unwrap())
+            .collect();
         let joined: String = pems.iter().map(|p| p.expose_secret().to_owned()).collect();
-        (SigningKeys::from_pem(&joined.into(), "http://issuer".into()).unwrap(), pems)
+        (
+            SigningKeys::from_pem(&joined.into(), "http://issuer".into()).unwrap(),
+            pems,
+        )
     }
 
     fn ann() -> User {
@@ -211,7 +216,10 @@ mod tests {
         let verified = keys.verify(token.expose_secret(), 1_000_000).unwrap();
         assert_eq!(verified, claims);
         assert_eq!(verified.user(), ann());
-        assert_eq!(keys.verify(token.expose_secret(), 1_060_000), Err(TokenError::Expired));
+        assert_eq!(
+            keys.verify(token.expose_secret(), 1_060_000),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
@@ -224,7 +232,10 @@ mod tests {
         assert!(rotated.verify(token.expose_secret(), 1).is_ok());
         assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
         let (fresh, _) = rotated.issue(&ann(), "sid", 0, 60_000).unwrap();
-        assert!(old.verify(fresh.expose_secret(), 1).is_err(), "new tokens use the new key");
+        assert!(
+            old.verify(fresh.expose_secret(), 1).is_err(),
+            "new tokens use the new key"
+        );
     }
 
     #[test]

@@ -68,14 +68,25 @@ mod tests {
     fn typed_forms_of_one_code_are_equal() {
         let forms = ["wdjb mjht", "WDJB-MJHT", "wdjbmjht", " Wdjb_mJht "];
         for form in forms {
-            assert_eq!(UserCode::parse(form).unwrap().as_str(), "WDJBMJHT", "{form}");
+            assert_eq!(
+                UserCode::parse(form).unwrap().as_str(),
+                "WDJBMJHT",
+                "{form}"
+            );
         }
         assert_eq!(UserCode::parse("wdjbmjht").unwrap().display(), "WDJB-MJHT");
     }
 
     #[test]
     fn letters_outside_the_alphabet_and_wrong_lengths_are_rejected() {
-        for bad in ["WDJBMJHA", "WDJBMJH", "WDJBMJHTB", "", "WDJB MJH1", "wdjb\u{e9}mjht"] {
+        for bad in [
+            "WDJBMJHA",
+            "WDJBMJH",
+            "WDJBMJHTB",
+            "",
+            "WDJB MJH1",
+            "wdjb\u{e9}mjht",
+        ] {
             assert!(UserCode::parse(bad).is_none(), "{bad}");
         }
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use qrlogin_auth::account::{LocalAccount, Username};
 use qrlogin_auth::clock::{Clock, ManualClock};
 use qrlogin_auth::flows::{self, FlowError};
-use qrlogin_auth::login_request::{Claim, LoginRequest, ScreenContext, Transition, TransitionError};
+use qrlogin_auth::login_request::{
+    Claim, LoginRequest, ScreenContext, Transition, TransitionError,
+};
 use qrlogin_auth::session::{Session, SessionKind, SessionToken};
 use qrlogin_auth::store::Store;
 use qrlogin_auth::store::redis::RedisStore;
@@ -31,19 +33,34 @@ struct Backend {
 async fn sqlite() -> Option<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::default();
-    let store = SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    Some(Backend { a: store.clone(), b: store, clock, _dir: Some(dir) })
+    let store =
+        SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone()))
+            .await
+            .unwrap();
+    Some(Backend {
+        a: store.clone(),
+        b: store,
+        clock,
+        _dir: Some(dir),
+    })
 }
 
 async fn redis() -> Option<Backend> {
     let server = RedisServer::shared()?;
     let clock = ManualClock::default();
     let (url, prefix) = (server.url().into(), unique_prefix());
-    let a = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone())).await.unwrap();
-    let b = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone())).await.unwrap();
-    Some(Backend { a, b, clock, _dir: None })
+    let a = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let b = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    Some(Backend {
+        a,
+        b,
+        clock,
+        _dir: None,
+    })
 }
 
 macro_rules! conformance {
@@ -70,31 +87,53 @@ conformance!(
 );
 
 fn screen() -> ScreenContext {
-    ScreenContext { client_name: "qrlogin".into(), ip: "192.0.2.10".into(), user_agent: "Firefox".into() }
+    ScreenContext {
+        client_name: "qrlogin".into(),
+        ip: "192.0.2.10".into(),
+        user_agent: "Firefox".into(),
+    }
 }
 
 fn claim_by(name: &str, now: i64) -> Transition {
-    Transition::Claim(Claim { user: User::local(name, name), ip: "192.0.2.20".into(), at: now })
+    Transition::Claim(Claim {
+        user: User::local(name, name),
+        ip: "192.0.2.20".into(),
+        at: now,
+    })
 }
 
 async fn created(b: &Backend) -> (LoginRequest, String) {
-    let new = flows::create_request(&*b.a, screen(), b.clock.now(), TTL).await.unwrap();
+    let new = flows::create_request(&*b.a, screen(), b.clock.now(), TTL)
+        .await
+        .unwrap();
     (new.request, new.desktop_secret.expose_secret().to_owned())
 }
 
 async fn approved(b: &Backend) -> (LoginRequest, String) {
     let (request, secret) = created(b).await;
     let now = b.clock.now();
-    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now).await.unwrap();
-    let approve = Transition::Approve { user: User::local("ann", "ann") };
-    let request = flows::transition(&*b.b, &request.id, &approve, now).await.unwrap();
+    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now)
+        .await
+        .unwrap();
+    let approve = Transition::Approve {
+        user: User::local("ann", "ann"),
+    };
+    let request = flows::transition(&*b.b, &request.id, &approve, now)
+        .await
+        .unwrap();
     (request, secret)
 }
 
 async fn a_request_is_found_by_id_and_by_code(b: Backend) {
     let (request, _) = created(&b).await;
-    assert_eq!(b.b.load_request(&request.id).await.unwrap(), Some(request.clone()));
-    assert_eq!(b.b.find_request_by_code(&request.user_code).await.unwrap(), Some(request.id.clone()));
+    assert_eq!(
+        b.b.load_request(&request.id).await.unwrap(),
+        Some(request.clone())
+    );
+    assert_eq!(
+        b.b.find_request_by_code(&request.user_code).await.unwrap(),
+        Some(request.id.clone())
+    );
     let unknown = qrlogin_auth::RequestId::generate();
     assert_eq!(b.a.load_request(&unknown).await.unwrap(), None);
 }
@@ -103,7 +142,10 @@ async fn a_live_user_code_is_never_given_twice(b: Backend) {
     let (first, _) = created(&b).await;
     let mut twin = LoginRequest::create(screen(), b.clock.now(), TTL).request;
     twin.user_code = first.user_code.clone();
-    assert!(!b.b.insert_request(&twin).await.unwrap(), "a live code is taken");
+    assert!(
+        !b.b.insert_request(&twin).await.unwrap(),
+        "a live code is taken"
+    );
 }
 
 async fn a_stale_compare_and_set_is_refused(b: Backend) {
@@ -123,13 +165,22 @@ async fn exactly_one_of_twenty_concurrent_claims_wins(b: Backend) {
     let attempts = (0..20).map(|i| {
         let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
         let id = request.id.clone();
-        tokio::spawn(async move { flows::transition(&*store, &id, &claim_by(&format!("user{i}"), now), now).await })
+        tokio::spawn(async move {
+            flows::transition(&*store, &id, &claim_by(&format!("user{i}"), now), now).await
+        })
     });
     let results = futures_util::future::join_all(attempts).await;
     let wins = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
     let refused = results
         .iter()
-        .filter(|r| matches!(r, Ok(Err(FlowError::Transition(TransitionError::WrongState(LoginState::Claimed))))))
+        .filter(|r| {
+            matches!(
+                r,
+                Ok(Err(FlowError::Transition(TransitionError::WrongState(
+                    LoginState::Claimed
+                ))))
+            )
+        })
         .count();
     assert_eq!((wins, refused), (1, 19));
 }
@@ -140,13 +191,22 @@ async fn exactly_one_of_fifty_concurrent_redeems_wins(b: Backend) {
     let attempts = (0..50).map(|i| {
         let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
         let (id, secret) = (request.id.clone(), secret.clone());
-        tokio::spawn(async move { flows::transition(&*store, &id, &Transition::Redeem { secret }, now).await })
+        tokio::spawn(async move {
+            flows::transition(&*store, &id, &Transition::Redeem { secret }, now).await
+        })
     });
     let results = futures_util::future::join_all(attempts).await;
     let wins = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
     let already = results
         .iter()
-        .filter(|r| matches!(r, Ok(Err(FlowError::Transition(TransitionError::Final(LoginState::Redeemed))))))
+        .filter(|r| {
+            matches!(
+                r,
+                Ok(Err(FlowError::Transition(TransitionError::Final(
+                    LoginState::Redeemed
+                ))))
+            )
+        })
         .count();
     assert_eq!((wins, already), (1, 49));
 }
@@ -154,11 +214,15 @@ async fn exactly_one_of_fifty_concurrent_redeems_wins(b: Backend) {
 async fn exactly_one_of_twenty_concurrent_approvals_wins(b: Backend) {
     let (request, _) = created(&b).await;
     let now = b.clock.now();
-    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now).await.unwrap();
+    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now)
+        .await
+        .unwrap();
     let attempts = (0..20).map(|i| {
         let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
         let id = request.id.clone();
-        let approve = Transition::Approve { user: User::local("ann", "ann") };
+        let approve = Transition::Approve {
+            user: User::local("ann", "ann"),
+        };
         tokio::spawn(async move { flows::transition(&*store, &id, &approve, now).await })
     });
     let results = futures_util::future::join_all(attempts).await;
@@ -173,9 +237,13 @@ async fn a_change_reaches_listeners_on_every_instance(b: Backend) {
     let mut on_a = b.a.events().subscribe(&request.id);
     let mut on_b = b.b.events().subscribe(&request.id);
     let now = b.clock.now();
-    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now).await.unwrap();
+    flows::transition(&*b.a, &request.id, &claim_by("ann", now), now)
+        .await
+        .unwrap();
     for sub in [&mut on_a, &mut on_b] {
-        let seen = tokio::time::timeout(Duration::from_secs(5), sub.newer_than(request.version)).await.unwrap();
+        let seen = tokio::time::timeout(Duration::from_secs(5), sub.newer_than(request.version))
+            .await
+            .unwrap();
         assert_eq!(seen.state, LoginState::Claimed);
     }
 }
@@ -184,7 +252,9 @@ async fn an_approval_before_subscribing_is_read_as_the_current_state(b: Backend)
     let (request, _) = approved(&b).await;
     // What a socket does: subscribe first, then read the current state.
     let _sub = b.a.events().subscribe(&request.id);
-    let current = flows::load(&*b.a, &request.id, b.clock.now()).await.unwrap();
+    let current = flows::load(&*b.a, &request.id, b.clock.now())
+        .await
+        .unwrap();
     assert_eq!(current.state, LoginState::Approved);
 }
 
@@ -194,32 +264,68 @@ async fn expiry_is_recorded_and_published(b: Backend) {
     b.clock.advance(Duration::from_millis(TTL as u64));
     let now = b.clock.now();
     let redeem = flows::transition(&*b.a, &request.id, &Transition::Redeem { secret }, now).await;
-    assert!(matches!(redeem, Err(FlowError::Transition(TransitionError::Expired))));
-    let seen = tokio::time::timeout(Duration::from_secs(5), listener.newer_than(request.version)).await.unwrap();
+    assert!(matches!(
+        redeem,
+        Err(FlowError::Transition(TransitionError::Expired))
+    ));
+    let seen = tokio::time::timeout(Duration::from_secs(5), listener.newer_than(request.version))
+        .await
+        .unwrap();
     assert_eq!(seen.state, LoginState::Expired);
-    assert_eq!(b.b.load_request(&request.id).await.unwrap().unwrap().state, LoginState::Expired);
+    assert_eq!(
+        b.b.load_request(&request.id).await.unwrap().unwrap().state,
+        LoginState::Expired
+    );
 }
 
 async fn sessions_are_stored_expire_and_are_deleted_once(b: Backend) {
     let token = SessionToken::generate();
     let now = b.clock.now();
-    let session = Session::new(&token, SessionKind::Desktop, User::local("ann", "Ann"), now, 10_000,
-        "192.0.2.1".into(), "ua".into(), Some(("jti".into(), now + 5_000)));
+    let session = Session::new(
+        &token,
+        SessionKind::Desktop,
+        User::local("ann", "Ann"),
+        now,
+        10_000,
+        "192.0.2.1".into(),
+        "ua".into(),
+        Some(("jti".into(), now + 5_000)),
+    );
     b.a.insert_session(&session).await.unwrap();
-    assert_eq!(b.b.load_session(&token.session_id()).await.unwrap(), Some(session.clone()));
+    assert_eq!(
+        b.b.load_session(&token.session_id()).await.unwrap(),
+        Some(session.clone())
+    );
     b.clock.advance(Duration::from_secs(10));
-    assert_eq!(b.b.load_session(&session.id).await.unwrap(), None, "expired sessions do not load");
-    let other = Session::new(&SessionToken::generate(), SessionKind::Mobile, User::local("bob", "Bob"),
-        b.clock.now(), 10_000, "ip".into(), "ua".into(), None);
+    assert_eq!(
+        b.b.load_session(&session.id).await.unwrap(),
+        None,
+        "expired sessions do not load"
+    );
+    let other = Session::new(
+        &SessionToken::generate(),
+        SessionKind::Mobile,
+        User::local("bob", "Bob"),
+        b.clock.now(),
+        10_000,
+        "ip".into(),
+        "ua".into(),
+        None,
+    );
     b.a.insert_session(&other).await.unwrap();
-    assert_eq!(b.b.delete_session(&other.id).await.unwrap(), Some(other.clone()));
+    assert_eq!(
+        b.b.delete_session(&other.id).await.unwrap(),
+        Some(other.clone())
+    );
     assert_eq!(b.a.delete_session(&other.id).await.unwrap(), None);
     assert_eq!(b.a.load_session(&other.id).await.unwrap(), None);
 }
 
 async fn revoked_tokens_are_remembered(b: Backend) {
     assert!(!b.a.is_token_revoked("jti-1").await.unwrap());
-    b.a.revoke_token("jti-1", b.clock.now() + 60_000).await.unwrap();
+    b.a.revoke_token("jti-1", b.clock.now() + 60_000)
+        .await
+        .unwrap();
     assert!(b.b.is_token_revoked("jti-1").await.unwrap());
     assert!(!b.b.is_token_revoked("jti-2").await.unwrap());
 }
@@ -236,12 +342,21 @@ async fn an_account_name_is_taken_once(b: Backend) {
     let mut impostor = account.clone();
     impostor.display_name = "Not Ann".into();
     assert!(!b.b.insert_account(&impostor).await.unwrap());
-    assert_eq!(b.b.load_account(&account.username).await.unwrap(), Some(account));
+    assert_eq!(
+        b.b.load_account(&account.username).await.unwrap(),
+        Some(account)
+    );
 }
 
 async fn every_instance_shares_one_signing_key(b: Backend) {
-    let first = b.a.shared_signing_key("first".to_owned().into()).await.unwrap();
-    let second = b.b.shared_signing_key("second".to_owned().into()).await.unwrap();
+    let first =
+        b.a.shared_signing_key("first".to_owned().into())
+            .await
+            .unwrap();
+    let second =
+        b.b.shared_signing_key("second".to_owned().into())
+            .await
+            .unwrap();
     assert_eq!(first.expose_secret(), "first");
     assert_eq!(second.expose_secret(), "first");
     b.a.ping().await.unwrap();
@@ -255,26 +370,58 @@ async fn the_embedded_store_keeps_accounts_and_sessions_across_restarts() {
     let now = qrlogin_auth::clock::SystemClock.now();
     {
         let store = SqliteStore::open(&path).await.unwrap();
-        let session = Session::new(&token, SessionKind::Desktop, User::local("ann", "Ann"), now, 60_000,
-            "ip".into(), "ua".into(), None);
+        let session = Session::new(
+            &token,
+            SessionKind::Desktop,
+            User::local("ann", "Ann"),
+            now,
+            60_000,
+            "ip".into(),
+            "ua".into(),
+            None,
+        );
         store.insert_session(&session).await.unwrap();
-        let account = LocalAccount { username: Username::parse("ann").unwrap(), display_name: "Ann".into(),
-            password_hash: "h".into(), disabled: false, created_at: now };
+        let account = LocalAccount {
+            username: Username::parse("ann").unwrap(),
+            display_name: "Ann".into(),
+            password_hash: "h".into(),
+            disabled: false,
+            created_at: now,
+        };
         store.insert_account(&account).await.unwrap();
     }
     let reopened = SqliteStore::open(&path).await.unwrap();
-    assert!(reopened.load_session(&token.session_id()).await.unwrap().is_some());
-    assert!(reopened.load_account(&Username::parse("ann").unwrap()).await.unwrap().is_some());
+    assert!(
+        reopened
+            .load_session(&token.session_id())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        reopened
+            .load_account(&Username::parse("ann").unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
 async fn the_sweeper_removes_only_expired_rows() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::default();
-    let store = SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone())).await.unwrap();
-    let new = flows::create_request(&*store, screen(), clock.now(), TTL).await.unwrap();
+    let store =
+        SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone()))
+            .await
+            .unwrap();
+    let new = flows::create_request(&*store, screen(), clock.now(), TTL)
+        .await
+        .unwrap();
     assert_eq!(store.sweep().await.unwrap(), 0);
-    clock.advance(Duration::from_millis((TTL + qrlogin_auth::store::REQUEST_RETENTION_MS) as u64));
+    clock.advance(Duration::from_millis(
+        (TTL + qrlogin_auth::store::REQUEST_RETENTION_MS) as u64,
+    ));
     assert_eq!(store.sweep().await.unwrap(), 2, "the request and its code");
     assert_eq!(store.load_request(&new.request.id).await.unwrap(), None);
 }

@@ -54,7 +54,10 @@ pub enum MentraError {
 impl MentraError {
     /// Errors that are the cloud's fault, not the user's link: worth a 502/503 and a retry.
     pub fn is_upstream(&self) -> bool {
-        matches!(self, Self::BadCredentials(_) | Self::Upstream(_) | Self::Unreachable(_))
+        matches!(
+            self,
+            Self::BadCredentials(_) | Self::Upstream(_) | Self::Unreachable(_)
+        )
     }
 }
 
@@ -84,7 +87,10 @@ impl MentraClient {
             .build()?;
         Ok(Self {
             http,
-            exchange_url: format!("{}/api/auth/exchange-user-token", config.cloud_url.trim_end_matches('/')),
+            exchange_url: format!(
+                "{}/api/auth/exchange-user-token",
+                config.cloud_url.trim_end_matches('/')
+            ),
             package_name: config.package_name.clone(),
             api_key: config.api_key.clone(),
             verifier: UserTokenVerifier::new(&config.user_token_public_key, &config.api_key)?,
@@ -93,11 +99,18 @@ impl MentraClient {
 
     /// `aos_temp_token` → the MentraOS user id (single use, 60 s, bound to our package).
     #[tracing::instrument(name = "MentraOS token exchange", skip_all)]
-    pub async fn exchange_temp_token(&self, temp_token: &SecretString) -> Result<String, MentraError> {
+    pub async fn exchange_temp_token(
+        &self,
+        temp_token: &SecretString,
+    ) -> Result<String, MentraError> {
         let response = self
             .http
             .post(&self.exchange_url)
-            .bearer_auth(format!("{}:{}", self.package_name, self.api_key.expose_secret()))
+            .bearer_auth(format!(
+                "{}:{}",
+                self.package_name,
+                self.api_key.expose_secret()
+            ))
             .json(&serde_json::json!({
                 "aos_temp_token": temp_token.expose_secret(),
                 "packageName": self.package_name,
@@ -108,7 +121,9 @@ impl MentraClient {
         let status = response.status();
         let reply: Option<ExchangeReply> = response.json().await.ok();
         let Some(reply) = reply else {
-            return Err(MentraError::Upstream(format!("HTTP {status} without a JSON body")));
+            return Err(MentraError::Upstream(format!(
+                "HTTP {status} without a JSON body"
+            )));
         };
         if status.is_success() && reply.success == Some(true) {
             return reply
@@ -124,7 +139,9 @@ impl MentraClient {
             // Before 2026-04 every token failure was this one 401.
             (401, None) if reply.success == Some(false) => MentraError::TokenExpired,
             (401, None) => MentraError::BadCredentials(reply.error.unwrap_or_default()),
-            (code, _) => MentraError::Upstream(format!("HTTP {code}: {}", reply.error.unwrap_or_default())),
+            (code, _) => {
+                MentraError::Upstream(format!("HTTP {code}: {}", reply.error.unwrap_or_default()))
+            }
         })
     }
 
@@ -167,14 +184,21 @@ fn sha256_hex(s: &str) -> String {
 /// What MentraOS computes as a user's `frontendToken` for an app with this API key.
 pub fn frontend_token(user_id: &str, api_key: &SecretString) -> String {
     let hashed_key = sha256_hex(api_key.expose_secret());
-    format!("{user_id}:{}", sha256_hex(&format!("{user_id}{hashed_key}")))
+    format!(
+        "{user_id}:{}",
+        sha256_hex(&format!("{user_id}{hashed_key}"))
+    )
 }
 
 impl UserTokenVerifier {
     pub fn new(public_key_pem: &str, api_key: &SecretString) -> anyhow::Result<Self> {
-        let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes())
-            .map_err(|e| anyhow::anyhow!("MENTRAOS_USER_TOKEN_PUBLIC_KEY is not an RSA public key: {e}"))?;
-        Ok(Self { key, hashed_api_key: sha256_hex(api_key.expose_secret()) })
+        let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).map_err(|e| {
+            anyhow::anyhow!("MENTRAOS_USER_TOKEN_PUBLIC_KEY is not an RSA public key: {e}")
+        })?;
+        Ok(Self {
+            key,
+            hashed_api_key: sha256_hex(api_key.expose_secret()),
+        })
     }
 
     pub fn verify(&self, token: &str) -> Result<String, MentraError> {
@@ -183,15 +207,17 @@ impl UserTokenVerifier {
         validation.leeway = USER_TOKEN_LEEWAY_SECONDS;
         validation.validate_aud = false; // MentraOS user tokens carry no audience; see the binding below
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss"]);
-        let data = jsonwebtoken::decode::<UserTokenClaims>(token, &self.key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            MentraError::InvalidSignedToken(match e.kind() {
-                ErrorKind::ExpiredSignature => "expired",
-                ErrorKind::InvalidIssuer => "wrong issuer",
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => "bad signature",
-                _ => "malformed",
-            })
-        })?;
+        let data = jsonwebtoken::decode::<UserTokenClaims>(token, &self.key, &validation).map_err(
+            |e| {
+                use jsonwebtoken::errors::ErrorKind;
+                MentraError::InvalidSignedToken(match e.kind() {
+                    ErrorKind::ExpiredSignature => "expired",
+                    ErrorKind::InvalidIssuer => "wrong issuer",
+                    ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => "bad signature",
+                    _ => "malformed",
+                })
+            },
+        )?;
         let claims = data.claims;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -200,7 +226,11 @@ impl UserTokenVerifier {
         if claims.iat > now + USER_TOKEN_LEEWAY_SECONDS {
             return Err(MentraError::InvalidSignedToken("issued in the future"));
         }
-        let expected = format!("{}:{}", claims.sub, sha256_hex(&format!("{}{}", claims.sub, self.hashed_api_key)));
+        let expected = format!(
+            "{}:{}",
+            claims.sub,
+            sha256_hex(&format!("{}{}", claims.sub, self.hashed_api_key))
+        );
         let bound = claims
             .frontend_token
             .is_some_and(|t| bool::from(t.as_bytes().ct_eq(expected.as_bytes())));

@@ -1,7 +1,12 @@
 //! Test support: a private `redis-server` per test binary, on a free loopback port, so tests
 //! never depend on (or disturb) a Redis the machine happens to run.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::print_stderr, clippy::missing_panics_doc)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    clippy::missing_panics_doc
+)]
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -35,7 +40,16 @@ impl RedisServer {
         let dir = std::env::temp_dir().join(format!("qrlogin-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
         let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -44,12 +58,18 @@ impl RedisServer {
         let child = match spawned {
             Ok(child) => child,
             Err(error) if !required => {
-                eprintln!("NOTICE: redis-server is not available ({error}); Redis tests are skipped. Set QRLOGIN_REQUIRE_REDIS=1 to fail instead.");
+                eprintln!(
+                    "NOTICE: redis-server is not available ({error}); Redis tests are skipped. Set QRLOGIN_REQUIRE_REDIS=1 to fail instead."
+                );
                 return None;
             }
             Err(error) => panic!("QRLOGIN_REQUIRE_REDIS=1 but redis-server cannot start: {error}"),
         };
-        let server = Self { child, port, _dir: TempDir(dir) };
+        let server = Self {
+            child,
+            port,
+            _dir: TempDir(dir),
+        };
         server.wait_until_ready();
         Some(server)
     }
@@ -69,7 +89,10 @@ impl RedisServer {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not answer within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -99,7 +122,11 @@ pub fn free_port() -> u16 {
 pub fn unique_prefix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("test{}-{}:", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "test{}-{}:",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub mod mentra;

@@ -49,13 +49,25 @@ impl Respond for Exchange {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         match *self.behaviour.lock().unwrap() {
             Behaviour::Normal => {}
-            Behaviour::Failing => return reply(500, json!({"success": false, "code": "exchange_error", "error": "Failed to exchange token"})),
+            Behaviour::Failing => {
+                return reply(
+                    500,
+                    json!({"success": false, "code": "exchange_error", "error": "Failed to exchange token"}),
+                );
+            }
             Behaviour::Hanging => return reply(200, json!({})).set_delay(Duration::from_secs(600)),
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let Some(credential) = auth.strip_prefix("Bearer ") else {
-            return reply(401, json!({"error": "Missing or invalid Authorization header"}));
+            return reply(
+                401,
+                json!({"error": "Missing or invalid Authorization header"}),
+            );
         };
         let (package, key) = match credential.split_once(':') {
             Some((package, key)) => (package.to_owned(), key),
@@ -73,20 +85,35 @@ impl Respond for Exchange {
             return reply(401, json!({"error": "Invalid API key"}));
         }
         let Some(temp) = body.get("aos_temp_token").and_then(Value::as_str) else {
-            return reply(400, json!({"success": false, "error": "Missing aos_temp_token"}));
+            return reply(
+                400,
+                json!({"success": false, "error": "Missing aos_temp_token"}),
+            );
         };
         let mut tokens = self.tokens.lock().unwrap();
         let Some(token) = tokens.get_mut(temp) else {
-            return reply(401, json!({"success": false, "code": "token_not_found", "error": "Temporary token not found"}));
+            return reply(
+                401,
+                json!({"success": false, "code": "token_not_found", "error": "Temporary token not found"}),
+            );
         };
         if token.used {
-            return reply(401, json!({"success": false, "code": "token_used", "error": "Temporary token already used"}));
+            return reply(
+                401,
+                json!({"success": false, "code": "token_used", "error": "Temporary token already used"}),
+            );
         }
         if token.issued.elapsed() > Duration::from_secs(60) {
-            return reply(401, json!({"success": false, "code": "token_expired", "error": "Temporary token expired"}));
+            return reply(
+                401,
+                json!({"success": false, "code": "token_expired", "error": "Temporary token expired"}),
+            );
         }
         if token.package != package {
-            return reply(401, json!({"success": false, "code": "token_package_mismatch", "error": "Temporary token was issued for a different app"}));
+            return reply(
+                401,
+                json!({"success": false, "code": "token_package_mismatch", "error": "Temporary token was issued for a different app"}),
+            );
         }
         token.used = true;
         reply(200, json!({"success": true, "userId": token.user_id}))
@@ -105,7 +132,10 @@ pub fn signing_key() -> &'static SigningKeyPair {
         let private = rsa::RsaPrivateKey::new(&mut rand08::rngs::OsRng, 2048).unwrap();
         SigningKeyPair {
             private_pem: private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-            public_pem: private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap(),
+            public_pem: private
+                .to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap(),
         }
     })
 }
@@ -117,7 +147,10 @@ pub fn other_signing_key() -> &'static SigningKeyPair {
         let private = rsa::RsaPrivateKey::new(&mut rand08::rngs::OsRng, 2048).unwrap();
         SigningKeyPair {
             private_pem: private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-            public_pem: private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap(),
+            public_pem: private
+                .to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap(),
         }
     })
 }
@@ -140,19 +173,42 @@ pub struct UserTokenSpec<'a> {
 
 impl<'a> UserTokenSpec<'a> {
     pub fn for_user(user_id: &'a str) -> Self {
-        Self { user_id, issuer: "https://prod.augmentos.cloud", issued_at: 0, expires_in: 600, bound_to_api_key: API_KEY, key: signing_key() }
+        Self {
+            user_id,
+            issuer: "https://prod.augmentos.cloud",
+            issued_at: 0,
+            expires_in: 600,
+            bound_to_api_key: API_KEY,
+            key: signing_key(),
+        }
     }
 
     pub fn sign(&self) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-        let frontend = format!("{}:{}", self.user_id, sha256_hex(&format!("{}{}", self.user_id, sha256_hex(self.bound_to_api_key))));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let frontend = format!(
+            "{}:{}",
+            self.user_id,
+            sha256_hex(&format!(
+                "{}{}",
+                self.user_id,
+                sha256_hex(self.bound_to_api_key)
+            ))
+        );
         let claims = json!({
             "sub": self.user_id, "frontendToken": frontend, "iss": self.issuer,
             "iat": now + self.issued_at, "exp": now + self.issued_at + self.expires_in,
         });
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some("v1".into());
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(self.key.private_pem.as_bytes()).unwrap()).unwrap()
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_rsa_pem(self.key.private_pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
     }
 }
 
@@ -164,7 +220,10 @@ pub struct FakeMentraCloud {
 impl FakeMentraCloud {
     pub async fn start() -> Self {
         let server = MockServer::start().await;
-        let exchange = Exchange { tokens: Arc::default(), behaviour: Arc::new(Mutex::new(Behaviour::Normal)) };
+        let exchange = Exchange {
+            tokens: Arc::default(),
+            behaviour: Arc::new(Mutex::new(Behaviour::Normal)),
+        };
         Mock::given(method("POST"))
             .and(path("/api/auth/exchange-user-token"))
             .respond_with(exchange.clone())
@@ -186,7 +245,12 @@ impl FakeMentraCloud {
         let token = hex::encode(rand08::random::<[u8; 32]>());
         self.exchange.tokens.lock().unwrap().insert(
             token.clone(),
-            TempToken { user_id: user_id.to_owned(), package: package.to_owned(), issued: Instant::now(), used: false },
+            TempToken {
+                user_id: user_id.to_owned(),
+                package: package.to_owned(),
+                issued: Instant::now(),
+                used: false,
+            },
         );
         token
     }

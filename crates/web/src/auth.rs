@@ -39,17 +39,29 @@ fn state(request: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 }
 
 pub fn bearer_token(request: &HttpRequest) -> Option<String> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
-async fn from_cookie(state: &AppState, request: &HttpRequest, kind: SessionKind) -> Result<Option<SignedInUser>, ApiError> {
+async fn from_cookie(
+    state: &AppState,
+    request: &HttpRequest,
+    kind: SessionKind,
+) -> Result<Option<SignedInUser>, ApiError> {
     let (policy, name) = match kind {
         SessionKind::Desktop => (state.desktop_cookies(), DESKTOP_SESSION),
         SessionKind::Mobile => (state.mobile_cookies(), MOBILE_SESSION),
     };
-    let Some(cookie) = policy.read(request, name) else { return Ok(None) };
+    let Some(cookie) = policy.read(request, name) else {
+        return Ok(None);
+    };
     let session = flows::session_from_cookie(&*state.store, &cookie, kind).await?;
     Ok(session.map(|s| SignedInUser {
         user: s.user,

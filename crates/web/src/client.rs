@@ -22,7 +22,14 @@ const MAX_USER_AGENT: usize = 512;
 impl ClientInfo {
     pub fn from_request(request: &HttpRequest, trusted_proxies: &[IpAddr]) -> Self {
         let peer = request.peer_addr().map(|a| a.ip());
-        let ip = client_ip(peer, request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()), trusted_proxies);
+        let ip = client_ip(
+            peer,
+            request
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok()),
+            trusted_proxies,
+        );
         let user_agent: String = request
             .headers()
             .get(header::USER_AGENT)
@@ -31,22 +38,36 @@ impl ClientInfo {
             .chars()
             .take(MAX_USER_AGENT)
             .collect();
-        Self { ip: ip.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".into()), user_agent }
+        Self {
+            ip: ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            user_agent,
+        }
     }
 
     pub fn device(&self) -> qrlogin_auth::flows::Device {
-        qrlogin_auth::flows::Device { ip: self.ip.clone(), user_agent: self.user_agent.clone() }
+        qrlogin_auth::flows::Device {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
     }
 }
 
 /// The address of the client: the peer, unless the peer is a trusted proxy, in which case the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> Option<IpAddr> {
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
     let peer = peer?;
     if !trusted.contains(&peer) {
         return Some(peer);
     }
-    let Some(chain) = forwarded_for else { return Some(peer) };
+    let Some(chain) = forwarded_for else {
+        return Some(peer);
+    };
     for hop in chain.rsplit(',') {
         match hop.trim().parse::<IpAddr>() {
             Ok(ip) if trusted.contains(&ip) => continue,
@@ -74,7 +95,11 @@ impl FromRequest for ClientInfo {
 pub fn describe_user_agent(user_agent: &str) -> String {
     match woothee::parser::Parser::new().parse(user_agent) {
         Some(r) if r.name != "UNKNOWN" => {
-            let os = if r.os == "UNKNOWN" { String::new() } else { format!(" on {}", r.os) };
+            let os = if r.os == "UNKNOWN" {
+                String::new()
+            } else {
+                format!(" on {}", r.os)
+            };
             format!("{}{os}", r.name)
         }
         _ => "an unknown browser".into(),
@@ -101,10 +126,22 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxy = ip("10.0.0.1");
-        assert_eq!(client_ip(Some(ip("198.51.100.9")), Some("203.0.113.7"), &[proxy]), Some(ip("198.51.100.9")));
-        assert_eq!(client_ip(Some(proxy), Some("1.2.3.4, 203.0.113.7"), &[proxy]), Some(ip("203.0.113.7")));
-        assert_eq!(client_ip(Some(proxy), Some("203.0.113.7, 10.0.0.1"), &[proxy]), Some(ip("203.0.113.7")));
-        assert_eq!(client_ip(Some(proxy), Some("garbage"), &[proxy]), Some(proxy));
+        assert_eq!(
+            client_ip(Some(ip("198.51.100.9")), Some("203.0.113.7"), &[proxy]),
+            Some(ip("198.51.100.9"))
+        );
+        assert_eq!(
+            client_ip(Some(proxy), Some("1.2.3.4, 203.0.113.7"), &[proxy]),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(
+            client_ip(Some(proxy), Some("203.0.113.7, 10.0.0.1"), &[proxy]),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(
+            client_ip(Some(proxy), Some("garbage"), &[proxy]),
+            Some(proxy)
+        );
     }
 
     #[test]

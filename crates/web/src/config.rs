@@ -112,11 +112,17 @@ impl Settings {
     /// From any source of variables: tests pass a map.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let problems = std::cell::RefCell::new(Vec::new());
-        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let parse = |name: &str, default: &str, check: &dyn Fn(&str) -> Result<(), String>| {
             let value = get(name).unwrap_or_else(|| default.to_owned());
             if let Err(why) = check(&value) {
-                problems.borrow_mut().push(format!("  {name}={value:?}: {why}"));
+                problems
+                    .borrow_mut()
+                    .push(format!("  {name}={value:?}: {why}"));
             }
             value
         };
@@ -124,44 +130,93 @@ impl Settings {
             "dev" | "production" => Ok(()),
             _ => Err("expected `dev` or `production`".into()),
         });
-        let environment = if environment == "production" { Environment::Production } else { Environment::Dev };
-        let bind_addr = parse("BIND_ADDR", "0.0.0.0", &|v| v.parse::<IpAddr>().map(|_| ()).map_err(|e| e.to_string()));
-        let port_check = |v: &str| v.parse::<u16>().map(|_| ()).map_err(|_| "expected a port number 0-65535".to_owned());
+        let environment = if environment == "production" {
+            Environment::Production
+        } else {
+            Environment::Dev
+        };
+        let bind_addr = parse("BIND_ADDR", "0.0.0.0", &|v| {
+            v.parse::<IpAddr>().map(|_| ()).map_err(|e| e.to_string())
+        });
+        let port_check = |v: &str| {
+            v.parse::<u16>()
+                .map(|_| ())
+                .map_err(|_| "expected a port number 0-65535".to_owned())
+        };
         let desktop_port = parse("DESKTOP_PORT", "98", &port_check);
         let mobile_port = parse("MOBILE_PORT", "96", &port_check);
         let url_check = |v: &str| PublicUrl::parse(v).map(|_| ());
-        let desktop_public_url = parse("DESKTOP_PUBLIC_URL", &format!("http://localhost:{desktop_port}"), &url_check);
-        let mobile_public_url = parse("MOBILE_PUBLIC_URL", &format!("http://localhost:{mobile_port}"), &url_check);
+        let desktop_public_url = parse(
+            "DESKTOP_PUBLIC_URL",
+            &format!("http://localhost:{desktop_port}"),
+            &url_check,
+        );
+        let mobile_public_url = parse(
+            "MOBILE_PUBLIC_URL",
+            &format!("http://localhost:{mobile_port}"),
+            &url_check,
+        );
         let redis_url = get("REDIS_URL");
         if let Some(url) = &redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
         {
-            problems.borrow_mut().push("  REDIS_URL: expected redis://, rediss:// or unix:// (value hidden)".into());
+            problems
+                .borrow_mut()
+                .push("  REDIS_URL: expected redis://, rediss:// or unix:// (value hidden)".into());
         }
         let data_dir = parse("DATA_DIR", "./data", &|_| Ok(()));
-        let ttl_check = |v: &str| parse_duration(v).and_then(|d| if d.is_zero() { Err("must be more than zero".into()) } else { Ok(()) });
+        let ttl_check = |v: &str| {
+            parse_duration(v).and_then(|d| {
+                if d.is_zero() {
+                    Err("must be more than zero".into())
+                } else {
+                    Ok(())
+                }
+            })
+        };
         let qr_ttl = parse("QR_TTL", "60s", &ttl_check);
         let session_ttl = parse("SESSION_TTL", "1h", &ttl_check);
         let access_token_ttl = parse("ACCESS_TOKEN_TTL", "30m", &ttl_check);
         let trust_proxy = parse("TRUST_PROXY", "", &|v| {
-            v.split(',').map(str::trim).filter(|s| !s.is_empty()).try_for_each(|ip| {
-                ip.parse::<IpAddr>().map(|_| ()).map_err(|_| format!("{ip:?} is not an IP address"))
-            })
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .try_for_each(|ip| {
+                    ip.parse::<IpAddr>()
+                        .map(|_| ())
+                        .map_err(|_| format!("{ip:?} is not an IP address"))
+                })
         });
-        let local_default = if environment == Environment::Dev { "on" } else { "off" };
-        let local_accounts = parse("LOCAL_ACCOUNTS", local_default, &|v| parse_switch(v).map(|_| ()));
+        let local_default = if environment == Environment::Dev {
+            "on"
+        } else {
+            "off"
+        };
+        let local_accounts = parse("LOCAL_ACCOUNTS", local_default, &|v| {
+            parse_switch(v).map(|_| ())
+        });
         let app_name = parse("APP_NAME", "qrlogin", &|v| {
-            if v.chars().count() > 64 { Err("at most 64 characters".into()) } else { Ok(()) }
+            if v.chars().count() > 64 {
+                Err("at most 64 characters".into())
+            } else {
+                Ok(())
+            }
         });
         let cloud_url = parse("MENTRAOS_CLOUD_URL", "https://api.mentra.glass", &|v| {
-            Url::parse(v).map(|_| ()).map_err(|e| format!("not a URL ({e})"))
+            Url::parse(v)
+                .map(|_| ())
+                .map_err(|e| format!("not a URL ({e})"))
         });
         let mentra_timeout = parse("MENTRAOS_TIMEOUT", "10s", &ttl_check);
         let user_token_public_key = match get("MENTRAOS_USER_TOKEN_PUBLIC_KEY") {
             None => MENTRAOS_USER_TOKEN_PUBLIC_KEY.to_owned(),
             Some(v) if v.contains("BEGIN PUBLIC KEY") => v.replace("\\n", "\n"),
             Some(path) => std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                problems.borrow_mut().push(format!("  MENTRAOS_USER_TOKEN_PUBLIC_KEY: neither a PEM nor a readable file ({e})"));
+                problems.borrow_mut().push(format!(
+                    "  MENTRAOS_USER_TOKEN_PUBLIC_KEY: neither a PEM nor a readable file ({e})"
+                ));
                 String::new()
             }),
         };
@@ -171,12 +226,18 @@ impl Settings {
             Some(path) => match std::fs::read_to_string(&path) {
                 Ok(pem) => Some(pem),
                 Err(e) => {
-                    problems.borrow_mut().push(format!("  JWT_SIGNING_KEYS: neither PEM text nor a readable file ({e})"));
+                    problems.borrow_mut().push(format!(
+                        "  JWT_SIGNING_KEYS: neither PEM text nor a readable file ({e})"
+                    ));
                     None
                 }
             },
         };
-        let log_default = if environment == Environment::Production { "json" } else { "pretty" };
+        let log_default = if environment == Environment::Production {
+            "json"
+        } else {
+            "pretty"
+        };
         let log_format = parse("LOG_FORMAT", log_default, &|v| match v {
             "pretty" | "json" => Ok(()),
             _ => Err("expected `pretty` or `json`".into()),
@@ -188,14 +249,19 @@ impl Settings {
             bind_addr: bind_addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
             desktop_port: desktop_port.parse().unwrap_or(98),
             mobile_port: mobile_port.parse().unwrap_or(96),
-            desktop_public_url: PublicUrl::parse(&desktop_public_url).unwrap_or_else(|_| fallback_url()),
-            mobile_public_url: PublicUrl::parse(&mobile_public_url).unwrap_or_else(|_| fallback_url()),
+            desktop_public_url: PublicUrl::parse(&desktop_public_url)
+                .unwrap_or_else(|_| fallback_url()),
+            mobile_public_url: PublicUrl::parse(&mobile_public_url)
+                .unwrap_or_else(|_| fallback_url()),
             redis_url: redis_url.map(Into::into),
             data_dir: data_dir.into(),
             qr_ttl: parse_duration(&qr_ttl).unwrap_or_default(),
             session_ttl: parse_duration(&session_ttl).unwrap_or_default(),
             access_token_ttl: parse_duration(&access_token_ttl).unwrap_or_default(),
-            trust_proxy: trust_proxy.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+            trust_proxy: trust_proxy
+                .split(',')
+                .filter_map(|s| s.trim().parse().ok())
+                .collect(),
             local_accounts: parse_switch(&local_accounts).unwrap_or(false),
             jwt_signing_keys: jwt_signing_keys.map(Into::into),
             app_name,
@@ -206,21 +272,34 @@ impl Settings {
                 user_token_public_key,
                 timeout: parse_duration(&mentra_timeout).unwrap_or(Duration::from_secs(10)),
             },
-            log_format: if log_format == "json" { LogFormat::Json } else { LogFormat::Pretty },
+            log_format: if log_format == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Pretty
+            },
             rust_log,
         };
         if environment == Environment::Production {
             if settings.jwt_signing_keys.is_none() {
                 problems.borrow_mut().push("  JWT_SIGNING_KEYS: required in production (Ed25519 PKCS#8 PEM, newest first, or a path to it)".into());
             }
-            for (name, url) in [("DESKTOP_PUBLIC_URL", &settings.desktop_public_url), ("MOBILE_PUBLIC_URL", &settings.mobile_public_url)] {
+            for (name, url) in [
+                ("DESKTOP_PUBLIC_URL", &settings.desktop_public_url),
+                ("MOBILE_PUBLIC_URL", &settings.mobile_public_url),
+            ] {
                 if !url.is_https() {
-                    problems.borrow_mut().push(format!("  {name}: must be https:// in production"));
+                    problems
+                        .borrow_mut()
+                        .push(format!("  {name}: must be https:// in production"));
                 }
             }
         }
         let problems = problems.into_inner();
-        if problems.is_empty() { Ok(settings) } else { Err(ConfigError { problems }) }
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError { problems })
+        }
     }
 
     /// What the split services demand: the shared store is Redis.
@@ -251,7 +330,8 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
     if let Ok(seconds) = input.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
     }
-    humantime::parse_duration(input).map_err(|e| format!("expected seconds or a duration like 60s, 5m, 1h ({e})"))
+    humantime::parse_duration(input)
+        .map_err(|e| format!("expected seconds or a duration like 60s, 5m, 1h ({e})"))
 }
 
 fn parse_switch(input: &str) -> Result<bool, String> {
@@ -268,7 +348,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Settings::from_vars(|name| map.get(name).cloned())
     }
 
@@ -280,12 +363,21 @@ mod tests {
         assert_eq!(s.qr_ttl, Duration::from_secs(60));
         assert_eq!(s.session_ttl, Duration::from_secs(3600));
         assert!(s.local_accounts && s.redis_url.is_none());
-        assert!(s.mentra.user_token_public_key.contains("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0Yt2RtNOdeKQxWMY0c84"));
+        assert!(
+            s.mentra
+                .user_token_public_key
+                .contains("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0Yt2RtNOdeKQxWMY0c84")
+        );
     }
 
     #[test]
     fn every_bad_value_is_named_at_once() {
-        let err = settings(&[("DESKTOP_PORT", "ninety"), ("QR_TTL", "soon"), ("MOBILE_PUBLIC_URL", "ftp://x")]).unwrap_err();
+        let err = settings(&[
+            ("DESKTOP_PORT", "ninety"),
+            ("QR_TTL", "soon"),
+            ("MOBILE_PUBLIC_URL", "ftp://x"),
+        ])
+        .unwrap_err();
         let text = err.to_string();
         for name in ["DESKTOP_PORT", "QR_TTL", "MOBILE_PUBLIC_URL"] {
             assert!(text.contains(name), "{text}");
@@ -301,13 +393,20 @@ mod tests {
 
     #[test]
     fn production_demands_keys_and_https() {
-        let text = settings(&[("QRLOGIN_ENV", "production")]).unwrap_err().to_string();
-        assert!(text.contains("JWT_SIGNING_KEYS") && text.contains("DESKTOP_PUBLIC_URL"), "{text}");
+        let text = settings(&[("QRLOGIN_ENV", "production")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("JWT_SIGNING_KEYS") && text.contains("DESKTOP_PUBLIC_URL"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_redis_url_is_never_echoed() {
-        let text = settings(&[("REDIS_URL", "http://user:hunter2@host")]).unwrap_err().to_string();
+        let text = settings(&[("REDIS_URL", "http://user:hunter2@host")])
+            .unwrap_err()
+            .to_string();
         assert!(!text.contains("hunter2"), "{text}");
     }
 }

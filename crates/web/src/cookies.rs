@@ -18,11 +18,21 @@ pub struct CookiePolicy {
 
 impl CookiePolicy {
     pub fn name(&self, base: &str) -> String {
-        if self.secure { format!("__Host-{base}") } else { base.to_owned() }
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
     }
 
     /// An HttpOnly cookie for the whole site, living `max_age`.
-    pub fn build(&self, base: &str, value: String, max_age: std::time::Duration, same_site: SameSite) -> Cookie<'static> {
+    pub fn build(
+        &self,
+        base: &str,
+        value: String,
+        max_age: std::time::Duration,
+        same_site: SameSite,
+    ) -> Cookie<'static> {
         let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
         Cookie::build(self.name(base), value)
             .path("/")
@@ -35,12 +45,19 @@ impl CookiePolicy {
 
     /// A cookie that tells the browser to forget `base`.
     pub fn removal(&self, base: &str) -> Cookie<'static> {
-        let mut cookie = self.build(base, String::new(), std::time::Duration::ZERO, SameSite::Lax);
+        let mut cookie = self.build(
+            base,
+            String::new(),
+            std::time::Duration::ZERO,
+            SameSite::Lax,
+        );
         cookie.make_removal();
         cookie
     }
 
     pub fn read(&self, request: &actix_web::HttpRequest, base: &str) -> Option<String> {
-        request.cookie(&self.name(base)).map(|c| c.value().to_owned())
+        request
+            .cookie(&self.name(base))
+            .map(|c| c.value().to_owned())
     }
 }

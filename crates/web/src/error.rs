@@ -96,12 +96,23 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into(), retry_after_seconds: None, cause: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after_seconds: None,
+            cause: None,
+        }
     }
 
     /// A 500 whose cause goes to the log and never to the client.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Self { cause: Some(cause.into()), ..Self::new(ErrorCode::InternalError, ErrorCode::InternalError.default_message()) }
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(
+                ErrorCode::InternalError,
+                ErrorCode::InternalError.default_message(),
+            )
+        }
     }
 
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
@@ -144,7 +155,11 @@ struct ErrorBody<'a> {
 fn error_body(code: ErrorCode, message: &str, request_id: Option<String>) -> HttpResponse {
     let mut response = HttpResponse::build(code.status());
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    response.json(ErrorBody { error: code, message, request_id })
+    response.json(ErrorBody {
+        error: code,
+        message,
+        request_id,
+    })
 }
 
 impl ResponseError for ApiError {
@@ -161,7 +176,9 @@ impl ResponseError for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if self.code == ErrorCode::Unauthenticated {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -179,9 +196,15 @@ pub fn render_errors<B: MessageBody + 'static>(
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     if is_page && response.response().error().is_none() {
         // Pages explain their own errors to people, in HTML.
-        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
     }
-    let request_id = response.request().extensions().get::<RequestId>().map(|id| id.to_string());
+    let request_id = response
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string());
     let status = response.status();
     let (code, message, keep_headers) = match response.response().error() {
         Some(error) => match error.as_error::<ApiError>() {
@@ -230,7 +253,11 @@ pub type ErrorRenderedBody<B> = EitherBody<B>;
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(_) => Self::new(ErrorCode::Unavailable, "The session store is unreachable; try again shortly.").with_cause(error),
+            StoreError::Unavailable(_) => Self::new(
+                ErrorCode::Unavailable,
+                "The session store is unreachable; try again shortly.",
+            )
+            .with_cause(error),
             StoreError::Unexpected(_) => Self::internal(error),
         }
     }
@@ -239,7 +266,10 @@ impl From<StoreError> for ApiError {
 impl From<FlowError> for ApiError {
     fn from(error: FlowError) -> Self {
         match error {
-            FlowError::NotFound => Self::new(ErrorCode::NotFound, "No such sign-in request. Scan the QR code again."),
+            FlowError::NotFound => Self::new(
+                ErrorCode::NotFound,
+                "No such sign-in request. Scan the QR code again.",
+            ),
             FlowError::Transition(refused) => refused.into(),
             FlowError::Store(store) => store.into(),
             FlowError::Unexpected(cause) => Self::internal(cause),
@@ -251,7 +281,9 @@ impl From<TransitionError> for ApiError {
     fn from(refused: TransitionError) -> Self {
         let message = refused.to_string();
         let code = match refused {
-            TransitionError::Expired | TransitionError::Final(LoginState::Expired) => ErrorCode::Expired,
+            TransitionError::Expired | TransitionError::Final(LoginState::Expired) => {
+                ErrorCode::Expired
+            }
             TransitionError::Final(LoginState::Locked) => ErrorCode::Locked,
             TransitionError::Final(_) | TransitionError::WrongState(_) => ErrorCode::Conflict,
             TransitionError::NotClaimant | TransitionError::WrongSecret => ErrorCode::Forbidden,
@@ -277,8 +309,16 @@ mod tests {
     fn the_body_has_exactly_the_documented_shape() {
         let response = error_body(ErrorCode::Conflict, "already used", Some("rid".into()));
         assert_eq!(response.status(), StatusCode::CONFLICT);
-        let body = serde_json::to_value(ErrorBody { error: ErrorCode::RateLimited, message: "m", request_id: None }).unwrap();
-        assert_eq!(body, serde_json::json!({"error": "rate_limited", "message": "m", "request_id": null}));
+        let body = serde_json::to_value(ErrorBody {
+            error: ErrorCode::RateLimited,
+            message: "m",
+            request_id: None,
+        })
+        .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "rate_limited", "message": "m", "request_id": null})
+        );
     }
 
     #[test]
@@ -286,7 +326,10 @@ mod tests {
         let status = |e: TransitionError| ApiError::from(e).code.status().as_u16();
         assert_eq!(status(TransitionError::Expired), 410);
         assert_eq!(status(TransitionError::Final(LoginState::Redeemed)), 409);
-        assert_eq!(status(TransitionError::WrongState(LoginState::Claimed)), 409);
+        assert_eq!(
+            status(TransitionError::WrongState(LoginState::Claimed)),
+            409
+        );
         assert_eq!(status(TransitionError::Final(LoginState::Locked)), 423);
         assert_eq!(status(TransitionError::NotClaimant), 403);
     }
@@ -295,6 +338,9 @@ mod tests {
     fn an_internal_error_never_shows_its_cause() {
         let error = ApiError::internal(anyhow::anyhow!("password=hunter2 in a stack"));
         assert!(!error.to_string().contains("hunter2"));
-        assert!(format!("{error:?}").contains("hunter2"), "but the log gets it");
+        assert!(
+            format!("{error:?}").contains("hunter2"),
+            "but the log gets it"
+        );
     }
 }

@@ -16,10 +16,15 @@ pub async fn request_id_header(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = request.extensions().get::<RequestId>().map(|id| id.to_string());
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string());
     let mut response = next.call(request).await?;
     if let Some(value) = id.and_then(|id| header::HeaderValue::from_str(&id).ok()) {
-        response.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
     }
     Ok(response)
 }
@@ -48,20 +53,28 @@ pub async fn same_origin_state_changes(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if !safe && let Some(origin) = request.headers().get(header::ORIGIN) {
         let expected = request
             .app_data::<web::Data<ServiceOrigin>>()
             .map(|o| o.0.clone())
             .unwrap_or_default();
         if origin.as_bytes() != expected.as_bytes() {
-            let refused = ApiError::new(ErrorCode::Forbidden, "Requests from other sites are refused.");
+            let refused = ApiError::new(
+                ErrorCode::Forbidden,
+                "Requests from other sites are refused.",
+            );
             // Answered as a response (not an `Err`), so the error renderer adds the request id.
             let (request, _) = request.into_parts();
             return Ok(ServiceResponse::from_err(refused, request).map_into_right_body());
         }
     }
-    next.call(request).await.map(ServiceResponse::map_into_left_body)
+    next.call(request)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// The origin (`scheme://host[:port]`) browsers use for this service's pages.

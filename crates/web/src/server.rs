@@ -25,21 +25,37 @@ pub fn bind(addr: IpAddr, port: u16, variable: &str) -> anyhow::Result<TcpListen
 /// failure answered in the one error shape.
 pub fn configure_extractors(config: &mut web::ServiceConfig) {
     config
-        .app_data(web::JsonConfig::default().limit(16 * 1024).error_handler(|error, _| {
-            let api = match &error {
-                actix_web::error::JsonPayloadError::Overflow { .. }
-                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-                    ApiError::new(crate::error::ErrorCode::PayloadTooLarge, "The request body is too large.")
-                }
-                actix_web::error::JsonPayloadError::ContentType => {
-                    ApiError::new(crate::error::ErrorCode::UnsupportedMediaType, "Send the body as JSON (Content-Type: application/json).")
-                }
-                other => ApiError::invalid(format!("The JSON body is not valid: {other}")),
-            };
-            api.into()
-        }))
-        .app_data(web::PathConfig::default().error_handler(|error, _| ApiError::invalid(format!("Invalid path: {error}")).into()))
-        .app_data(web::QueryConfig::default().error_handler(|error, _| ApiError::invalid(format!("Invalid query: {error}")).into()));
+        .app_data(
+            web::JsonConfig::default()
+                .limit(16 * 1024)
+                .error_handler(|error, _| {
+                    let api = match &error {
+                        actix_web::error::JsonPayloadError::Overflow { .. }
+                        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                            ApiError::new(
+                                crate::error::ErrorCode::PayloadTooLarge,
+                                "The request body is too large.",
+                            )
+                        }
+                        actix_web::error::JsonPayloadError::ContentType => ApiError::new(
+                            crate::error::ErrorCode::UnsupportedMediaType,
+                            "Send the body as JSON (Content-Type: application/json).",
+                        ),
+                        other => ApiError::invalid(format!("The JSON body is not valid: {other}")),
+                    };
+                    api.into()
+                }),
+        )
+        .app_data(
+            web::PathConfig::default().error_handler(|error, _| {
+                ApiError::invalid(format!("Invalid path: {error}")).into()
+            }),
+        )
+        .app_data(
+            web::QueryConfig::default().error_handler(|error, _| {
+                ApiError::invalid(format!("Invalid query: {error}")).into()
+            }),
+        );
 }
 
 /// The middleware stack, outermost last: the request span (and id) first, then the error
@@ -47,10 +63,19 @@ pub fn configure_extractors(config: &mut web::ServiceConfig) {
 #[macro_export]
 macro_rules! wrap_common {
     ($app:expr, $https:expr) => {
-        $app.wrap(actix_web::middleware::from_fn($crate::http::same_origin_state_changes))
-            .wrap($crate::http::security_headers($https))
-            .wrap(actix_web::middleware::ErrorHandlers::new().default_handler($crate::error::render_errors))
-            .wrap(actix_web::middleware::from_fn($crate::http::request_id_header))
-            .wrap(tracing_actix_web::TracingLogger::<$crate::telemetry::RequestSpan>::new())
+        $app.wrap(actix_web::middleware::from_fn(
+            $crate::http::same_origin_state_changes,
+        ))
+        .wrap($crate::http::security_headers($https))
+        .wrap(
+            actix_web::middleware::ErrorHandlers::new()
+                .default_handler($crate::error::render_errors),
+        )
+        .wrap(actix_web::middleware::from_fn(
+            $crate::http::request_id_header,
+        ))
+        .wrap(tracing_actix_web::TracingLogger::<
+            $crate::telemetry::RequestSpan,
+        >::new())
     };
 }

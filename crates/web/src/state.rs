@@ -34,18 +34,31 @@ impl AppState {
     }
 
     /// For tests and embedding: a given store and clock.
-    pub async fn with_store(settings: Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn with_store(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let issuer = settings.desktop_public_url.as_str().to_owned();
         let pem = match &settings.jwt_signing_keys {
             Some(pem) => pem.clone(),
             None => {
-                let pem = store.shared_signing_key(SigningKeys::generate_pem()?).await?;
-                tracing::warn!("dev mode: signing access tokens with a generated key kept in the store; set JWT_SIGNING_KEYS for production");
+                let pem = store
+                    .shared_signing_key(SigningKeys::generate_pem()?)
+                    .await?;
+                tracing::warn!(
+                    "dev mode: signing access tokens with a generated key kept in the store; set JWT_SIGNING_KEYS for production"
+                );
                 pem
             }
         };
         let keys = SigningKeys::from_pem(&pem, issuer)?;
-        Ok(Self { settings: Arc::new(settings), store, keys: Arc::new(keys), clock })
+        Ok(Self {
+            settings: Arc::new(settings),
+            store,
+            keys: Arc::new(keys),
+            clock,
+        })
     }
 
     pub fn now(&self) -> UnixMillis {
@@ -53,20 +66,28 @@ impl AppState {
     }
 
     pub fn desktop_cookies(&self) -> CookiePolicy {
-        CookiePolicy { secure: self.settings.desktop_public_url.is_https() }
+        CookiePolicy {
+            secure: self.settings.desktop_public_url.is_https(),
+        }
     }
 
     pub fn mobile_cookies(&self) -> CookiePolicy {
-        CookiePolicy { secure: self.settings.mobile_public_url.is_https() }
+        CookiePolicy {
+            secure: self.settings.mobile_public_url.is_https(),
+        }
     }
 }
 
-pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>, prefix: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    prefix: &str,
+) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match &settings.redis_url {
         Some(url) => {
-            let store = RedisStore::connect_with_clock(url, prefix, clock).await.map_err(|e| {
-                anyhow::anyhow!("cannot use the Redis at REDIS_URL: {e}")
-            })?;
+            let store = RedisStore::connect_with_clock(url, prefix, clock)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot use the Redis at REDIS_URL: {e}"))?;
             tracing::info!("store: Redis");
             store
         }

@@ -52,7 +52,10 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
-    fn on_request_end<B: actix_web::body::MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, Error>,
+    ) {
         if let Ok(response) = outcome
             && let Some(route) = response.request().match_pattern()
         {

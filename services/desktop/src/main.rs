@@ -18,8 +18,11 @@ async fn run() -> anyhow::Result<()> {
     let settings = qrlogin_web::config::Settings::from_env()?;
     settings.require_redis("qrlogin-desktop")?;
     qrlogin_web::telemetry::init(settings.log_format, &settings.rust_log, std::io::stdout);
-    let listener = qrlogin_web::server::bind(settings.bind_addr, settings.desktop_port, "DESKTOP_PORT")?;
+    let listener =
+        qrlogin_web::server::bind(settings.bind_addr, settings.desktop_port, "DESKTOP_PORT")?;
     let state = actix_web::web::Data::new(qrlogin_web::AppState::build(settings).await?);
-    qrlogin_desktop::Application::build(state, listener)?.run_until_stopped().await?;
+    qrlogin_desktop::Application::build(state, listener)?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

@@ -34,19 +34,28 @@ fn html(body: String) -> HttpResponse {
 
 /// `GET /`: the QR code, the typed code, a countdown and the live status.
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let page = IndexPage { app_name: &state.settings.app_name };
+    let page = IndexPage {
+        app_name: &state.settings.app_name,
+    };
     Ok(html(page.render().map_err(ApiError::internal)?))
 }
 
 /// `GET /dashboard`: who is signed in on this screen; without a session, back to the QR.
-pub async fn dashboard(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let cookie = state.desktop_cookies().read(&request, DESKTOP_SESSION);
     let session = match cookie {
-        Some(cookie) => flows::session_from_cookie(&*state.store, &cookie, SessionKind::Desktop).await?,
+        Some(cookie) => {
+            flows::session_from_cookie(&*state.store, &cookie, SessionKind::Desktop).await?
+        }
         None => None,
     };
     let Some(session) = session else {
-        return Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/")).finish());
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/"))
+            .finish());
     };
     let page = DashboardPage {
         app_name: &state.settings.app_name,
@@ -61,9 +70,18 @@ pub async fn dashboard(state: web::Data<AppState>, request: HttpRequest) -> Resu
 /// `GET /assets/{file}`: the page's own script and style, compiled into the binary.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (body, content_type) = match file.as_str() {
-        "desktop.js" => (include_str!("../assets/desktop.js"), "text/javascript; charset=utf-8"),
-        "dashboard.js" => (include_str!("../assets/dashboard.js"), "text/javascript; charset=utf-8"),
-        "style.css" => (include_str!("../../../crates/web/assets/style.css"), "text/css; charset=utf-8"),
+        "desktop.js" => (
+            include_str!("../assets/desktop.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "dashboard.js" => (
+            include_str!("../assets/dashboard.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "style.css" => (
+            include_str!("../../../crates/web/assets/style.css"),
+            "text/css; charset=utf-8",
+        ),
         _ => return Err(ApiError::new(ErrorCode::NotFound, "No such asset.")),
     };
     Ok(HttpResponse::Ok()

@@ -50,11 +50,26 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/.well-known/jwks.json", web::get().to(routes::me::jwks))
-        .route("/api/login-requests", web::post().to(routes::login_requests::create))
-        .route("/api/login-requests/{id}", web::get().to(routes::login_requests::poll))
-        .route("/api/login-requests/{id}", web::delete().to(routes::login_requests::cancel))
-        .route("/api/login-requests/{id}/redeem", web::post().to(routes::login_requests::redeem))
-        .route("/api/login-requests/{id}/events", web::get().to(routes::events::events))
+        .route(
+            "/api/login-requests",
+            web::post().to(routes::login_requests::create),
+        )
+        .route(
+            "/api/login-requests/{id}",
+            web::get().to(routes::login_requests::poll),
+        )
+        .route(
+            "/api/login-requests/{id}",
+            web::delete().to(routes::login_requests::cancel),
+        )
+        .route(
+            "/api/login-requests/{id}/redeem",
+            web::post().to(routes::login_requests::redeem),
+        )
+        .route(
+            "/api/login-requests/{id}/events",
+            web::get().to(routes::events::events),
+        )
         .route("/api/me", web::get().to(routes::me::me))
         .route("/api/logout", web::post().to(routes::me::logout));
 }

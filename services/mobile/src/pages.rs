@@ -44,8 +44,17 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
         .body(body)
 }
 
-pub fn message_page(state: &AppState, status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let page = MessagePage { app_name: &state.settings.app_name, title, message };
+pub fn message_page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> HttpResponse {
+    let page = MessagePage {
+        app_name: &state.settings.app_name,
+        title,
+        message,
+    };
     match page.render() {
         Ok(body) => html(status, body),
         Err(_) => HttpResponse::build(status).body(message.to_owned()),
@@ -63,50 +72,98 @@ pub fn next_path(state: &AppState, request: &HttpRequest) -> String {
 
 async fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<Session>, ApiError> {
     match state.mobile_cookies().read(request, MOBILE_SESSION) {
-        Some(cookie) => Ok(flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile).await?),
+        Some(cookie) => {
+            Ok(flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile).await?)
+        }
         None => Ok(None),
     }
 }
 
 fn sign_in_page(state: &AppState, next: &str) -> Result<HttpResponse, ApiError> {
-    let page = SignInPage { app_name: &state.settings.app_name, local_accounts: state.settings.local_accounts, next };
-    Ok(html(StatusCode::OK, page.render().map_err(ApiError::internal)?))
+    let page = SignInPage {
+        app_name: &state.settings.app_name,
+        local_accounts: state.settings.local_accounts,
+        next,
+    };
+    Ok(html(
+        StatusCode::OK,
+        page.render().map_err(ApiError::internal)?,
+    ))
 }
 
 pub async fn home() -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, "/scan")).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/scan"))
+        .finish()
 }
 
 /// `GET /scan`: type the code from the screen (signed in), or sign in first.
-pub async fn scan(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn scan(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let Some(session) = signed_in(&state, &request).await? else {
         return sign_in_page(&state, "/scan");
     };
-    let page = ScanPage { app_name: &state.settings.app_name, name: &session.user.name, request_id: "" };
-    Ok(html(StatusCode::OK, page.render().map_err(ApiError::internal)?))
+    let page = ScanPage {
+        app_name: &state.settings.app_name,
+        name: &session.user.name,
+        request_id: "",
+    };
+    Ok(html(
+        StatusCode::OK,
+        page.render().map_err(ApiError::internal)?,
+    ))
 }
 
 /// `GET /s/{id}`: what the QR opens. Signed in: the page claims the request and asks for a
 /// decision. Not signed in: sign in first, and come back here afterwards.
-pub async fn scanned(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn scanned(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let Some(id) = RequestId::parse(&id) else {
-        return Ok(message_page(&state, StatusCode::NOT_FOUND, "Unknown code", "This is not a sign-in code of ours. Scan the QR code on the screen again."));
+        return Ok(message_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Unknown code",
+            "This is not a sign-in code of ours. Scan the QR code on the screen again.",
+        ));
     };
     let here = format!("/s/{id}");
     let Some(session) = signed_in(&state, &request).await? else {
         let mut response = sign_in_page(&state, &here)?;
-        let cookie = state.mobile_cookies().build(NEXT_COOKIE, here, std::time::Duration::from_secs(600), SameSite::Lax);
+        let cookie = state.mobile_cookies().build(
+            NEXT_COOKIE,
+            here,
+            std::time::Duration::from_secs(600),
+            SameSite::Lax,
+        );
         response.add_cookie(&cookie).map_err(ApiError::internal)?;
         return Ok(response);
     };
-    let page = ScanPage { app_name: &state.settings.app_name, name: &session.user.name, request_id: id.as_str() };
-    Ok(html(StatusCode::OK, page.render().map_err(ApiError::internal)?))
+    let page = ScanPage {
+        app_name: &state.settings.app_name,
+        name: &session.user.name,
+        request_id: id.as_str(),
+    };
+    Ok(html(
+        StatusCode::OK,
+        page.render().map_err(ApiError::internal)?,
+    ))
 }
 
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (body, content_type) = match file.as_str() {
-        "mobile.js" => (include_str!("../assets/mobile.js"), "text/javascript; charset=utf-8"),
-        "style.css" => (include_str!("../../../crates/web/assets/style.css"), "text/css; charset=utf-8"),
+        "mobile.js" => (
+            include_str!("../assets/mobile.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "style.css" => (
+            include_str!("../../../crates/web/assets/style.css"),
+            "text/css; charset=utf-8",
+        ),
         _ => return Err(ApiError::new(ErrorCode::NotFound, "No such asset.")),
     };
     Ok(HttpResponse::Ok()

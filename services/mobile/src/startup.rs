@@ -18,7 +18,9 @@ impl MentraLogin {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let mentra = &settings.mentra;
         let (Some(package_name), Some(api_key)) = (&mentra.package_name, &mentra.api_key) else {
-            tracing::warn!("MentraOS sign-in is off: set PACKAGE_NAME and MENTRAOS_API_KEY to turn it on");
+            tracing::warn!(
+                "MentraOS sign-in is off: set PACKAGE_NAME and MENTRAOS_API_KEY to turn it on"
+            );
             return Ok(Self(None));
         };
         let client = MentraClient::new(&MentraConfig {
@@ -38,7 +40,11 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn build(state: web::Data<AppState>, mentra: web::Data<MentraLogin>, listener: TcpListener) -> anyhow::Result<Self> {
+    pub fn build(
+        state: web::Data<AppState>,
+        mentra: web::Data<MentraLogin>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let https = state.settings.mobile_public_url.is_https();
         let origin = web::Data::new(ServiceOrigin(state.settings.mobile_public_url.origin()));
@@ -76,6 +82,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/local/login", web::post().to(routes::local::login))
         .route("/api/logout", web::post().to(routes::local::logout))
         .route("/api/scan", web::post().to(routes::scan::scan))
-        .route("/api/login-requests/{id}/approve", web::post().to(routes::scan::approve))
-        .route("/api/login-requests/{id}/deny", web::post().to(routes::scan::deny));
+        .route(
+            "/api/login-requests/{id}/approve",
+            web::post().to(routes::scan::approve),
+        )
+        .route(
+            "/api/login-requests/{id}/deny",
+            web::post().to(routes::scan::deny),
+        );
 }

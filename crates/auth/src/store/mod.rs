@@ -59,7 +59,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The dev-mode signing key every instance on this store shares: stores `candidate` if
     /// none is stored yet, and returns whichever is stored.
-    async fn shared_signing_key(&self, candidate: SecretString) -> Result<SecretString, StoreError>;
+    async fn shared_signing_key(&self, candidate: SecretString)
+    -> Result<SecretString, StoreError>;
 
     /// Is the store reachable (for `/readyz`)?
     async fn ping(&self) -> Result<(), StoreError>;

@@ -119,7 +119,9 @@ async fn relay_events(
     subscribed: watch::Sender<bool>,
 ) {
     loop {
-        let Some(pattern) = store.upgrade().map(|s| s.events_pattern()) else { return };
+        let Some(pattern) = store.upgrade().map(|s| s.events_pattern()) else {
+            return;
+        };
         let mut pubsub = match client.get_async_pubsub().await {
             Ok(pubsub) => pubsub,
             Err(error) => {
@@ -140,7 +142,10 @@ async fn relay_events(
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let Some(store) = store.upgrade() else { return };
-            match message.get_payload::<String>().map(|p| from_json::<LoginRequest>(&p)) {
+            match message
+                .get_payload::<String>()
+                .map(|p| from_json::<LoginRequest>(&p))
+            {
                 Ok(Ok(request)) => store.events.publish(request),
                 _ => tracing::warn!(channel = message.get_channel_name(), "unreadable event"),
             }
@@ -203,7 +208,13 @@ impl Store for RedisStore {
         let key = self.key("request", request.id.as_str());
         redis::pipe()
             .atomic()
-            .hset_multiple(&key, &[("version", request.version.to_string()), ("data", to_json(request)?)])
+            .hset_multiple(
+                &key,
+                &[
+                    ("version", request.version.to_string()),
+                    ("data", to_json(request)?),
+                ],
+            )
             .ignore()
             .cmd("PEXPIREAT")
             .arg(&key)
@@ -297,7 +308,10 @@ impl Store for RedisStore {
 
     async fn insert_account(&self, account: &LocalAccount) -> Result<bool, StoreError> {
         self.connection()
-            .set_nx(self.key("account", account.username.as_str()), to_json(account)?)
+            .set_nx(
+                self.key("account", account.username.as_str()),
+                to_json(account)?,
+            )
             .await
             .map_err(redis_error)
     }
@@ -311,10 +325,16 @@ impl Store for RedisStore {
         data.as_deref().map(from_json).transpose()
     }
 
-    async fn shared_signing_key(&self, candidate: SecretString) -> Result<SecretString, StoreError> {
+    async fn shared_signing_key(
+        &self,
+        candidate: SecretString,
+    ) -> Result<SecretString, StoreError> {
         let key = self.key("config", "signing-key");
         let mut c = self.connection();
-        let _: bool = c.set_nx(&key, candidate.expose_secret()).await.map_err(redis_error)?;
+        let _: bool = c
+            .set_nx(&key, candidate.expose_secret())
+            .await
+            .map_err(redis_error)?;
         let stored: String = c.get(&key).await.map_err(redis_error)?;
         Ok(stored.into())
     }

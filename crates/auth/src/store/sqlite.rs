@@ -101,10 +101,18 @@ impl SqliteStore {
         let now = self.clock.now();
         self.with(move |c| {
             let mut removed = 0;
-            removed += c.execute("DELETE FROM login_requests WHERE purge_at <= ?1", [now]).map_err(db)?;
-            removed += c.execute("DELETE FROM user_codes WHERE expires_at <= ?1", [now]).map_err(db)?;
-            removed += c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now]).map_err(db)?;
-            removed += c.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?1", [now]).map_err(db)?;
+            removed += c
+                .execute("DELETE FROM login_requests WHERE purge_at <= ?1", [now])
+                .map_err(db)?;
+            removed += c
+                .execute("DELETE FROM user_codes WHERE expires_at <= ?1", [now])
+                .map_err(db)?;
+            removed += c
+                .execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])
+                .map_err(db)?;
+            removed += c
+                .execute("DELETE FROM revoked_tokens WHERE expires_at <= ?1", [now])
+                .map_err(db)?;
             Ok(removed)
         })
         .await
@@ -132,8 +140,14 @@ fn db(error: rusqlite::Error) -> StoreError {
 impl Store for SqliteStore {
     async fn insert_request(&self, request: &LoginRequest) -> Result<bool, StoreError> {
         let data = to_json(request)?;
-        let (id, code) = (request.id.as_str().to_owned(), request.user_code.as_str().to_owned());
-        let (expires_at, purge_at) = (request.expires_at, request.expires_at + REQUEST_RETENTION_MS);
+        let (id, code) = (
+            request.id.as_str().to_owned(),
+            request.user_code.as_str().to_owned(),
+        );
+        let (expires_at, purge_at) = (
+            request.expires_at,
+            request.expires_at + REQUEST_RETENTION_MS,
+        );
         let now = self.clock.now();
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
@@ -165,9 +179,11 @@ impl Store for SqliteStore {
         let id = id.as_str().to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.query_row("SELECT data FROM login_requests WHERE id = ?1", [id], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                c.query_row("SELECT data FROM login_requests WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db)
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -216,7 +232,11 @@ impl Store for SqliteStore {
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         let data = to_json(session)?;
-        let (id, user, expires_at) = (session.id.clone(), session.user.id.clone(), session.expires_at);
+        let (id, user, expires_at) = (
+            session.id.clone(),
+            session.user.id.clone(),
+            session.expires_at,
+        );
         self.with(move |c| {
             c.execute(
                 "INSERT INTO sessions (id, user_id, expires_at, data) VALUES (?1, ?2, ?3, ?4)",
@@ -249,9 +269,13 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.query_row("DELETE FROM sessions WHERE id = ?1 RETURNING data", [id], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                c.query_row(
+                    "DELETE FROM sessions WHERE id = ?1 RETURNING data",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -274,10 +298,12 @@ impl Store for SqliteStore {
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         let jti = jti.to_owned();
         self.with(move |c| {
-            c.query_row("SELECT 1 FROM revoked_tokens WHERE jti = ?1", [jti], |_| Ok(()))
-                .optional()
-                .map(|found| found.is_some())
-                .map_err(db)
+            c.query_row("SELECT 1 FROM revoked_tokens WHERE jti = ?1", [jti], |_| {
+                Ok(())
+            })
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(db)
         })
         .await
     }
@@ -301,15 +327,22 @@ impl Store for SqliteStore {
         let username = username.as_str().to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.query_row("SELECT data FROM accounts WHERE username = ?1", [username], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                c.query_row(
+                    "SELECT data FROM accounts WHERE username = ?1",
+                    [username],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)
             })
             .await?;
         data.as_deref().map(from_json).transpose()
     }
 
-    async fn shared_signing_key(&self, candidate: SecretString) -> Result<SecretString, StoreError> {
+    async fn shared_signing_key(
+        &self,
+        candidate: SecretString,
+    ) -> Result<SecretString, StoreError> {
         self.with(move |c| {
             c.execute(
                 "INSERT INTO settings (key, value) VALUES ('signing_key', ?1) ON CONFLICT DO NOTHING",
@@ -325,7 +358,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db)).await
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
+            .await
     }
 
     fn events(&self) -> &Arc<EventHub> {

@@ -34,7 +34,11 @@ struct StateMessage {
 
 fn message(request: &LoginRequest, now: i64) -> String {
     let status = RequestStatus::of(request, now);
-    serde_json::to_string(&StateMessage { r#type: "state", status }).unwrap_or_default()
+    serde_json::to_string(&StateMessage {
+        r#type: "state",
+        status,
+    })
+    .unwrap_or_default()
 }
 
 pub async fn events(
@@ -47,7 +51,10 @@ pub async fn events(
     if let Some(sent) = request.headers().get(header::ORIGIN)
         && sent.as_bytes() != origin.0.as_bytes()
     {
-        return Err(ApiError::new(ErrorCode::Forbidden, "WebSockets from other sites are refused."));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "WebSockets from other sites are refused.",
+        ));
     }
     let id = parse_id(&id)?;
     // Subscribe first: whatever happens after this point reaches the socket.
@@ -56,7 +63,9 @@ pub async fn events(
     let (response, session, stream) = actix_ws::handle(&request, body)
         .map_err(|e| ApiError::invalid(format!("This address speaks WebSocket only: {e}")))?;
     let span = tracing::info_span!("login request socket", request = %id);
-    actix_web::rt::spawn(stream_states(state, current, subscription, session, stream).instrument(span));
+    actix_web::rt::spawn(
+        stream_states(state, current, subscription, session, stream).instrument(span),
+    );
     Ok(response)
 }
 
@@ -79,7 +88,8 @@ async fn stream_states(
         heartbeat.tick().await;
         let mut last_heard = tokio::time::Instant::now();
         loop {
-            let until_expiry = Duration::from_millis(u64::try_from(latest.expires_at - state.now()).unwrap_or(0));
+            let until_expiry =
+                Duration::from_millis(u64::try_from(latest.expires_at - state.now()).unwrap_or(0));
             tokio::select! {
                 newer = subscription.newer_than(latest.version) => {
                     latest = newer;
@@ -112,6 +122,11 @@ async fn stream_states(
         }
     };
     if let Some(code) = close {
-        let _ = session.close(Some(CloseReason { code, description: None })).await;
+        let _ = session
+            .close(Some(CloseReason {
+                code,
+                description: None,
+            }))
+            .await;
     }
 }

@@ -58,7 +58,8 @@ struct Created {
 }
 
 pub fn parse_id(raw: &str) -> Result<RequestId, ApiError> {
-    RequestId::parse(raw).ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in request."))
+    RequestId::parse(raw)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in request."))
 }
 
 fn secret_cookie_name(id: &RequestId) -> String {
@@ -66,37 +67,67 @@ fn secret_cookie_name(id: &RequestId) -> String {
 }
 
 /// The desktop secret the caller presents for `id`: the header, else the request's cookie.
-pub fn presented_secret(request: &HttpRequest, state: &AppState, id: &RequestId) -> Result<SecretString, ApiError> {
+pub fn presented_secret(
+    request: &HttpRequest,
+    state: &AppState,
+    id: &RequestId,
+) -> Result<SecretString, ApiError> {
     request
         .headers()
         .get(DESKTOP_SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-        .or_else(|| state.desktop_cookies().read(request, &secret_cookie_name(id)))
+        .or_else(|| {
+            state
+                .desktop_cookies()
+                .read(request, &secret_cookie_name(id))
+        })
         .map(SecretString::from)
-        .ok_or_else(|| ApiError::unauthenticated("This sign-in request's desktop secret is missing (cookie or X-Desktop-Secret)."))
+        .ok_or_else(|| {
+            ApiError::unauthenticated(
+                "This sign-in request's desktop secret is missing (cookie or X-Desktop-Secret).",
+            )
+        })
 }
 
 /// Loads `id` and checks the caller holds its desktop secret.
-pub async fn load_owned(request: &HttpRequest, state: &AppState, id: &RequestId) -> Result<LoginRequest, ApiError> {
+pub async fn load_owned(
+    request: &HttpRequest,
+    state: &AppState,
+    id: &RequestId,
+) -> Result<LoginRequest, ApiError> {
     let secret = presented_secret(request, state, id)?;
     let login = flows::load(&*state.store, id, state.now()).await?;
     if !login.secret_hash.matches(secret.expose_secret()) {
-        return Err(ApiError::new(ErrorCode::Forbidden, "The desktop secret does not match this sign-in request."));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "The desktop secret does not match this sign-in request.",
+        ));
     }
     Ok(login)
 }
 
 /// `POST /api/login-requests`: a new request, its QR and its secret.
 #[tracing::instrument(name = "create login request", skip_all, fields(request = tracing::field::Empty))]
-pub async fn create(state: web::Data<AppState>, client: ClientInfo, _body: web::Json<CreateBody>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    _body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
-    let screen = ScreenContext { client_name: settings.app_name.clone(), ip: client.ip, user_agent: client.user_agent };
+    let screen = ScreenContext {
+        client_name: settings.app_name.clone(),
+        ip: client.ip,
+        user_agent: client.user_agent,
+    };
     let now = state.now();
-    let new = flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms).await?;
+    let new =
+        flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms).await?;
     let request = new.request;
     tracing::Span::current().record("request", request.id.as_str());
-    let qr_url = settings.mobile_public_url.join(&format!("/s/{}", request.id));
+    let qr_url = settings
+        .mobile_public_url
+        .join(&format!("/s/{}", request.id));
     let qr_svg = qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?;
     let secret = new.desktop_secret.expose_secret().to_owned();
     let cookie = state.desktop_cookies().build(
@@ -119,7 +150,11 @@ pub async fn create(state: web::Data<AppState>, client: ClientInfo, _body: web::
 }
 
 /// `GET /api/login-requests/{id}`: the state, for clients that poll instead of listening.
-pub async fn poll(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn poll(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let login = load_owned(&request, &state, &id).await?;
     Ok(HttpResponse::Ok()
@@ -128,10 +163,16 @@ pub async fn poll(state: web::Data<AppState>, request: HttpRequest, id: web::Pat
 }
 
 /// `DELETE /api/login-requests/{id}`: the screen gives up on this request.
-pub async fn cancel(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
-    let cancel = Transition::Cancel { secret: secret.expose_secret().to_owned() };
+    let cancel = Transition::Cancel {
+        secret: secret.expose_secret().to_owned(),
+    };
     flows::transition(&*state.store, &id, &cancel, state.now()).await?;
     Ok(HttpResponse::NoContent()
         .cookie(state.desktop_cookies().removal(&secret_cookie_name(&id)))
@@ -159,20 +200,38 @@ pub async fn redeem(
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
     let lifetimes = state.settings.lifetimes();
-    let signed_in = flows::redeem(&*state.store, &state.keys, &id, &secret, client.device(), state.now(), &lifetimes)
-        .await
-        .map_err(|e| match e {
-            FlowError::Transition(qrlogin_auth::login_request::TransitionError::WrongState(s)) => ApiError::new(
+    let signed_in = flows::redeem(
+        &*state.store,
+        &state.keys,
+        &id,
+        &secret,
+        client.device(),
+        state.now(),
+        &lifetimes,
+    )
+    .await
+    .map_err(|e| match e {
+        FlowError::Transition(qrlogin_auth::login_request::TransitionError::WrongState(s)) => {
+            ApiError::new(
                 ErrorCode::Conflict,
-                format!("This sign-in request is {} and has not been approved on the phone yet.", s.as_str()),
-            ),
-            other => other.into(),
-        })?;
-    let (token, claims) = signed_in
-        .access_token
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a desktop session without an access token")))?;
+                format!(
+                    "This sign-in request is {} and has not been approved on the phone yet.",
+                    s.as_str()
+                ),
+            )
+        }
+        other => other.into(),
+    })?;
+    let (token, claims) = signed_in.access_token.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
+    })?;
     let policy = state.desktop_cookies();
-    let session_cookie = policy.build(DESKTOP_SESSION, signed_in.token.expose().to_owned(), state.settings.session_ttl, SameSite::Strict);
+    let session_cookie = policy.build(
+        DESKTOP_SESSION,
+        signed_in.token.expose().to_owned(),
+        state.settings.session_ttl,
+        SameSite::Strict,
+    );
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(session_cookie)

@@ -19,21 +19,32 @@ struct Me {
 }
 
 pub async fn me(DesktopUser(caller): DesktopUser) -> HttpResponse {
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(Me {
-        user: caller.user,
-        session_id: caller.session_id,
-        signed_in_at: caller.session_started_at,
-    })
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Me {
+            user: caller.user,
+            session_id: caller.session_id,
+            signed_in_at: caller.session_started_at,
+        })
 }
 
 /// Ends the session and its access token at once, whichever of the two the caller used.
-pub async fn logout(state: web::Data<AppState>, DesktopUser(caller): DesktopUser, _body: web::Json<EmptyBody>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    DesktopUser(caller): DesktopUser,
+    _body: web::Json<EmptyBody>,
+) -> Result<HttpResponse, ApiError> {
     let now = state.now();
     flows::end_session(&*state.store, &caller.session_id, now).await?;
     if let Some(claims) = &caller.access_token {
-        state.store.revoke_token(&claims.jti, claims.exp.saturating_mul(1000)).await?;
+        state
+            .store
+            .revoke_token(&claims.jti, claims.exp.saturating_mul(1000))
+            .await?;
     }
-    Ok(HttpResponse::NoContent().cookie(state.desktop_cookies().removal(DESKTOP_SESSION)).finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(state.desktop_cookies().removal(DESKTOP_SESSION))
+        .finish())
 }
 
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

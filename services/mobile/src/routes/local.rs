@@ -25,16 +25,44 @@ pub struct LoginBody {
 pub struct EmptyBody {}
 
 /// Starts a mobile session and sets its cookie; shared by every way of signing in.
-pub async fn signed_in_response(state: &AppState, user: qrlogin_auth::User, client: &ClientInfo, mut response: actix_web::HttpResponseBuilder) -> Result<HttpResponse, ApiError> {
-    let signed_in = flows::start_session(&*state.store, &state.keys, SessionKind::Mobile, user, client.device(), state.now(), &state.settings.lifetimes()).await?;
-    let cookie = state.mobile_cookies().build(MOBILE_SESSION, signed_in.token.expose().to_owned(), state.settings.session_ttl, SameSite::Lax);
-    Ok(response.cookie(cookie).json(serde_json::json!({ "user": signed_in.session.user })))
+pub async fn signed_in_response(
+    state: &AppState,
+    user: qrlogin_auth::User,
+    client: &ClientInfo,
+    mut response: actix_web::HttpResponseBuilder,
+) -> Result<HttpResponse, ApiError> {
+    let signed_in = flows::start_session(
+        &*state.store,
+        &state.keys,
+        SessionKind::Mobile,
+        user,
+        client.device(),
+        state.now(),
+        &state.settings.lifetimes(),
+    )
+    .await?;
+    let cookie = state.mobile_cookies().build(
+        MOBILE_SESSION,
+        signed_in.token.expose().to_owned(),
+        state.settings.session_ttl,
+        SameSite::Lax,
+    );
+    Ok(response
+        .cookie(cookie)
+        .json(serde_json::json!({ "user": signed_in.session.user })))
 }
 
 #[tracing::instrument(name = "local login", skip_all)]
-pub async fn login(state: web::Data<AppState>, client: ClientInfo, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
     if !state.settings.local_accounts {
-        return Err(ApiError::new(ErrorCode::Forbidden, "Local accounts are turned off on this server."));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Local accounts are turned off on this server.",
+        ));
     }
     let body = body.into_inner();
     let wrong = || ApiError::unauthenticated("Wrong username or password.");
@@ -43,17 +71,31 @@ pub async fn login(state: web::Data<AppState>, client: ClientInfo, body: web::Js
         Err(_) => None,
     };
     // Verify even when there is no such account, so timing does not tell which it was.
-    let hash = account.as_ref().map_or_else(|| dummy_password_hash().to_owned(), |a| a.password_hash.clone());
+    let hash = account.as_ref().map_or_else(
+        || dummy_password_hash().to_owned(),
+        |a| a.password_hash.clone(),
+    );
     let password = body.password;
-    let verified = spawn_blocking_with_tracing(move || verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
+    let verified = spawn_blocking_with_tracing(move || verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
     let account = account.filter(|_| verified).ok_or_else(wrong)?;
     if account.disabled {
-        return Err(ApiError::new(ErrorCode::Forbidden, "This account is disabled."));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "This account is disabled.",
+        ));
     }
     signed_in_response(&state, account.user(), &client, HttpResponse::Ok()).await
 }
 
-pub async fn logout(state: web::Data<AppState>, MobileUser(caller): MobileUser, _body: web::Json<EmptyBody>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    MobileUser(caller): MobileUser,
+    _body: web::Json<EmptyBody>,
+) -> Result<HttpResponse, ApiError> {
     flows::end_session(&*state.store, &caller.session_id, state.now()).await?;
-    Ok(HttpResponse::NoContent().cookie(state.mobile_cookies().removal(MOBILE_SESSION)).finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(state.mobile_cookies().removal(MOBILE_SESSION))
+        .finish())
 }

@@ -58,14 +58,26 @@ impl Confirmation {
 }
 
 fn target(body: ScanBody, state: &AppState) -> Result<ScanTarget, ApiError> {
-    let unknown = || ApiError::new(ErrorCode::NotFound, "That is not a sign-in code of ours. Scan the QR code on the screen, or type the code shown under it.");
+    let unknown = || {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "That is not a sign-in code of ours. Scan the QR code on the screen, or type the code shown under it.",
+        )
+    };
     match (body.qr_text, body.id, body.user_code) {
-        (Some(text), None, None) => ScanTarget::from_qr_text(&text, state.settings.mobile_public_url.as_str()).ok_or_else(unknown),
-        (None, Some(id), None) => RequestId::parse(&id).map(ScanTarget::Id).ok_or_else(unknown),
-        (None, None, Some(code)) => UserCode::parse(&code).map(ScanTarget::UserCode).ok_or_else(|| {
-            ApiError::invalid("A code has 8 letters, like WDJB-MJHT.")
-        }),
-        _ => Err(ApiError::invalid("Send exactly one of qr_text, id or user_code.")),
+        (Some(text), None, None) => {
+            ScanTarget::from_qr_text(&text, state.settings.mobile_public_url.as_str())
+                .ok_or_else(unknown)
+        }
+        (None, Some(id), None) => RequestId::parse(&id)
+            .map(ScanTarget::Id)
+            .ok_or_else(unknown),
+        (None, None, Some(code)) => UserCode::parse(&code)
+            .map(ScanTarget::UserCode)
+            .ok_or_else(|| ApiError::invalid("A code has 8 letters, like WDJB-MJHT.")),
+        _ => Err(ApiError::invalid(
+            "Send exactly one of qr_text, id or user_code.",
+        )),
     }
 }
 
@@ -78,13 +90,23 @@ pub async fn scan(
     client: ClientInfo,
     body: web::Json<ScanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = target(body.into_inner(), &state)?.resolve(&*state.store).await.map_err(|e| match e {
-        flows::FlowError::NotFound => ApiError::new(ErrorCode::NotFound, "No sign-in is waiting for that code. It may have expired: check the screen."),
-        other => other.into(),
-    })?;
+    let id = target(body.into_inner(), &state)?
+        .resolve(&*state.store)
+        .await
+        .map_err(|e| match e {
+            flows::FlowError::NotFound => ApiError::new(
+                ErrorCode::NotFound,
+                "No sign-in is waiting for that code. It may have expired: check the screen.",
+            ),
+            other => other.into(),
+        })?;
     tracing::Span::current().record("request", id.as_str());
     let now = state.now();
-    let claim = Transition::Claim(Claim { user: caller.user, ip: client.ip.clone(), at: now });
+    let claim = Transition::Claim(Claim {
+        user: caller.user,
+        ip: client.ip.clone(),
+        at: now,
+    });
     let claimed = flows::transition(&*state.store, &id, &claim, now).await.map_err(|e| match e {
         flows::FlowError::Transition(qrlogin_auth::login_request::TransitionError::WrongState(_)) => {
             ApiError::new(ErrorCode::Conflict, "Someone else already scanned this code. If that was not you, do not approve anything; start again on the screen.")
@@ -94,18 +116,38 @@ pub async fn scan(
     Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, now)))
 }
 
-async fn decide(state: &AppState, caller: qrlogin_web::auth::SignedInUser, id: &str, approve: bool) -> Result<HttpResponse, ApiError> {
-    let id = RequestId::parse(id).ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in request."))?;
+async fn decide(
+    state: &AppState,
+    caller: qrlogin_web::auth::SignedInUser,
+    id: &str,
+    approve: bool,
+) -> Result<HttpResponse, ApiError> {
+    let id = RequestId::parse(id)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in request."))?;
     let user = caller.user;
-    let decision = if approve { Transition::Approve { user } } else { Transition::Deny { user } };
+    let decision = if approve {
+        Transition::Approve { user }
+    } else {
+        Transition::Deny { user }
+    };
     let decided = flows::transition(&*state.store, &id, &decision, state.now()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "id": decided.id, "state": decided.state })))
 }
 
-pub async fn approve(state: web::Data<AppState>, MobileUser(caller): MobileUser, id: web::Path<String>, _body: web::Json<EmptyBody>) -> Result<HttpResponse, ApiError> {
+pub async fn approve(
+    state: web::Data<AppState>,
+    MobileUser(caller): MobileUser,
+    id: web::Path<String>,
+    _body: web::Json<EmptyBody>,
+) -> Result<HttpResponse, ApiError> {
     decide(&state, caller, &id, true).await
 }
 
-pub async fn deny(state: web::Data<AppState>, MobileUser(caller): MobileUser, id: web::Path<String>, _body: web::Json<EmptyBody>) -> Result<HttpResponse, ApiError> {
+pub async fn deny(
+    state: web::Data<AppState>,
+    MobileUser(caller): MobileUser,
+    id: web::Path<String>,
+    _body: web::Json<EmptyBody>,
+) -> Result<HttpResponse, ApiError> {
     decide(&state, caller, &id, false).await
 }

@@ -28,7 +28,9 @@ pub struct WebviewQuery {
 
 fn redirect(to: &str) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, to.to_owned())).insert_header((header::CACHE_CONTROL, "no-store"));
+    response
+        .insert_header((header::LOCATION, to.to_owned()))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
     response
 }
 
@@ -52,24 +54,41 @@ pub async fn webview(
     let next = next_path(&state, &request);
     let cookie = state.mobile_cookies().read(&request, MOBILE_SESSION);
     let existing = match cookie {
-        Some(cookie) => flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile).await?,
+        Some(cookie) => {
+            flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile).await?
+        }
         None => None,
     };
     if query.aos_temp_token.is_none() && query.aos_signed_user_token.is_none() {
         return Ok(match existing {
             Some(_) => redirect(&next).finish(),
-            None => message_page(&state, StatusCode::OK, "Open this from MentraOS", "Open this app from the MentraOS app on your phone to sign in with your Mentra account."),
+            None => message_page(
+                &state,
+                StatusCode::OK,
+                "Open this from MentraOS",
+                "Open this app from the MentraOS app on your phone to sign in with your Mentra account.",
+            ),
         });
     }
     let Some(client_for_mentra) = mentra.0.as_ref() else {
-        return Ok(message_page(&state, StatusCode::SERVICE_UNAVAILABLE, "MentraOS sign-in is not set up", "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator."));
+        return Ok(message_page(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "MentraOS sign-in is not set up",
+            "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator.",
+        ));
     };
     let outcome = match (&query.aos_temp_token, &query.aos_signed_user_token) {
-        (Some(temp), signed) => match client_for_mentra.exchange_temp_token(&SecretString::from(temp.clone())).await {
+        (Some(temp), signed) => match client_for_mentra
+            .exchange_temp_token(&SecretString::from(temp.clone()))
+            .await
+        {
             Ok(user_id) => Ok(user_id),
             // A reload re-sends a used token; the signed token in the same URL still proves who it is.
             Err(error) if !error.is_upstream() && signed.is_some() => {
-                signed.as_deref().map_or(Err(error), |s| client_for_mentra.verify_signed_user_token(s))
+                signed.as_deref().map_or(Err(error), |s| {
+                    client_for_mentra.verify_signed_user_token(s)
+                })
             }
             Err(error) => Err(error),
         },
@@ -88,7 +107,12 @@ pub async fn webview(
         Err(error) if existing.is_some() && !error.is_upstream() => Ok(redirect(&next).finish()),
         Err(error) => {
             tracing::info!(%error, "MentraOS sign-in refused");
-            Ok(message_page(&state, status_for(&error), "Sign-in did not work", &format!("{error}. Close this page and open the app again from MentraOS.")))
+            Ok(message_page(
+                &state,
+                status_for(&error),
+                "Sign-in did not work",
+                &format!("{error}. Close this page and open the app again from MentraOS."),
+            ))
         }
     }
 }
