@@ -4,7 +4,9 @@
 mod helpers;
 
 mod browser;
+mod cli;
 mod concurrency;
+mod errors;
 mod events;
 mod expiry;
 mod flow;

@@ -425,3 +425,50 @@ async fn the_sweeper_removes_only_expired_rows() {
     assert_eq!(store.sweep().await.unwrap(), 2, "the request and its code");
     assert_eq!(store.load_request(&new.request.id).await.unwrap(), None);
 }
+
+/// The one event subscription per instance reconnects by itself: after Redis restarts, a
+/// change made on another instance still reaches this instance's listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_events_survive_a_redis_restart() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let clock = ManualClock::default();
+    let (url, prefix) = (server.url().into(), unique_prefix());
+    let a = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let b = RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let new = flows::create_request(&*a, screen(), clock.now(), TTL)
+        .await
+        .unwrap();
+    let mut listener = a.events().subscribe(&new.request.id);
+
+    server.restart();
+    // Like a client that got a 503, retry until the store answers again.
+    let now = clock.now();
+    let claimed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match flows::transition(&*b, &new.request.id, &claim_by("ann", now), now).await {
+                Ok(claimed) => break claimed,
+                Err(FlowError::Store(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(other) => panic!("{other}"),
+            }
+        }
+    })
+    .await
+    .expect("Redis came back within 10 s");
+
+    let seen = tokio::time::timeout(
+        Duration::from_secs(10),
+        listener.newer_than(new.request.version),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (seen.state, seen.version),
+        (LoginState::Claimed, claimed.version)
+    );
+}

@@ -34,28 +34,13 @@ impl RedisServer {
 
     /// Starts a private server, or returns `None` (with a notice) when `redis-server` is not
     /// installed — unless `QRLOGIN_REQUIRE_REDIS=1`, as CI sets, where that is a failure.
+    /// It keeps an append-only file, so a restart (see [`RedisServer::restart`]) keeps the data.
     pub fn start() -> Option<Self> {
         let required = std::env::var("QRLOGIN_REQUIRE_REDIS").is_ok_and(|v| v == "1");
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("qrlogin-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
-        let spawned = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
+        let child = match spawn(port, &dir) {
             Ok(child) => child,
             Err(error) if !required => {
                 eprintln!(
@@ -72,6 +57,14 @@ impl RedisServer {
         };
         server.wait_until_ready();
         Some(server)
+    }
+
+    /// Stops the server and starts it again on the same port with the same data, as an
+    /// operator's restart (or a crash and recovery) would.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = spawn(self.port, &self._dir.0).expect("redis-server restarts");
+        self.wait_until_ready();
     }
 
     /// One server for the whole test binary, started on first use.
@@ -108,6 +101,27 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn spawn(port: u16, dir: &std::path::Path) -> std::io::Result<Child> {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
 }
 
 /// A port that was free a moment ago on loopback.

@@ -403,6 +403,25 @@ mod tests {
     }
 
     #[test]
+    fn the_split_services_refuse_to_run_without_redis_and_say_why() {
+        let text = settings(&[])
+            .unwrap()
+            .require_redis("qrlogin-desktop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("REDIS_URL") && text.contains("qrlogin-desktop"),
+            "{text}"
+        );
+        assert!(
+            settings(&[("REDIS_URL", "redis://127.0.0.1:1/")])
+                .unwrap()
+                .require_redis("x")
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn a_redis_url_is_never_echoed() {
         let text = settings(&[("REDIS_URL", "http://user:hunter2@host")])
             .unwrap_err()

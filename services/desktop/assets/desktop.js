@@ -23,8 +23,16 @@
     return data;
   }
 
+  // Tells the server this page no longer waits for `current` (renewal, leaving the page).
+  function abandon() {
+    if (!current) return;
+    fetch("/api/login-requests/" + current.id, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
+    current = null;
+  }
+
   async function start() {
     stop();
+    abandon();
     $("renew").hidden = true;
     status("Preparing a sign-in code…");
     try {
@@ -102,6 +110,7 @@
     try {
       await api("POST", "/api/login-requests/" + id + "/redeem", {});
       stop();
+      current = null; // redeemed: nothing to abandon
       location.href = "/dashboard";
     } catch (e) {
       stop();
@@ -122,8 +131,6 @@
   function offerRenewal() { $("renew").hidden = false; }
 
   $("renew").addEventListener("click", () => { renewals = 0; start(); });
-  window.addEventListener("pagehide", () => {
-    if (current) navigator.sendBeacon && fetch("/api/login-requests/" + current.id, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
-  });
+  window.addEventListener("pagehide", abandon);
   start();
 })();

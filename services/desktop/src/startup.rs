@@ -43,33 +43,22 @@ impl Application {
 
 /// Every desktop route.
 pub fn configure(config: &mut web::ServiceConfig) {
+    use routes::{events, login_requests, me};
     config
-        .route("/", web::get().to(pages::index))
-        .route("/dashboard", web::get().to(pages::dashboard))
-        .route("/assets/{file}", web::get().to(pages::asset))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/.well-known/jwks.json", web::get().to(routes::me::jwks))
-        .route(
-            "/api/login-requests",
-            web::post().to(routes::login_requests::create),
+        .service(web::resource("/").get(pages::index))
+        .service(web::resource("/dashboard").get(pages::dashboard))
+        .service(web::resource("/assets/{file}").get(pages::asset))
+        .service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/.well-known/jwks.json").get(me::jwks))
+        .service(web::resource("/api/login-requests").post(login_requests::create))
+        .service(
+            web::resource("/api/login-requests/{id}")
+                .get(login_requests::poll)
+                .delete(login_requests::cancel),
         )
-        .route(
-            "/api/login-requests/{id}",
-            web::get().to(routes::login_requests::poll),
-        )
-        .route(
-            "/api/login-requests/{id}",
-            web::delete().to(routes::login_requests::cancel),
-        )
-        .route(
-            "/api/login-requests/{id}/redeem",
-            web::post().to(routes::login_requests::redeem),
-        )
-        .route(
-            "/api/login-requests/{id}/events",
-            web::get().to(routes::events::events),
-        )
-        .route("/api/me", web::get().to(routes::me::me))
-        .route("/api/logout", web::post().to(routes::me::logout));
+        .service(web::resource("/api/login-requests/{id}/redeem").post(login_requests::redeem))
+        .service(web::resource("/api/login-requests/{id}/events").get(events::events))
+        .service(web::resource("/api/me").get(me::me))
+        .service(web::resource("/api/logout").post(me::logout));
 }

@@ -71,23 +71,18 @@ impl Application {
 }
 
 pub fn configure(config: &mut web::ServiceConfig) {
+    use routes::{local, scan, webview};
     config
-        .route("/", web::get().to(pages::home))
-        .route("/scan", web::get().to(pages::scan))
-        .route("/s/{id}", web::get().to(pages::scanned))
-        .route("/webview", web::get().to(routes::webview::webview))
-        .route("/assets/{file}", web::get().to(pages::asset))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/api/local/login", web::post().to(routes::local::login))
-        .route("/api/logout", web::post().to(routes::local::logout))
-        .route("/api/scan", web::post().to(routes::scan::scan))
-        .route(
-            "/api/login-requests/{id}/approve",
-            web::post().to(routes::scan::approve),
-        )
-        .route(
-            "/api/login-requests/{id}/deny",
-            web::post().to(routes::scan::deny),
-        );
+        .service(web::resource("/").get(pages::home))
+        .service(web::resource("/scan").get(pages::scan))
+        .service(web::resource("/s/{id}").get(pages::scanned))
+        .service(web::resource("/webview").get(webview::webview))
+        .service(web::resource("/assets/{file}").get(pages::asset))
+        .service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/api/local/login").post(local::login))
+        .service(web::resource("/api/logout").post(local::logout))
+        .service(web::resource("/api/scan").post(scan::scan))
+        .service(web::resource("/api/login-requests/{id}/approve").post(scan::approve))
+        .service(web::resource("/api/login-requests/{id}/deny").post(scan::deny));
 }

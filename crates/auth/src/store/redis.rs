@@ -26,6 +26,8 @@ use crate::user_code::UserCode;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long to wait between attempts to re-establish the event subscription.
 const RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(250);
+/// How often a request is re-read after a reconnect before giving up on it (about 5 s).
+const RESYNC_ATTEMPTS: u32 = 40;
 
 const SWAP_SCRIPT: &str = r"
 local version = redis.call('HGET', KEYS[1], 'version')
@@ -157,12 +159,24 @@ async fn relay_events(
 }
 
 impl RedisStore {
+    /// Re-reads every request a local listener waits for. The command connection may itself
+    /// still be reconnecting, so each read is retried for a while rather than skipped: a
+    /// skipped read would be a lost event.
     async fn resynchronise(&self) {
         for id in self.events.subscribed_ids() {
-            match self.load_request(&id).await {
-                Ok(Some(request)) => self.events.publish(request),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "cannot re-read a request after reconnecting"),
+            for attempt in 1..=RESYNC_ATTEMPTS {
+                match self.load_request(&id).await {
+                    Ok(Some(request)) => self.events.publish(request),
+                    Ok(None) => {}
+                    Err(error) if attempt == RESYNC_ATTEMPTS => {
+                        tracing::warn!(%error, request = %id, "cannot re-read a request after reconnecting");
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(RESUBSCRIBE_BACKOFF / 2).await;
+                        continue;
+                    }
+                }
+                break;
             }
         }
     }

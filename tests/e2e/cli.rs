@@ -1,0 +1,104 @@
+//! The operator's command line and the dev-mode demo account.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use qrlogin_auth::account::{Username, verify_password};
+use qrlogin_auth::clock::SystemClock;
+use qrlogin_auth::store::Store;
+use qrlogin_auth::store::sqlite::SqliteStore;
+
+fn qrlogin(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
+        .args(args)
+        .current_dir(data_dir) // no stray .env
+        .env("DATA_DIR", data_dir)
+        .env_remove("REDIS_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn users_add_creates_an_account_once_with_the_password_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let added = qrlogin(
+        dir.path(),
+        &["users", "add", "Alice", "--display-name", "Alice A."],
+        "correct horse battery\n",
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let again = qrlogin(dir.path(), &["users", "add", "alice"], "another password\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already taken"));
+    let short = qrlogin(dir.path(), &["users", "add", "bob"], "short\n");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let bad_name = qrlogin(
+        dir.path(),
+        &["users", "add", "<script>"],
+        "correct horse battery\n",
+    );
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("invalid username"));
+
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    let account = store
+        .load_account(&Username::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.display_name, "Alice A.");
+    assert!(verify_password(
+        &"correct horse battery".to_owned().into(),
+        &account.password_hash
+    ));
+    assert!(
+        store
+            .load_account(&Username::parse("bob").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn dev_mode_creates_the_demo_account_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = qrlogin_web::config::Settings::from_vars(|_| None).unwrap();
+    let store: Arc<dyn Store> = SqliteStore::open(&dir.path().join("q.sqlite3"))
+        .await
+        .unwrap();
+    let state = qrlogin_web::AppState::with_store(settings, store.clone(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let password = qrlogin::ensure_demo_account(&state)
+        .await
+        .unwrap()
+        .expect("created at first start");
+    assert_eq!(
+        qrlogin::ensure_demo_account(&state).await.unwrap(),
+        None,
+        "and never again"
+    );
+    let demo = store
+        .load_account(&Username::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(verify_password(&password.into(), &demo.password_hash));
+}
