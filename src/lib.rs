@@ -32,8 +32,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         mobile = settings.mobile_public_url.as_str(),
         "qrlogin is running: open the desktop address in a browser"
     );
-    let desktop = qrlogin_desktop::Application::build(state.clone(), desktop_listener)?;
-    let mobile = qrlogin_mobile::Application::build(state, mentra, mobile_listener)?;
+    let desktop = qrlogin_desktop::build(state.clone(), desktop_listener)?;
+    let mobile = qrlogin_mobile::build(state, mentra, mobile_listener)?;
     tokio::try_join!(desktop.run_until_stopped(), mobile.run_until_stopped())?;
     Ok(())
 }

@@ -142,14 +142,14 @@ impl TestCluster {
         let mut desktop_urls = Vec::new();
         for (listener, url) in desktop_listeners {
             let state = state_for(store_for_instance().await).await;
-            let app = qrlogin_desktop::Application::build(state, listener).unwrap();
+            let app = qrlogin_desktop::build(state, listener).unwrap();
             tokio::spawn(app.run_until_stopped());
             desktop_urls.push(url);
         }
         let store = store_for_instance().await;
         let state = state_for(store.clone()).await;
         let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings).unwrap());
-        let app = qrlogin_mobile::Application::build(state, mentra, mobile_listener).unwrap();
+        let app = qrlogin_mobile::build(state, mentra, mobile_listener).unwrap();
         tokio::spawn(app.run_until_stopped());
         Some(Self {
             desktops: desktop_urls,

@@ -126,33 +126,26 @@ pub struct SigningKeyPair {
     pub public_pem: String,
 }
 
+fn generate_key_pair() -> SigningKeyPair {
+    let private = rsa::RsaPrivateKey::new(&mut rand08::rngs::OsRng, 2048).unwrap();
+    SigningKeyPair {
+        private_pem: private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+        public_pem: private
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap(),
+    }
+}
+
 pub fn signing_key() -> &'static SigningKeyPair {
     static KEY: OnceLock<SigningKeyPair> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let private = rsa::RsaPrivateKey::new(&mut rand08::rngs::OsRng, 2048).unwrap();
-        SigningKeyPair {
-            private_pem: private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-            public_pem: private
-                .to_public_key()
-                .to_public_key_pem(LineEnding::LF)
-                .unwrap(),
-        }
-    })
+    KEY.get_or_init(generate_key_pair)
 }
 
 /// Another key, for "signed by the wrong key" tests.
 pub fn other_signing_key() -> &'static SigningKeyPair {
     static KEY: OnceLock<SigningKeyPair> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let private = rsa::RsaPrivateKey::new(&mut rand08::rngs::OsRng, 2048).unwrap();
-        SigningKeyPair {
-            private_pem: private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-            public_pem: private
-                .to_public_key()
-                .to_public_key_pem(LineEnding::LF)
-                .unwrap(),
-        }
-    })
+    KEY.get_or_init(generate_key_pair)
 }
 
 fn sha256_hex(s: &str) -> String {

@@ -2,9 +2,14 @@
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
-use actix_web::web;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::{App, HttpResponse, HttpServer, web};
 
-use crate::error::ApiError;
+use crate::AppState;
+use crate::config::PublicUrl;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::ServiceOrigin;
 
 /// Binds `addr:port`. A permission error on a low port says what to do about it.
 pub fn bind(addr: IpAddr, port: u16, variable: &str) -> anyhow::Result<TcpListener> {
@@ -78,4 +83,66 @@ macro_rules! wrap_common {
             $crate::telemetry::RequestSpan,
         >::new())
     };
+}
+
+/// A running service: the desktop or the mobile one, built the same way.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Serves `routes` on `listener` (bound by the caller, so tests can use port 0), with the
+    /// shared middleware, extractor settings and state. `public_url` is what browsers use for
+    /// this service: it sets the expected `Origin` and whether HSTS applies.
+    pub fn build<F>(
+        state: web::Data<AppState>,
+        public_url: &PublicUrl,
+        listener: TcpListener,
+        routes: F,
+    ) -> anyhow::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let port = listener.local_addr()?.port();
+        let https = public_url.is_https();
+        let origin = web::Data::new(ServiceOrigin(public_url.origin()));
+        let server = HttpServer::new(move || {
+            crate::wrap_common!(App::new(), https)
+                .app_data(state.clone())
+                .app_data(origin.clone())
+                .configure(configure_extractors)
+                .configure(routes.clone())
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The stylesheet both services' pages use.
+pub const STYLESHEET: &str = include_str!("../assets/style.css");
+
+/// `GET /assets/{file}`: `style.css`, or one of the service's own `scripts`, all compiled in.
+pub fn asset(file: &str, scripts: &[(&str, &'static str)]) -> Result<HttpResponse, ApiError> {
+    let (body, content_type) = match file {
+        "style.css" => (STYLESHEET, "text/css; charset=utf-8"),
+        _ => scripts
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map(|(_, body)| (*body, "text/javascript; charset=utf-8"))
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such asset."))?,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(body))
 }

@@ -7,7 +7,7 @@ use askama::Template;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
 use qrlogin_web::cookies::DESKTOP_SESSION;
-use qrlogin_web::{ApiError, AppState, ErrorCode};
+use qrlogin_web::{ApiError, AppState};
 
 #[derive(Template)]
 #[template(path = "index.html")]
@@ -67,25 +67,13 @@ pub async fn dashboard(
     Ok(html(page.render().map_err(ApiError::internal)?))
 }
 
-/// `GET /assets/{file}`: the page's own script and style, compiled into the binary.
+/// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (body, content_type) = match file.as_str() {
-        "desktop.js" => (
-            include_str!("../assets/desktop.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "dashboard.js" => (
-            include_str!("../assets/dashboard.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "style.css" => (
-            include_str!("../../../crates/web/assets/style.css"),
-            "text/css; charset=utf-8",
-        ),
-        _ => return Err(ApiError::new(ErrorCode::NotFound, "No such asset.")),
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(body))
+    qrlogin_web::server::asset(
+        &file,
+        &[
+            ("desktop.js", include_str!("../assets/desktop.js")),
+            ("dashboard.js", include_str!("../assets/dashboard.js")),
+        ],
+    )
 }

@@ -1,44 +1,18 @@
-//! Building the desktop server: routes, middleware and the listener.
+//! Building the desktop server.
 
 use std::net::TcpListener;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use qrlogin_web::AppState;
-use qrlogin_web::http::{ServiceOrigin, healthz, readyz};
+use qrlogin_web::http::{healthz, readyz};
+use qrlogin_web::server::Application;
 
 use crate::{pages, routes};
 
-pub struct Application {
-    port: u16,
-    server: Server,
-}
-
-impl Application {
-    /// Serves on `listener` (bound by the caller, so tests can use port 0).
-    pub fn build(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<Self> {
-        let port = listener.local_addr()?.port();
-        let https = state.settings.desktop_public_url.is_https();
-        let origin = web::Data::new(ServiceOrigin(state.settings.desktop_public_url.origin()));
-        let server = HttpServer::new(move || {
-            qrlogin_web::wrap_common!(App::new(), https)
-                .app_data(state.clone())
-                .app_data(origin.clone())
-                .configure(qrlogin_web::server::configure_extractors)
-                .configure(configure)
-        })
-        .listen(listener)?
-        .run();
-        Ok(Self { port, server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
-    }
+/// The desktop service on `listener`.
+pub fn build(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<Application> {
+    let public_url = state.settings.desktop_public_url.clone();
+    Application::build(state, &public_url, listener, configure)
 }
 
 /// Every desktop route.

@@ -6,4 +6,4 @@ pub mod pages;
 pub mod routes;
 pub mod startup;
 
-pub use startup::{Application, MentraLogin};
+pub use startup::{MentraLogin, build};

@@ -8,7 +8,7 @@ use qrlogin_auth::RequestId;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::{Session, SessionKind};
 use qrlogin_web::cookies::MOBILE_SESSION;
-use qrlogin_web::{ApiError, AppState, ErrorCode};
+use qrlogin_web::{ApiError, AppState};
 
 /// Where to go after signing in (a `/s/{id}` the user opened before they were signed in).
 pub const NEXT_COOKIE: &str = "qrlogin_next";
@@ -154,20 +154,7 @@ pub async fn scanned(
     ))
 }
 
+/// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (body, content_type) = match file.as_str() {
-        "mobile.js" => (
-            include_str!("../assets/mobile.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        "style.css" => (
-            include_str!("../../../crates/web/assets/style.css"),
-            "text/css; charset=utf-8",
-        ),
-        _ => return Err(ApiError::new(ErrorCode::NotFound, "No such asset.")),
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(body))
+    qrlogin_web::server::asset(&file, &[("mobile.js", include_str!("../assets/mobile.js"))])
 }
