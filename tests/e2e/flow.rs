@@ -211,3 +211,27 @@ async fn local_accounts_sign_in_on_the_phone() {
     let me: Value = screen.me().await.json().await.unwrap();
     assert_eq!(me["user"], json!({ "id": "local:erin", "name": "Erin" }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_qr_comes_as_svg_only_when_asked_for() {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let create = |body: Value| {
+        crate::helpers::client()
+            .post(format!("{}/api/login-requests", cluster.desktops[0]))
+            .json(&body)
+            .send()
+    };
+    let plain: Value = create(json!({})).await.unwrap().json().await.unwrap();
+    assert!(plain.get("qr_svg").is_none());
+    let with_svg: Value = create(json!({ "qr_svg": true }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let svg = with_svg["qr_svg"].as_str().unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.ends_with("</svg>"),
+        "{svg:.80}"
+    );
+}

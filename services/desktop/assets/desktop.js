@@ -36,7 +36,7 @@
     $("renew").hidden = true;
     status("Preparing a sign-in code…");
     try {
-      const request = await api("POST", "/api/login-requests", {});
+      const request = await api("POST", "/api/login-requests", { qr_svg: true });
       current = request;
       const skew = Date.now() - (request.expires_at - request.expires_in * 1000);
       current.deadline = request.expires_at + skew;

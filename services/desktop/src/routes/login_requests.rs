@@ -17,7 +17,12 @@ pub const DESKTOP_SECRET_HEADER: &str = "x-desktop-secret";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateBody {}
+pub struct CreateBody {
+    /// Include the QR code as SVG in the answer (what the page shows). Rendering it is the
+    /// costliest part of a create, so API clients that draw their own do not pay for it.
+    #[serde(default)]
+    qr_svg: bool,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +57,8 @@ struct Created {
     status: RequestStatus,
     user_code: String,
     qr_url: String,
-    qr_svg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qr_svg: Option<String>,
     desktop_secret: String,
     events_url: String,
 }
@@ -112,7 +118,7 @@ pub async fn load_owned(
 pub async fn create(
     state: web::Data<AppState>,
     client: ClientInfo,
-    _body: web::Json<CreateBody>,
+    body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
     let screen = ScreenContext {
@@ -128,7 +134,10 @@ pub async fn create(
     let qr_url = settings
         .mobile_public_url
         .join(&format!("/s/{}", request.id));
-    let qr_svg = qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?;
+    let qr_svg = match body.qr_svg {
+        true => Some(qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?),
+        false => None,
+    };
     let secret = new.desktop_secret.expose_secret().to_owned();
     let cookie = state.desktop_cookies().build(
         &secret_cookie_name(&request.id),
