@@ -10,5 +10,6 @@ mod errors;
 mod events;
 mod expiry;
 mod flow;
+mod limits;
 mod mentra;
 mod regressions;

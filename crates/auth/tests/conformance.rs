@@ -84,6 +84,7 @@ conformance!(
     revoked_tokens_are_remembered,
     an_account_name_is_taken_once,
     every_instance_shares_one_signing_key,
+    rate_limits_hold_across_instances,
 );
 
 fn screen() -> ScreenContext {
@@ -470,5 +471,46 @@ async fn redis_events_survive_a_redis_restart() {
     assert_eq!(
         (seen.state, seen.version),
         (LoginState::Claimed, claimed.version)
+    );
+}
+
+/// Rate limits: the same GCRA on both stores, shared by every instance, refusing with the
+/// exact wait; a check without commit spends nothing.
+async fn rate_limits_hold_across_instances(b: Backend) {
+    use qrlogin_auth::rate_limit::RateLimit;
+    let limit = RateLimit {
+        count: 3,
+        per_ms: 60_000,
+    };
+    let key = format!("create:{}", unique_prefix());
+    for i in 0..3 {
+        let store = if i % 2 == 0 { &b.a } else { &b.b };
+        assert_eq!(
+            store.rate_limit(&key, &limit, true).await.unwrap(),
+            None,
+            "event {i}"
+        );
+    }
+    assert_eq!(
+        b.b.rate_limit(&key, &limit, true).await.unwrap(),
+        Some(Duration::from_secs(20))
+    );
+    assert_eq!(
+        b.a.rate_limit(&key, &limit, false).await.unwrap(),
+        Some(Duration::from_secs(20))
+    );
+    b.clock.advance(Duration::from_secs(20));
+    assert_eq!(
+        b.a.rate_limit(&key, &limit, false).await.unwrap(),
+        None,
+        "a peek spends nothing"
+    );
+    assert_eq!(b.a.rate_limit(&key, &limit, true).await.unwrap(), None);
+    assert!(b.b.rate_limit(&key, &limit, true).await.unwrap().is_some());
+    let other = format!("create:{}", unique_prefix());
+    assert_eq!(
+        b.b.rate_limit(&other, &limit, true).await.unwrap(),
+        None,
+        "buckets are separate"
     );
 }

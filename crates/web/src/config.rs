@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use qrlogin_auth::rate_limit::RateLimit;
 use secrecy::SecretString;
 use url::Url;
 
@@ -68,6 +69,23 @@ pub struct MentraSettings {
     pub timeout: Duration,
 }
 
+/// Rate limits (DESIGN §5), each `N/duration`: at most N, refilling evenly over the duration.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    /// Login requests created per client IP.
+    pub create_per_ip: RateLimit,
+    /// Scans and typed codes per signed-in user.
+    pub scan_per_user: RateLimit,
+    /// Scans and typed codes that name no request, per client IP (a success does not refund).
+    pub scan_failures_per_ip: RateLimit,
+    /// Polls per login request.
+    pub poll_per_request: RateLimit,
+    /// Wrong local-account passwords per client IP.
+    pub login_failures_per_ip: RateLimit,
+    /// Wrong local-account passwords per account.
+    pub login_failures_per_account: RateLimit,
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub environment: Environment,
@@ -87,6 +105,7 @@ pub struct Settings {
     pub jwt_signing_keys: Option<SecretString>,
     /// The name the phone shows for what is being signed in.
     pub app_name: String,
+    pub rate_limits: RateLimits,
     pub mentra: MentraSettings,
     pub log_format: LogFormat,
     pub rust_log: String,
@@ -204,6 +223,21 @@ impl Settings {
                 Ok(())
             }
         });
+        let limit_check = |v: &str| parse_rate_limit(v).map(|_| ());
+        let limit = |name: &str, default: &str| {
+            parse_rate_limit(&parse(name, default, &limit_check)).unwrap_or(RateLimit {
+                count: 1,
+                per_ms: 1000,
+            })
+        };
+        let rate_limits = RateLimits {
+            create_per_ip: limit("RATE_LIMIT_CREATE_PER_IP", "60/1m"),
+            scan_per_user: limit("RATE_LIMIT_SCAN_PER_USER", "20/1m"),
+            scan_failures_per_ip: limit("RATE_LIMIT_SCAN_FAILURES_PER_IP", "20/10m"),
+            poll_per_request: limit("RATE_LIMIT_POLL_PER_REQUEST", "120/1m"),
+            login_failures_per_ip: limit("RATE_LIMIT_LOGIN_FAILURES_PER_IP", "20/10m"),
+            login_failures_per_account: limit("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", "5/10m"),
+        };
         let cloud_url = parse("MENTRAOS_CLOUD_URL", "https://api.mentra.glass", &|v| {
             Url::parse(v)
                 .map(|_| ())
@@ -265,6 +299,7 @@ impl Settings {
             local_accounts: parse_switch(&local_accounts).unwrap_or(false),
             jwt_signing_keys: jwt_signing_keys.map(Into::into),
             app_name,
+            rate_limits,
             mentra: MentraSettings {
                 package_name: get("PACKAGE_NAME"),
                 api_key: get("MENTRAOS_API_KEY").map(Into::into),
@@ -334,6 +369,25 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         .map_err(|e| format!("expected seconds or a duration like 60s, 5m, 1h ({e})"))
 }
 
+/// `10/1m`: ten per minute.
+pub fn parse_rate_limit(input: &str) -> Result<RateLimit, String> {
+    let (count, per) = input
+        .split_once('/')
+        .ok_or("expected N/duration, like 10/1m")?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number before the /".to_owned())?;
+    let per = parse_duration(per.trim())?;
+    if count == 0 || per.is_zero() {
+        return Err("both the number and the duration must be more than zero".into());
+    }
+    Ok(RateLimit {
+        count,
+        per_ms: i64::try_from(per.as_millis()).unwrap_or(i64::MAX),
+    })
+}
+
 fn parse_switch(input: &str) -> Result<bool, String> {
     match input.to_ascii_lowercase().as_str() {
         "on" | "true" | "1" | "yes" => Ok(true),
@@ -389,6 +443,31 @@ mod tests {
         assert_eq!(parse_duration("60").unwrap(), Duration::from_secs(60));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn rate_limits_read_as_count_per_duration() {
+        assert_eq!(
+            parse_rate_limit("10/1m"),
+            Ok(RateLimit {
+                count: 10,
+                per_ms: 60_000
+            })
+        );
+        assert_eq!(
+            parse_rate_limit("5 / 30s"),
+            Ok(RateLimit {
+                count: 5,
+                per_ms: 30_000
+            })
+        );
+        for bad in ["10", "0/1m", "10/0s", "x/1m", "10/soon"] {
+            assert!(parse_rate_limit(bad).is_err(), "{bad}");
+        }
+        let text = settings(&[("RATE_LIMIT_CREATE_PER_IP", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("RATE_LIMIT_CREATE_PER_IP"), "{text}");
     }
 
     #[test]

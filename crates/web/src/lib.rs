@@ -8,6 +8,7 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod server;
 pub mod state;
 pub mod telemetry;

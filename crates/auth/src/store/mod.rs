@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use crate::account::{LocalAccount, Username};
 use crate::events::EventHub;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
+use crate::rate_limit::RateLimit;
 use crate::session::Session;
 use crate::user_code::UserCode;
 
@@ -61,6 +62,16 @@ pub trait Store: Send + Sync + 'static {
     /// none is stored yet, and returns whichever is stored.
     async fn shared_signing_key(&self, candidate: SecretString)
     -> Result<SecretString, StoreError>;
+
+    /// One event against the rate-limit bucket `key`: `Ok(None)` when allowed, else how long
+    /// to wait. With `commit == false` it only asks whether an event *would* be allowed (for
+    /// budgets that only failures spend). Buckets are shared by every instance on the store.
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: &RateLimit,
+        commit: bool,
+    ) -> Result<Option<std::time::Duration>, StoreError>;
 
     /// Is the store reachable (for `/readyz`)?
     async fn ping(&self) -> Result<(), StoreError>;

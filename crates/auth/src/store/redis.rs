@@ -19,6 +19,7 @@ use crate::account::{LocalAccount, Username};
 use crate::clock::{Clock, SystemClock};
 use crate::events::EventHub;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
+use crate::rate_limit::RateLimit;
 use crate::session::Session;
 use crate::user_code::UserCode;
 
@@ -38,10 +39,27 @@ redis.call('PUBLISH', ARGV[5], ARGV[3])
 return 1
 ";
 
+/// GCRA, the same arithmetic as `rate_limit::gcra`, in microseconds (exact in Lua's doubles).
+/// KEYS[1] bucket; ARGV: now µs, emission interval µs, period µs, commit (1/0).
+/// Returns 0 when allowed, else the wait in ms.
+const GCRA_SCRIPT: &str = r"
+local now = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + tonumber(ARGV[2])
+local allow_at = new_tat - tonumber(ARGV[3])
+if now < allow_at then return math.ceil((allow_at - now) / 1000) end
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
+end
+return 0
+";
+
 pub struct RedisStore {
     commands: ConnectionManager,
     prefix: String,
     swap: Script,
+    gcra: Script,
     events: Arc<EventHub>,
     clock: Arc<dyn Clock>,
     subscribed: watch::Receiver<bool>,
@@ -77,6 +95,7 @@ impl RedisStore {
             commands,
             prefix: prefix.to_owned(),
             swap: Script::new(SWAP_SCRIPT),
+            gcra: Script::new(GCRA_SCRIPT),
             events: EventHub::new(),
             clock,
             subscribed,
@@ -351,6 +370,25 @@ impl Store for RedisStore {
             .map_err(redis_error)?;
         let stored: String = c.get(&key).await.map_err(redis_error)?;
         Ok(stored.into())
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: &RateLimit,
+        commit: bool,
+    ) -> Result<Option<Duration>, StoreError> {
+        let wait_ms: u64 = self
+            .gcra
+            .key(self.key("rate", key))
+            .arg(self.clock.now().saturating_mul(1000))
+            .arg(limit.emission_interval_us())
+            .arg(limit.per_ms.saturating_mul(1000))
+            .arg(if commit { "1" } else { "0" })
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -15,6 +15,7 @@ use crate::account::{LocalAccount, Username};
 use crate::clock::{Clock, SystemClock};
 use crate::events::EventHub;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
+use crate::rate_limit::{Gcra, RateLimit, gcra};
 use crate::session::Session;
 use crate::user_code::UserCode;
 
@@ -36,6 +37,9 @@ const SCHEMA: &str = "
 
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+    /// Rate-limit buckets (µs arrival times). One process serves the embedded store, so they
+    /// live in memory: a restart forgives, which no limit here needs to survive.
+    buckets: dashmap::DashMap<String, i64>,
     events: Arc<EventHub>,
     clock: Arc<dyn Clock>,
 }
@@ -70,6 +74,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unexpected(e.into()))??;
         let store = Arc::new(Self {
             connection: Arc::new(Mutex::new(connection)),
+            buckets: dashmap::DashMap::new(),
             events: EventHub::new(),
             clock,
         });
@@ -96,9 +101,11 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unexpected(e.into()))?
     }
 
-    /// Deletes every expired row; returns how many went.
+    /// Deletes every expired row (and idle rate-limit bucket); returns how many rows went.
     pub async fn sweep(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
+        self.buckets
+            .retain(|_, tat_us| *tat_us > now.saturating_mul(1000));
         self.with(move |c| {
             let mut removed = 0;
             removed += c
@@ -355,6 +362,28 @@ impl Store for SqliteStore {
             Ok(stored.into())
         })
         .await
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: &RateLimit,
+        commit: bool,
+    ) -> Result<Option<Duration>, StoreError> {
+        let now_us = self.clock.now().saturating_mul(1000);
+        let mut bucket = self.buckets.entry(key.to_owned()).or_insert(i64::MIN);
+        let stored = (*bucket != i64::MIN).then_some(*bucket);
+        Ok(match gcra(stored, now_us, limit) {
+            Gcra::Allowed { new_tat_us } => {
+                if commit {
+                    *bucket = new_tat_us;
+                }
+                None
+            }
+            Gcra::Limited { retry_after_ms } => Some(Duration::from_millis(
+                u64::try_from(retry_after_ms).unwrap_or(0),
+            )),
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ use qrlogin_auth::login_request::{LoginRequest, RequestId, ScreenContext, Transi
 use qrlogin_auth::{LoginState, UnixMillis};
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::{DESKTOP_SECRET_PREFIX, DESKTOP_SESSION};
+use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -120,6 +121,7 @@ pub async fn create(
     client: ClientInfo,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
+    limits::spend(&state, Bucket::CreatePerIp, &client.ip).await?;
     let settings = &state.settings;
     let screen = ScreenContext {
         client_name: settings.app_name.clone(),
@@ -165,6 +167,7 @@ pub async fn poll(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
+    limits::spend(&state, Bucket::PollPerRequest, id.as_str()).await?;
     let login = load_owned(&request, &state, &id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

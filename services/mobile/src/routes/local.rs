@@ -8,6 +8,7 @@ use qrlogin_auth::session::SessionKind;
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::MOBILE_SESSION;
+use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::telemetry::spawn_blocking_with_tracing;
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use secrecy::SecretString;
@@ -66,6 +67,9 @@ pub async fn login(
     }
     let body = body.into_inner();
     let wrong = || ApiError::unauthenticated("Wrong username or password.");
+    let account_key = body.username.trim().to_ascii_lowercase();
+    limits::check(&state, Bucket::LoginFailuresPerIp, &client.ip).await?;
+    limits::check(&state, Bucket::LoginFailuresPerAccount, &account_key).await?;
     let account = match Username::parse(&body.username) {
         Ok(username) => state.store.load_account(&username).await?,
         Err(_) => None,
@@ -79,7 +83,11 @@ pub async fn login(
     let verified = spawn_blocking_with_tracing(move || verify_password(&password, &hash))
         .await
         .map_err(ApiError::internal)?;
-    let account = account.filter(|_| verified).ok_or_else(wrong)?;
+    let Some(account) = account.filter(|_| verified) else {
+        limits::spend(&state, Bucket::LoginFailuresPerIp, &client.ip).await?;
+        limits::spend(&state, Bucket::LoginFailuresPerAccount, &account_key).await?;
+        return Err(wrong());
+    };
     if account.disabled {
         return Err(ApiError::new(
             ErrorCode::Forbidden,

@@ -8,6 +8,7 @@ use qrlogin_auth::user_code::UserCode;
 use qrlogin_auth::{LoginState, UnixMillis};
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent, same_network};
+use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
 
@@ -90,16 +91,27 @@ pub async fn scan(
     client: ClientInfo,
     body: web::Json<ScanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = target(body.into_inner(), &state)?
-        .resolve(&*state.store)
-        .await
-        .map_err(|e| match e {
+    limits::spend(&state, Bucket::ScanPerUser, &caller.user.id).await?;
+    // Guessing codes is what this budget stops: only misses spend it, and a hit refunds nothing.
+    limits::check(&state, Bucket::ScanFailuresPerIp, &client.ip).await?;
+    let resolved = match target(body.into_inner(), &state) {
+        Ok(target) => target.resolve(&*state.store).await.map_err(|e| match e {
             flows::FlowError::NotFound => ApiError::new(
                 ErrorCode::NotFound,
                 "No sign-in is waiting for that code. It may have expired: check the screen.",
             ),
             other => other.into(),
-        })?;
+        }),
+        Err(error) => Err(error),
+    };
+    let id = match resolved {
+        Ok(id) => id,
+        Err(miss) if matches!(miss.code, ErrorCode::NotFound | ErrorCode::InvalidRequest) => {
+            limits::spend(&state, Bucket::ScanFailuresPerIp, &client.ip).await?;
+            return Err(miss);
+        }
+        Err(other) => return Err(other),
+    };
     tracing::Span::current().record("request", id.as_str());
     let now = state.now();
     let claim = Transition::Claim(Claim {
@@ -107,12 +119,17 @@ pub async fn scan(
         ip: client.ip.clone(),
         at: now,
     });
-    let claimed = flows::transition(&*state.store, &id, &claim, now).await.map_err(|e| match e {
-        flows::FlowError::Transition(qrlogin_auth::login_request::TransitionError::WrongState(_)) => {
-            ApiError::new(ErrorCode::Conflict, "Someone else already scanned this code. If that was not you, do not approve anything; start again on the screen.")
-        }
-        other => other.into(),
-    })?;
+    let claimed = flows::transition(&*state.store, &id, &claim, now)
+        .await
+        .map_err(|e| match e {
+            flows::FlowError::Transition(
+                qrlogin_auth::login_request::TransitionError::WrongState(_),
+            ) => ApiError::new(
+                ErrorCode::Conflict,
+                "Someone else already scanned this code. If that was not you, do not approve anything; start again on the screen.",
+            ),
+            other => other.into(),
+        })?;
     Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, now)))
 }
 

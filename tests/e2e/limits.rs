@@ -1,0 +1,165 @@
+//! Rate limits hold across instances, tell clients when to come back, and key on the real
+//! client address only when a trusted proxy says what it is.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestCluster, client, error_code};
+
+async fn create_from(
+    cluster: &TestCluster,
+    instance: usize,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client()
+        .post(format!("{}/api/login-requests", cluster.desktops[instance]))
+        .json(&json!({}));
+    if let Some(address) = forwarded_for {
+        request = request.header("x-forwarded-for", address);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_past_the_limit_from_one_ip_is_refused_with_retry_after_on_every_instance() {
+    let Some(cluster) =
+        TestCluster::start(Backend::Redis, 2, &[("RATE_LIMIT_CREATE_PER_IP", "3/1m")]).await
+    else {
+        return;
+    };
+    for i in 0..3 {
+        assert_eq!(
+            create_from(&cluster, i % 2, None).await.status(),
+            201,
+            "creation {i}"
+        );
+    }
+    let refused = create_from(&cluster, 1, None).await;
+    assert_eq!(refused.headers()["retry-after"], "20");
+    assert_eq!(error_code(refused).await, (429, "rate_limited".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_two_clients_do_not_share_a_bucket() {
+    let vars = [
+        ("RATE_LIMIT_CREATE_PER_IP", "2/1m"),
+        ("TRUST_PROXY", "127.0.0.1"),
+    ];
+    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &vars).await else {
+        return;
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            create_from(&cluster, 0, Some("203.0.113.7")).await.status(),
+            201
+        );
+    }
+    assert_eq!(
+        create_from(&cluster, 0, Some("203.0.113.7")).await.status(),
+        429
+    );
+    assert_eq!(
+        create_from(&cluster, 0, Some("198.51.100.9"))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_forwarded_for_is_ignored() {
+    let Some(cluster) =
+        TestCluster::start(Backend::Redis, 1, &[("RATE_LIMIT_CREATE_PER_IP", "2/1m")]).await
+    else {
+        return;
+    };
+    assert_eq!(
+        create_from(&cluster, 0, Some("203.0.113.7")).await.status(),
+        201
+    );
+    assert_eq!(
+        create_from(&cluster, 0, Some("198.51.100.9"))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        create_from(&cluster, 0, Some("192.0.2.1")).await.status(),
+        429,
+        "all three came from 127.0.0.1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_between_failed_codes_does_not_reset_the_per_ip_budget() {
+    let Some(cluster) = TestCluster::start(
+        Backend::Redis,
+        1,
+        &[("RATE_LIMIT_SCAN_FAILURES_PER_IP", "3/10m")],
+    )
+    .await
+    else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let guess = || phone.scan(json!({ "user_code": "BCDF-GHJK" }));
+    assert_eq!(guess().await.status(), 404);
+    assert_eq!(guess().await.status(), 404);
+    let real = cluster.screen(0).create().await;
+    assert_eq!(
+        phone
+            .scan(json!({ "user_code": real.user_code }))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        guess().await.status(),
+        404,
+        "the third miss is still within the budget"
+    );
+    assert_eq!(
+        error_code(guess().await).await,
+        (429, "rate_limited".into())
+    );
+    let another = cluster.screen(0).create().await;
+    assert_eq!(
+        phone.scan_id(&another.id).await.status(),
+        429,
+        "until the budget refills, even a real code waits"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_are_limited_per_account() {
+    let Some(cluster) = TestCluster::start(
+        Backend::Sqlite,
+        1,
+        &[("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", "3/10m")],
+    )
+    .await
+    else {
+        return;
+    };
+    let username = qrlogin_auth::account::Username::parse("erin").unwrap();
+    qrlogin_auth::flows::create_account(
+        &*cluster.store,
+        username,
+        "Erin".into(),
+        "correct horse battery".to_owned().into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let login = |password: &'static str| {
+        client()
+            .post(format!("{}/api/local/login", cluster.mobile))
+            .json(&json!({ "username": "erin", "password": password }))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(login("guess").await.unwrap().status(), 401);
+    }
+    let refused = login("correct horse battery").await.unwrap();
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(error_code(refused).await, (429, "rate_limited".into()));
+}
