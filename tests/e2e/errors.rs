@@ -158,3 +158,44 @@ async fn a_cross_site_state_change_is_refused() {
         .unwrap();
     assert_eq!(same_site.status(), 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_cookies_are_host_prefixed_and_secure_and_hsts_is_sent() {
+    let vars = [("DESKTOP_PUBLIC_URL", "https://qr.example")];
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &vars).await.unwrap();
+    let created = client()
+        .post(format!("{}/api/login-requests", cluster.desktops[0]))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let cookie = created.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-qrl_"), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing in {cookie}"
+        );
+    }
+    let plain = client()
+        .post(format!("{}/api/login-requests", cluster.desktops[0]))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    for header in [
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+        "content-security-policy",
+    ] {
+        assert!(plain.headers().contains_key(header), "{header}");
+    }
+    assert_eq!(plain.headers()["referrer-policy"], "no-referrer");
+}
