@@ -174,6 +174,13 @@ impl LoginRequest {
         if now >= self.expires_at {
             return Err(TransitionError::Expired);
         }
+        // The screen's own actions need its secret whatever the state: a caller without it
+        // learns nothing about the request.
+        if let Transition::Redeem { secret } | Transition::Cancel { secret } = transition
+            && !self.secret_hash.matches(secret)
+        {
+            return Err(TransitionError::WrongSecret);
+        }
         let claimed_by = |user: &User| self.claim.as_ref().is_some_and(|c| c.user.id == user.id);
         let mut next = self.clone();
         next.state = match (self.state, transition) {
@@ -193,13 +200,6 @@ impl LoginRequest {
             }
             (LoginState::Claimed, Transition::Approve { .. } | Transition::Deny { .. }) => {
                 return Err(TransitionError::NotClaimant);
-            }
-            (LoginState::Approved, Transition::Redeem { secret })
-            | (
-                LoginState::Pending | LoginState::Claimed | LoginState::Approved,
-                Transition::Cancel { secret },
-            ) if !self.secret_hash.matches(secret) => {
-                return Err(TransitionError::WrongSecret);
             }
             (LoginState::Approved, Transition::Redeem { .. }) => LoginState::Redeemed,
             (
@@ -331,6 +331,12 @@ mod tests {
             secret: "guess".into(),
         };
         assert_eq!(approved.apply(&wrong, 3), Err(TransitionError::WrongSecret));
+        let pending = LoginRequest::create(screen(), 0, TTL).request;
+        assert_eq!(
+            pending.apply(&wrong, 1),
+            Err(TransitionError::WrongSecret),
+            "without the secret, not even the state is told"
+        );
         let redeemed = approved
             .apply(
                 &Transition::Redeem {

@@ -167,8 +167,9 @@ pub async fn poll(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    limits::spend(&state, Bucket::PollPerRequest, id.as_str()).await?;
     let login = load_owned(&request, &state, &id).await?;
+    // Spent after the secret check: whoever merely saw the QR cannot use up the screen's budget.
+    limits::spend(&state, Bucket::PollPerRequest, id.as_str()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(RequestStatus::of(&login, state.now())))

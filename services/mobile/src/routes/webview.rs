@@ -59,17 +59,20 @@ pub async fn webview(
         }
         None => None,
     };
-    if query.aos_temp_token.is_none() && query.aos_signed_user_token.is_none() {
-        return Ok(match existing {
-            Some(_) => redirect(&next).finish(),
-            None => message_page(
-                &state,
-                StatusCode::OK,
-                "Open this from MentraOS",
-                "Open this app from the MentraOS app on your phone to sign in with your Mentra account.",
-            ),
-        });
-    }
+    let (temp, signed) = match (query.aos_temp_token, query.aos_signed_user_token) {
+        (None, None) => {
+            return Ok(match existing {
+                Some(_) => redirect(&next).finish(),
+                None => message_page(
+                    &state,
+                    StatusCode::OK,
+                    "Open this from MentraOS",
+                    "Open this app from the MentraOS app on your phone to sign in with your Mentra account.",
+                ),
+            });
+        }
+        tokens => tokens,
+    };
     let Some(client_for_mentra) = mentra.0.as_ref() else {
         return Ok(message_page(
             &state,
@@ -78,22 +81,21 @@ pub async fn webview(
             "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator.",
         ));
     };
-    let outcome = match (&query.aos_temp_token, &query.aos_signed_user_token) {
-        (Some(temp), signed) => match client_for_mentra
-            .exchange_temp_token(&SecretString::from(temp.clone()))
+    let verify_signed = || match &signed {
+        Some(token) => client_for_mentra.verify_signed_user_token(token),
+        None => Err(MentraError::InvalidSignedToken("missing")),
+    };
+    let outcome = match temp {
+        Some(temp) => match client_for_mentra
+            .exchange_temp_token(&SecretString::from(temp))
             .await
         {
             Ok(user_id) => Ok(user_id),
             // A reload re-sends a used token; the signed token in the same URL still proves who it is.
-            Err(error) if !error.is_upstream() && signed.is_some() => {
-                signed.as_deref().map_or(Err(error), |s| {
-                    client_for_mentra.verify_signed_user_token(s)
-                })
-            }
+            Err(error) if !error.is_upstream() && signed.is_some() => verify_signed(),
             Err(error) => Err(error),
         },
-        (None, Some(signed)) => client_for_mentra.verify_signed_user_token(signed),
-        (None, None) => unreachable!("handled above"),
+        None => verify_signed(),
     };
     match outcome {
         Ok(user_id) => {
