@@ -54,12 +54,8 @@ async fn chromedriver() -> Option<ChromeDriver> {
     Some(driver)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
-    let Some(driver) = chromedriver().await else {
-        return;
-    };
-    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+/// A headless Chromium with its own fresh profile (kept alive by the returned directory).
+async fn browser(driver: &ChromeDriver) -> (fantoccini::Client, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), json!({
@@ -73,6 +69,16 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
         .connect(&format!("http://127.0.0.1:{}", driver.1))
         .await
         .unwrap();
+    (browser, profile)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let (browser, _profile) = browser(&driver).await;
 
     browser
         .goto(&format!("{}/", cluster.desktops[0]))
@@ -125,4 +131,129 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
         let _ = std::fs::write(std::env::temp_dir().join("qrlogin-dashboard.png"), png);
     }
     browser.close().await.unwrap();
+}
+
+/// Both sides in real browsers: the phone follows the QR's link, signs in with a local
+/// account on the sign-in page, sees the confirmation and taps Approve; the screen arrives at
+/// its dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let username = qrlogin_auth::account::Username::parse("erin").unwrap();
+    qrlogin_auth::flows::create_account(
+        &*cluster.store,
+        username,
+        "Erin".into(),
+        "correct horse battery".to_owned().into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let (screen, _screen_profile) = browser(&driver).await;
+    let (phone, _phone_profile) = browser(&driver).await;
+    let wait = Duration::from_secs(15);
+
+    screen
+        .goto(&format!("{}/", cluster.desktops[0]))
+        .await
+        .unwrap();
+    screen
+        .wait()
+        .at_most(wait)
+        .for_element(Locator::Css("#qr svg"))
+        .await
+        .unwrap();
+    let qr_link = screen
+        .find(Locator::Id("phone-link"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let user_code = screen
+        .find(Locator::Id("user-code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    phone.goto(&qr_link).await.unwrap();
+    let form = phone
+        .wait()
+        .at_most(wait)
+        .for_element(Locator::Id("local-login"))
+        .await
+        .unwrap();
+    form.find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("erin")
+        .await
+        .unwrap();
+    form.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("correct horse battery")
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let approve = phone
+        .wait()
+        .at_most(wait)
+        .for_element(Locator::Css("#confirm:not([hidden]) #approve"))
+        .await
+        .unwrap();
+    let shown_code = phone
+        .find(Locator::Id("c-code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown_code, user_code,
+        "the phone shows the code the screen shows"
+    );
+    if let Ok(png) = phone.screenshot().await {
+        let _ = std::fs::write(std::env::temp_dir().join("qrlogin-confirm.png"), png);
+    }
+    approve.click().await.unwrap();
+
+    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
+    screen
+        .wait()
+        .at_most(wait)
+        .for_url(&dashboard)
+        .await
+        .unwrap();
+    assert_eq!(
+        screen
+            .find(Locator::Id("user-name"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "Erin"
+    );
+    let status = phone
+        .find(Locator::Id("status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.starts_with("Approved"), "{status}");
+    screen.close().await.unwrap();
+    phone.close().await.unwrap();
 }
