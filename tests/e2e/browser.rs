@@ -127,6 +127,31 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
         .await
         .unwrap();
     assert_eq!(name, "alice@example.com");
+    browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#sessions li"))
+        .await
+        .unwrap();
+    let mut listed = Vec::new();
+    for item in browser
+        .find_all(Locator::Css("#sessions li"))
+        .await
+        .unwrap()
+    {
+        listed.push(item.text().await.unwrap());
+    }
+    assert_eq!(
+        listed.len(),
+        2,
+        "this screen's session and the phone's: {listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.starts_with("Chrome on Linux") && s.ends_with("(this screen)")),
+        "{listed:?}"
+    );
     if let Ok(png) = browser.screenshot().await {
         let _ = std::fs::write(std::env::temp_dir().join("qrlogin-dashboard.png"), png);
     }

@@ -13,3 +13,4 @@ mod flow;
 mod limits;
 mod mentra;
 mod regressions;
+mod sessions;

@@ -219,8 +219,40 @@ pub async fn session_from_cookie(
     let Some(token) = SessionToken::from_cookie(cookie) else {
         return Ok(None);
     };
-    let session = store.load_session(&token.session_id()).await?;
-    Ok(session.filter(|s| s.kind == kind))
+    let Some(session) = store.load_session(&token.session_id()).await? else {
+        return Ok(None);
+    };
+    if session.kind != kind || signed_out_since(store, &session.user.id, session.created_at).await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
+/// Whether the user signed out everywhere after `issued_at`.
+async fn signed_out_since(
+    store: &dyn Store,
+    user_id: &str,
+    issued_at: UnixMillis,
+) -> Result<bool, StoreError> {
+    Ok(store
+        .not_before(user_id)
+        .await?
+        .is_some_and(|not_before| issued_at < not_before))
+}
+
+/// Ends every session and access token of `user_id`, on every instance, at once: every check
+/// reads the user's not-before time. The sessions are deleted too, so lists stay truthful.
+pub async fn sign_out_everywhere(
+    store: &dyn Store,
+    user_id: &str,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    store.set_not_before(user_id, now).await?;
+    for session in store.list_sessions(user_id).await? {
+        end_session(store, &session.id, now).await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,7 +273,11 @@ pub async fn authenticate_bearer(
     now: UnixMillis,
 ) -> Result<AccessClaims, BearerError> {
     let claims = keys.verify(token, now)?;
-    if store.is_token_revoked(&claims.jti).await? {
+    // `iat` has whole seconds: a token from the very second of a sign-out-everywhere is
+    // refused too, never one from before it accepted.
+    if store.is_token_revoked(&claims.jti).await?
+        || signed_out_since(store, &claims.sub, claims.iat.saturating_mul(1000)).await?
+    {
         return Err(BearerError::Revoked);
     }
     Ok(claims)

@@ -85,6 +85,7 @@ conformance!(
     an_account_name_is_taken_once,
     every_instance_shares_one_signing_key,
     rate_limits_hold_across_instances,
+    sessions_are_listed_per_user_and_not_before_only_moves_forward,
 );
 
 fn screen() -> ScreenContext {
@@ -513,4 +514,57 @@ async fn rate_limits_hold_across_instances(b: Backend) {
         None,
         "buckets are separate"
     );
+}
+
+/// Sessions are listed per user, live ones only; a user's not-before time only moves forward.
+async fn sessions_are_listed_per_user_and_not_before_only_moves_forward(b: Backend) {
+    let now = b.clock.now();
+    let session = |user: &str, ttl: i64| {
+        Session::new(
+            &SessionToken::generate(),
+            SessionKind::Desktop,
+            User::local(user, user),
+            now,
+            ttl,
+            "ip".into(),
+            "ua".into(),
+            None,
+        )
+    };
+    let (first, second, short, other) = (
+        session("ann", 60_000),
+        session("ann", 60_000),
+        session("ann", 1_000),
+        session("bob", 60_000),
+    );
+    for s in [&first, &second, &short, &other] {
+        b.a.insert_session(s).await.unwrap();
+    }
+    let ids = |sessions: Vec<Session>| {
+        sessions
+            .into_iter()
+            .map(|s| s.id)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        ids(b.b.list_sessions("local:ann").await.unwrap()),
+        [&first, &second, &short]
+            .iter()
+            .map(|s| s.id.clone())
+            .collect()
+    );
+    b.clock.advance(Duration::from_secs(2));
+    b.b.delete_session(&second.id).await.unwrap();
+    assert_eq!(
+        ids(b.a.list_sessions("local:ann").await.unwrap()),
+        [first.id.clone()].into(),
+        "deleted and expired ones are gone"
+    );
+    assert!(b.a.list_sessions("local:nobody").await.unwrap().is_empty());
+
+    assert_eq!(b.a.not_before("local:ann").await.unwrap(), None);
+    b.a.set_not_before("local:ann", 2_000).await.unwrap();
+    b.b.set_not_before("local:ann", 1_000).await.unwrap();
+    assert_eq!(b.b.not_before("local:ann").await.unwrap(), Some(2_000));
+    assert_eq!(b.b.not_before("local:bob").await.unwrap(), None);
 }

@@ -50,6 +50,13 @@ pub trait Store: Send + Sync + 'static {
     /// Removes and returns the session, so its access token can be revoked with it.
     async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
 
+    /// The user's sessions that are still live.
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+
+    /// Everything issued to `user_id` before `at` stops working: "sign out everywhere".
+    async fn set_not_before(&self, user_id: &str, at: UnixMillis) -> Result<(), StoreError>;
+    async fn not_before(&self, user_id: &str) -> Result<Option<UnixMillis>, StoreError>;
+
     /// Deny-lists an access token id until `until` (its own expiry).
     async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError>;
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;

@@ -55,11 +55,19 @@ end
 return 0
 ";
 
+/// Moves a user's not-before time forward only. KEYS[1]; ARGV[1] the time.
+const NOT_BEFORE_SCRIPT: &str = r"
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+";
+
 pub struct RedisStore {
     commands: ConnectionManager,
     prefix: String,
     swap: Script,
     gcra: Script,
+    not_before: Script,
     events: Arc<EventHub>,
     clock: Arc<dyn Clock>,
     subscribed: watch::Receiver<bool>,
@@ -96,6 +104,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             swap: Script::new(SWAP_SCRIPT),
             gcra: Script::new(GCRA_SCRIPT),
+            not_before: Script::new(NOT_BEFORE_SCRIPT),
             events: EventHub::new(),
             clock,
             subscribed,
@@ -298,8 +307,24 @@ impl Store for RedisStore {
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         let ttl = millis_until(session.expires_at, self.clock.now());
-        self.connection()
-            .pset_ex::<_, _, ()>(self.key("session", &session.id), to_json(session)?, ttl)
+        let index = self.key("user-sessions", &session.user.id);
+        // The per-user index lives as long as the newest session in it.
+        redis::pipe()
+            .pset_ex(self.key("session", &session.id), to_json(session)?, ttl)
+            .ignore()
+            .sadd(&index, &session.id)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&index)
+            .arg(ttl)
+            .arg("GT")
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&index)
+            .arg(ttl)
+            .arg("NX")
+            .ignore()
+            .query_async::<()>(&mut self.connection())
             .await
             .map_err(redis_error)
     }
@@ -321,7 +346,69 @@ impl Store for RedisStore {
             .get_del(self.key("session", id))
             .await
             .map_err(redis_error)?;
-        data.as_deref().map(from_json).transpose()
+        let session: Option<Session> = data.as_deref().map(from_json).transpose()?;
+        if let Some(session) = &session {
+            let _: i64 = self
+                .connection()
+                .srem(self.key("user-sessions", &session.user.id), id)
+                .await
+                .map_err(redis_error)?;
+        }
+        Ok(session)
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let index = self.key("user-sessions", user_id);
+        let ids: Vec<String> = self
+            .connection()
+            .smembers(&index)
+            .await
+            .map_err(redis_error)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.key("session", id)).collect();
+        let values: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        let now = self.clock.now();
+        let mut sessions = Vec::new();
+        let mut gone = Vec::new();
+        for (id, value) in ids.iter().zip(values) {
+            match value.as_deref().map(from_json::<Session>).transpose()? {
+                Some(session) if session.is_live(now) => sessions.push(session),
+                _ => gone.push(id.clone()),
+            }
+        }
+        if !gone.is_empty() {
+            let _: i64 = self
+                .connection()
+                .srem(&index, gone)
+                .await
+                .map_err(redis_error)?;
+        }
+        sessions.sort_by_key(|s| s.expires_at);
+        Ok(sessions)
+    }
+
+    async fn set_not_before(&self, user_id: &str, at: UnixMillis) -> Result<(), StoreError> {
+        // Only ever moves forward, like the SQLite `max`.
+        self.not_before
+            .key(self.key("not-before", user_id))
+            .arg(at)
+            .invoke_async::<i64>(&mut self.connection())
+            .await
+            .map_err(redis_error)
+            .map(|_| ())
+    }
+
+    async fn not_before(&self, user_id: &str) -> Result<Option<UnixMillis>, StoreError> {
+        self.connection()
+            .get(self.key("not-before", user_id))
+            .await
+            .map_err(redis_error)
     }
 
     async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError> {

@@ -30,6 +30,7 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+    CREATE TABLE IF NOT EXISTS user_not_before (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, data TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -286,6 +287,53 @@ impl Store for SqliteStore {
             })
             .await?;
         data.as_deref().map(from_json).transpose()
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let user_id = user_id.to_owned();
+        let now = self.clock.now();
+        let rows: Vec<String> = self
+            .with(move |c| {
+                let mut statement = c
+                    .prepare_cached("SELECT data FROM sessions WHERE user_id = ?1 AND expires_at > ?2 ORDER BY expires_at")
+                    .map_err(db)?;
+                let rows = statement
+                    .query_map(params![user_id, now], |r| r.get(0))
+                    .map_err(db)?
+                    .collect::<Result<Vec<String>, _>>()
+                    .map_err(db)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.iter().map(|data| from_json(data)).collect()
+    }
+
+    async fn set_not_before(&self, user_id: &str, at: UnixMillis) -> Result<(), StoreError> {
+        let user_id = user_id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO user_not_before (user_id, at) VALUES (?1, ?2)
+                 ON CONFLICT (user_id) DO UPDATE SET at = max(at, excluded.at)",
+                params![user_id, at],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn not_before(&self, user_id: &str) -> Result<Option<UnixMillis>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT at FROM user_not_before WHERE user_id = ?1",
+                [user_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
     }
 
     async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError> {

@@ -8,7 +8,9 @@ use qrlogin_web::cookies::DESKTOP_SESSION;
 use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
 
-use super::login_requests::EmptyBody;
+use qrlogin_web::ErrorCode;
+use qrlogin_web::client::describe_user_agent;
+use serde::Deserialize;
 
 #[derive(Serialize)]
 struct Me {
@@ -28,13 +30,25 @@ pub async fn me(DesktopUser(caller): DesktopUser) -> HttpResponse {
         })
 }
 
-/// Ends the session and its access token at once, whichever of the two the caller used.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutBody {
+    /// End every session and token of this user, on every device, not just this one.
+    #[serde(default)]
+    everywhere: bool,
+}
+
+/// Ends the session and its access token at once, whichever of the two the caller used; with
+/// `{"everywhere": true}`, every session and token of the user.
 pub async fn logout(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
-    _body: web::Json<EmptyBody>,
+    body: web::Json<LogoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.now();
+    if body.everywhere {
+        flows::sign_out_everywhere(&*state.store, &caller.user.id, now).await?;
+    }
     flows::end_session(&*state.store, &caller.session_id, now).await?;
     if let Some(claims) = &caller.access_token {
         state
@@ -51,4 +65,55 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(state.keys.jwks())
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    id: String,
+    kind: qrlogin_auth::session::SessionKind,
+    /// "Firefox on Linux".
+    device: String,
+    ip: String,
+    created_at: i64,
+    expires_at: i64,
+    /// The session the caller is using.
+    current: bool,
+}
+
+/// `GET /api/sessions`: the caller's sessions on every device.
+pub async fn sessions(
+    state: web::Data<AppState>,
+    DesktopUser(caller): DesktopUser,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = state.store.list_sessions(&caller.user.id).await?;
+    let views: Vec<SessionView> = sessions
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == caller.session_id,
+            device: describe_user_agent(&s.user_agent),
+            id: s.id,
+            kind: s.kind,
+            ip: s.ip,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "sessions": views })))
+}
+
+/// `DELETE /api/sessions/{id}`: ends one of the caller's own sessions (and its token).
+pub async fn revoke_session(
+    state: web::Data<AppState>,
+    DesktopUser(caller): DesktopUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::NotFound, "You have no such session.");
+    let session = state.store.load_session(&id).await?.ok_or_else(not_found)?;
+    if session.user.id != caller.user.id {
+        return Err(not_found());
+    }
+    flows::end_session(&*state.store, &session.id, state.now()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,110 @@
+//! The user's sessions: listed, revoked one by one, or all at once on every instance.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Screen, TestCluster, approved, client, error_code};
+
+/// A screen signed in as the phone's user; returns its access token.
+async fn signed_in(screen: &Screen, phone: &crate::helpers::Phone) -> String {
+    let created = approved(screen, phone).await;
+    let redeemed: Value = screen.redeem(&created).await.json().await.unwrap();
+    redeemed["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_ends_every_session_and_token_on_every_instance() {
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let (office, home) = (cluster.screen(0), cluster.screen(1));
+    let office_token = signed_in(&office, &phone).await;
+    signed_in(&home, &phone).await;
+    let bob_phone = cluster.phone("bob@example.com").await;
+    let bob = cluster.screen(0);
+    signed_in(&bob, &bob_phone).await;
+
+    let everywhere = home
+        .client
+        .post(format!("{}/api/logout", home.base))
+        .json(&json!({ "everywhere": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), 204);
+
+    assert_eq!(
+        office.me().await.status(),
+        401,
+        "the other screen's session"
+    );
+    let bearer = client()
+        .get(format!("{}/api/me", cluster.desktops[0]))
+        .bearer_auth(&office_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(bearer).await,
+        (401, "unauthenticated".into()),
+        "its access token"
+    );
+    let created = bob.create().await;
+    assert_eq!(
+        phone.scan_id(&created.id).await.status(),
+        401,
+        "the phone's session too"
+    );
+    assert_eq!(bob.me().await.status(), 200, "another user is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_are_listed_and_one_can_be_revoked() {
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let (office, home) = (cluster.screen(0), cluster.screen(1));
+    signed_in(&office, &phone).await;
+    signed_in(&home, &phone).await;
+
+    let listed: Value = office
+        .client
+        .get(format!("{}/api/sessions", office.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sessions = listed["sessions"].as_array().unwrap();
+    let desktops: Vec<&Value> = sessions.iter().filter(|s| s["kind"] == "desktop").collect();
+    assert_eq!(desktops.len(), 2, "{listed}");
+    assert_eq!(sessions.iter().filter(|s| s["kind"] == "mobile").count(), 1);
+    assert_eq!(desktops.iter().filter(|s| s["current"] == true).count(), 1);
+    let home_session = desktops.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let bob_phone = cluster.phone("bob@example.com").await;
+    let bob = cluster.screen(0);
+    signed_in(&bob, &bob_phone).await;
+    let not_bobs = bob
+        .client
+        .delete(format!("{}/api/sessions/{home_session}", bob.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(not_bobs).await, (404, "not_found".into()));
+
+    let revoked = office
+        .client
+        .delete(format!("{}/api/sessions/{home_session}", office.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(home.me().await.status(), 401);
+    assert_eq!(office.me().await.status(), 200);
+}
