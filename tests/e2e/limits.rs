@@ -163,3 +163,62 @@ async fn wrong_passwords_are_limited_per_account() {
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(error_code(refused).await, (429, "rate_limited".into()));
 }
+
+/// The relay (QR-jacking) scenario: a request made from 203.0.113.7 and claimed by a phone on
+/// 198.51.100.9 (both as a trusted proxy reports them).
+async fn relayed_claim(policy: &str) -> Option<(u16, serde_json::Value, u16)> {
+    let vars = [("TRUST_PROXY", "127.0.0.1"), ("NETWORK_MISMATCH", policy)];
+    let cluster = TestCluster::start(Backend::Redis, 1, &vars).await?;
+    let created: serde_json::Value = create_from(&cluster, 0, Some("203.0.113.7"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let far_phone = cluster.phone("mallory@example.com").await;
+    let far = far_phone
+        .client
+        .post(format!("{}/api/scan", cluster.mobile))
+        .header("x-forwarded-for", "198.51.100.9")
+        .json(&json!({ "id": id }))
+        .send()
+        .await
+        .unwrap();
+    let far_status = far.status().as_u16();
+    let far_body: serde_json::Value = far.json().await.unwrap();
+    let near_phone = cluster.phone("alice@example.com").await;
+    let near = near_phone
+        .client
+        .post(format!("{}/api/scan", cluster.mobile))
+        .header("x-forwarded-for", "203.0.113.50")
+        .json(&json!({ "id": id }))
+        .send()
+        .await
+        .unwrap();
+    Some((far_status, far_body, near.status().as_u16()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_from_another_network_is_flagged_by_default() {
+    let Some((status, confirmation, _)) = relayed_claim("warn").await else {
+        return;
+    };
+    assert_eq!(status, 200);
+    assert_eq!(confirmation["same_network"], false);
+    assert_eq!(confirmation["screen_ip"], "203.0.113.7");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_from_another_network_is_refused_when_the_policy_says_deny() {
+    let Some((status, refusal, near)) = relayed_claim("deny").await else {
+        return;
+    };
+    assert_eq!(
+        (status, refusal["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(
+        near, 200,
+        "the request stays free for a phone on the screen's network"
+    );
+}

@@ -69,6 +69,16 @@ pub struct MentraSettings {
     pub timeout: Duration,
 }
 
+/// What to do when the phone that claims a request is on another network than the screen
+/// that created it (a sign of a relayed QR code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkMismatch {
+    /// Claim, and warn on the confirmation screen.
+    Warn,
+    /// Refuse the claim.
+    Deny,
+}
+
 /// Rate limits (DESIGN §5), each `N/duration`: at most N, refilling evenly over the duration.
 #[derive(Clone, Debug)]
 pub struct RateLimits {
@@ -106,6 +116,7 @@ pub struct Settings {
     /// The name the phone shows for what is being signed in.
     pub app_name: String,
     pub rate_limits: RateLimits,
+    pub network_mismatch: NetworkMismatch,
     pub mentra: MentraSettings,
     pub log_format: LogFormat,
     pub rust_log: String,
@@ -238,6 +249,10 @@ impl Settings {
             login_failures_per_ip: limit("RATE_LIMIT_LOGIN_FAILURES_PER_IP", "20/10m"),
             login_failures_per_account: limit("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", "5/10m"),
         };
+        let network_mismatch = parse("NETWORK_MISMATCH", "warn", &|v| match v {
+            "warn" | "deny" => Ok(()),
+            _ => Err("expected `warn` or `deny`".into()),
+        });
         let cloud_url = parse("MENTRAOS_CLOUD_URL", "https://api.mentra.glass", &|v| {
             Url::parse(v)
                 .map(|_| ())
@@ -300,6 +315,11 @@ impl Settings {
             jwt_signing_keys: jwt_signing_keys.map(Into::into),
             app_name,
             rate_limits,
+            network_mismatch: if network_mismatch == "deny" {
+                NetworkMismatch::Deny
+            } else {
+                NetworkMismatch::Warn
+            },
             mentra: MentraSettings {
                 package_name: get("PACKAGE_NAME"),
                 api_key: get("MENTRAOS_API_KEY").map(Into::into),

@@ -8,6 +8,7 @@ use qrlogin_auth::user_code::UserCode;
 use qrlogin_auth::{LoginState, UnixMillis};
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent, same_network};
+use qrlogin_web::config::NetworkMismatch;
 use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -114,6 +115,16 @@ pub async fn scan(
     };
     tracing::Span::current().record("request", id.as_str());
     let now = state.now();
+    if state.settings.network_mismatch == NetworkMismatch::Deny {
+        let request = flows::load(&*state.store, &id, now).await?;
+        if !same_network(&request.screen.ip, &client.ip) {
+            tracing::warn!(request = %id, "claim refused: the phone is on another network than the screen");
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "This screen is on a different network from your phone, and this server refuses such sign-ins. Scan a screen you are in front of, on the same network.",
+            ));
+        }
+    }
     let claim = Transition::Claim(Claim {
         user: caller.user,
         ip: client.ip.clone(),
