@@ -54,6 +54,30 @@ async fn chromedriver() -> Option<ChromeDriver> {
     Some(driver)
 }
 
+/// How long a page may take to reach what a test waits for.
+const PAGE_WAIT: Duration = Duration::from_secs(15);
+
+/// Waits until `css` matches an element on the page.
+async fn wait_for(browser: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+}
+
+/// The text of the element `css` matches.
+async fn text(browser: &fantoccini::Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// A headless Chromium with its own fresh profile (kept alive by the returned directory).
 async fn browser(driver: &ChromeDriver) -> (fantoccini::Client, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
@@ -84,19 +108,8 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
         .goto(&format!("{}/", cluster.desktops[0]))
         .await
         .unwrap();
-    browser
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("#qr svg"))
-        .await
-        .unwrap();
-    let user_code = browser
-        .find(Locator::Id("user-code"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    wait_for(&browser, "#qr svg").await;
+    let user_code = text(&browser, "#user-code").await;
     assert_eq!(
         user_code.len(),
         9,
@@ -115,24 +128,13 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
     let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
     browser
         .wait()
-        .at_most(Duration::from_secs(15))
+        .at_most(PAGE_WAIT)
         .for_url(&dashboard)
         .await
         .unwrap();
-    let name = browser
-        .find(Locator::Id("user-name"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let name = text(&browser, "#user-name").await;
     assert_eq!(name, "alice@example.com");
-    browser
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("#sessions li"))
-        .await
-        .unwrap();
+    wait_for(&browser, "#sessions li").await;
     let mut listed = Vec::new();
     for item in browser
         .find_all(Locator::Css("#sessions li"))
@@ -179,18 +181,12 @@ async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
     .unwrap();
     let (screen, _screen_profile) = browser(&driver).await;
     let (phone, _phone_profile) = browser(&driver).await;
-    let wait = Duration::from_secs(15);
 
     screen
         .goto(&format!("{}/", cluster.desktops[0]))
         .await
         .unwrap();
-    screen
-        .wait()
-        .at_most(wait)
-        .for_element(Locator::Css("#qr svg"))
-        .await
-        .unwrap();
+    wait_for(&screen, "#qr svg").await;
     let qr_link = screen
         .find(Locator::Id("phone-link"))
         .await
@@ -199,21 +195,10 @@ async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
         .await
         .unwrap()
         .unwrap();
-    let user_code = screen
-        .find(Locator::Id("user-code"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let user_code = text(&screen, "#user-code").await;
 
     phone.goto(&qr_link).await.unwrap();
-    let form = phone
-        .wait()
-        .at_most(wait)
-        .for_element(Locator::Id("local-login"))
-        .await
-        .unwrap();
+    let form = wait_for(&phone, "#local-login").await;
     form.find(Locator::Css("input[name=username]"))
         .await
         .unwrap()
@@ -232,19 +217,8 @@ async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
         .click()
         .await
         .unwrap();
-    let approve = phone
-        .wait()
-        .at_most(wait)
-        .for_element(Locator::Css("#confirm:not([hidden]) #approve"))
-        .await
-        .unwrap();
-    let shown_code = phone
-        .find(Locator::Id("c-code"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let approve = wait_for(&phone, "#confirm:not([hidden]) #approve").await;
+    let shown_code = text(&phone, "#c-code").await;
     assert_eq!(
         shown_code, user_code,
         "the phone shows the code the screen shows"
@@ -257,27 +231,12 @@ async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
     let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
     screen
         .wait()
-        .at_most(wait)
+        .at_most(PAGE_WAIT)
         .for_url(&dashboard)
         .await
         .unwrap();
-    assert_eq!(
-        screen
-            .find(Locator::Id("user-name"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "Erin"
-    );
-    let status = phone
-        .find(Locator::Id("status"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(text(&screen, "#user-name").await, "Erin");
+    let status = text(&phone, "#status").await;
     assert!(status.starts_with("Approved"), "{status}");
     screen.close().await.unwrap();
     phone.close().await.unwrap();
