@@ -169,16 +169,9 @@ async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
         return;
     };
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
-    let username = qrlogin_auth::account::Username::parse("erin").unwrap();
-    qrlogin_auth::flows::create_account(
-        &*cluster.store,
-        username,
-        "Erin".into(),
-        "correct horse battery".to_owned().into(),
-        0,
-    )
-    .await
-    .unwrap();
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
     let (screen, _screen_profile) = browser(&driver).await;
     let (phone, _phone_profile) = browser(&driver).await;
 

@@ -179,16 +179,9 @@ async fn the_pages_are_served_without_a_cdn_and_the_dashboard_needs_a_session() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_accounts_sign_in_on_the_phone() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
-    let username = qrlogin_auth::account::Username::parse("erin").unwrap();
-    qrlogin_auth::flows::create_account(
-        &*cluster.store,
-        username,
-        "Erin".into(),
-        "correct horse battery".to_owned().into(),
-        0,
-    )
-    .await
-    .unwrap();
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
     let phone = crate::helpers::Phone {
         client: crate::helpers::client(),
         base: cluster.mobile.clone(),

@@ -161,6 +161,20 @@ impl TestCluster {
         })
     }
 
+    /// A local account, as `qrlogin users add` makes one.
+    pub async fn add_local_account(&self, username: &str, display_name: &str, password: &str) {
+        let username = qrlogin_auth::account::Username::parse(username).unwrap();
+        let created = qrlogin_auth::flows::create_account(
+            &*self.store,
+            username,
+            display_name.into(),
+            password.to_owned().into(),
+            self.clock.now(),
+        )
+        .await;
+        assert!(created.unwrap(), "the username was free");
+    }
+
     pub fn screen(&self, instance: usize) -> Screen {
         Screen {
             client: client(),

@@ -140,16 +140,9 @@ async fn wrong_passwords_are_limited_per_account() {
     else {
         return;
     };
-    let username = qrlogin_auth::account::Username::parse("erin").unwrap();
-    qrlogin_auth::flows::create_account(
-        &*cluster.store,
-        username,
-        "Erin".into(),
-        "correct horse battery".to_owned().into(),
-        0,
-    )
-    .await
-    .unwrap();
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
     let login = |password: &'static str| {
         client()
             .post(format!("{}/api/local/login", cluster.mobile))
