@@ -25,6 +25,19 @@ async fn of_fifty_concurrent_redeems_exactly_one_succeeds() {
         async move { on.redeem(created).await }
     });
     assert_eq!(statuses(join_all(redeems).await).await, (1, 49));
+    let sessions = cluster
+        .store
+        .list_sessions("mentra:alice@example.com")
+        .await
+        .unwrap();
+    let desktop = sessions
+        .iter()
+        .filter(|s| s.kind == qrlogin_auth::session::SessionKind::Desktop)
+        .count();
+    assert_eq!(
+        desktop, 1,
+        "the losers' sessions are gone: one sign-in, one session"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

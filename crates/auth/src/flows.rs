@@ -181,6 +181,10 @@ pub async fn start_session(
 }
 
 /// Redeems an approved request exactly once and signs the screen in as the approver.
+///
+/// All or nothing: the session is written first and the request spent second, so a store
+/// failure in between leaves the request approved (the screen can retry) rather than spent
+/// without a session. A redeem that loses the race removes the session it wrote.
 pub async fn redeem(
     store: &dyn Store,
     keys: &SigningKeys,
@@ -193,12 +197,19 @@ pub async fn redeem(
     let redeem = Transition::Redeem {
         secret: desktop_secret.expose_secret().to_owned(),
     };
-    let redeemed = transition(store, id, &redeem, now).await?;
-    let user = redeemed
+    let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
+    if let Err(refused) = current.apply(&redeem, now) {
+        if let Some(expired) = current.expired(now) {
+            store.swap_request(&expired, current.version).await?;
+        }
+        return Err(refused.into());
+    }
+    let user = current
         .claim
-        .map(|claim| claim.user)
-        .ok_or_else(|| anyhow::anyhow!("a redeemed request without a claimant"))?;
-    start_session(
+        .as_ref()
+        .map(|claim| claim.user.clone())
+        .ok_or_else(|| anyhow::anyhow!("an approved request without a claimant"))?;
+    let signed_in = start_session(
         store,
         keys,
         SessionKind::Desktop,
@@ -207,7 +218,14 @@ pub async fn redeem(
         now,
         lifetimes,
     )
-    .await
+    .await?;
+    match transition(store, id, &redeem, now).await {
+        Ok(_) => Ok(signed_in),
+        Err(lost) => {
+            end_session(store, &signed_in.session.id, now).await?;
+            Err(lost)
+        }
+    }
 }
 
 /// The session a cookie names, if it is live and of the expected kind.
