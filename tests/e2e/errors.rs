@@ -30,15 +30,16 @@ async fn framework_errors_use_the_one_error_shape() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let http = client();
     let create = format!("{}/api/login-requests", cluster.desktops[0]);
-    check(
-        http.get(format!("{}/no/such/page", cluster.desktops[0]))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    let unknown = http
+        .get(format!("{}/no/such/page", cluster.desktops[0]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        unknown.headers().contains_key("content-security-policy"),
+        "framework errors keep the security headers"
+    );
+    check(unknown, 404, "not_found").await;
     check(
         http.get(&create).send().await.unwrap(),
         405,

@@ -171,3 +171,65 @@ async fn a_signed_user_token_signs_in_only_when_it_is_ours_and_valid() {
         assert!(started.elapsed() < Duration::from_secs(1));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_user_token_works_once_and_never_switches_a_signed_in_phone() {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let token = UserTokenSpec::for_user("alice@example.com").sign();
+    let alice = client();
+    assert_eq!(
+        open(&cluster, &alice, &format!("aos_signed_user_token={token}"))
+            .await
+            .0,
+        303
+    );
+    assert_eq!(
+        open(&cluster, &alice, &format!("aos_signed_user_token={token}"))
+            .await
+            .0,
+        303,
+        "a reload with our session continues"
+    );
+    let (status, _, body) = open(
+        &cluster,
+        &client(),
+        &format!("aos_signed_user_token={token}"),
+    )
+    .await;
+    assert_eq!(status, 401, "a leaked address replayed elsewhere: {body}");
+    assert!(body.contains("already used"), "{body}");
+
+    let mallorys = UserTokenSpec::for_user("mallory@example.com").sign();
+    let (status, _, body) = open(
+        &cluster,
+        &alice,
+        &format!("aos_signed_user_token={mallorys}"),
+    )
+    .await;
+    assert_eq!(
+        status, 409,
+        "a link cannot switch Alice's phone to Mallory's account: {body}"
+    );
+    let scan_page = alice
+        .get(format!("{}/scan", cluster.mobile))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(scan_page.contains("alice@example.com"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_temp_token_falls_back_to_the_signed_token() {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let token = UserTokenSpec::for_user("alice@example.com").sign();
+    let (status, location, _) = open(
+        &cluster,
+        &client(),
+        &format!("aos_temp_token=&aos_signed_user_token={token}"),
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/scan"));
+}

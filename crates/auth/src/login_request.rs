@@ -228,7 +228,7 @@ impl LoginRequest {
 }
 
 /// Something a person or device asks to do to a request.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Transition {
     /// A signed-in phone scanned the QR or typed the code. Exactly one user can claim.
     Claim(Claim),
@@ -240,6 +240,19 @@ pub enum Transition {
     Redeem { secret: String },
     /// The screen gives up (navigated away, or asked for a new QR).
     Cancel { secret: String },
+}
+
+/// Shows what is asked and by whom, never the desktop secret.
+impl std::fmt::Debug for Transition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Claim(claim) => write!(f, "Claim({})", claim.user.id),
+            Self::Approve { user } => write!(f, "Approve({})", user.id),
+            Self::Deny { user } => write!(f, "Deny({})", user.id),
+            Self::Redeem { .. } => f.write_str("Redeem(<secret>)"),
+            Self::Cancel { .. } => f.write_str("Cancel(<secret>)"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -371,6 +384,17 @@ mod tests {
         );
         assert_eq!(approved.state_at(TTL), LoginState::Expired);
         assert_eq!(approved.expired(TTL).unwrap().state, LoginState::Expired);
+    }
+
+    #[test]
+    fn a_transition_never_shows_the_secret() {
+        let shown = format!(
+            "{:?}",
+            Transition::Redeem {
+                secret: "s3cr3t".into()
+            }
+        );
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 
     #[test]

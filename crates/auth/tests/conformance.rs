@@ -86,6 +86,7 @@ conformance!(
     every_instance_shares_one_signing_key,
     rate_limits_hold_across_instances,
     sessions_are_listed_per_user_and_not_before_only_moves_forward,
+    a_one_time_mark_is_taken_once,
 );
 
 fn screen() -> ScreenContext {
@@ -567,4 +568,13 @@ async fn sessions_are_listed_per_user_and_not_before_only_moves_forward(b: Backe
     b.b.set_not_before("local:ann", 1_000).await.unwrap();
     assert_eq!(b.b.not_before("local:ann").await.unwrap(), Some(2_000));
     assert_eq!(b.b.not_before("local:bob").await.unwrap(), None);
+}
+
+/// A one-time mark is taken once, on any instance, until it expires.
+async fn a_one_time_mark_is_taken_once(b: Backend) {
+    let key = format!("mark:{}", unique_prefix());
+    let until = b.clock.now() + 10_000;
+    assert!(b.a.use_once(&key, until).await.unwrap());
+    assert!(!b.b.use_once(&key, until).await.unwrap());
+    assert!(b.b.use_once(&format!("{key}-other"), until).await.unwrap());
 }

@@ -86,14 +86,15 @@ pub struct RateLimits {
     pub create_per_ip: RateLimit,
     /// Scans and typed codes per signed-in user.
     pub scan_per_user: RateLimit,
-    /// Scans and typed codes that name no request, per client IP (a success does not refund).
-    pub scan_failures_per_ip: RateLimit,
+    /// Scans and typed codes per client IP. Every attempt spends (so a success refunds
+    /// nothing, and parallel guesses cannot outrun the count).
+    pub scan_per_ip: RateLimit,
     /// Polls per login request.
     pub poll_per_request: RateLimit,
-    /// Wrong local-account passwords per client IP.
-    pub login_failures_per_ip: RateLimit,
-    /// Wrong local-account passwords per account.
-    pub login_failures_per_account: RateLimit,
+    /// Local-account sign-in attempts per client IP.
+    pub login_per_ip: RateLimit,
+    /// Local-account sign-in attempts per account.
+    pub login_per_account: RateLimit,
 }
 
 #[derive(Clone, Debug)]
@@ -244,10 +245,10 @@ impl Settings {
         let rate_limits = RateLimits {
             create_per_ip: limit("RATE_LIMIT_CREATE_PER_IP", "60/1m"),
             scan_per_user: limit("RATE_LIMIT_SCAN_PER_USER", "20/1m"),
-            scan_failures_per_ip: limit("RATE_LIMIT_SCAN_FAILURES_PER_IP", "20/10m"),
+            scan_per_ip: limit("RATE_LIMIT_SCAN_PER_IP", "60/10m"),
             poll_per_request: limit("RATE_LIMIT_POLL_PER_REQUEST", "120/1m"),
-            login_failures_per_ip: limit("RATE_LIMIT_LOGIN_FAILURES_PER_IP", "20/10m"),
-            login_failures_per_account: limit("RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", "5/10m"),
+            login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", "20/10m"),
+            login_per_account: limit("RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/10m"),
         };
         let network_mismatch = parse("NETWORK_MISMATCH", "warn", &|v| match v {
             "warn" | "deny" => Ok(()),

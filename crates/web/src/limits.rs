@@ -10,10 +10,10 @@ use crate::state::AppState;
 pub enum Bucket {
     CreatePerIp,
     ScanPerUser,
-    ScanFailuresPerIp,
+    ScanPerIp,
     PollPerRequest,
-    LoginFailuresPerIp,
-    LoginFailuresPerAccount,
+    LoginPerIp,
+    LoginPerAccount,
 }
 
 impl Bucket {
@@ -21,10 +21,10 @@ impl Bucket {
         match self {
             Self::CreatePerIp => "create-ip",
             Self::ScanPerUser => "scan-user",
-            Self::ScanFailuresPerIp => "scan-fail-ip",
+            Self::ScanPerIp => "scan-ip",
             Self::PollPerRequest => "poll-request",
-            Self::LoginFailuresPerIp => "login-fail-ip",
-            Self::LoginFailuresPerAccount => "login-fail-account",
+            Self::LoginPerIp => "login-ip",
+            Self::LoginPerAccount => "login-account",
         }
     }
 
@@ -33,23 +33,19 @@ impl Bucket {
         match self {
             Self::CreatePerIp => &limits.create_per_ip,
             Self::ScanPerUser => &limits.scan_per_user,
-            Self::ScanFailuresPerIp => &limits.scan_failures_per_ip,
+            Self::ScanPerIp => &limits.scan_per_ip,
             Self::PollPerRequest => &limits.poll_per_request,
-            Self::LoginFailuresPerIp => &limits.login_failures_per_ip,
-            Self::LoginFailuresPerAccount => &limits.login_failures_per_account,
+            Self::LoginPerIp => &limits.login_per_ip,
+            Self::LoginPerAccount => &limits.login_per_account,
         }
     }
 }
 
-async fn step(
-    state: &AppState,
-    bucket: Bucket,
-    subject: &str,
-    commit: bool,
-) -> Result<(), ApiError> {
+/// Spends one event from `bucket` for `subject`; 429 when the budget is gone.
+pub async fn spend(state: &AppState, bucket: Bucket, subject: &str) -> Result<(), ApiError> {
     let key = format!("{}:{subject}", bucket.name());
     let limit = bucket.limit(state);
-    match state.store.rate_limit(&key, limit, commit).await? {
+    match state.store.rate_limit(&key, limit, true).await? {
         None => Ok(()),
         Some(wait) => {
             let seconds = wait.as_millis().div_ceil(1000).max(1);
@@ -65,15 +61,4 @@ async fn step(
             Err(error)
         }
     }
-}
-
-/// Spends one event from `bucket` for `subject`; 429 when the budget is gone.
-pub async fn spend(state: &AppState, bucket: Bucket, subject: &str) -> Result<(), ApiError> {
-    step(state, bucket, subject, true).await
-}
-
-/// Refuses when a failures-only budget is already gone, spending nothing: what is checked
-/// before an attempt whose failure (and only failure) is then [`spend`]t.
-pub async fn check(state: &AppState, bucket: Bucket, subject: &str) -> Result<(), ApiError> {
-    step(state, bucket, subject, false).await
 }

@@ -63,19 +63,20 @@ pub fn configure_extractors(config: &mut web::ServiceConfig) {
         );
 }
 
-/// The middleware stack, outermost last: the request span (and id) first, then the error
-/// rendering that needs it.
+/// The middleware stack, outermost last: the request span (and id), the id header, the
+/// security headers, then the error rendering (which needs the request id).
 #[macro_export]
 macro_rules! wrap_common {
     ($app:expr, $https:expr) => {
         $app.wrap(actix_web::middleware::from_fn(
             $crate::http::same_origin_state_changes,
         ))
-        .wrap($crate::http::security_headers($https))
         .wrap(
             actix_web::middleware::ErrorHandlers::new()
                 .default_handler($crate::error::render_errors),
         )
+        // Outside the error renderer, which rebuilds responses: every answer gets them.
+        .wrap($crate::http::security_headers($https))
         .wrap(actix_web::middleware::from_fn(
             $crate::http::request_id_header,
         ))

@@ -57,6 +57,10 @@ pub trait Store: Send + Sync + 'static {
     async fn set_not_before(&self, user_id: &str, at: UnixMillis) -> Result<(), StoreError>;
     async fn not_before(&self, user_id: &str) -> Result<Option<UnixMillis>, StoreError>;
 
+    /// Marks `key` as used until `until`; `Ok(false)` when it already was. For one-time things
+    /// issued elsewhere (MentraOS signed user tokens) that must not be replayed.
+    async fn use_once(&self, key: &str, until: UnixMillis) -> Result<bool, StoreError>;
+
     /// Deny-lists an access token id until `until` (its own expiry).
     async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError>;
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;

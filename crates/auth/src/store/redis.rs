@@ -411,6 +411,19 @@ impl Store for RedisStore {
             .map_err(redis_error)
     }
 
+    async fn use_once(&self, key: &str, until: UnixMillis) -> Result<bool, StoreError> {
+        let marked: Option<String> = redis::cmd("SET")
+            .arg(self.key("used", key))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis_until(until, self.clock.now()))
+            .query_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        Ok(marked.is_some())
+    }
+
     async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError> {
         let ttl = millis_until(until, self.clock.now());
         self.connection()

@@ -30,6 +30,7 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+    CREATE TABLE IF NOT EXISTS used_once (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS user_not_before (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -332,6 +333,22 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(db)
+        })
+        .await
+    }
+
+    async fn use_once(&self, key: &str, until: UnixMillis) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        let now = self.clock.now();
+        self.with(move |c| {
+            let inserted = c
+                .execute(
+                    "INSERT INTO used_once (key, expires_at) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE used_once.expires_at <= ?3",
+                    params![key, until, now],
+                )
+                .map_err(db)?;
+            Ok(inserted == 1)
         })
         .await
     }

@@ -68,8 +68,9 @@ pub async fn login(
     let body = body.into_inner();
     let wrong = || ApiError::unauthenticated("Wrong username or password.");
     let account_key = body.username.trim().to_ascii_lowercase();
-    limits::check(&state, Bucket::LoginFailuresPerIp, &client.ip).await?;
-    limits::check(&state, Bucket::LoginFailuresPerAccount, &account_key).await?;
+    // Spent before the password is checked: parallel guesses cannot outrun the count.
+    limits::spend(&state, Bucket::LoginPerIp, &client.ip).await?;
+    limits::spend(&state, Bucket::LoginPerAccount, &account_key).await?;
     let account = match Username::parse(&body.username) {
         Ok(username) => state.store.load_account(&username).await?,
         Err(_) => None,
@@ -83,11 +84,7 @@ pub async fn login(
     let verified = spawn_blocking_with_tracing(move || verify_password(&password, &hash))
         .await
         .map_err(ApiError::internal)?;
-    let Some(account) = account.filter(|_| verified) else {
-        limits::spend(&state, Bucket::LoginFailuresPerIp, &client.ip).await?;
-        limits::spend(&state, Bucket::LoginFailuresPerAccount, &account_key).await?;
-        return Err(wrong());
-    };
+    let account = account.filter(|_| verified).ok_or_else(wrong)?;
     if account.disabled {
         return Err(ApiError::new(
             ErrorCode::Forbidden,

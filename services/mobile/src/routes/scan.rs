@@ -93,8 +93,9 @@ pub async fn scan(
     body: web::Json<ScanBody>,
 ) -> Result<HttpResponse, ApiError> {
     limits::spend(&state, Bucket::ScanPerUser, &caller.user.id).await?;
-    // Guessing codes is what this budget stops: only misses spend it, and a hit refunds nothing.
-    limits::check(&state, Bucket::ScanFailuresPerIp, &client.ip).await?;
+    // Guessing codes is what the per-IP budget stops. Every attempt spends it up front, so
+    // parallel guesses cannot outrun the count and a hit refunds nothing.
+    limits::spend(&state, Bucket::ScanPerIp, &client.ip).await?;
     let resolved = match target(body.into_inner(), &state) {
         Ok(target) => target.resolve(&*state.store).await.map_err(|e| match e {
             flows::FlowError::NotFound => ApiError::new(
@@ -105,14 +106,7 @@ pub async fn scan(
         }),
         Err(error) => Err(error),
     };
-    let id = match resolved {
-        Ok(id) => id,
-        Err(miss) if matches!(miss.code, ErrorCode::NotFound | ErrorCode::InvalidRequest) => {
-            limits::spend(&state, Bucket::ScanFailuresPerIp, &client.ip).await?;
-            return Err(miss);
-        }
-        Err(other) => return Err(other),
-    };
+    let id = resolved?;
     tracing::Span::current().record("request", id.as_str());
     let now = state.now();
     if state.settings.network_mismatch == NetworkMismatch::Deny {
@@ -134,7 +128,7 @@ pub async fn scan(
         .await
         .map_err(|e| match e {
             flows::FlowError::Transition(
-                qrlogin_auth::login_request::TransitionError::WrongState(_),
+                qrlogin_auth::login_request::TransitionError::WrongState(LoginState::Claimed),
             ) => ApiError::new(
                 ErrorCode::Conflict,
                 "Someone else already scanned this code. If that was not you, do not approve anything; start again on the screen.",

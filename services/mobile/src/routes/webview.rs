@@ -59,7 +59,11 @@ pub async fn webview(
         }
         None => None,
     };
-    let (temp, signed) = match (query.aos_temp_token, query.aos_signed_user_token) {
+    let present = |token: Option<String>| token.filter(|t| !t.trim().is_empty());
+    let (temp, signed) = match (
+        present(query.aos_temp_token),
+        present(query.aos_signed_user_token),
+    ) {
         (None, None) => {
             return Ok(match existing {
                 Some(_) => redirect(&next).finish(),
@@ -81,23 +85,62 @@ pub async fn webview(
             "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator.",
         ));
     };
-    let verify_signed = || match &signed {
-        Some(token) => client_for_mentra.verify_signed_user_token(token),
-        None => Err(MentraError::InvalidSignedToken("missing")),
+    // A signed token is good for 10 minutes and has no id of its own: it is used once, keyed
+    // by its hash, so a leaked /webview address cannot be replayed into new sessions.
+    let use_signed_once = async |token: &str| -> Result<bool, ApiError> {
+        let key = format!(
+            "mentra-signed:{}",
+            qrlogin_auth::secret::public_id_of(token)
+        );
+        let lifetime_s =
+            i64::try_from(qrlogin_mentra::USER_TOKEN_LEEWAY_SECONDS).unwrap_or(120) + 600;
+        Ok(state
+            .store
+            .use_once(&key, state.now() + lifetime_s * 1000)
+            .await?)
+    };
+    let verify_signed = async || -> Result<Result<String, MentraError>, ApiError> {
+        let Some(token) = &signed else {
+            return Ok(Err(MentraError::InvalidSignedToken("missing")));
+        };
+        let verified = client_for_mentra.verify_signed_user_token(token);
+        if verified.is_ok() && !use_signed_once(token).await? {
+            return Ok(Err(MentraError::TokenUsed));
+        }
+        Ok(verified)
     };
     let outcome = match temp {
         Some(temp) => match client_for_mentra
             .exchange_temp_token(&SecretString::from(temp))
             .await
         {
-            Ok(user_id) => Ok(user_id),
-            // A reload re-sends a used token; the signed token in the same URL still proves who it is.
-            Err(error) if !error.is_upstream() && signed.is_some() => verify_signed(),
+            Ok(user_id) => {
+                // The signed token that came with it is spent with it.
+                if let Some(token) = &signed {
+                    use_signed_once(token).await?;
+                }
+                Ok(user_id)
+            }
+            // The temp token failed (not the cloud): the signed token may still prove who it is.
+            Err(error) if !error.is_upstream() && signed.is_some() => verify_signed().await?,
             Err(error) => Err(error),
         },
-        None => verify_signed(),
+        None => verify_signed().await?,
     };
     match outcome {
+        // A phone signed in as someone is never switched to another account by a link.
+        Ok(user_id)
+            if existing
+                .as_ref()
+                .is_some_and(|s| s.user.id != User::mentra(&user_id).id) =>
+        {
+            Ok(message_page(
+                &state,
+                StatusCode::CONFLICT,
+                "Signed in as someone else",
+                "This phone is already signed in with another account. Sign out first if you want to switch.",
+            ))
+        }
         Ok(user_id) => {
             let user = User::mentra(&user_id);
             let mut response = redirect(&next);
