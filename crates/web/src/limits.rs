@@ -45,7 +45,7 @@ impl Bucket {
 pub async fn spend(state: &AppState, bucket: Bucket, subject: &str) -> Result<(), ApiError> {
     let key = format!("{}:{subject}", bucket.name());
     let limit = bucket.limit(state);
-    match state.store.rate_limit(&key, limit, true).await? {
+    match state.store.rate_limit(&key, limit).await? {
         None => Ok(()),
         Some(wait) => {
             let seconds = wait.as_millis().div_ceil(1000).max(1);

@@ -74,14 +74,12 @@ pub trait Store: Send + Sync + 'static {
     async fn shared_signing_key(&self, candidate: SecretString)
     -> Result<SecretString, StoreError>;
 
-    /// One event against the rate-limit bucket `key`: `Ok(None)` when allowed, else how long
-    /// to wait. With `commit == false` it only asks whether an event *would* be allowed (for
-    /// budgets that only failures spend). Buckets are shared by every instance on the store.
+    /// Spends one event from the rate-limit bucket `key`: `Ok(None)` when allowed, else how
+    /// long to wait (a refused event spends nothing). Buckets are shared by every instance.
     async fn rate_limit(
         &self,
         key: &str,
         limit: &RateLimit,
-        commit: bool,
     ) -> Result<Option<std::time::Duration>, StoreError>;
 
     /// Is the store reachable (for `/readyz`)?

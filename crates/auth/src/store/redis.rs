@@ -40,7 +40,7 @@ return 1
 ";
 
 /// GCRA, the same arithmetic as `rate_limit::gcra`, in microseconds (exact in Lua's doubles).
-/// KEYS[1] bucket; ARGV: now µs, emission interval µs, period µs, commit (1/0).
+/// KEYS[1] bucket; ARGV: now µs, emission interval µs, period µs.
 /// Returns 0 when allowed, else the wait in ms.
 const GCRA_SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
@@ -49,9 +49,7 @@ if tat < now then tat = now end
 local new_tat = tat + tonumber(ARGV[2])
 local allow_at = new_tat - tonumber(ARGV[3])
 if now < allow_at then return math.ceil((allow_at - now) / 1000) end
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
-end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
 return 0
 ";
 
@@ -476,7 +474,6 @@ impl Store for RedisStore {
         &self,
         key: &str,
         limit: &RateLimit,
-        commit: bool,
     ) -> Result<Option<Duration>, StoreError> {
         let wait_ms: u64 = self
             .gcra
@@ -484,7 +481,6 @@ impl Store for RedisStore {
             .arg(self.clock.now().saturating_mul(1000))
             .arg(limit.emission_interval_us())
             .arg(limit.per_ms.saturating_mul(1000))
-            .arg(if commit { "1" } else { "0" })
             .invoke_async(&mut self.connection())
             .await
             .map_err(redis_error)?;

@@ -433,16 +433,13 @@ impl Store for SqliteStore {
         &self,
         key: &str,
         limit: &RateLimit,
-        commit: bool,
     ) -> Result<Option<Duration>, StoreError> {
         let now_us = self.clock.now().saturating_mul(1000);
         let mut bucket = self.buckets.entry(key.to_owned()).or_insert(i64::MIN);
         let stored = (*bucket != i64::MIN).then_some(*bucket);
         Ok(match gcra(stored, now_us, limit) {
             Gcra::Allowed { new_tat_us } => {
-                if commit {
-                    *bucket = new_tat_us;
-                }
+                *bucket = new_tat_us;
                 None
             }
             Gcra::Limited { retry_after_ms } => Some(Duration::from_millis(
