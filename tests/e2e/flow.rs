@@ -182,22 +182,18 @@ async fn local_accounts_sign_in_on_the_phone() {
     cluster
         .add_local_account("erin", "Erin", "correct horse battery")
         .await;
-    let phone = crate::helpers::Phone {
-        client: crate::helpers::client(),
-        base: cluster.mobile.clone(),
-    };
-    let login = |password: &'static str| {
-        phone
-            .client
-            .post(format!("{}/api/local/login", phone.base))
-            .json(&json!({ "username": "Erin", "password": password }))
-            .send()
-    };
+    let phone = cluster.signed_out_phone();
     assert_eq!(
-        error_code(login("wrong password").await.unwrap()).await,
+        error_code(phone.local_login("Erin", "wrong password").await).await,
         (401, "unauthenticated".into())
     );
-    assert_eq!(login("correct horse battery").await.unwrap().status(), 200);
+    assert_eq!(
+        phone
+            .local_login("Erin", "correct horse battery")
+            .await
+            .status(),
+        200
+    );
     let screen = cluster.screen(0);
     let created = approved(&screen, &phone).await;
     assert_eq!(screen.redeem(&created).await.status(), 200);

@@ -175,6 +175,14 @@ impl TestCluster {
         assert!(created.unwrap(), "the username was free");
     }
 
+    /// A phone that has not signed in yet.
+    pub fn signed_out_phone(&self) -> Phone {
+        Phone {
+            client: client(),
+            base: self.mobile.clone(),
+        }
+    }
+
     pub fn screen(&self, instance: usize) -> Screen {
         Screen {
             client: client(),
@@ -325,6 +333,15 @@ pub struct Phone {
 }
 
 impl Phone {
+    pub async fn local_login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/local/login", self.base))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn scan(&self, body: Value) -> reqwest::Response {
         self.client
             .post(format!("{}/api/scan", self.base))

@@ -139,15 +139,13 @@ async fn parallel_password_guesses_cannot_outrun_the_budget() {
         .add_local_account("erin", "Erin", "correct horse battery")
         .await;
     let guesses = (0..12).map(|i| {
-        client()
-            .post(format!("{}/api/local/login", cluster.mobile))
-            .json(&json!({ "username": "erin", "password": format!("guess {i}") }))
-            .send()
+        let phone = cluster.signed_out_phone();
+        async move { phone.local_login("erin", &format!("guess {i}")).await }
     });
     let statuses: Vec<u16> = futures_util::future::join_all(guesses)
         .await
         .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
+        .map(|r| r.status().as_u16())
         .collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 401).count(),
@@ -175,16 +173,11 @@ async fn wrong_passwords_are_limited_per_account() {
     cluster
         .add_local_account("erin", "Erin", "correct horse battery")
         .await;
-    let login = |password: &'static str| {
-        client()
-            .post(format!("{}/api/local/login", cluster.mobile))
-            .json(&json!({ "username": "erin", "password": password }))
-            .send()
-    };
+    let phone = cluster.signed_out_phone();
     for _ in 0..3 {
-        assert_eq!(login("guess").await.unwrap().status(), 401);
+        assert_eq!(phone.local_login("erin", "guess").await.status(), 401);
     }
-    let refused = login("correct horse battery").await.unwrap();
+    let refused = phone.local_login("erin", "correct horse battery").await;
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(error_code(refused).await, (429, "rate_limited".into()));
 }

@@ -167,10 +167,7 @@ async fn no_token_or_secret_is_left_in_a_url_or_a_log_line() {
     };
     let screen = cluster.screen(0);
     let temp_token = cluster.cloud.issue_temp_token("alice@example.com");
-    let phone = crate::helpers::Phone {
-        client: client(),
-        base: cluster.mobile.clone(),
-    };
+    let phone = cluster.signed_out_phone();
     let webview = phone
         .client
         .get(format!(
