@@ -160,20 +160,23 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
     browser.close().await.unwrap();
 }
 
-/// Both sides in real browsers: the phone follows the QR's link, signs in with a local
-/// account on the sign-in page, sees the confirmation and taps Approve; the screen arrives at
-/// its dashboard.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
-    let Some(driver) = chromedriver().await else {
-        return;
-    };
-    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+/// Two real browsers, a screen and a phone: the screen shows its QR page, the phone follows
+/// the QR's link, signs in with a local account ("Erin") and reaches the confirmation, which
+/// it checks shows the screen's code. Returns the cluster, the screen and the phone.
+struct TwoBrowsers {
+    cluster: TestCluster,
+    screen: fantoccini::Client,
+    phone: fantoccini::Client,
+    _profiles: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn phone_at_the_confirmation(driver: &ChromeDriver, extra: &[(&str, &str)]) -> TwoBrowsers {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, extra).await.unwrap();
     cluster
         .add_local_account("erin", "Erin", "correct horse battery")
         .await;
-    let (screen, _screen_profile) = browser(&driver).await;
-    let (phone, _phone_profile) = browser(&driver).await;
+    let (screen, screen_profile) = browser(driver).await;
+    let (phone, phone_profile) = browser(driver).await;
 
     screen
         .goto(&format!("{}/", cluster.desktops[0]))
@@ -210,27 +213,109 @@ async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
         .click()
         .await
         .unwrap();
-    let approve = wait_for(&phone, "#confirm:not([hidden]) #approve").await;
+    wait_for(&phone, "#confirm:not([hidden]) #approve").await;
     let shown_code = text(&phone, "#c-code").await;
     assert_eq!(
         shown_code, user_code,
         "the phone shows the code the screen shows"
     );
-    if let Ok(png) = phone.screenshot().await {
+    TwoBrowsers {
+        cluster,
+        screen,
+        phone,
+        _profiles: (screen_profile, phone_profile),
+    }
+}
+
+impl TwoBrowsers {
+    async fn screen_reaches_the_dashboard(&self) {
+        let dashboard =
+            url::Url::parse(&format!("{}/dashboard", self.cluster.desktops[0])).unwrap();
+        self.screen
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_url(&dashboard)
+            .await
+            .unwrap();
+        assert_eq!(text(&self.screen, "#user-name").await, "Erin");
+    }
+
+    async fn close(self) {
+        self.screen.close().await.unwrap();
+        self.phone.close().await.unwrap();
+    }
+}
+
+/// Both sides in real browsers: the phone follows the QR's link, signs in with a local
+/// account on the sign-in page, sees the confirmation and taps Approve; the screen arrives at
+/// its dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let both = phone_at_the_confirmation(&driver, &[]).await;
+    if let Ok(png) = both.phone.screenshot().await {
         let _ = std::fs::write(std::env::temp_dir().join("qrlogin-confirm.png"), png);
     }
-    approve.click().await.unwrap();
-
-    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
-    screen
-        .wait()
-        .at_most(PAGE_WAIT)
-        .for_url(&dashboard)
+    both.phone
+        .find(Locator::Id("approve"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
-    assert_eq!(text(&screen, "#user-name").await, "Erin");
-    let status = text(&phone, "#status").await;
+    both.screen_reaches_the_dashboard().await;
+    let status = text(&both.phone, "#status").await;
     assert!(status.starts_with("Approved"), "{status}");
-    screen.close().await.unwrap();
-    phone.close().await.unwrap();
+    both.close().await;
+}
+
+/// PIN mode in real browsers: the phone shows a PIN after Approve; a wrong PIN typed on the
+/// screen is refused and shown on the phone as an attempt; the right one signs the screen in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_pin_mode_the_screen_types_the_pin_the_phone_shows() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let both = phone_at_the_confirmation(&driver, &[("LOGIN_CONFIRMATION", "pin")]).await;
+    both.phone
+        .find(Locator::Id("approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&both.phone, "#pin-box:not([hidden])").await;
+    let pin = text(&both.phone, "#pin").await;
+    assert_eq!(pin.len(), 6, "{pin:?}");
+
+    let wrong = if pin == "000000" { "111111" } else { "000000" };
+    let form = wait_for(&both.screen, "#pin-form:not([hidden])").await;
+    let input = form.find(Locator::Id("pin")).await.unwrap();
+    input.send_keys(wrong).await.unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    both.phone
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath(
+            "//p[@id='pin-attempts' and contains(., 'Wrong PINs typed on the screen: 1')]",
+        ))
+        .await
+        .unwrap();
+
+    input.send_keys(&pin).await.unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    both.screen_reaches_the_dashboard().await;
+    both.close().await;
 }

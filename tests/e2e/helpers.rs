@@ -271,6 +271,20 @@ impl Screen {
             .unwrap()
     }
 
+    /// Types `pin` on the screen.
+    pub async fn enter_pin(&self, created: &Created, pin: &str) -> reqwest::Response {
+        self.client
+            .post(format!(
+                "{}/api/login-requests/{}/pin",
+                self.base, created.id
+            ))
+            .header("x-desktop-secret", &created.secret)
+            .json(&serde_json::json!({ "pin": pin }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn me(&self) -> reqwest::Response {
         self.client
             .get(format!("{}/api/me", self.base))
@@ -353,6 +367,18 @@ impl Phone {
 
     pub async fn scan_id(&self, id: &str) -> reqwest::Response {
         self.scan(serde_json::json!({ "id": id })).await
+    }
+
+    /// The claimant's view of a request it is deciding.
+    pub async fn status(&self, id: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}/api/login-requests/{id}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
     }
 
     pub async fn decide(&self, id: &str, verb: &str) -> reqwest::Response {

@@ -12,5 +12,6 @@ mod expiry;
 mod flow;
 mod limits;
 mod mentra;
+mod pin;
 mod regressions;
 mod sessions;

@@ -36,7 +36,7 @@ pub enum FlowError {
 }
 
 /// A compare-and-set can only lose to another successful transition, and a request has at
-/// most five, so this bound is never reached by honest contention.
+/// most five plus its counted PIN attempts, so this bound is never reached by honest contention.
 const MAX_SWAP_ATTEMPTS: usize = 16;
 
 pub async fn create_request(
@@ -97,6 +97,31 @@ pub async fn transition(
         }
     }
     Err(anyhow::anyhow!("request {id} kept changing under a transition").into())
+}
+
+/// Checks the PIN the screen typed. Wrong PINs are counted atomically, so of any number of
+/// concurrent guesses exactly [`crate::login_request::PIN_ATTEMPTS`] are counted, and the
+/// last of them locks the request.
+pub async fn enter_pin(
+    store: &dyn Store,
+    id: &RequestId,
+    desktop_secret: &SecretString,
+    pin: &str,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
+    let enter = Transition::EnterPin {
+        secret: desktop_secret.expose_secret().to_owned(),
+        pin: pin.to_owned(),
+    };
+    let entered = transition(store, id, &enter, now).await?;
+    match &entered.pin {
+        Some(challenge) if challenge.confirmed => Ok(entered),
+        Some(challenge) => Err(TransitionError::WrongPin {
+            attempts_left: challenge.attempts_left(),
+        }
+        .into()),
+        None => Err(anyhow::anyhow!("a PIN was accepted for a request without one").into()),
+    }
 }
 
 /// What a phone submits to name a request: the QR's text, the id, or the typed code.

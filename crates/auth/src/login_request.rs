@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::{SecretHash, random_token};
+use crate::secret::{SecretHash, random_bytes, random_token};
 use crate::user::User;
 use crate::user_code::UserCode;
 
@@ -98,6 +98,57 @@ pub struct ScreenContext {
     pub user_agent: String,
 }
 
+/// How long a person has, at least, to approve or deny after scanning.
+pub const DECISION_WINDOW_MS: i64 = 60 * 1000;
+
+/// How many wrong PINs lock a request.
+pub const PIN_ATTEMPTS: u8 = 5;
+/// How long the PIN shown on the phone can be typed on the screen.
+pub const PIN_TTL_MS: i64 = 2 * 60 * 1000;
+
+/// The PIN a `LOGIN_CONFIRMATION=pin` approval puts between the phone and the screen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinChallenge {
+    /// Of the request id and the PIN, so the stored record does not show the PIN itself.
+    hash: SecretHash,
+    pub failed_attempts: u8,
+    pub confirmed: bool,
+}
+
+impl PinChallenge {
+    fn new(id: &RequestId, pin: &str) -> Self {
+        Self {
+            hash: SecretHash::of(&Self::salted(id, pin)),
+            failed_attempts: 0,
+            confirmed: false,
+        }
+    }
+
+    fn salted(id: &RequestId, pin: &str) -> String {
+        format!("{id}:{pin}")
+    }
+
+    fn matches(&self, id: &RequestId, pin: &str) -> bool {
+        self.hash.matches(&Self::salted(id, pin))
+    }
+
+    pub fn attempts_left(&self) -> u8 {
+        PIN_ATTEMPTS.saturating_sub(self.failed_attempts)
+    }
+}
+
+/// Six digits from the CSPRNG, uniformly: drawn from the largest multiple of 10^6 below 2^32.
+pub fn generate_pin() -> String {
+    const SPACE: u32 = 1_000_000;
+    const CEILING: u32 = u32::MAX - u32::MAX % SPACE;
+    loop {
+        let draw = u32::from_le_bytes(random_bytes::<4>());
+        if draw < CEILING {
+            return format!("{:06}", draw % SPACE);
+        }
+    }
+}
+
 /// Who claimed the request, and from where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
@@ -122,6 +173,9 @@ pub struct LoginRequest {
     pub claim: Option<Claim>,
     /// When the request reached its current state.
     pub updated_at: UnixMillis,
+    /// Set by an approval in PIN mode: the screen must type the phone's PIN before redeeming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<PinChallenge>,
 }
 
 /// A freshly created request with the secret that only its creator receives.
@@ -144,6 +198,7 @@ impl LoginRequest {
             screen,
             claim: None,
             updated_at: now,
+            pin: None,
         };
         NewLoginRequest {
             request,
@@ -176,7 +231,9 @@ impl LoginRequest {
         }
         // The screen's own actions need its secret whatever the state: a caller without it
         // learns nothing about the request.
-        if let Transition::Redeem { secret } | Transition::Cancel { secret } = transition
+        if let Transition::Redeem { secret }
+        | Transition::Cancel { secret }
+        | Transition::EnterPin { secret, .. } = transition
             && !self.secret_hash.matches(secret)
         {
             return Err(TransitionError::WrongSecret);
@@ -186,14 +243,51 @@ impl LoginRequest {
         next.state = match (self.state, transition) {
             (LoginState::Pending, Transition::Claim(claim)) => {
                 next.claim = Some(claim.clone());
+                // A code scanned in its last seconds still leaves the person time to decide.
+                next.expires_at = self.expires_at.max(now.saturating_add(DECISION_WINDOW_MS));
                 LoginState::Claimed
             }
             (LoginState::Claimed, Transition::Claim(claim)) if claimed_by(&claim.user) => {
                 // The same person scanning again (a reload): nothing changes.
                 return Ok(self.clone());
             }
-            (LoginState::Claimed, Transition::Approve { user }) if claimed_by(user) => {
+            (LoginState::Claimed, Transition::Approve { user, pin }) if claimed_by(user) => {
+                if let Some(pin) = pin {
+                    next.pin = Some(PinChallenge::new(&self.id, pin));
+                    // The PIN gets its full two minutes, however long the QR had left.
+                    next.expires_at = self.expires_at.max(now.saturating_add(PIN_TTL_MS));
+                }
                 LoginState::Approved
+            }
+            (LoginState::Approved, Transition::EnterPin { pin, .. }) => {
+                let Some(challenge) = &self.pin else {
+                    return Err(TransitionError::WrongState(LoginState::Approved));
+                };
+                let right = challenge.matches(&self.id, pin);
+                if challenge.confirmed {
+                    // Typing the right PIN again changes nothing; anything else is refused.
+                    return match right {
+                        true => Ok(self.clone()),
+                        false => Err(TransitionError::WrongState(LoginState::Approved)),
+                    };
+                }
+                let mut counted = challenge.clone();
+                if right {
+                    counted.confirmed = true;
+                } else {
+                    counted.failed_attempts = counted.failed_attempts.saturating_add(1);
+                }
+                let locked = counted.attempts_left() == 0;
+                next.pin = Some(counted);
+                match locked {
+                    true => LoginState::Locked,
+                    false => LoginState::Approved,
+                }
+            }
+            (LoginState::Approved, Transition::Redeem { .. })
+                if self.pin.as_ref().is_some_and(|c| !c.confirmed) =>
+            {
+                return Err(TransitionError::PinRequired);
             }
             (LoginState::Claimed, Transition::Deny { user }) if claimed_by(user) => {
                 LoginState::Denied
@@ -232,14 +326,17 @@ impl LoginRequest {
 pub enum Transition {
     /// A signed-in phone scanned the QR or typed the code. Exactly one user can claim.
     Claim(Claim),
-    /// The claimant confirmed on the phone.
-    Approve { user: User },
+    /// The claimant confirmed on the phone; in PIN mode with the PIN the phone will show.
+    Approve { user: User, pin: Option<String> },
     /// The claimant refused on the phone.
     Deny { user: User },
     /// The screen exchanges the approval for a session, with its desktop secret. Exactly once.
     Redeem { secret: String },
     /// The screen gives up (navigated away, or asked for a new QR).
     Cancel { secret: String },
+    /// The screen types the PIN shown on the phone. A wrong one is counted, and is still a
+    /// transition: it changes the stored attempt count, or locks the request.
+    EnterPin { secret: String, pin: String },
 }
 
 /// Shows what is asked and by whom, never the desktop secret.
@@ -247,10 +344,11 @@ impl std::fmt::Debug for Transition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Claim(claim) => write!(f, "Claim({})", claim.user.id),
-            Self::Approve { user } => write!(f, "Approve({})", user.id),
+            Self::Approve { user, .. } => write!(f, "Approve({})", user.id),
             Self::Deny { user } => write!(f, "Deny({})", user.id),
             Self::Redeem { .. } => f.write_str("Redeem(<secret>)"),
             Self::Cancel { .. } => f.write_str("Cancel(<secret>)"),
+            Self::EnterPin { .. } => f.write_str("EnterPin(<secret>, <pin>)"),
         }
     }
 }
@@ -267,6 +365,10 @@ pub enum TransitionError {
     NotClaimant,
     #[error("the desktop secret does not match this sign-in request")]
     WrongSecret,
+    #[error("type the PIN shown on the phone first")]
+    PinRequired,
+    #[error("that PIN is wrong; {attempts_left} attempts left")]
+    WrongPin { attempts_left: u8 },
 }
 
 #[cfg(test)]
@@ -308,7 +410,13 @@ mod tests {
         let claimed = new.request.apply(&claim("ann", 1), 1).unwrap();
         assert_eq!(claimed.state, LoginState::Claimed);
         let approved = claimed
-            .apply(&Transition::Approve { user: user("ann") }, 2)
+            .apply(
+                &Transition::Approve {
+                    user: user("ann"),
+                    pin: None,
+                },
+                2,
+            )
             .unwrap();
         assert_eq!(approved.state, LoginState::Approved);
         let redeemed = approved.apply(&Transition::Redeem { secret }, 3).unwrap();
@@ -325,7 +433,13 @@ mod tests {
             Err(TransitionError::WrongState(LoginState::Claimed))
         );
         assert_eq!(
-            claimed.apply(&Transition::Approve { user: user("bob") }, 2),
+            claimed.apply(
+                &Transition::Approve {
+                    user: user("bob"),
+                    pin: None
+                },
+                2
+            ),
             Err(TransitionError::NotClaimant)
         );
     }
@@ -338,7 +452,13 @@ mod tests {
             .request
             .apply(&claim("ann", 1), 1)
             .unwrap()
-            .apply(&Transition::Approve { user: user("ann") }, 2)
+            .apply(
+                &Transition::Approve {
+                    user: user("ann"),
+                    pin: None,
+                },
+                2,
+            )
             .unwrap();
         let wrong = Transition::Redeem {
             secret: "guess".into(),
@@ -364,6 +484,119 @@ mod tests {
         );
     }
 
+    fn approved_with_pin(pin: &str) -> (LoginRequest, String) {
+        let new = LoginRequest::create(screen(), 0, TTL);
+        let secret = secret_of(&new);
+        let approve = Transition::Approve {
+            user: user("ann"),
+            pin: Some(pin.into()),
+        };
+        let approved = new
+            .request
+            .apply(&claim("ann", 1), 1)
+            .unwrap()
+            .apply(&approve, 2)
+            .unwrap();
+        (approved, secret)
+    }
+
+    fn enter(secret: &str, pin: &str) -> Transition {
+        Transition::EnterPin {
+            secret: secret.into(),
+            pin: pin.into(),
+        }
+    }
+
+    #[test]
+    fn a_pin_approval_needs_the_pin_before_redeem() {
+        let (approved, secret) = approved_with_pin("123456");
+        assert!(
+            approved.expires_at >= 2 + PIN_TTL_MS,
+            "the PIN gets its two minutes"
+        );
+        let redeem = Transition::Redeem {
+            secret: secret.clone(),
+        };
+        assert_eq!(
+            approved.apply(&redeem, 3),
+            Err(TransitionError::PinRequired)
+        );
+        let confirmed = approved.apply(&enter(&secret, "123456"), 3).unwrap();
+        assert_eq!(confirmed.state, LoginState::Approved);
+        assert_eq!(
+            confirmed
+                .apply(&enter(&secret, "123456"), 4)
+                .unwrap()
+                .version,
+            confirmed.version,
+            "the right PIN again changes nothing"
+        );
+        assert_eq!(
+            confirmed.apply(&redeem, 4).unwrap().state,
+            LoginState::Redeemed
+        );
+    }
+
+    #[test]
+    fn five_wrong_pins_lock_the_request_even_against_the_right_one() {
+        let (mut request, secret) = approved_with_pin("123456");
+        assert_eq!(
+            request.apply(&enter("not the secret", "123456"), 3),
+            Err(TransitionError::WrongSecret),
+            "PIN guesses need the desktop secret"
+        );
+        for attempt in 1..=PIN_ATTEMPTS {
+            request = request.apply(&enter(&secret, "000000"), 3).unwrap();
+            let counted = request.pin.as_ref().unwrap();
+            assert_eq!(counted.failed_attempts, attempt);
+            assert!(!counted.confirmed);
+        }
+        assert_eq!(request.state, LoginState::Locked);
+        assert_eq!(
+            request.apply(&enter(&secret, "123456"), 4),
+            Err(TransitionError::Final(LoginState::Locked))
+        );
+    }
+
+    #[test]
+    fn a_tap_approval_takes_no_pin() {
+        let new = LoginRequest::create(screen(), 0, TTL);
+        let secret = secret_of(&new);
+        let approved = new
+            .request
+            .apply(&claim("ann", 1), 1)
+            .unwrap()
+            .apply(
+                &Transition::Approve {
+                    user: user("ann"),
+                    pin: None,
+                },
+                2,
+            )
+            .unwrap();
+        assert_eq!(
+            approved.apply(&enter(&secret, "123456"), 3),
+            Err(TransitionError::WrongState(LoginState::Approved))
+        );
+    }
+
+    #[test]
+    fn a_claim_leaves_a_minute_to_decide() {
+        let request = LoginRequest::create(screen(), 0, TTL).request;
+        let late = TTL - 1;
+        let claimed = request.apply(&claim("ann", late), late).unwrap();
+        assert_eq!(claimed.expires_at, late + DECISION_WINDOW_MS);
+    }
+
+    #[test]
+    fn pins_are_six_digits() {
+        for _ in 0..200 {
+            let pin = generate_pin();
+            assert_eq!(pin.len(), 6);
+            assert!(pin.bytes().all(|b| b.is_ascii_digit()), "{pin}");
+        }
+    }
+
     #[test]
     fn expiry_is_checked_at_every_step() {
         let new = LoginRequest::create(screen(), 0, TTL);
@@ -374,16 +607,26 @@ mod tests {
             Err(TransitionError::Expired)
         );
         let claimed = pending.apply(&claim("ann", 1), 1).unwrap();
-        let approve = Transition::Approve { user: user("ann") };
-        assert_eq!(claimed.apply(&approve, TTL), Err(TransitionError::Expired));
+        let deadline = claimed.expires_at;
+        let approve = Transition::Approve {
+            user: user("ann"),
+            pin: None,
+        };
+        assert_eq!(
+            claimed.apply(&approve, deadline),
+            Err(TransitionError::Expired)
+        );
         let approved = claimed.apply(&approve, 2).unwrap();
         let redeem = Transition::Redeem { secret };
         assert_eq!(
-            approved.apply(&redeem, TTL + 1),
+            approved.apply(&redeem, deadline + 1),
             Err(TransitionError::Expired)
         );
-        assert_eq!(approved.state_at(TTL), LoginState::Expired);
-        assert_eq!(approved.expired(TTL).unwrap().state, LoginState::Expired);
+        assert_eq!(approved.state_at(deadline), LoginState::Expired);
+        assert_eq!(
+            approved.expired(deadline).unwrap().state,
+            LoginState::Expired
+        );
     }
 
     #[test]
@@ -430,7 +673,7 @@ mod tests {
                 let name = if who == 0 { "ann" } else { "bob" };
                 let transition = match kind {
                     0 => claim(name, now),
-                    1 => Transition::Approve { user: user(name) },
+                    1 => Transition::Approve { user: user(name), pin: None },
                     2 => Transition::Deny { user: user(name) },
                     3 => Transition::Redeem { secret: if who == 0 { secret.clone() } else { "x".into() } },
                     _ => Transition::Cancel { secret: if who == 0 { secret.clone() } else { "x".into() } },
@@ -452,7 +695,7 @@ mod tests {
                 }
                 if request.state.is_final() {
                     let frozen = request.clone();
-                    for t in [claim("ann", now), Transition::Approve { user: user("ann") },
+                    for t in [claim("ann", now), Transition::Approve { user: user("ann"), pin: None },
                               Transition::Redeem { secret: secret.clone() },
                               Transition::Cancel { secret: secret.clone() }] {
                         prop_assert!(frozen.apply(&t, now).is_err());

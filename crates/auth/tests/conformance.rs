@@ -126,6 +126,7 @@ async fn approved(b: &Backend) -> (LoginRequest, String) {
         .unwrap();
     let approve = Transition::Approve {
         user: User::local("ann", "ann"),
+        pin: None,
     };
     let request = flows::transition(&*b.b, &request.id, &approve, now)
         .await
@@ -231,6 +232,7 @@ async fn exactly_one_of_twenty_concurrent_approvals_wins(b: Backend) {
         let id = request.id.clone();
         let approve = Transition::Approve {
             user: User::local("ann", "ann"),
+            pin: None,
         };
         tokio::spawn(async move { flows::transition(&*store, &id, &approve, now).await })
     });

@@ -79,6 +79,15 @@ pub enum NetworkMismatch {
     Deny,
 }
 
+/// How the screen confirms an approval (`LOGIN_CONFIRMATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginConfirmation {
+    /// The tap on the phone is enough.
+    Tap,
+    /// The phone shows a 6-digit PIN that must be typed on the screen.
+    Pin,
+}
+
 /// Rate limits (DESIGN §5), each `N/duration`: at most N, refilling evenly over the duration.
 #[derive(Clone, Debug)]
 pub struct RateLimits {
@@ -95,6 +104,9 @@ pub struct RateLimits {
     pub login_per_ip: RateLimit,
     /// Local-account sign-in attempts per account.
     pub login_per_account: RateLimit,
+    /// PIN entries per login request (past the lock after five wrong ones, this spares the
+    /// store a flood of refusals).
+    pub pin_per_request: RateLimit,
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +130,7 @@ pub struct Settings {
     pub app_name: String,
     pub rate_limits: RateLimits,
     pub network_mismatch: NetworkMismatch,
+    pub login_confirmation: LoginConfirmation,
     pub mentra: MentraSettings,
     pub log_format: LogFormat,
     pub rust_log: String,
@@ -249,7 +262,12 @@ impl Settings {
             poll_per_request: limit("RATE_LIMIT_POLL_PER_REQUEST", "120/1m"),
             login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", "20/10m"),
             login_per_account: limit("RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/10m"),
+            pin_per_request: limit("RATE_LIMIT_PIN_PER_REQUEST", "30/1m"),
         };
+        let login_confirmation = parse("LOGIN_CONFIRMATION", "tap", &|v| match v {
+            "tap" | "pin" => Ok(()),
+            _ => Err("expected `tap` or `pin`".into()),
+        });
         let network_mismatch = parse("NETWORK_MISMATCH", "warn", &|v| match v {
             "warn" | "deny" => Ok(()),
             _ => Err("expected `warn` or `deny`".into()),
@@ -320,6 +338,11 @@ impl Settings {
                 NetworkMismatch::Deny
             } else {
                 NetworkMismatch::Warn
+            },
+            login_confirmation: if login_confirmation == "pin" {
+                LoginConfirmation::Pin
+            } else {
+                LoginConfirmation::Tap
             },
             mentra: MentraSettings {
                 package_name: get("PACKAGE_NAME"),

@@ -29,6 +29,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     Locked,
+    /// The screen typed a PIN that is not the one the phone shows.
+    WrongPin,
+    /// The screen must type the phone's PIN before it can redeem.
+    PinRequired,
     RateLimited,
     InternalError,
     UpstreamError,
@@ -48,6 +52,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Locked => StatusCode::LOCKED,
+            Self::WrongPin => StatusCode::FORBIDDEN,
+            Self::PinRequired => StatusCode::CONFLICT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
@@ -287,6 +293,14 @@ impl From<TransitionError> for ApiError {
             TransitionError::Final(LoginState::Locked) => ErrorCode::Locked,
             TransitionError::Final(_) | TransitionError::WrongState(_) => ErrorCode::Conflict,
             TransitionError::NotClaimant | TransitionError::WrongSecret => ErrorCode::Forbidden,
+            TransitionError::PinRequired => ErrorCode::PinRequired,
+            TransitionError::WrongPin { attempts_left: 0 } => {
+                return Self::new(
+                    ErrorCode::WrongPin,
+                    "That PIN is wrong, and it was the last attempt: this sign-in is locked. Start again with a new QR code.",
+                );
+            }
+            TransitionError::WrongPin { .. } => ErrorCode::WrongPin,
         };
         Self::new(code, message)
     }

@@ -14,6 +14,7 @@ pub enum Bucket {
     PollPerRequest,
     LoginPerIp,
     LoginPerAccount,
+    PinPerRequest,
 }
 
 impl Bucket {
@@ -25,6 +26,7 @@ impl Bucket {
             Self::PollPerRequest => "poll-request",
             Self::LoginPerIp => "login-ip",
             Self::LoginPerAccount => "login-account",
+            Self::PinPerRequest => "pin-request",
         }
     }
 
@@ -37,6 +39,7 @@ impl Bucket {
             Self::PollPerRequest => &limits.poll_per_request,
             Self::LoginPerIp => &limits.login_per_ip,
             Self::LoginPerAccount => &limits.login_per_account,
+            Self::PinPerRequest => &limits.pin_per_request,
         }
     }
 }

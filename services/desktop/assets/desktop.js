@@ -73,7 +73,7 @@
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.id !== current.id) return;
-      finished = onState(message.state) || finished;
+      finished = onState(message) || finished;
     };
     socket.onclose = () => { if (!finished && current && current.id === request.id) poll(request.id); };
   }
@@ -82,28 +82,53 @@
     while (current && current.id === id) {
       try {
         const s = await api("GET", "/api/login-requests/" + id);
-        if (onState(s.state)) return;
+        if (onState(s)) return;
       } catch (e) {
-        if (e.status === 410 || e.status === 404) { onState("expired"); return; }
+        if (e.status === 410 || e.status === 404) { onState({ state: "expired" }); return; }
       }
       await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
     }
   }
 
   // Returns true when the request has reached a final state on this page.
-  function onState(state) {
-    switch (state) {
+  function onState(message) {
+    if (typeof message.expires_in === "number") current.deadline = Date.now() + message.expires_in * 1000;
+    switch (message.state) {
       case "pending": status("Scan the code to sign in."); return false;
       case "claimed": status("Scanned. Confirm on your phone, and check the code matches " + $("user-code").textContent + "."); return false;
-      case "approved": redeem(current.id); return true;
+      case "approved":
+        if (message.pin_required) { askForPin(message.pin_attempts_left); return false; }
+        $("pin-form").hidden = true;
+        redeem(current.id);
+        return true;
       case "redeemed": return true;
       case "denied": stop(); status("The sign-in was refused on the phone."); offerRenewal(); return true;
       case "cancelled": stop(); status("This sign-in was cancelled."); offerRenewal(); return true;
-      case "locked": stop(); status("Too many wrong attempts: this code is locked."); offerRenewal(); return true;
+      case "locked": stop(); $("pin-form").hidden = true; status("Too many wrong PINs: this sign-in is locked. Start again with a new code."); offerRenewal(); return true;
       case "expired": expired(); return true;
       default: return false;
     }
   }
+
+  function askForPin(attemptsLeft) {
+    const form = $("pin-form");
+    if (form.hidden) { form.hidden = false; $("pin").value = ""; $("pin").focus(); }
+    status("Approved on the phone. Type the 6-digit PIN your phone shows (" + attemptsLeft + " attempts left).");
+  }
+
+  $("pin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!current) return;
+    const id = current.id;
+    try {
+      const s = await api("POST", "/api/login-requests/" + id + "/pin", { pin: $("pin").value.trim() });
+      if (!s.pin_required) { $("pin-form").hidden = true; redeem(id); }
+    } catch (e) {
+      $("pin").value = "";
+      if (e.status === 423) { onState({ state: "locked" }); return; }
+      status(e.message);
+    }
+  });
 
   async function redeem(id) {
     status("Approved. Signing in…");

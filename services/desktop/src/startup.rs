@@ -31,6 +31,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .get(login_requests::poll)
                 .delete(login_requests::cancel),
         )
+        .service(web::resource("/api/login-requests/{id}/pin").post(login_requests::enter_pin))
         .service(web::resource("/api/login-requests/{id}/redeem").post(login_requests::redeem))
         .service(web::resource("/api/login-requests/{id}/events").get(events::events))
         .service(web::resource("/api/me").get(me::me))

@@ -7,7 +7,7 @@
   const status = (text) => { const s = $("status"); if (s) s.textContent = text; };
 
   async function api(path, body) {
-    const res = await fetch(path, {
+    const res = await fetch(path, body === undefined ? { credentials: "same-origin" } : {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
@@ -61,12 +61,31 @@
   async function decide(verb) {
     $("approve").disabled = true; $("deny").disabled = true;
     try {
-      await api("/api/login-requests/" + requestId + "/" + verb, {});
+      const decided = await api("/api/login-requests/" + requestId + "/" + verb, {});
       $("confirm").hidden = true;
+      if (decided.pin) { showPin(decided.pin); return; }
       status(verb === "approve" ? "Approved. The screen is signing in." : "Denied. Nothing was signed in.");
     } catch (e) {
       status(e.message);
       $("approve").disabled = false; $("deny").disabled = false;
+    }
+  }
+
+  // PIN mode: show the PIN until the screen has typed it, with the attempts it made.
+  const PIN_POLL_MS = 2000;
+  async function showPin(pin) {
+    $("pin-box").hidden = false;
+    $("pin").textContent = pin;
+    status("Type this PIN on the screen.");
+    const id = requestId;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, PIN_POLL_MS));
+      let s;
+      try { s = await api("/api/login-requests/" + id); } catch (e) { status(e.message); return; }
+      if (s.pin_failed_attempts > 0) $("pin-attempts").textContent = "Wrong PINs typed on the screen: " + s.pin_failed_attempts + " (" + s.pin_attempts_left + " left).";
+      if (s.pin_confirmed) { $("pin-box").hidden = true; status("The screen typed the PIN. It is signing in."); return; }
+      if (s.state === "locked") { $("pin-box").hidden = true; status("Too many wrong PINs were typed on the screen: this sign-in is locked. If that was not you, someone else may be trying to sign in."); return; }
+      if (s.state !== "approved") { $("pin-box").hidden = true; status("This sign-in is " + s.state + "."); return; }
     }
   }
 

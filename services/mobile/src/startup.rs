@@ -60,6 +60,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/api/local/login").post(local::login))
         .service(web::resource("/api/logout").post(local::logout))
         .service(web::resource("/api/scan").post(scan::scan))
+        .service(web::resource("/api/login-requests/{id}").get(scan::status))
         .service(web::resource("/api/login-requests/{id}/approve").post(scan::approve))
         .service(web::resource("/api/login-requests/{id}/deny").post(scan::deny));
 }

@@ -222,12 +222,14 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let data = to_json(next)?;
         let (id, version) = (next.id.as_str().to_owned(), next.version);
+        // A claim or a PIN can move the deadline, and the retention follows it.
+        let purge_at = next.expires_at + REQUEST_RETENTION_MS;
         let swapped = self
             .with(move |c| {
                 let changed = c
                     .execute(
-                        "UPDATE login_requests SET version = ?1, data = ?2 WHERE id = ?3 AND version = ?4",
-                        params![version, data, id, expected_version],
+                        "UPDATE login_requests SET version = ?1, data = ?2, purge_at = ?3 WHERE id = ?4 AND version = ?5",
+                        params![version, data, purge_at, id, expected_version],
                     )
                     .map_err(db)?;
                 Ok(changed == 1)

@@ -38,6 +38,10 @@ pub struct RequestStatus {
     pub expires_at: UnixMillis,
     /// Seconds left, by the server's clock.
     pub expires_in: i64,
+    /// Approved in PIN mode: type the PIN the phone shows before redeeming.
+    pub pin_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_attempts_left: Option<u8>,
 }
 
 impl RequestStatus {
@@ -48,6 +52,8 @@ impl RequestStatus {
             version: request.version,
             expires_at: request.expires_at,
             expires_in: (request.expires_at - now).max(0) / 1000,
+            pin_required: request.pin.as_ref().is_some_and(|pin| !pin.confirmed),
+            pin_attempts_left: request.pin.as_ref().map(|pin| pin.attempts_left()),
         }
     }
 }
@@ -190,6 +196,38 @@ pub async fn cancel(
     Ok(HttpResponse::NoContent()
         .cookie(state.desktop_cookies().removal(&secret_cookie_name(&id)))
         .finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinBody {
+    pin: String,
+}
+
+/// `POST /api/login-requests/{id}/pin`: the screen types the PIN the phone shows. Wrong PINs
+/// are counted atomically; the fifth locks the request (423 from then on, even for the right
+/// PIN). A malformed PIN is refused without being counted.
+#[tracing::instrument(name = "enter pin", skip_all, fields(request = %id.as_str()))]
+pub async fn enter_pin(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<PinBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let secret = presented_secret(&request, &state, &id)?;
+    let pin = body.into_inner().pin;
+    if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid(
+            "A PIN is the 6 digits shown on the phone.",
+        ));
+    }
+    limits::spend(&state, Bucket::PinPerRequest, id.as_str()).await?;
+    let now = state.now();
+    let confirmed = flows::enter_pin(&*state.store, &id, &secret, &pin, now).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(RequestStatus::of(&confirmed, now)))
 }
 
 #[derive(Serialize)]

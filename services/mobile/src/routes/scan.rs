@@ -3,12 +3,12 @@
 
 use actix_web::{HttpResponse, web};
 use qrlogin_auth::flows::{self, ScanTarget};
-use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition};
+use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition, generate_pin};
 use qrlogin_auth::user_code::UserCode;
 use qrlogin_auth::{LoginState, UnixMillis};
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent, same_network};
-use qrlogin_web::config::NetworkMismatch;
+use qrlogin_web::config::{LoginConfirmation, NetworkMismatch};
 use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,14 @@ pub struct Confirmation {
     same_network: bool,
     started_seconds_ago: i64,
     expires_in: i64,
+    /// In PIN mode, after approval: how many wrong PINs the screen has typed so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pin_failed_attempts: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pin_attempts_left: Option<u8>,
+    /// The screen typed the right PIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pin_confirmed: Option<bool>,
 }
 
 impl Confirmation {
@@ -55,8 +63,19 @@ impl Confirmation {
             same_network: same_network(&request.screen.ip, phone_ip),
             started_seconds_ago: (now - request.created_at).max(0) / 1000,
             expires_in: (request.expires_at - now).max(0) / 1000,
+            pin_failed_attempts: request.pin.as_ref().map(|pin| pin.failed_attempts),
+            pin_attempts_left: request.pin.as_ref().map(|pin| pin.attempts_left()),
+            pin_confirmed: request.pin.as_ref().map(|pin| pin.confirmed),
         }
     }
+}
+
+fn no_such_request() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "No such sign-in request.")
+}
+
+fn parse_id(raw: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(raw).ok_or_else(no_such_request)
 }
 
 fn target(body: ScanBody, state: &AppState) -> Result<ScanTarget, ApiError> {
@@ -138,22 +157,68 @@ pub async fn scan(
     Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, now)))
 }
 
+/// `GET /api/login-requests/{id}`: the claimant's view of the request it is deciding, polled
+/// while the phone shows a PIN (to show the attempts the screen made).
+pub async fn status(
+    state: web::Data<AppState>,
+    MobileUser(caller): MobileUser,
+    client: ClientInfo,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let now = state.now();
+    let request = flows::load(&*state.store, &id, now).await?;
+    // Only the claimant learns anything: to anyone else the request does not exist.
+    if request.claim.as_ref().map(|c| &c.user.id) != Some(&caller.user.id) {
+        return Err(no_such_request());
+    }
+    limits::spend(&state, Bucket::PollPerRequest, &format!("phone:{id}")).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(Confirmation::of(&request, &client.ip, now)))
+}
+
+/// What the phone learns from its decision; in PIN mode, the PIN to show (only here, once).
+#[derive(Serialize)]
+struct Decided {
+    id: String,
+    state: LoginState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pin_expires_in: Option<i64>,
+}
+
 async fn decide(
     state: &AppState,
     caller: qrlogin_web::auth::SignedInUser,
     id: &str,
     approve: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let id = RequestId::parse(id)
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in request."))?;
+    let id = parse_id(id)?;
     let user = caller.user;
+    let pin =
+        (approve && state.settings.login_confirmation == LoginConfirmation::Pin).then(generate_pin);
     let decision = if approve {
-        Transition::Approve { user }
+        Transition::Approve {
+            user,
+            pin: pin.clone(),
+        }
     } else {
         Transition::Deny { user }
     };
-    let decided = flows::transition(&*state.store, &id, &decision, state.now()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "id": decided.id, "state": decided.state })))
+    let now = state.now();
+    let decided = flows::transition(&*state.store, &id, &decision, now).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(Decided {
+            id: decided.id.to_string(),
+            state: decided.state,
+            pin_expires_in: pin
+                .as_ref()
+                .map(|_| (decided.expires_at - now).max(0) / 1000),
+            pin,
+        }))
 }
 
 pub async fn approve(
