@@ -1,11 +1,15 @@
 //! The `qrlogin` command line.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use qrlogin_auth::User;
 use qrlogin_auth::account::{MIN_PASSWORD_LENGTH, Username};
+use qrlogin_auth::audit::{AuditEvent, AuditQuery, AuditRecord};
 use qrlogin_auth::clock::{Clock, SystemClock};
 use qrlogin_auth::flows;
+use qrlogin_auth::store::Store;
 use qrlogin_web::config::Settings;
 use qrlogin_web::state::{REDIS_PREFIX, open_store};
 use secrecy::{ExposeSecret, SecretString};
@@ -30,6 +34,24 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Read the audit trail: every sign-in step, refusal, logout and rejected token.
+    Audit {
+        /// Only this user's records (`local:erin`, `mentra:someone@example.com`).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only records from this long ago on (`90s`, `15m`, `1h`, `7d`).
+        #[arg(long, default_value = "1h", value_parser = parse_age)]
+        since: std::time::Duration,
+        /// At most this many records (the newest).
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Keep printing new records as they are written, until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -42,12 +64,62 @@ pub enum UsersCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Disable an account: it can no longer sign in, approve or redeem, and every session
+    /// and token it has stops at once.
+    Disable { username: String },
+    /// Enable a disabled account again.
+    Enable { username: String },
+}
+
+fn parse_age(input: &str) -> Result<std::time::Duration, String> {
+    qrlogin_web::config::parse_duration(input)
+}
+
+fn parse_username(input: &str) -> anyhow::Result<Username> {
+    Username::parse(input).map_err(|why| anyhow::anyhow!("invalid username: {why}"))
+}
+
+/// Records what the operator did from the command line.
+async fn audit_cli(
+    store: &dyn Store,
+    event: AuditEvent,
+    username: &Username,
+) -> anyhow::Result<()> {
+    let mut record = AuditRecord::new(event, SystemClock.now());
+    record.user = Some(User::local(username.as_str(), username.as_str()).id);
+    record.detail = Some("command line".into());
+    Ok(store.append_audit(&record).await?)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
+    let open = async || open_store(&settings, Arc::new(SystemClock), REDIS_PREFIX).await;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve(settings).await,
+        Command::Users {
+            command: UsersCommand::Disable { username },
+        } => set_disabled(&*open().await?, &parse_username(&username)?, true).await,
+        Command::Users {
+            command: UsersCommand::Enable { username },
+        } => set_disabled(&*open().await?, &parse_username(&username)?, false).await,
+        Command::Audit {
+            user,
+            since,
+            limit,
+            follow,
+            json,
+        } => {
+            let since = SystemClock
+                .now()
+                .saturating_sub(i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
+            let query = AuditQuery {
+                user,
+                since,
+                limit,
+                ..Default::default()
+            };
+            print_audit(&*open().await?, query, follow, json).await
+        }
         Command::Users {
             command:
                 UsersCommand::Add {
@@ -55,22 +127,113 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     display_name,
                 },
         } => {
-            let username = Username::parse(&username)
-                .map_err(|why| anyhow::anyhow!("invalid username: {why}"))?;
+            let username = parse_username(&username)?;
             let password = read_new_password()?;
-            let store =
-                open_store(&settings, std::sync::Arc::new(SystemClock), REDIS_PREFIX).await?;
+            let store = open().await?;
             let display_name = display_name.unwrap_or_else(|| username.as_str().to_owned());
             let name = username.as_str().to_owned();
-            if !flows::create_account(&*store, username, display_name, password, SystemClock.now())
-                .await?
+            if !flows::create_account(
+                &*store,
+                username.clone(),
+                display_name,
+                password,
+                SystemClock.now(),
+            )
+            .await?
             {
                 anyhow::bail!("the username {name:?} is already taken");
             }
+            audit_cli(&*store, AuditEvent::AccountCreated, &username).await?;
             writeln!(std::io::stdout(), "added local account {name:?}")?;
             Ok(())
         }
     }
+}
+
+async fn set_disabled(
+    store: &dyn Store,
+    username: &Username,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let name = username.as_str();
+    if !flows::set_account_disabled(store, username, disabled, SystemClock.now()).await? {
+        anyhow::bail!("there is no local account {name:?}");
+    }
+    let (event, done) = match disabled {
+        true => (
+            AuditEvent::AccountDisabled,
+            "disabled; its sessions and tokens have stopped",
+        ),
+        false => (AuditEvent::AccountEnabled, "enabled"),
+    };
+    audit_cli(store, event, username).await?;
+    writeln!(std::io::stdout(), "local account {name:?} {done}")?;
+    Ok(())
+}
+
+/// How often `audit --follow` looks for new records.
+const FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn print_audit(
+    store: &dyn Store,
+    query: AuditQuery,
+    follow: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut entries = store.read_audit(&query).await?;
+    let mut after: Option<String> = None;
+    loop {
+        let mut out = std::io::stdout().lock();
+        for entry in &entries {
+            let line = match json {
+                true => serde_json::to_string(entry)?,
+                false => describe(&entry.record),
+            };
+            writeln!(out, "{line}")?;
+        }
+        out.flush()?;
+        drop(out);
+        if !follow {
+            return Ok(());
+        }
+        if let Some(last) = entries.last() {
+            after = Some(last.cursor.clone());
+        }
+        tokio::time::sleep(FOLLOW_INTERVAL).await;
+        let next = AuditQuery {
+            after: after.clone(),
+            ..query.clone()
+        };
+        entries = store.read_audit(&next).await?;
+    }
+}
+
+/// One record as a line of text: time, event, outcome, then what is known of it.
+fn describe(record: &AuditRecord) -> String {
+    let at = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(u64::try_from(record.at).unwrap_or_default());
+    let mut line = format!(
+        "{} {:<17} {:<14}",
+        humantime::format_rfc3339_seconds(at),
+        record.event.as_str(),
+        record.outcome
+    );
+    let fields = [
+        ("user", &record.user),
+        ("login_request", &record.login_request),
+        ("client", &record.client),
+        ("ip", &record.ip),
+        ("request_id", &record.request_id),
+        ("detail", &record.detail),
+        ("user_agent", &record.user_agent),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            // Debug-quoted: a user agent cannot forge a line or a field.
+            line.push_str(&format!(" {name}={value:?}"));
+        }
+    }
+    line
 }
 
 fn read_new_password() -> anyhow::Result<SecretString> {

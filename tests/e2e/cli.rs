@@ -98,3 +98,62 @@ async fn dev_mode_creates_the_demo_account_once() {
         .unwrap();
     assert!(verify_password(&password.into(), &demo.password_hash));
 }
+
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn users_disable_and_enable_are_applied_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    succeeded(&qrlogin(
+        dir.path(),
+        &["users", "add", "erin"],
+        "correct horse battery\n",
+    ));
+    let disabled = succeeded(&qrlogin(dir.path(), &["users", "disable", "erin"], ""));
+    assert!(disabled.contains("disabled"), "{disabled}");
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    let erin = Username::parse("erin").unwrap();
+    assert!(store.load_account(&erin).await.unwrap().unwrap().disabled);
+    drop(store);
+
+    let missing = qrlogin(dir.path(), &["users", "disable", "nobody"], "");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no local account"));
+
+    succeeded(&qrlogin(dir.path(), &["users", "enable", "erin"], ""));
+    let trail = succeeded(&qrlogin(
+        dir.path(),
+        &["audit", "--user", "local:erin", "--json"],
+        "",
+    ));
+    let events: Vec<String> = trail
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "\"account_created\"",
+            "\"account_disabled\"",
+            "\"account_enabled\""
+        ]
+    );
+    let text = succeeded(&qrlogin(dir.path(), &["audit", "--since", "5m"], ""));
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.lines().all(|l| l.contains("user=\"local:erin\"")),
+        "{text}"
+    );
+    let bad = qrlogin(dir.path(), &["audit", "--since", "yesterday-ish"], "");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
+}

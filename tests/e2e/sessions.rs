@@ -108,3 +108,69 @@ async fn the_sessions_are_listed_and_one_can_be_revoked() {
     assert_eq!(home.me().await.status(), 401);
     assert_eq!(office.me().await.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_account_cannot_approve_or_redeem_and_its_sessions_stop() {
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
+    let phone = cluster.signed_out_phone();
+    assert_eq!(
+        phone
+            .local_login("erin", "correct horse battery")
+            .await
+            .status(),
+        200
+    );
+    let office = cluster.screen(0);
+    signed_in(&office, &phone).await;
+    let kiosk = cluster.screen(1);
+    let waiting = approved(&kiosk, &phone).await;
+
+    let erin = qrlogin_auth::account::Username::parse("erin").unwrap();
+    let now = qrlogin_auth::clock::Clock::now(&cluster.clock);
+    assert!(
+        qrlogin_auth::flows::set_account_disabled(&*cluster.store, &erin, true, now)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        error_code(kiosk.redeem(&waiting).await).await,
+        (403, "forbidden".into()),
+        "an approval made before the account was disabled signs nothing in"
+    );
+    assert_eq!(
+        office.me().await.status(),
+        401,
+        "its desktop session stopped"
+    );
+    let next = kiosk.create().await;
+    assert_eq!(
+        phone.scan_id(&next.id).await.status(),
+        401,
+        "and its phone's"
+    );
+    assert_eq!(
+        error_code(phone.local_login("erin", "correct horse battery").await).await,
+        (403, "forbidden".into()),
+        "and it cannot sign in again"
+    );
+
+    assert!(
+        qrlogin_auth::flows::set_account_disabled(&*cluster.store, &erin, false, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        phone
+            .local_login("erin", "correct horse battery")
+            .await
+            .status(),
+        200,
+        "enabled again, it can"
+    );
+}

@@ -12,7 +12,7 @@ use crate::login_request::{
 use crate::session::{Session, SessionKind, SessionToken};
 use crate::store::{Store, StoreError};
 use crate::tokens::{AccessClaims, SigningKeys, TokenError};
-use crate::user::User;
+use crate::user::{LOCAL_USER_PREFIX, User};
 use crate::user_code::UserCode;
 
 /// Lifetimes of what a sign-in creates, from configuration.
@@ -29,6 +29,8 @@ pub enum FlowError {
     NotFound,
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    #[error("this account is disabled")]
+    AccountDisabled,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -234,6 +236,9 @@ pub async fn redeem(
         .as_ref()
         .map(|claim| claim.user.clone())
         .ok_or_else(|| anyhow::anyhow!("an approved request without a claimant"))?;
+    if !account_enabled(store, &user).await? {
+        return Err(FlowError::AccountDisabled);
+    }
     let signed_in = start_session(
         store,
         keys,
@@ -251,6 +256,42 @@ pub async fn redeem(
             Err(lost)
         }
     }
+}
+
+/// Whether `user` may sign anything in: a local account must exist and not be disabled
+/// (MentraOS accounts are MentraOS's to disable).
+pub async fn account_enabled(store: &dyn Store, user: &User) -> Result<bool, StoreError> {
+    let Some(name) = user.id.strip_prefix(LOCAL_USER_PREFIX) else {
+        return Ok(true);
+    };
+    let Ok(username) = Username::parse(name) else {
+        return Ok(false);
+    };
+    Ok(store
+        .load_account(&username)
+        .await?
+        .is_some_and(|account| !account.disabled))
+}
+
+/// Disables or enables a local account. Disabling ends every session and token of the
+/// account at once, on every instance. `Ok(false)` when there is no such account.
+pub async fn set_account_disabled(
+    store: &dyn Store,
+    username: &Username,
+    disabled: bool,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    let Some(mut account) = store.load_account(username).await? else {
+        return Ok(false);
+    };
+    account.disabled = disabled;
+    if !store.update_account(&account).await? {
+        return Ok(false);
+    }
+    if disabled {
+        sign_out_everywhere(store, &account.user().id, now).await?;
+    }
+    Ok(true)
 }
 
 /// The session a cookie names, if it is live and of the expected kind.

@@ -3,6 +3,7 @@
 //! here: both services and the CLI build on this crate.
 
 pub mod account;
+pub mod audit;
 pub mod clock;
 pub mod events;
 pub mod flows;

@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -64,12 +65,41 @@ pub enum KeyError {
     Invalid { index: usize, reason: String },
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
     #[error("the access token has expired")]
     Expired,
+    /// Not a JWT at all.
+    #[error("the access token is not valid")]
+    Malformed,
+    /// Anything but EdDSA (`none`, or HS256 made with our public key, …) is refused outright.
+    #[error("the access token is not valid")]
+    DisallowedAlgorithm,
+    /// No `kid`, or one that names none of our keys.
+    #[error("the access token is not valid")]
+    UnknownKey,
+    #[error("the access token is not valid")]
+    WrongAudience,
+    #[error("the access token is not valid")]
+    WrongIssuer,
+    /// A bad signature, or claims missing or of the wrong shape.
     #[error("the access token is not valid")]
     Invalid,
+}
+
+impl TokenError {
+    /// Why, for the audit trail (the caller is told only "not valid").
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::Malformed => "malformed",
+            Self::DisallowedAlgorithm => "disallowed_algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongAudience => "wrong_audience",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::Invalid => "invalid_signature_or_claims",
+        }
+    }
 }
 
 impl SigningKeys {
@@ -149,16 +179,22 @@ impl SigningKeys {
     /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience and expiry.
     /// Revocation is the caller's second step: it needs the store.
     pub fn verify(&self, token: &str, now: UnixMillis) -> Result<AccessClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            // `alg: none` (which the JWT library cannot even name) is a refusal of its own.
+            match declared_algorithm(token) {
+                Some(alg) if alg != "EdDSA" => TokenError::DisallowedAlgorithm,
+                _ => TokenError::Malformed,
+            }
+        })?;
         if header.alg != Algorithm::EdDSA {
-            return Err(TokenError::Invalid);
+            return Err(TokenError::DisallowedAlgorithm);
         }
-        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self
             .keys
             .iter()
             .find(|k| k.kid == kid)
-            .ok_or(TokenError::Invalid)?;
+            .ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[ACCESS_TOKEN_AUDIENCE]);
@@ -167,7 +203,11 @@ impl SigningKeys {
         validation.validate_exp = false;
         validation.leeway = 0;
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|_| TokenError::Invalid)?;
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                _ => TokenError::Invalid,
+            })?;
         if now / 1000 >= data.claims.exp {
             return Err(TokenError::Expired);
         }
@@ -188,6 +228,13 @@ impl SigningKeys {
             .collect();
         serde_json::json!({ "keys": keys })
     }
+}
+
+/// The `alg` a token's header declares, read without trusting anything else in it.
+fn declared_algorithm(token: &str) -> Option<String> {
+    let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    header.get("alg")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -243,11 +290,20 @@ mod tests {
         let (a, _) = keys(1);
         let (b, _) = keys(1);
         let (token, _) = a.issue(&ann(), "sid", 0, 60_000).unwrap();
-        assert_eq!(b.verify(token.expose_secret(), 1), Err(TokenError::Invalid));
+        assert_eq!(
+            b.verify(token.expose_secret(), 1),
+            Err(TokenError::UnknownKey)
+        );
         let mut tampered = token.expose_secret().to_owned();
         tampered.pop();
         assert_eq!(a.verify(&tampered, 1), Err(TokenError::Invalid));
-        assert_eq!(a.verify("not a token", 1), Err(TokenError::Invalid));
+        assert_eq!(a.verify("not a token", 1), Err(TokenError::Malformed));
+        let unsigned = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+            token.expose_secret().split('.').nth(1).unwrap()
+        );
+        assert_eq!(a.verify(&unsigned, 1), Err(TokenError::DisallowedAlgorithm));
     }
 
     #[test]

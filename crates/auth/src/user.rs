@@ -21,8 +21,11 @@ impl User {
 
     pub fn local(username: &str, display_name: &str) -> Self {
         Self {
-            id: format!("local:{username}"),
+            id: format!("{LOCAL_USER_PREFIX}{username}"),
             name: display_name.to_owned(),
         }
     }
 }
+
+/// How the ids of local accounts begin (`local:erin`).
+pub const LOCAL_USER_PREFIX: &str = "local:";

@@ -93,6 +93,8 @@ conformance!(
     rate_limits_hold_across_instances,
     sessions_are_listed_per_user_and_not_before_only_moves_forward,
     a_one_time_mark_is_taken_once,
+    an_account_is_updated_only_if_it_exists,
+    the_audit_trail_is_read_whole_per_user_since_and_after,
 );
 
 fn screen() -> ScreenContext {
@@ -356,6 +358,104 @@ async fn an_account_name_is_taken_once(b: Backend) {
     assert_eq!(
         b.b.load_account(&account.username).await.unwrap(),
         Some(account)
+    );
+}
+
+async fn an_account_is_updated_only_if_it_exists(b: Backend) {
+    let mut account = LocalAccount {
+        username: Username::parse("ann").unwrap(),
+        display_name: "Ann".into(),
+        password_hash: "$argon2id$…".into(),
+        disabled: false,
+        created_at: b.clock.now(),
+    };
+    assert!(
+        !b.a.update_account(&account).await.unwrap(),
+        "no account yet"
+    );
+    assert!(b.a.insert_account(&account).await.unwrap());
+    account.disabled = true;
+    assert!(b.a.update_account(&account).await.unwrap());
+    assert!(
+        b.b.load_account(&account.username)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+}
+
+async fn the_audit_trail_is_read_whole_per_user_since_and_after(b: Backend) {
+    use qrlogin_auth::audit::{AuditEvent, AuditQuery, AuditRecord};
+    let start = b.clock.now();
+    let events = [
+        (AuditEvent::Create, None),
+        (AuditEvent::Claim, Some("ann")),
+        (AuditEvent::Approve, Some("ann")),
+        (AuditEvent::RateLimited, Some("bob")),
+        (AuditEvent::Redeem, Some("ann")),
+    ];
+    for (i, (event, user)) in events.iter().enumerate() {
+        let mut record = AuditRecord::new(*event, start + i64::try_from(i).unwrap() * 1000);
+        record.user = user.map(str::to_owned);
+        // Written from both instances, read from either.
+        let store = if i % 2 == 0 { &b.a } else { &b.b };
+        store.append_audit(&record).await.unwrap();
+    }
+    let read = async |query: AuditQuery| -> Vec<AuditEvent> {
+        b.b.read_audit(&query)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.record.event)
+            .collect()
+    };
+    let all = AuditQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        read(all.clone()).await,
+        events.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        "oldest first"
+    );
+    let anns_newest = AuditQuery {
+        user: Some("ann".into()),
+        limit: 2,
+        newest_first: true,
+        ..all.clone()
+    };
+    assert_eq!(
+        read(anns_newest).await,
+        [AuditEvent::Redeem, AuditEvent::Approve]
+    );
+    let since = AuditQuery {
+        since: start + 3000,
+        ..all.clone()
+    };
+    assert_eq!(
+        read(since).await,
+        [AuditEvent::RateLimited, AuditEvent::Redeem]
+    );
+    let first_two =
+        b.a.read_audit(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let after = AuditQuery {
+        after: Some(first_two[1].cursor.clone()),
+        ..all
+    };
+    assert_eq!(
+        read(after).await,
+        [
+            AuditEvent::Approve,
+            AuditEvent::RateLimited,
+            AuditEvent::Redeem
+        ],
+        "following reads on after a cursor"
     );
 }
 

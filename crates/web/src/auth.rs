@@ -11,6 +11,10 @@ use qrlogin_auth::flows::{self, BearerError};
 use qrlogin_auth::session::SessionKind;
 use qrlogin_auth::tokens::AccessClaims;
 
+use qrlogin_auth::audit::AuditEvent;
+
+use crate::audit::Audit;
+use crate::client::ClientInfo;
 use crate::cookies::{DESKTOP_SESSION, MOBILE_SESSION};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -74,12 +78,26 @@ async fn from_cookie(
 async fn desktop_user(request: HttpRequest) -> Result<SignedInUser, ApiError> {
     let state = state(&request)?;
     if let Some(token) = bearer_token(&request) {
-        let claims = flows::authenticate_bearer(&*state.store, &state.keys, &token, state.now())
-            .await
-            .map_err(|e| match e {
-                BearerError::Store(_) => ApiError::from(e),
-                other => ApiError::unauthenticated(format!("{other}; sign in again.")),
-            })?;
+        let verified =
+            flows::authenticate_bearer(&*state.store, &state.keys, &token, state.now()).await;
+        let claims = match verified {
+            Ok(claims) => claims,
+            Err(BearerError::Store(error)) => return Err(error.into()),
+            Err(refused) => {
+                let reason = match &refused {
+                    BearerError::Token(e) => e.reason(),
+                    _ => "revoked",
+                };
+                let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
+                let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
+                audit.detail(format!("access token: {reason}"));
+                let refused = Err(ApiError::unauthenticated(format!(
+                    "{refused}; sign in again."
+                )));
+                audit.record(&state, &refused).await;
+                return refused;
+            }
+        };
         return Ok(SignedInUser {
             user: claims.user(),
             session_id: claims.sid.clone(),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::state::AppState;
 
@@ -14,6 +14,8 @@ use crate::state::AppState;
 pub struct ClientInfo {
     pub ip: String,
     pub user_agent: String,
+    /// This HTTP request's id (`x-request-id`), for the audit trail.
+    pub request_id: Option<String>,
 }
 
 /// The longest user agent we keep: enough for any real browser, not a storage vector.
@@ -43,6 +45,10 @@ impl ClientInfo {
                 .map(|ip| ip.to_string())
                 .unwrap_or_else(|| "unknown".into()),
             user_agent,
+            request_id: request
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|id| id.to_string()),
         }
     }
 

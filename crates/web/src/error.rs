@@ -16,8 +16,7 @@ use qrlogin_auth::store::StoreError;
 use serde::Serialize;
 use tracing_actix_web::RequestId;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
     Unauthenticated,
@@ -40,6 +39,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as it appears in the error body (and in the audit trail).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::Expired => "expired",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Locked => "locked",
+            Self::WrongPin => "wrong_pin",
+            Self::PinRequired => "pin_required",
+            Self::RateLimited => "rate_limited",
+            Self::InternalError => "internal_error",
+            Self::UpstreamError => "upstream_error",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
     pub fn status(self) -> StatusCode {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
@@ -148,6 +169,12 @@ impl std::fmt::Debug for ApiError {
             write!(f, "\ncaused by: {cause:?}")?;
         }
         Ok(())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -277,6 +304,10 @@ impl From<FlowError> for ApiError {
                 "No such sign-in request. Scan the QR code again.",
             ),
             FlowError::Transition(refused) => refused.into(),
+            FlowError::AccountDisabled => Self::new(
+                ErrorCode::Forbidden,
+                "This account is disabled; nothing can be signed in with it.",
+            ),
             FlowError::Store(store) => store.into(),
             FlowError::Unexpected(cause) => Self::internal(cause),
         }

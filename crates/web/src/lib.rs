@@ -2,6 +2,7 @@
 //! request ids and logging, security headers and the cross-site check, cookies, client
 //! information, authentication extractors and the shared application state.
 
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod config;

@@ -3,6 +3,10 @@
 
 use qrlogin_auth::rate_limit::RateLimit;
 
+use qrlogin_auth::audit::AuditEvent;
+
+use crate::audit::Audit;
+use crate::client::ClientInfo;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -44,8 +48,14 @@ impl Bucket {
     }
 }
 
-/// Spends one event from `bucket` for `subject`; 429 when the budget is gone.
-pub async fn spend(state: &AppState, bucket: Bucket, subject: &str) -> Result<(), ApiError> {
+/// Spends one event from `bucket` for `subject`; 429 when the budget is gone (and an audit
+/// record of who hit which limit).
+pub async fn spend(
+    state: &AppState,
+    client: &ClientInfo,
+    bucket: Bucket,
+    subject: &str,
+) -> Result<(), ApiError> {
     let key = format!("{}:{subject}", bucket.name());
     let limit = bucket.limit(state);
     match state.store.rate_limit(&key, limit).await? {
@@ -61,7 +71,11 @@ pub async fn spend(state: &AppState, bucket: Bucket, subject: &str) -> Result<()
                 ),
             );
             error.retry_after_seconds = Some(u64::try_from(seconds).unwrap_or(u64::MAX));
-            Err(error)
+            let mut audit = Audit::of(state, client, AuditEvent::RateLimited);
+            audit.detail(bucket.name());
+            let refused = Err(error);
+            audit.record(state, &refused).await;
+            refused
         }
     }
 }

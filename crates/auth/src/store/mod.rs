@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use crate::account::{LocalAccount, Username};
+use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
 use crate::events::EventHub;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
@@ -68,6 +69,14 @@ pub trait Store: Send + Sync + 'static {
     /// `Ok(false)` when the username is taken.
     async fn insert_account(&self, account: &LocalAccount) -> Result<bool, StoreError>;
     async fn load_account(&self, username: &Username) -> Result<Option<LocalAccount>, StoreError>;
+    /// Replaces a stored account; `Ok(false)` when there is none by that name.
+    async fn update_account(&self, account: &LocalAccount) -> Result<bool, StoreError>;
+
+    /// Appends to the audit trail (and to the user's own, when the record names a user).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// With `after`: the records after that cursor, oldest first (following the trail).
+    /// Without: the newest `limit` records at or after `since`, in the order asked for.
+    async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// The dev-mode signing key every instance on this store shares: stores `candidate` if
     /// none is stored yet, and returns whichever is stored.

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
 use crate::account::{LocalAccount, Username};
+use crate::audit::{AUDIT_CAPACITY, AUDIT_CAPACITY_PER_USER, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::events::EventHub;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
@@ -130,6 +131,44 @@ impl RedisStore {
 
     fn connection(&self) -> ConnectionManager {
         self.commands.clone()
+    }
+
+    fn audit_stream(&self, user: Option<&str>) -> String {
+        match user {
+            Some(user) => self.key("audit-user", user),
+            None => self.key("audit", "all"),
+        }
+    }
+
+    async fn audit_range(
+        &self,
+        command: &str,
+        stream: &str,
+        from: &str,
+        to: &str,
+        count: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let reply: Vec<(String, Vec<String>)> = redis::cmd(command)
+            .arg(stream)
+            .arg(from)
+            .arg(to)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        reply
+            .into_iter()
+            .map(|(cursor, fields)| {
+                let data = fields.get(1).ok_or_else(|| {
+                    StoreError::Unexpected(anyhow::anyhow!("an audit entry without data"))
+                })?;
+                Ok(AuditEntry {
+                    cursor,
+                    record: from_json(data)?,
+                })
+            })
+            .collect()
     }
 
     /// Is this instance's event subscription live right now?
@@ -454,6 +493,78 @@ impl Store for RedisStore {
             .await
             .map_err(redis_error)?;
         data.as_deref().map(from_json).transpose()
+    }
+
+    async fn update_account(&self, account: &LocalAccount) -> Result<bool, StoreError> {
+        let updated: Option<String> = redis::cmd("SET")
+            .arg(self.key("account", account.username.as_str()))
+            .arg(to_json(account)?)
+            .arg("XX")
+            .query_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        Ok(updated.is_some())
+    }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let data = to_json(record)?;
+        let mut pipe = redis::pipe();
+        let mut add = |stream: String, capacity: usize| {
+            pipe.cmd("XADD")
+                .arg(stream)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(capacity)
+                .arg("*")
+                .arg("r")
+                .arg(&data)
+                .ignore();
+        };
+        add(self.audit_stream(None), AUDIT_CAPACITY);
+        if let Some(user) = &record.user {
+            add(self.audit_stream(Some(user)), AUDIT_CAPACITY_PER_USER);
+        }
+        pipe.query_async::<()>(&mut self.connection())
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let stream = self.audit_stream(query.user.as_deref());
+        if let Some(after) = &query.after {
+            let entries = self
+                .audit_range("XRANGE", &stream, &format!("({after}"), "+", query.limit)
+                .await?;
+            return Ok(entries
+                .into_iter()
+                .filter(|e| e.record.at >= query.since)
+                .collect());
+        }
+        // Stream ids are Redis's clock, `since` is ours: page back from the newest until a
+        // record is older than `since`.
+        const PAGE: usize = 500;
+        let mut newest_first = Vec::new();
+        let mut end = "+".to_owned();
+        'pages: loop {
+            let page = self
+                .audit_range("XREVRANGE", &stream, &end, "-", PAGE)
+                .await?;
+            let full = page.len() == PAGE;
+            for entry in page {
+                if entry.record.at < query.since || newest_first.len() == query.limit {
+                    break 'pages;
+                }
+                end = format!("({}", entry.cursor);
+                newest_first.push(entry);
+            }
+            if !full {
+                break;
+            }
+        }
+        if !query.newest_first {
+            newest_first.reverse();
+        }
+        Ok(newest_first)
     }
 
     async fn shared_signing_key(

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
 use crate::account::{LocalAccount, Username};
+use crate::audit::{AUDIT_CAPACITY, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::events::EventHub;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
@@ -35,6 +36,9 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, data TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, user_id TEXT, data TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user_id, seq);
 ";
 
 pub struct SqliteStore {
@@ -121,6 +125,12 @@ impl SqliteStore {
                 .map_err(db)?;
             removed += c
                 .execute("DELETE FROM revoked_tokens WHERE expires_at <= ?1", [now])
+                .map_err(db)?;
+            removed += c
+                .execute(
+                    "DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - ?1",
+                    [i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX)],
+                )
                 .map_err(db)?;
             Ok(removed)
         })
@@ -411,6 +421,69 @@ impl Store for SqliteStore {
             })
             .await?;
         data.as_deref().map(from_json).transpose()
+    }
+
+    async fn update_account(&self, account: &LocalAccount) -> Result<bool, StoreError> {
+        let data = to_json(account)?;
+        let username = account.username.as_str().to_owned();
+        self.with(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE accounts SET data = ?1 WHERE username = ?2",
+                    params![data, username],
+                )
+                .map_err(db)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let data = to_json(record)?;
+        let (at, user) = (record.at, record.user.clone());
+        self.with(move |c| {
+            c.prepare_cached("INSERT INTO audit (at, user_id, data) VALUES (?1, ?2, ?3)")
+                .and_then(|mut insert| insert.execute(params![at, user, data]))
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = query.clone();
+        self.with(move |c| {
+            let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+            let (after, newest_first) = match &query.after {
+                Some(cursor) => (cursor.parse::<i64>().unwrap_or(i64::MAX), false),
+                None => (0, query.newest_first),
+            };
+            // Following reads forward from the cursor; otherwise the newest `limit`.
+            let order = if query.after.is_some() { "ASC" } else { "DESC" };
+            let sql = format!(
+                "SELECT seq, data FROM audit WHERE seq > ?1 AND at >= ?2 AND (?3 IS NULL OR user_id = ?3)
+                 ORDER BY seq {order} LIMIT ?4"
+            );
+            let mut statement = c.prepare_cached(&sql).map_err(db)?;
+            let rows = statement
+                .query_map(params![after, query.since, query.user, limit], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(db)?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (seq, data) = row.map_err(db)?;
+                entries.push(AuditEntry {
+                    cursor: seq.to_string(),
+                    record: from_json(&data)?,
+                });
+            }
+            if query.after.is_none() && !newest_first {
+                entries.reverse();
+            }
+            Ok(entries)
+        })
+        .await
     }
 
     async fn shared_signing_key(

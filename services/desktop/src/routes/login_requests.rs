@@ -3,9 +3,13 @@
 use actix_web::cookie::SameSite;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows::{self, FlowError};
-use qrlogin_auth::login_request::{LoginRequest, RequestId, ScreenContext, Transition};
+use qrlogin_auth::login_request::{
+    LoginRequest, RequestId, ScreenContext, Transition, TransitionError,
+};
 use qrlogin_auth::{LoginState, UnixMillis};
+use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::{DESKTOP_SECRET_PREFIX, DESKTOP_SESSION};
 use qrlogin_web::limits::{self, Bucket};
@@ -127,55 +131,64 @@ pub async fn create(
     client: ClientInfo,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    limits::spend(&state, Bucket::CreatePerIp, &client.ip).await?;
-    let settings = &state.settings;
-    let screen = ScreenContext {
-        client_name: settings.app_name.clone(),
-        ip: client.ip,
-        user_agent: client.user_agent,
-    };
-    let now = state.now();
-    let new =
-        flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms).await?;
-    let request = new.request;
-    tracing::Span::current().record("request", request.id.as_str());
-    let qr_url = settings
-        .mobile_public_url
-        .join(&format!("/s/{}", request.id));
-    let qr_svg = match body.qr_svg {
-        true => Some(qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?),
-        false => None,
-    };
-    let secret = new.desktop_secret.expose_secret().to_owned();
-    let cookie = state.desktop_cookies().build(
-        &secret_cookie_name(&request.id),
-        secret.clone(),
-        settings.qr_ttl + std::time::Duration::from_secs(60),
-        SameSite::Strict,
-    );
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(cookie)
-        .json(Created {
-            status: RequestStatus::of(&request, now),
-            user_code: request.user_code.display(),
-            events_url: format!("/api/login-requests/{}/events", request.id),
-            qr_url,
-            qr_svg,
-            desktop_secret: secret,
-        }))
+    let mut audit = Audit::of(&state, &client, AuditEvent::Create);
+    audit.client(&state.settings.app_name);
+    let created = async {
+        limits::spend(&state, &client, Bucket::CreatePerIp, &client.ip).await?;
+        let settings = &state.settings;
+        let screen = ScreenContext {
+            client_name: settings.app_name.clone(),
+            ip: client.ip,
+            user_agent: client.user_agent,
+        };
+        let now = state.now();
+        let new = flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms)
+            .await?;
+        let request = new.request;
+        tracing::Span::current().record("request", request.id.as_str());
+        audit.login_request(&request.id);
+        let qr_url = settings
+            .mobile_public_url
+            .join(&format!("/s/{}", request.id));
+        let qr_svg = match body.qr_svg {
+            true => Some(qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?),
+            false => None,
+        };
+        let secret = new.desktop_secret.expose_secret().to_owned();
+        let cookie = state.desktop_cookies().build(
+            &secret_cookie_name(&request.id),
+            secret.clone(),
+            settings.qr_ttl + std::time::Duration::from_secs(60),
+            SameSite::Strict,
+        );
+        Ok(HttpResponse::Created()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .cookie(cookie)
+            .json(Created {
+                status: RequestStatus::of(&request, now),
+                user_code: request.user_code.display(),
+                events_url: format!("/api/login-requests/{}/events", request.id),
+                qr_url,
+                qr_svg,
+                desktop_secret: secret,
+            }))
+    }
+    .await;
+    audit.record(&state, &created).await;
+    created
 }
 
 /// `GET /api/login-requests/{id}`: the state, for clients that poll instead of listening.
 pub async fn poll(
     state: web::Data<AppState>,
     request: HttpRequest,
+    client: ClientInfo,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let login = load_owned(&request, &state, &id).await?;
     // Spent after the secret check: whoever merely saw the QR cannot use up the screen's budget.
-    limits::spend(&state, Bucket::PollPerRequest, id.as_str()).await?;
+    limits::spend(&state, &client, Bucket::PollPerRequest, id.as_str()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(RequestStatus::of(&login, state.now())))
@@ -185,6 +198,7 @@ pub async fn poll(
 pub async fn cancel(
     state: web::Data<AppState>,
     request: HttpRequest,
+    client: ClientInfo,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
@@ -192,7 +206,13 @@ pub async fn cancel(
     let cancel = Transition::Cancel {
         secret: secret.expose_secret().to_owned(),
     };
-    flows::transition(&*state.store, &id, &cancel, state.now()).await?;
+    let mut audit = Audit::of(&state, &client, AuditEvent::Cancel);
+    audit.login_request(&id);
+    let cancelled = flows::transition(&*state.store, &id, &cancel, state.now())
+        .await
+        .map_err(ApiError::from);
+    audit.record(&state, &cancelled).await;
+    cancelled?;
     Ok(HttpResponse::NoContent()
         .cookie(state.desktop_cookies().removal(&secret_cookie_name(&id)))
         .finish())
@@ -211,6 +231,7 @@ pub struct PinBody {
 pub async fn enter_pin(
     state: web::Data<AppState>,
     request: HttpRequest,
+    client: ClientInfo,
     id: web::Path<String>,
     body: web::Json<PinBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -222,9 +243,25 @@ pub async fn enter_pin(
             "A PIN is the 6 digits shown on the phone.",
         ));
     }
-    limits::spend(&state, Bucket::PinPerRequest, id.as_str()).await?;
+    limits::spend(&state, &client, Bucket::PinPerRequest, id.as_str()).await?;
     let now = state.now();
-    let confirmed = flows::enter_pin(&*state.store, &id, &secret, &pin, now).await?;
+    let entered = flows::enter_pin(&*state.store, &id, &secret, &pin, now).await;
+    let locked = matches!(
+        entered,
+        Err(FlowError::Transition(TransitionError::WrongPin {
+            attempts_left: 0
+        }))
+    );
+    let entered = entered.map_err(ApiError::from);
+    let mut audit = Audit::of(&state, &client, AuditEvent::Pin);
+    audit.login_request(&id);
+    audit.record(&state, &entered).await;
+    if locked {
+        let mut lock = Audit::of(&state, &client, AuditEvent::Lock);
+        lock.login_request(&id);
+        lock.record(&state, &Ok::<(), ApiError>(())).await;
+    }
+    let confirmed = entered?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(RequestStatus::of(&confirmed, now)))
@@ -251,7 +288,9 @@ pub async fn redeem(
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
     let lifetimes = state.settings.lifetimes();
-    let signed_in = flows::redeem(
+    let mut audit = Audit::of(&state, &client, AuditEvent::Redeem);
+    audit.login_request(&id);
+    let redeemed = flows::redeem(
         &*state.store,
         &state.keys,
         &id,
@@ -262,17 +301,20 @@ pub async fn redeem(
     )
     .await
     .map_err(|e| match e {
-        FlowError::Transition(qrlogin_auth::login_request::TransitionError::WrongState(s)) => {
-            ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "This sign-in request is {} and has not been approved on the phone yet.",
-                    s.as_str()
-                ),
-            )
-        }
+        FlowError::Transition(TransitionError::WrongState(s)) => ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "This sign-in request is {} and has not been approved on the phone yet.",
+                s.as_str()
+            ),
+        ),
         other => other.into(),
-    })?;
+    });
+    if let Ok(signed_in) = &redeemed {
+        audit.user(&signed_in.session.user.id);
+    }
+    audit.record(&state, &redeemed).await;
+    let signed_in = redeemed?;
     let (token, claims) = signed_in.access_token.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
     })?;

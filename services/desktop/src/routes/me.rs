@@ -8,8 +8,10 @@ use qrlogin_web::cookies::DESKTOP_SESSION;
 use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
 
+use qrlogin_auth::audit::{AuditEvent, AuditQuery};
 use qrlogin_web::ErrorCode;
-use qrlogin_web::client::describe_user_agent;
+use qrlogin_web::audit::Audit;
+use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use serde::Deserialize;
 
 #[derive(Serialize)]
@@ -43,19 +45,32 @@ pub struct LogoutBody {
 pub async fn logout(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
+    client: ClientInfo,
     body: web::Json<LogoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.now();
-    if body.everywhere {
-        flows::sign_out_everywhere(&*state.store, &caller.user.id, now).await?;
+    let event = match body.everywhere {
+        true => AuditEvent::LogoutEverywhere,
+        false => AuditEvent::Logout,
+    };
+    let mut audit = Audit::of(&state, &client, event);
+    audit.user(&caller.user.id);
+    let ended = async {
+        if body.everywhere {
+            flows::sign_out_everywhere(&*state.store, &caller.user.id, now).await?;
+        }
+        flows::end_session(&*state.store, &caller.session_id, now).await?;
+        if let Some(claims) = &caller.access_token {
+            state
+                .store
+                .revoke_token(&claims.jti, claims.exp.saturating_mul(1000))
+                .await?;
+        }
+        Ok::<_, ApiError>(())
     }
-    flows::end_session(&*state.store, &caller.session_id, now).await?;
-    if let Some(claims) = &caller.access_token {
-        state
-            .store
-            .revoke_token(&claims.jti, claims.exp.saturating_mul(1000))
-            .await?;
-    }
+    .await;
+    audit.record(&state, &ended).await;
+    ended?;
     Ok(HttpResponse::NoContent()
         .cookie(state.desktop_cookies().removal(DESKTOP_SESSION))
         .finish())
@@ -107,13 +122,63 @@ pub async fn sessions(
 pub async fn revoke_session(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
+    client: ClientInfo,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::new(ErrorCode::NotFound, "You have no such session.");
-    let session = state.store.load_session(&id).await?.ok_or_else(not_found)?;
-    if session.user.id != caller.user.id {
-        return Err(not_found());
+    let mut audit = Audit::of(&state, &client, AuditEvent::Revoke);
+    audit.user(&caller.user.id);
+    let revoked = async {
+        let not_found = || ApiError::new(ErrorCode::NotFound, "You have no such session.");
+        let session = state.store.load_session(&id).await?.ok_or_else(not_found)?;
+        if session.user.id != caller.user.id {
+            return Err(not_found());
+        }
+        flows::end_session(&*state.store, &session.id, state.now()).await?;
+        Ok(())
     }
-    flows::end_session(&*state.store, &session.id, state.now()).await?;
+    .await;
+    audit.record(&state, &revoked).await;
+    revoked?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// How many of the user's own audit records the dashboard shows.
+const ACTIVITY_SHOWN: usize = 20;
+
+#[derive(Serialize)]
+struct ActivityView {
+    at: i64,
+    event: AuditEvent,
+    outcome: String,
+    /// "Firefox on Linux".
+    device: String,
+    ip: Option<String>,
+}
+
+/// `GET /api/me/activity`: the user's own recent sign-ins and other account activity,
+/// newest first, from the audit trail.
+pub async fn activity(
+    state: web::Data<AppState>,
+    DesktopUser(caller): DesktopUser,
+) -> Result<HttpResponse, ApiError> {
+    let query = AuditQuery {
+        user: Some(caller.user.id),
+        limit: ACTIVITY_SHOWN,
+        newest_first: true,
+        ..Default::default()
+    };
+    let entries = state.store.read_audit(&query).await?;
+    let views: Vec<ActivityView> = entries
+        .into_iter()
+        .map(|e| ActivityView {
+            at: e.record.at,
+            event: e.record.event,
+            outcome: e.record.outcome,
+            device: describe_user_agent(e.record.user_agent.as_deref().unwrap_or_default()),
+            ip: e.record.ip,
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "activity": views })))
 }

@@ -3,8 +3,10 @@
 use actix_web::cookie::SameSite;
 use actix_web::{HttpResponse, web};
 use qrlogin_auth::account::{Username, dummy_password_hash, verify_password};
+use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
+use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::MOBILE_SESSION;
@@ -68,38 +70,54 @@ pub async fn login(
     let body = body.into_inner();
     let wrong = || ApiError::unauthenticated("Wrong username or password.");
     let account_key = body.username.trim().to_ascii_lowercase();
-    // Spent before the password is checked: parallel guesses cannot outrun the count.
-    limits::spend(&state, Bucket::LoginPerIp, &client.ip).await?;
-    limits::spend(&state, Bucket::LoginPerAccount, &account_key).await?;
-    let account = match Username::parse(&body.username) {
-        Ok(username) => state.store.load_account(&username).await?,
-        Err(_) => None,
-    };
-    // Verify even when there is no such account, so timing does not tell which it was.
-    let hash = account.as_ref().map_or_else(
-        || dummy_password_hash().to_owned(),
-        |a| a.password_hash.clone(),
-    );
-    let password = body.password;
-    let verified = spawn_blocking_with_tracing(move || verify_password(&password, &hash))
-        .await
-        .map_err(ApiError::internal)?;
-    let account = account.filter(|_| verified).ok_or_else(wrong)?;
-    if account.disabled {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "This account is disabled.",
-        ));
+    let mut audit = Audit::of(&state, &client, AuditEvent::PhoneSignIn);
+    audit.detail("local account");
+    let signed_in = async {
+        // Spent before the password is checked: parallel guesses cannot outrun the count.
+        limits::spend(&state, &client, Bucket::LoginPerIp, &client.ip).await?;
+        limits::spend(&state, &client, Bucket::LoginPerAccount, &account_key).await?;
+        let account = match Username::parse(&body.username) {
+            Ok(username) => state.store.load_account(&username).await?,
+            Err(_) => None,
+        };
+        // Verify even when there is no such account, so timing does not tell which it was.
+        let hash = account.as_ref().map_or_else(
+            || dummy_password_hash().to_owned(),
+            |a| a.password_hash.clone(),
+        );
+        let password = body.password;
+        let verified = spawn_blocking_with_tracing(move || verify_password(&password, &hash))
+            .await
+            .map_err(ApiError::internal)?;
+        let account = account.filter(|_| verified).ok_or_else(wrong)?;
+        // Named only once the password is right: the trail does not record guessed names as users.
+        audit.user(&account.user().id);
+        if account.disabled {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "This account is disabled.",
+            ));
+        }
+        signed_in_response(&state, account.user(), &client, HttpResponse::Ok()).await
     }
-    signed_in_response(&state, account.user(), &client, HttpResponse::Ok()).await
+    .await;
+    audit.record(&state, &signed_in).await;
+    signed_in
 }
 
 pub async fn logout(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
+    client: ClientInfo,
     _body: web::Json<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    flows::end_session(&*state.store, &caller.session_id, state.now()).await?;
+    let mut audit = Audit::of(&state, &client, AuditEvent::Logout);
+    audit.user(&caller.user.id);
+    let ended = flows::end_session(&*state.store, &caller.session_id, state.now())
+        .await
+        .map_err(ApiError::from);
+    audit.record(&state, &ended).await;
+    ended?;
     Ok(HttpResponse::NoContent()
         .cookie(state.mobile_cookies().removal(MOBILE_SESSION))
         .finish())

@@ -2,10 +2,12 @@
 //! `POST /api/login-requests/{id}/approve` and `/deny`.
 
 use actix_web::{HttpResponse, web};
+use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows::{self, ScanTarget};
 use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition, generate_pin};
 use qrlogin_auth::user_code::UserCode;
 use qrlogin_auth::{LoginState, UnixMillis};
+use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent, same_network};
 use qrlogin_web::config::{LoginConfirmation, NetworkMismatch};
@@ -111,11 +113,25 @@ pub async fn scan(
     client: ClientInfo,
     body: web::Json<ScanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    limits::spend(&state, Bucket::ScanPerUser, &caller.user.id).await?;
+    let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
+    audit.user(&caller.user.id);
+    let claimed = claim(&state, caller, &client, body.into_inner(), &mut audit).await;
+    audit.record(&state, &claimed).await;
+    claimed
+}
+
+async fn claim(
+    state: &AppState,
+    caller: qrlogin_web::auth::SignedInUser,
+    client: &ClientInfo,
+    body: ScanBody,
+    audit: &mut Audit,
+) -> Result<HttpResponse, ApiError> {
+    limits::spend(state, client, Bucket::ScanPerUser, &caller.user.id).await?;
     // Guessing codes is what the per-IP budget stops. Every attempt spends it up front, so
     // parallel guesses cannot outrun the count and a hit refunds nothing.
-    limits::spend(&state, Bucket::ScanPerIp, &client.ip).await?;
-    let resolved = match target(body.into_inner(), &state) {
+    limits::spend(state, client, Bucket::ScanPerIp, &client.ip).await?;
+    let resolved = match target(body, state) {
         Ok(target) => target.resolve(&*state.store).await.map_err(|e| match e {
             flows::FlowError::NotFound => ApiError::new(
                 ErrorCode::NotFound,
@@ -127,10 +143,15 @@ pub async fn scan(
     };
     let id = resolved?;
     tracing::Span::current().record("request", id.as_str());
+    audit.login_request(&id);
     let now = state.now();
     if state.settings.network_mismatch == NetworkMismatch::Deny {
         let request = flows::load(&*state.store, &id, now).await?;
         if !same_network(&request.screen.ip, &client.ip) {
+            audit.detail(format!(
+                "network mismatch: screen {}, phone {}",
+                request.screen.ip, client.ip
+            ));
             tracing::warn!(request = %id, "claim refused: the phone is on another network than the screen");
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -154,6 +175,14 @@ pub async fn scan(
             ),
             other => other.into(),
         })?;
+    audit.client(&claimed.screen.client_name);
+    if !same_network(&claimed.screen.ip, &client.ip) {
+        // Allowed (NETWORK_MISMATCH=warn), flagged on the phone and here.
+        audit.detail(format!(
+            "network mismatch: screen {}, phone {}",
+            claimed.screen.ip, client.ip
+        ));
+    }
     Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, now)))
 }
 
@@ -172,7 +201,13 @@ pub async fn status(
     if request.claim.as_ref().map(|c| &c.user.id) != Some(&caller.user.id) {
         return Err(no_such_request());
     }
-    limits::spend(&state, Bucket::PollPerRequest, &format!("phone:{id}")).await?;
+    limits::spend(
+        &state,
+        &client,
+        Bucket::PollPerRequest,
+        &format!("phone:{id}"),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(Confirmation::of(&request, &client.ip, now)))
@@ -192,10 +227,17 @@ struct Decided {
 async fn decide(
     state: &AppState,
     caller: qrlogin_web::auth::SignedInUser,
+    client: &ClientInfo,
     id: &str,
     approve: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(id)?;
+    let event = match approve {
+        true => AuditEvent::Approve,
+        false => AuditEvent::Deny,
+    };
+    let mut audit = Audit::of(state, client, event);
+    audit.user(&caller.user.id).login_request(&id);
     let user = caller.user;
     let pin =
         (approve && state.settings.login_confirmation == LoginConfirmation::Pin).then(generate_pin);
@@ -208,7 +250,11 @@ async fn decide(
         Transition::Deny { user }
     };
     let now = state.now();
-    let decided = flows::transition(&*state.store, &id, &decision, now).await?;
+    let decided = flows::transition(&*state.store, &id, &decision, now)
+        .await
+        .map_err(ApiError::from);
+    audit.record(state, &decided).await;
+    let decided = decided?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(Decided {
@@ -224,17 +270,19 @@ async fn decide(
 pub async fn approve(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
+    client: ClientInfo,
     id: web::Path<String>,
     _body: web::Json<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(&state, caller, &id, true).await
+    decide(&state, caller, &client, &id, true).await
 }
 
 pub async fn deny(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
+    client: ClientInfo,
     id: web::Path<String>,
     _body: web::Json<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(&state, caller, &id, false).await
+    decide(&state, caller, &client, &id, false).await
 }

@@ -5,9 +5,12 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::User;
+use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
 use qrlogin_mentra::MentraError;
+use qrlogin_web::ErrorCode;
+use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::MOBILE_SESSION;
 use qrlogin_web::{ApiError, AppState};
@@ -127,6 +130,11 @@ pub async fn webview(
         },
         None => verify_signed().await?,
     };
+    let mut audit = Audit::of(&state, &client, AuditEvent::PhoneSignIn);
+    audit.detail("MentraOS");
+    if let Ok(user_id) = &outcome {
+        audit.user(&User::mentra(user_id).id);
+    }
     match outcome {
         // A phone signed in as someone is never switched to another account by a link.
         Ok(user_id)
@@ -134,6 +142,7 @@ pub async fn webview(
                 .as_ref()
                 .is_some_and(|s| s.user.id != User::mentra(&user_id).id) =>
         {
+            audit.record_as(&state, Some(ErrorCode::Conflict)).await;
             Ok(message_page(
                 &state,
                 StatusCode::CONFLICT,
@@ -145,13 +154,25 @@ pub async fn webview(
             let user = User::mentra(&user_id);
             let mut response = redirect(&next);
             response.cookie(state.mobile_cookies().removal(NEXT_COOKIE));
-            let response = signed_in_response(&state, user, &client, response).await?;
-            Ok(response)
+            let response = signed_in_response(&state, user, &client, response).await;
+            audit.record(&state, &response).await;
+            response
         }
         // The same page reloaded with its used token: the session we already gave continues.
         Err(error) if existing.is_some() && !error.is_upstream() => Ok(redirect(&next).finish()),
         Err(error) => {
             tracing::info!(%error, "MentraOS sign-in refused");
+            if error.is_upstream() {
+                audit
+                    .record_as(&state, Some(ErrorCode::UpstreamError))
+                    .await;
+            } else {
+                let mut rejected = Audit::of(&state, &client, AuditEvent::TokenRejected);
+                rejected.detail(format!("MentraOS: {error}"));
+                rejected
+                    .record_as(&state, Some(ErrorCode::Unauthenticated))
+                    .await;
+            }
             Ok(message_page(
                 &state,
                 status_for(&error),
