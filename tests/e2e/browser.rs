@@ -154,9 +154,30 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
             .any(|s| s.starts_with("Chrome on Linux") && s.ends_with("(this screen)")),
         "{listed:?}"
     );
+    let activity = text(&browser, "#activity").await;
+    assert!(activity.contains("Screen signed in"), "{activity}");
+
+    // The same account signs in on another screen: the dashboard says so at once, and its
+    // button ends that session.
+    let elsewhere = cluster.screen(0);
+    let created = crate::helpers::approved(&elsewhere, &phone).await;
+    assert_eq!(elsewhere.redeem(&created).await.status(), 200);
+    let notice = wait_for(&browser, ".notice button").await;
+    let said = text(&browser, ".notice").await;
+    assert!(said.starts_with("New sign-in to your account"), "{said}");
     if let Ok(png) = browser.screenshot().await {
         let _ = std::fs::write(std::env::temp_dir().join("qrlogin-dashboard.png"), png);
     }
+    notice.click().await.unwrap();
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath(
+            "//p[@id='status' and contains(., 'That session is ended.')]",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.me().await.status(), 401);
     browser.close().await.unwrap();
 }
 

@@ -174,3 +174,95 @@ async fn a_disabled_account_cannot_approve_or_redeem_and_its_sessions_stop() {
         "enabled again, it can"
     );
 }
+
+/// Opens the user's sign-in notices socket with `token` (and `origin`, when given).
+async fn sign_in_notices(
+    base: &str,
+    token: &str,
+    origin: Option<&str>,
+) -> Result<crate::helpers::Events, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/api/me/events", base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    if let Some(origin) = origin {
+        headers.insert("origin", origin.parse().unwrap());
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(crate::helpers::Events(socket))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_dashboards_hear_of_a_new_sign_in_at_once_and_can_revoke_it() {
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let office = cluster.screen(0);
+    let office_token = signed_in(&office, &phone).await;
+    // Listening on the other instance: the notice crosses instances.
+    let mut notices = sign_in_notices(&cluster.desktops[1], &office_token, None)
+        .await
+        .unwrap();
+    let bob_phone = cluster.phone("bob@example.com").await;
+    signed_in(&cluster.screen(0), &bob_phone).await;
+    let intruder = cluster.screen(1);
+    signed_in(&intruder, &phone).await;
+    let intruders_session = intruder.me().await.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let notice = notices.next_state().await.expect("a notice");
+    assert_eq!(notice["type"], "signed_in");
+    assert_eq!(
+        notice["session_id"], intruders_session,
+        "alice hears of her own new session, not of bob's: {notice}"
+    );
+    assert_eq!(notice["ip"], "127.0.0.1");
+    assert_eq!(notice["kind"], "desktop");
+
+    let revoked = client()
+        .delete(format!(
+            "{}/api/sessions/{intruders_session}",
+            cluster.desktops[1]
+        ))
+        .bearer_auth(&office_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        intruder.me().await.status(),
+        401,
+        "the notice's revoke works"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notices_socket_refuses_other_sites_and_strangers() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let token = signed_in(&cluster.screen(0), &phone).await;
+    let base = &cluster.desktops[0];
+    let refused = |result: Result<_, tokio_tungstenite::tungstenite::Error>| match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{other}"),
+        Ok(_) => 101,
+    };
+    assert_eq!(
+        refused(sign_in_notices(base, &token, Some("https://evil.example")).await),
+        403
+    );
+    assert_eq!(
+        refused(sign_in_notices(base, "not-a-token", None).await),
+        401
+    );
+    assert_eq!(
+        refused(sign_in_notices(base, &token, Some(base)).await),
+        101
+    );
+}

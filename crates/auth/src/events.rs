@@ -1,4 +1,5 @@
-//! In-memory fan-out of login-request changes to the sockets of this instance.
+//! In-memory fan-out of login-request changes (and of new sign-ins, to the user's open
+//! dashboards) to the sockets of this instance.
 //!
 //! Each request with a local listener has one `watch` channel holding its newest known state.
 //! The embedded store publishes into it after each commit; the Redis store feeds it from one
@@ -8,15 +9,32 @@
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use tokio::sync::watch;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
 
-use crate::login_request::{LoginRequest, RequestId};
+use crate::login_request::{LoginRequest, RequestId, UnixMillis};
+use crate::session::SessionKind;
 
 type Latest = Option<Arc<LoginRequest>>;
+
+/// A new session of a user, told at once to the user's other open dashboards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInNotice {
+    pub user_id: String,
+    pub session_id: String,
+    pub session_kind: SessionKind,
+    pub ip: String,
+    pub user_agent: String,
+    pub at: UnixMillis,
+}
+
+/// How many notices a slow dashboard may fall behind before it skips the oldest.
+const NOTICE_BACKLOG: usize = 16;
 
 #[derive(Default)]
 pub struct EventHub {
     channels: DashMap<RequestId, watch::Sender<Latest>>,
+    sign_ins: DashMap<String, broadcast::Sender<SignInNotice>>,
 }
 
 impl EventHub {
@@ -50,6 +68,28 @@ impl EventHub {
                 }
                 newer
             });
+        }
+    }
+
+    /// Listens for the new sessions of `user_id`.
+    pub fn subscribe_sign_ins(self: &Arc<Self>, user_id: &str) -> SignInSubscription {
+        let receiver = self
+            .sign_ins
+            .entry(user_id.to_owned())
+            .or_insert_with(|| broadcast::channel(NOTICE_BACKLOG).0)
+            .subscribe();
+        SignInSubscription {
+            hub: Arc::clone(self),
+            user_id: user_id.to_owned(),
+            receiver: Some(receiver),
+        }
+    }
+
+    /// Hands `notice` to this instance's dashboards of that user, if any.
+    pub fn announce_sign_in(&self, notice: SignInNotice) {
+        if let Some(sender) = self.sign_ins.get(&notice.user_id) {
+            // No receiver left is not an error: the dashboard just closed.
+            let _ = sender.send(notice);
         }
     }
 
@@ -101,6 +141,39 @@ impl Drop for Subscription {
         self.hub
             .channels
             .remove_if(&self.id, |_, sender| sender.receiver_count() == 0);
+    }
+}
+
+/// One dashboard's view of its user's new sessions. Dropping it unsubscribes.
+pub struct SignInSubscription {
+    hub: Arc<EventHub>,
+    user_id: String,
+    receiver: Option<broadcast::Receiver<SignInNotice>>,
+}
+
+impl SignInSubscription {
+    /// The next new session (a dashboard that fell behind skips to the newest it can get).
+    pub async fn next(&mut self) -> SignInNotice {
+        loop {
+            let Some(receiver) = self.receiver.as_mut() else {
+                return std::future::pending().await;
+            };
+            match receiver.recv().await {
+                Ok(notice) => return notice,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                // The sender lives as long as any receiver does; see `newer_than`.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+impl Drop for SignInSubscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        self.hub
+            .sign_ins
+            .remove_if(&self.user_id, |_, sender| sender.receiver_count() == 0);
     }
 }
 

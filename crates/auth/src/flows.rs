@@ -5,6 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::account::{LocalAccount, Username, hash_password};
+use crate::events::SignInNotice;
 use crate::login_request::{
     LoginRequest, NewLoginRequest, RequestId, ScreenContext, Transition, TransitionError,
     UnixMillis,
@@ -166,8 +167,38 @@ pub struct Device {
     pub user_agent: String,
 }
 
+/// Starts a server-side session for `user` and tells the user's open dashboards; desktop
+/// sessions also get an access token.
+pub async fn sign_in(
+    store: &dyn Store,
+    keys: &SigningKeys,
+    kind: SessionKind,
+    user: User,
+    device: Device,
+    now: UnixMillis,
+    lifetimes: &Lifetimes,
+) -> Result<SignedIn, FlowError> {
+    let signed_in = start_session(store, keys, kind, user, device, now, lifetimes).await?;
+    announce_sign_in(store, &signed_in.session).await?;
+    Ok(signed_in)
+}
+
+async fn announce_sign_in(store: &dyn Store, session: &Session) -> Result<(), StoreError> {
+    store
+        .announce_sign_in(&SignInNotice {
+            user_id: session.user.id.clone(),
+            session_id: session.id.clone(),
+            session_kind: session.kind,
+            ip: session.ip.clone(),
+            user_agent: session.user_agent.clone(),
+            at: session.created_at,
+        })
+        .await
+}
+
 /// Starts a server-side session for `user`; desktop sessions also get an access token.
-pub async fn start_session(
+/// Nobody is told yet: [`sign_in`] does that, and a redeem once it has won.
+async fn start_session(
     store: &dyn Store,
     keys: &SigningKeys,
     kind: SessionKind,
@@ -250,7 +281,10 @@ pub async fn redeem(
     )
     .await?;
     match transition(store, id, &redeem, now).await {
-        Ok(_) => Ok(signed_in),
+        Ok(_) => {
+            announce_sign_in(store, &signed_in.session).await?;
+            Ok(signed_in)
+        }
         Err(lost) => {
             end_session(store, &signed_in.session.id, now).await?;
             Err(lost)

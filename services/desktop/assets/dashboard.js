@@ -1,6 +1,7 @@
 "use strict";
 // The dashboard: the sign-in time in local time, the user's sessions with revoke buttons,
-// sign out here or everywhere. Server data is written with textContent, never as HTML.
+// their recent activity, a notice at once when the account signs in elsewhere, and sign out
+// here or everywhere. Server data is written with textContent, never as HTML.
 (function () {
   const $ = (id) => document.getElementById(id);
   const status = (text) => { $("status").textContent = text; };
@@ -35,13 +36,80 @@
         revoke.className = "button secondary small";
         revoke.textContent = "Revoke";
         revoke.addEventListener("click", async () => {
-          try { await call("DELETE", "/api/sessions/" + encodeURIComponent(s.id)); await showSessions(); }
+          try { await revoke(s.id); }
           catch (e) { status(e.message); }
         });
         item.append(" ", revoke);
       }
       list.append(item);
     }
+  }
+
+  function ago(ms) {
+    const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    if (seconds < 60) return "just now";
+    if (seconds < 3600) return Math.round(seconds / 60) + " minutes ago";
+    return new Date(ms).toLocaleString();
+  }
+
+  async function revoke(id) {
+    await call("DELETE", "/api/sessions/" + encodeURIComponent(id));
+    await refresh();
+  }
+
+  const EVENT_NAMES = {
+    redeem: "Screen signed in", phone_sign_in: "Phone signed in", claim: "Code scanned",
+    approve: "Sign-in approved", deny: "Sign-in denied", pin: "PIN typed", lock: "Sign-in locked",
+    logout: "Signed out", logout_everywhere: "Signed out everywhere", revoke: "Session revoked",
+  };
+
+  async function showActivity() {
+    const { activity } = await call("GET", "/api/me/activity");
+    const list = $("activity");
+    list.replaceChildren();
+    for (const a of activity) {
+      const item = document.createElement("li");
+      const outcome = a.outcome === "ok" ? "" : " (refused: " + a.outcome + ")";
+      item.textContent = (EVENT_NAMES[a.event] || a.event) + outcome + " · " + a.device + " · " + (a.ip || "") + " · " + ago(a.at);
+      list.append(item);
+    }
+  }
+
+  async function refresh() {
+    await Promise.all([showSessions(), showActivity()]);
+  }
+
+  // Another sign-in of this account, told at once, with a button to end it.
+  function noticeSignIn(n) {
+    const box = document.createElement("div");
+    box.className = "notice";
+    box.setAttribute("role", "alert");
+    const text = document.createElement("span");
+    text.textContent = "New sign-in to your account: " + n.device + ", " + n.ip + ", " + ago(n.at) + ". Not you? ";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button deny small";
+    button.textContent = "Revoke that session";
+    button.addEventListener("click", async () => {
+      try { await revoke(n.session_id); box.remove(); status("That session is ended."); }
+      catch (e) { status(e.message); }
+    });
+    box.append(text, button);
+    $("notices").prepend(box);
+    refresh().catch((e) => status(e.message));
+  }
+
+  function listen() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + location.host + "/api/me/events");
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "signed_in") noticeSignIn(message);
+    };
+    socket.onclose = (event) => {
+      if (event.code === 1008) { location.href = "/"; return; } // this session has ended
+      setTimeout(listen, 5000);
+    };
   }
 
   async function signOut(everywhere) {
@@ -52,5 +120,6 @@
 
   $("sign-out").addEventListener("click", () => signOut(false));
   $("sign-out-everywhere").addEventListener("click", () => signOut(true));
-  showSessions().catch((e) => status(e.message));
+  refresh().catch((e) => status(e.message));
+  listen();
 })();

@@ -36,6 +36,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/api/login-requests/{id}/events").get(events::events))
         .service(web::resource("/api/me").get(me::me))
         .service(web::resource("/api/me/activity").get(me::activity))
+        .service(web::resource("/api/me/events").get(events::sign_ins))
         .service(web::resource("/api/sessions").get(me::sessions))
         .service(web::resource("/api/sessions/{id}").delete(me::revoke_session))
         .service(web::resource("/api/logout").post(me::logout));

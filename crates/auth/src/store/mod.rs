@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
-use crate::events::EventHub;
+use crate::events::{EventHub, SignInNotice};
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
 use crate::session::Session;
@@ -90,6 +90,9 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         limit: &RateLimit,
     ) -> Result<Option<std::time::Duration>, StoreError>;
+
+    /// Tells every instance's open dashboards of the user about a new session.
+    async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError>;
 
     /// Is the store reachable (for `/readyz`)?
     async fn ping(&self) -> Result<(), StoreError>;

@@ -18,7 +18,7 @@ use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AUDIT_CAPACITY_PER_USER, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
-use crate::events::EventHub;
+use crate::events::{EventHub, SignInNotice};
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
 use crate::session::Session;
@@ -125,6 +125,12 @@ impl RedisStore {
         format!("{}events:{id}", self.prefix)
     }
 
+    /// Under the same pattern as request events (one subscription per instance); request ids
+    /// never contain `:`, so the two cannot be confused.
+    fn sign_in_channel(&self, user_id: &str) -> String {
+        format!("{}events:user:{user_id}", self.prefix)
+    }
+
     fn events_pattern(&self) -> String {
         format!("{}events:*", self.prefix)
     }
@@ -209,12 +215,22 @@ async fn relay_events(
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let Some(store) = store.upgrade() else { return };
-            match message
-                .get_payload::<String>()
-                .map(|p| from_json::<LoginRequest>(&p))
-            {
-                Ok(Ok(request)) => store.events.publish(request),
-                _ => tracing::warn!(channel = message.get_channel_name(), "unreadable event"),
+            let Ok(payload) = message.get_payload::<String>() else {
+                tracing::warn!(channel = message.get_channel_name(), "unreadable event");
+                continue;
+            };
+            let is_sign_in = message
+                .get_channel_name()
+                .starts_with(&store.sign_in_channel(""));
+            let delivered = match is_sign_in {
+                true => from_json::<SignInNotice>(&payload)
+                    .map(|notice| store.events.announce_sign_in(notice)),
+                false => {
+                    from_json::<LoginRequest>(&payload).map(|request| store.events.publish(request))
+                }
+            };
+            if delivered.is_err() {
+                tracing::warn!(channel = message.get_channel_name(), "unreadable event");
             }
         }
         subscribed.send_replace(false);
@@ -565,6 +581,13 @@ impl Store for RedisStore {
             newest_first.reverse();
         }
         Ok(newest_first)
+    }
+
+    async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError> {
+        self.connection()
+            .publish::<_, _, ()>(self.sign_in_channel(&notice.user_id), to_json(notice)?)
+            .await
+            .map_err(redis_error)
     }
 
     async fn shared_signing_key(

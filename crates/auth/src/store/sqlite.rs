@@ -14,7 +14,7 @@ use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
-use crate::events::EventHub;
+use crate::events::{EventHub, SignInNotice};
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::{Gcra, RateLimit, gcra};
 use crate::session::Session;
@@ -484,6 +484,11 @@ impl Store for SqliteStore {
             Ok(entries)
         })
         .await
+    }
+
+    async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError> {
+        self.events.announce_sign_in(notice.clone());
+        Ok(())
     }
 
     async fn shared_signing_key(

@@ -12,7 +12,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
 use qrlogin_auth::LoginRequest;
+use qrlogin_auth::events::SignInSubscription;
 use qrlogin_auth::flows;
+use qrlogin_auth::session::SessionKind;
+use qrlogin_web::auth::DesktopUser;
+use qrlogin_web::client::describe_user_agent;
 use qrlogin_web::http::ServiceOrigin;
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::Serialize;
@@ -24,6 +28,63 @@ use super::login_requests::{RequestStatus, load_owned, parse_id};
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
 /// A client silent for this long (no pong, no message) is gone.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Keeps a socket honest: pings it when idle, answers its pings, and notices a client that
+/// went quiet. `Err(close)` ends the socket (with a close code, or without when it is gone).
+struct Liveness {
+    heartbeat: tokio::time::Interval,
+    last_heard: tokio::time::Instant,
+}
+
+type Ended = Option<CloseCode>;
+
+impl Liveness {
+    async fn start() -> Self {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+        heartbeat.tick().await;
+        Self {
+            heartbeat,
+            last_heard: tokio::time::Instant::now(),
+        }
+    }
+
+    async fn on_heartbeat(&self, session: &mut actix_ws::Session) -> Result<(), Ended> {
+        if self.last_heard.elapsed() > CLIENT_TIMEOUT {
+            return Err(Some(CloseCode::Away));
+        }
+        session.ping(b"").await.map_err(|_| None)
+    }
+
+    async fn on_incoming(
+        &mut self,
+        session: &mut actix_ws::Session,
+        incoming: Option<Result<Message, actix_ws::ProtocolError>>,
+    ) -> Result<(), Ended> {
+        match incoming {
+            Some(Ok(Message::Ping(bytes))) => {
+                self.last_heard = tokio::time::Instant::now();
+                session.pong(&bytes).await.map_err(|_| None)
+            }
+            Some(Ok(Message::Close(_)) | Err(_)) | None => Err(None),
+            Some(Ok(_)) => {
+                self.last_heard = tokio::time::Instant::now();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Closes the socket with `close`'s code, unless the client is already gone.
+async fn end(session: actix_ws::Session, close: Ended) {
+    if let Some(code) = close {
+        let _ = session
+            .close(Some(CloseReason {
+                code,
+                description: None,
+            }))
+            .await;
+    }
+}
 
 #[derive(Serialize)]
 struct StateMessage {
@@ -41,6 +102,18 @@ fn message(request: &LoginRequest, now: i64) -> String {
     .unwrap_or_default()
 }
 
+/// Browsers always send `Origin` on a WebSocket handshake; one from another site is refused
+/// (a cookie-authenticated socket is otherwise open to cross-site hijacking).
+fn refuse_other_sites(request: &HttpRequest, origin: &ServiceOrigin) -> Result<(), ApiError> {
+    match request.headers().get(header::ORIGIN) {
+        Some(sent) if sent.as_bytes() != origin.0.as_bytes() => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "WebSockets from other sites are refused.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub async fn events(
     state: web::Data<AppState>,
     origin: web::Data<ServiceOrigin>,
@@ -48,14 +121,7 @@ pub async fn events(
     body: web::Payload,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(sent) = request.headers().get(header::ORIGIN)
-        && sent.as_bytes() != origin.0.as_bytes()
-    {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "WebSockets from other sites are refused.",
-        ));
-    }
+    refuse_other_sites(&request, &origin)?;
     let id = parse_id(&id)?;
     // Subscribe first: whatever happens after this point reaches the socket.
     let subscription = state.store.events().subscribe(&id);
@@ -84,9 +150,7 @@ async fn stream_states(
         if latest.state_at(state.now()).is_final() {
             break 'socket Some(CloseCode::Normal);
         }
-        let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
-        heartbeat.tick().await;
-        let mut last_heard = tokio::time::Instant::now();
+        let mut live = Liveness::start().await;
         loop {
             let until_expiry =
                 Duration::from_millis(u64::try_from(latest.expires_at - state.now()).unwrap_or(0));
@@ -106,27 +170,85 @@ async fn stream_states(
                     let _ = session.text(message(&latest, now)).await;
                     if latest.state_at(now).is_final() { break Some(CloseCode::Normal); }
                 }
-                _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > CLIENT_TIMEOUT { break Some(CloseCode::Away); }
-                    if session.ping(b"").await.is_err() { break None; }
+                _ = live.heartbeat.tick() => {
+                    if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
                 }
-                incoming = stream.next() => match incoming {
-                    Some(Ok(Message::Ping(bytes))) => {
-                        last_heard = tokio::time::Instant::now();
-                        if session.pong(&bytes).await.is_err() { break None; }
-                    }
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
-                    Some(Ok(_)) => last_heard = tokio::time::Instant::now(),
-                },
+                incoming = stream.next() => {
+                    if let Err(close) = live.on_incoming(&mut session, incoming).await { break close; }
+                }
             }
         }
     };
-    if let Some(code) = close {
-        let _ = session
-            .close(Some(CloseReason {
-                code,
-                description: None,
-            }))
-            .await;
-    }
+    end(session, close).await;
+}
+
+#[derive(Serialize)]
+struct SignInMessage {
+    r#type: &'static str,
+    session_id: String,
+    kind: SessionKind,
+    /// "Firefox on Linux".
+    device: String,
+    ip: String,
+    at: i64,
+}
+
+/// `GET /api/me/events`: the signed-in user's dashboard hears of each new session of theirs
+/// at once, on any instance, so a sign-in they did not make can be revoked right away.
+pub async fn sign_ins(
+    state: web::Data<AppState>,
+    origin: web::Data<ServiceOrigin>,
+    request: HttpRequest,
+    body: web::Payload,
+    DesktopUser(caller): DesktopUser,
+) -> Result<HttpResponse, ApiError> {
+    refuse_other_sites(&request, &origin)?;
+    let subscription = state.store.events().subscribe_sign_ins(&caller.user.id);
+    let (response, session, stream) = actix_ws::handle(&request, body)
+        .map_err(|e| ApiError::invalid(format!("This address speaks WebSocket only: {e}")))?;
+    let span = tracing::info_span!("sign-in notices socket");
+    actix_web::rt::spawn(
+        stream_sign_ins(state, caller.session_id, subscription, session, stream).instrument(span),
+    );
+    Ok(response)
+}
+
+async fn stream_sign_ins(
+    state: web::Data<AppState>,
+    own_session: String,
+    mut subscription: SignInSubscription,
+    mut session: actix_ws::Session,
+    mut stream: actix_ws::MessageStream,
+) {
+    let mut live = Liveness::start().await;
+    let close = loop {
+        tokio::select! {
+            notice = subscription.next() => {
+                if notice.session_id == own_session { continue; }
+                // A dashboard signed out meanwhile hears nothing more about the account.
+                match state.store.load_session(&own_session).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break Some(CloseCode::Policy),
+                    Err(_) => continue,
+                }
+                let message = SignInMessage {
+                    r#type: "signed_in",
+                    device: describe_user_agent(&notice.user_agent),
+                    session_id: notice.session_id,
+                    kind: notice.session_kind,
+                    ip: notice.ip,
+                    at: notice.at,
+                };
+                let text = serde_json::to_string(&message).unwrap_or_default();
+                if session.text(text).await.is_err() { break None; }
+            }
+            _ = live.heartbeat.tick() => {
+                if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
+            }
+            incoming = stream.next() => {
+                if let Err(close) = live.on_incoming(&mut session, incoming).await { break close; }
+            }
+        }
+    };
+    end(session, close).await;
 }

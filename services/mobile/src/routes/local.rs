@@ -34,7 +34,7 @@ pub async fn signed_in_response(
     client: &ClientInfo,
     mut response: actix_web::HttpResponseBuilder,
 ) -> Result<HttpResponse, ApiError> {
-    let signed_in = flows::start_session(
+    let signed_in = flows::sign_in(
         &*state.store,
         &state.keys,
         SessionKind::Mobile,
