@@ -57,3 +57,41 @@ async fn a_socket_without_the_desktop_secret_or_from_another_site_is_refused() {
     .unwrap();
     assert_eq!(error_code(foreign).await, (403, "forbidden".into()));
 }
+
+/// Whatever a client sends on the socket (arbitrary text, binary, huge or empty frames), the
+/// server ignores it and goes on reporting the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arbitrary_client_messages_do_not_disturb_the_socket() {
+    use futures_util::SinkExt;
+    use proptest::strategy::{Strategy, ValueTree};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let created = screen.create().await;
+    let mut events = screen.events(&created).await;
+    assert_eq!(events.next_state().await.unwrap()["state"], "pending");
+
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let texts = proptest::collection::vec("\\PC{0,200}", 64);
+    let binaries = proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..512), 16);
+    let texts = texts.new_tree(&mut runner).unwrap().current();
+    let binaries = binaries.new_tree(&mut runner).unwrap().current();
+    for text in texts {
+        events.0.send(Message::Text(text.into())).await.unwrap();
+    }
+    for bytes in binaries {
+        events.0.send(Message::Binary(bytes.into())).await.unwrap();
+    }
+    events
+        .0
+        .send(Message::Text("x".repeat(60_000).into()))
+        .await
+        .unwrap();
+
+    let phone = cluster.phone("alice@example.com").await;
+    assert_eq!(phone.scan_id(&created.id).await.status(), 200);
+    assert_eq!(events.next_state().await.unwrap()["state"], "claimed");
+}

@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod expiry;
 mod flow;
+mod hostile;
 mod limits;
 mod mentra;
 mod pin;

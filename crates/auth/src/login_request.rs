@@ -137,6 +137,12 @@ impl PinChallenge {
     }
 }
 
+/// Whether `input` has the shape of a PIN (six ASCII digits). Anything else is refused before
+/// it can be counted as an attempt.
+pub fn is_well_formed_pin(input: &str) -> bool {
+    input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Six digits from the CSPRNG, uniformly: drawn from the largest multiple of 10^6 below 2^32.
 pub fn generate_pin() -> String {
     const SPACE: u32 = 1_000_000;
@@ -656,7 +662,7 @@ mod tests {
     }
 
     fn any_transition() -> impl Strategy<Value = (u8, u8, i64)> {
-        (0u8..5, 0u8..2, 0i64..(TTL * 2))
+        (0u8..7, 0u8..2, 0i64..(TTL * 2))
     }
 
     proptest! {
@@ -676,7 +682,13 @@ mod tests {
                     1 => Transition::Approve { user: user(name), pin: None },
                     2 => Transition::Deny { user: user(name) },
                     3 => Transition::Redeem { secret: if who == 0 { secret.clone() } else { "x".into() } },
-                    _ => Transition::Cancel { secret: if who == 0 { secret.clone() } else { "x".into() } },
+                    4 => Transition::Cancel { secret: if who == 0 { secret.clone() } else { "x".into() } },
+                    5 => Transition::Approve { user: user(name), pin: Some("123456".into()) },
+                    // Mostly wrong PINs (who == 1), sometimes the right one.
+                    _ => Transition::EnterPin {
+                        secret: secret.clone(),
+                        pin: if who == 0 { "123456".into() } else { "654321".into() },
+                    },
                 };
                 match request.apply(&transition, now) {
                     Ok(next) => {
@@ -684,6 +696,17 @@ mod tests {
                         prop_assert!(next.version >= request.version);
                         if next.state == LoginState::Redeemed {
                             prop_assert_eq!(request.state, LoginState::Approved);
+                            prop_assert!(
+                                request.pin.as_ref().is_none_or(|pin| pin.confirmed),
+                                "never redeemed past an unconfirmed PIN"
+                            );
+                        }
+                        if let Some(pin) = &next.pin {
+                            prop_assert!(pin.failed_attempts <= PIN_ATTEMPTS);
+                            prop_assert_eq!(
+                                pin.failed_attempts == PIN_ATTEMPTS,
+                                next.state == LoginState::Locked
+                            );
                         }
                         request = next;
                     }

@@ -120,6 +120,13 @@ pub struct Settings {
     pub redis_url: Option<SecretString>,
     pub data_dir: PathBuf,
     pub qr_ttl: Duration,
+    /// How long a client may take to send a request's line and headers.
+    pub header_timeout: Duration,
+    /// How long a whole request may take, body and answer included (WebSockets, once open,
+    /// are not requests any more).
+    pub request_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub keep_alive: Duration,
     pub session_ttl: Duration,
     pub access_token_ttl: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -221,6 +228,9 @@ impl Settings {
             })
         };
         let qr_ttl = parse("QR_TTL", "60s", &ttl_check);
+        let header_timeout = parse("HEADER_TIMEOUT", "5s", &ttl_check);
+        let request_timeout = parse("REQUEST_TIMEOUT", "30s", &ttl_check);
+        let keep_alive = parse("KEEP_ALIVE", "15s", &ttl_check);
         let session_ttl = parse("SESSION_TTL", "1h", &ttl_check);
         let access_token_ttl = parse("ACCESS_TOKEN_TTL", "30m", &ttl_check);
         let trust_proxy = parse("TRUST_PROXY", "", &|v| {
@@ -324,6 +334,9 @@ impl Settings {
             redis_url: redis_url.map(Into::into),
             data_dir: data_dir.into(),
             qr_ttl: parse_duration(&qr_ttl).unwrap_or_default(),
+            header_timeout: parse_duration(&header_timeout).unwrap_or(Duration::from_secs(5)),
+            request_timeout: parse_duration(&request_timeout).unwrap_or(Duration::from_secs(30)),
+            keep_alive: parse_duration(&keep_alive).unwrap_or(Duration::from_secs(15)),
             session_ttl: parse_duration(&session_ttl).unwrap_or_default(),
             access_token_ttl: parse_duration(&access_token_ttl).unwrap_or_default(),
             trust_proxy: trust_proxy

@@ -11,6 +11,28 @@ use tracing_actix_web::RequestId;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
+/// How long a whole request may take (`REQUEST_TIMEOUT`).
+pub struct RequestDeadline(pub std::time::Duration);
+
+/// Answers 408 when a request (a slowly sent body, or a handler waiting on something) runs past
+/// its deadline, so no client holds a worker for longer.
+pub async fn request_deadline(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let deadline = request
+        .app_data::<web::Data<RequestDeadline>>()
+        .map_or(std::time::Duration::from_secs(30), |d| d.0);
+    match tokio::time::timeout(deadline, next.call(request)).await {
+        Ok(response) => response,
+        Err(_) => Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            "The request took too long (a body sent too slowly?); send it again.",
+        )
+        .into()),
+    }
+}
+
 /// Echoes the request id in `x-request-id`, so a user's report can be found in the log.
 pub async fn request_id_header(
     request: ServiceRequest,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod limits;
 pub mod server;
 pub mod state;

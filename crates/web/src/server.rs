@@ -9,7 +9,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use crate::AppState;
 use crate::config::PublicUrl;
 use crate::error::{ApiError, ErrorCode};
-use crate::http::ServiceOrigin;
+use crate::http::{RequestDeadline, ServiceOrigin};
 
 /// Binds `addr:port`. A permission error on a low port says what to do about it.
 pub fn bind(addr: IpAddr, port: u16, variable: &str) -> anyhow::Result<TcpListener> {
@@ -71,6 +71,9 @@ macro_rules! wrap_common {
         $app.wrap(actix_web::middleware::from_fn(
             $crate::http::same_origin_state_changes,
         ))
+        .wrap(actix_web::middleware::from_fn(
+            $crate::http::request_deadline,
+        ))
         .wrap(
             actix_web::middleware::ErrorHandlers::new()
                 .default_handler($crate::error::render_errors),
@@ -108,13 +111,21 @@ impl Application {
         let port = listener.local_addr()?.port();
         let https = public_url.is_https();
         let origin = web::Data::new(ServiceOrigin(public_url.origin()));
+        let settings = std::sync::Arc::clone(&state.settings);
+        let deadline = web::Data::new(RequestDeadline(settings.request_timeout));
         let server = HttpServer::new(move || {
             crate::wrap_common!(App::new(), https)
                 .app_data(state.clone())
                 .app_data(origin.clone())
+                .app_data(deadline.clone())
                 .configure(configure_extractors)
                 .configure(routes.clone())
         })
+        // Idle or slow clients cannot hold a connection: the head must arrive in time, an idle
+        // keep-alive connection is closed, and the whole request has a deadline.
+        .client_request_timeout(settings.header_timeout)
+        .keep_alive(settings.keep_alive)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
         .listen(listener)?
         .run();
         Ok(Self { port, server })

@@ -6,12 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows::{self, FlowError};
 use qrlogin_auth::login_request::{
-    LoginRequest, RequestId, ScreenContext, Transition, TransitionError,
+    LoginRequest, RequestId, ScreenContext, Transition, TransitionError, is_well_formed_pin,
 };
 use qrlogin_auth::{LoginState, UnixMillis};
 use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::{DESKTOP_SECRET_PREFIX, DESKTOP_SESSION};
+use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -28,10 +29,6 @@ pub struct CreateBody {
     #[serde(default)]
     qr_svg: bool,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyBody {}
 
 /// What anyone holding the desktop secret may know of a request: never who claimed it.
 #[derive(Serialize)]
@@ -129,7 +126,7 @@ pub async fn load_owned(
 pub async fn create(
     state: web::Data<AppState>,
     client: ClientInfo,
-    body: web::Json<CreateBody>,
+    body: JsonObject<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut audit = Audit::of(&state, &client, AuditEvent::Create);
     audit.client(&state.settings.app_name);
@@ -233,12 +230,12 @@ pub async fn enter_pin(
     request: HttpRequest,
     client: ClientInfo,
     id: web::Path<String>,
-    body: web::Json<PinBody>,
+    body: JsonObject<PinBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
     let pin = body.into_inner().pin;
-    if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_well_formed_pin(&pin) {
         return Err(ApiError::invalid(
             "A PIN is the 6 digits shown on the phone.",
         ));
@@ -283,7 +280,7 @@ pub async fn redeem(
     request: HttpRequest,
     client: ClientInfo,
     id: web::Path<String>,
-    _body: web::Json<EmptyBody>,
+    _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;

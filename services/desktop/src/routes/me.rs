@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use qrlogin_auth::flows;
 use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::cookies::DESKTOP_SESSION;
+use qrlogin_web::json::JsonObject;
 use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
 
@@ -46,7 +47,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
     client: ClientInfo,
-    body: web::Json<LogoutBody>,
+    body: JsonObject<LogoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.now();
     let event = match body.everywhere {

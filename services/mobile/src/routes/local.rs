@@ -10,6 +10,7 @@ use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::MOBILE_SESSION;
+use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::telemetry::spawn_blocking_with_tracing;
 use qrlogin_web::{ApiError, AppState, ErrorCode};
@@ -22,10 +23,6 @@ pub struct LoginBody {
     username: String,
     password: SecretString,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyBody {}
 
 /// Starts a mobile session and sets its cookie; shared by every way of signing in.
 pub async fn signed_in_response(
@@ -59,7 +56,7 @@ pub async fn signed_in_response(
 pub async fn login(
     state: web::Data<AppState>,
     client: ClientInfo,
-    body: web::Json<LoginBody>,
+    body: JsonObject<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     if !state.settings.local_accounts {
         return Err(ApiError::new(
@@ -109,7 +106,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
     client: ClientInfo,
-    _body: web::Json<EmptyBody>,
+    _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut audit = Audit::of(&state, &client, AuditEvent::Logout);
     audit.user(&caller.user.id);

@@ -11,6 +11,7 @@ use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent, same_network};
 use qrlogin_web::config::{LoginConfirmation, NetworkMismatch};
+use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -23,10 +24,6 @@ pub struct ScanBody {
     id: Option<String>,
     user_code: Option<String>,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyBody {}
 
 /// What the phone shows before the user decides: everything the screen reported about itself.
 #[derive(Serialize)]
@@ -111,7 +108,7 @@ pub async fn scan(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
     client: ClientInfo,
-    body: web::Json<ScanBody>,
+    body: JsonObject<ScanBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
     audit.user(&caller.user.id);
@@ -272,7 +269,7 @@ pub async fn approve(
     MobileUser(caller): MobileUser,
     client: ClientInfo,
     id: web::Path<String>,
-    _body: web::Json<EmptyBody>,
+    _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
     decide(&state, caller, &client, &id, true).await
 }
@@ -282,7 +279,7 @@ pub async fn deny(
     MobileUser(caller): MobileUser,
     client: ClientInfo,
     id: web::Path<String>,
-    _body: web::Json<EmptyBody>,
+    _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
     decide(&state, caller, &client, &id, false).await
 }
