@@ -184,7 +184,14 @@ async fn wrong_passwords_are_limited_per_account() {
 
 /// The relay (QR-jacking) scenario: a request made from 203.0.113.7 and claimed by a phone on
 /// 198.51.100.9 (both as a trusted proxy reports them).
-async fn relayed_claim(policy: &str) -> Option<(u16, serde_json::Value, u16)> {
+async fn relayed_claim(
+    policy: &str,
+) -> Option<(
+    u16,
+    serde_json::Value,
+    u16,
+    qrlogin_auth::audit::AuditRecord,
+)> {
     let vars = [("TRUST_PROXY", "127.0.0.1"), ("NETWORK_MISMATCH", policy)];
     let cluster = TestCluster::start(Backend::Redis, 1, &vars).await?;
     let created: serde_json::Value = create_from(&cluster, 0, Some("203.0.113.7"))
@@ -213,24 +220,46 @@ async fn relayed_claim(policy: &str) -> Option<(u16, serde_json::Value, u16)> {
         .send()
         .await
         .unwrap();
-    Some((far_status, far_body, near.status().as_u16()))
+    let everything = qrlogin_auth::audit::AuditQuery {
+        user: Some("mentra:mallory@example.com".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let far_claim = cluster
+        .store
+        .read_audit(&everything)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record)
+        .find(|r| r.event == qrlogin_auth::audit::AuditEvent::Claim)
+        .expect("the far claim is in the audit trail");
+    Some((far_status, far_body, near.status().as_u16(), far_claim))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_from_another_network_is_flagged_by_default() {
-    let Some((status, confirmation, _)) = relayed_claim("warn").await else {
+    let Some((status, confirmation, _, audited)) = relayed_claim("warn").await else {
         return;
     };
     assert_eq!(status, 200);
     assert_eq!(confirmation["same_network"], false);
     assert_eq!(confirmation["screen_ip"], "203.0.113.7");
+    assert_eq!(audited.outcome, "ok");
+    assert_eq!(
+        audited.detail.as_deref(),
+        Some("network mismatch: screen 203.0.113.7, phone 198.51.100.9"),
+        "flagged in the audit trail too"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_from_another_network_is_refused_when_the_policy_says_deny() {
-    let Some((status, refusal, near)) = relayed_claim("deny").await else {
+    let Some((status, refusal, near, audited)) = relayed_claim("deny").await else {
         return;
     };
+    assert_eq!(audited.outcome, "forbidden");
+    assert!(audited.detail.unwrap().starts_with("network mismatch"));
     assert_eq!(
         (status, refusal["error"].as_str()),
         (403, Some("forbidden"))

@@ -233,3 +233,24 @@ async fn an_empty_temp_token_falls_back_to_the_signed_token() {
     .await;
     assert_eq!((status, location.as_str()), (303, "/scan"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webview_sign_ins_spend_the_per_ip_budget() {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("RATE_LIMIT_LOGIN_PER_IP", "2/10m")])
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (status, _, _) = open(&cluster, &client(), "aos_temp_token=guess").await;
+        assert_eq!(status, 401);
+    }
+    let token = cluster.cloud.issue_temp_token("alice@example.com");
+    let response = client()
+        .get(format!("{}/webview?aos_temp_token={token}", cluster.mobile))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "even a good token waits its turn");
+    assert!(response.headers().contains_key("retry-after"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Too many sign-in attempts"), "{page}");
+}

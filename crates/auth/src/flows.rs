@@ -252,11 +252,12 @@ pub async fn redeem(
     now: UnixMillis,
     lifetimes: &Lifetimes,
 ) -> Result<SignedIn, FlowError> {
-    let redeem = Transition::Redeem {
+    let check = Transition::Redeem {
         secret: desktop_secret.expose_secret().to_owned(),
+        session_id: String::new(),
     };
     let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
-    if let Err(refused) = current.apply(&redeem, now) {
+    if let Err(refused) = current.apply(&check, now) {
         if let Some(expired) = current.expired(now) {
             store.swap_request(&expired, current.version).await?;
         }
@@ -280,13 +281,29 @@ pub async fn redeem(
         lifetimes,
     )
     .await?;
-    match transition(store, id, &redeem, now).await {
+    let session_id = signed_in.session.id.clone();
+    let redeem = Transition::Redeem {
+        secret: desktop_secret.expose_secret().to_owned(),
+        session_id: session_id.clone(),
+    };
+    let outcome = match transition(store, id, &redeem, now).await {
+        // The store went quiet mid-way: the compare-and-set may still have landed. The request
+        // says whose redeem won, so ours is neither lost nor counted twice.
+        Err(FlowError::Store(error)) => match store.load_request(id).await {
+            Ok(Some(request)) if request.redeemed_session.as_deref() == Some(&session_id) => {
+                Ok(request)
+            }
+            _ => Err(FlowError::Store(error)),
+        },
+        other => other,
+    };
+    match outcome {
         Ok(_) => {
             announce_sign_in(store, &signed_in.session).await?;
             Ok(signed_in)
         }
         Err(lost) => {
-            end_session(store, &signed_in.session.id, now).await?;
+            end_session(store, &session_id, now).await?;
             Err(lost)
         }
     }

@@ -182,6 +182,9 @@ pub struct LoginRequest {
     /// Set by an approval in PIN mode: the screen must type the phone's PIN before redeeming.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<PinChallenge>,
+    /// The session the redeem started (set once, by the redeem that won).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeemed_session: Option<String>,
 }
 
 /// A freshly created request with the secret that only its creator receives.
@@ -205,6 +208,7 @@ impl LoginRequest {
             claim: None,
             updated_at: now,
             pin: None,
+            redeemed_session: None,
         };
         NewLoginRequest {
             request,
@@ -237,7 +241,7 @@ impl LoginRequest {
         }
         // The screen's own actions need its secret whatever the state: a caller without it
         // learns nothing about the request.
-        if let Transition::Redeem { secret }
+        if let Transition::Redeem { secret, .. }
         | Transition::Cancel { secret }
         | Transition::EnterPin { secret, .. } = transition
             && !self.secret_hash.matches(secret)
@@ -301,7 +305,10 @@ impl LoginRequest {
             (LoginState::Claimed, Transition::Approve { .. } | Transition::Deny { .. }) => {
                 return Err(TransitionError::NotClaimant);
             }
-            (LoginState::Approved, Transition::Redeem { .. }) => LoginState::Redeemed,
+            (LoginState::Approved, Transition::Redeem { session_id, .. }) => {
+                next.redeemed_session = Some(session_id.clone());
+                LoginState::Redeemed
+            }
             (
                 LoginState::Pending | LoginState::Claimed | LoginState::Approved,
                 Transition::Cancel { .. },
@@ -337,7 +344,9 @@ pub enum Transition {
     /// The claimant refused on the phone.
     Deny { user: User },
     /// The screen exchanges the approval for a session, with its desktop secret. Exactly once.
-    Redeem { secret: String },
+    /// The session is recorded, so a redeemer that lost sight of the store can tell whether
+    /// its own redeem is the one that landed.
+    Redeem { secret: String, session_id: String },
     /// The screen gives up (navigated away, or asked for a new QR).
     Cancel { secret: String },
     /// The screen types the PIN shown on the phone. A wrong one is counted, and is still a
@@ -425,7 +434,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(approved.state, LoginState::Approved);
-        let redeemed = approved.apply(&Transition::Redeem { secret }, 3).unwrap();
+        let redeemed = approved
+            .apply(
+                &Transition::Redeem {
+                    secret,
+                    session_id: "s1".into(),
+                },
+                3,
+            )
+            .unwrap();
         assert_eq!(redeemed.state, LoginState::Redeemed);
         assert_eq!(redeemed.version, 4);
     }
@@ -468,6 +485,7 @@ mod tests {
             .unwrap();
         let wrong = Transition::Redeem {
             secret: "guess".into(),
+            session_id: "s1".into(),
         };
         assert_eq!(approved.apply(&wrong, 3), Err(TransitionError::WrongSecret));
         let pending = LoginRequest::create(screen(), 0, TTL).request;
@@ -480,12 +498,19 @@ mod tests {
             .apply(
                 &Transition::Redeem {
                     secret: secret.clone(),
+                    session_id: "s1".into(),
                 },
                 3,
             )
             .unwrap();
         assert_eq!(
-            redeemed.apply(&Transition::Redeem { secret }, 4),
+            redeemed.apply(
+                &Transition::Redeem {
+                    secret,
+                    session_id: "s1".into()
+                },
+                4
+            ),
             Err(TransitionError::Final(LoginState::Redeemed))
         );
     }
@@ -522,6 +547,7 @@ mod tests {
         );
         let redeem = Transition::Redeem {
             secret: secret.clone(),
+            session_id: "s1".into(),
         };
         assert_eq!(
             approved.apply(&redeem, 3),
@@ -623,7 +649,10 @@ mod tests {
             Err(TransitionError::Expired)
         );
         let approved = claimed.apply(&approve, 2).unwrap();
-        let redeem = Transition::Redeem { secret };
+        let redeem = Transition::Redeem {
+            secret,
+            session_id: "s1".into(),
+        };
         assert_eq!(
             approved.apply(&redeem, deadline + 1),
             Err(TransitionError::Expired)
@@ -640,7 +669,8 @@ mod tests {
         let shown = format!(
             "{:?}",
             Transition::Redeem {
-                secret: "s3cr3t".into()
+                secret: "s3cr3t".into(),
+                session_id: "s1".into()
             }
         );
         assert!(!shown.contains("s3cr3t"), "{shown}");
@@ -681,7 +711,10 @@ mod tests {
                     0 => claim(name, now),
                     1 => Transition::Approve { user: user(name), pin: None },
                     2 => Transition::Deny { user: user(name) },
-                    3 => Transition::Redeem { secret: if who == 0 { secret.clone() } else { "x".into() } },
+                    3 => Transition::Redeem {
+                        secret: if who == 0 { secret.clone() } else { "x".into() },
+                        session_id: "s1".into(),
+                    },
                     4 => Transition::Cancel { secret: if who == 0 { secret.clone() } else { "x".into() } },
                     5 => Transition::Approve { user: user(name), pin: Some("123456".into()) },
                     // Mostly wrong PINs (who == 1), sometimes the right one.
@@ -719,7 +752,7 @@ mod tests {
                 if request.state.is_final() {
                     let frozen = request.clone();
                     for t in [claim("ann", now), Transition::Approve { user: user("ann"), pin: None },
-                              Transition::Redeem { secret: secret.clone() },
+                              Transition::Redeem { secret: secret.clone(), session_id: "s1".into() },
                               Transition::Cancel { secret: secret.clone() }] {
                         prop_assert!(frozen.apply(&t, now).is_err());
                     }

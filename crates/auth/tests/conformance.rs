@@ -204,7 +204,16 @@ async fn exactly_one_of_fifty_concurrent_redeems_wins(b: Backend) {
         let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
         let (id, secret) = (request.id.clone(), secret.clone());
         tokio::spawn(async move {
-            flows::transition(&*store, &id, &Transition::Redeem { secret }, now).await
+            flows::transition(
+                &*store,
+                &id,
+                &Transition::Redeem {
+                    secret,
+                    session_id: "s1".into(),
+                },
+                now,
+            )
+            .await
         })
     });
     let results = futures_util::future::join_all(attempts).await;
@@ -276,7 +285,16 @@ async fn expiry_is_recorded_and_published(b: Backend) {
     let mut listener = b.b.events().subscribe(&request.id);
     b.clock.advance(Duration::from_millis(TTL as u64));
     let now = b.clock.now();
-    let redeem = flows::transition(&*b.a, &request.id, &Transition::Redeem { secret }, now).await;
+    let redeem = flows::transition(
+        &*b.a,
+        &request.id,
+        &Transition::Redeem {
+            secret,
+            session_id: "s1".into(),
+        },
+        now,
+    )
+    .await;
     assert!(matches!(
         redeem,
         Err(FlowError::Transition(TransitionError::Expired))

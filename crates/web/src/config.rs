@@ -100,7 +100,7 @@ pub struct RateLimits {
     pub scan_per_ip: RateLimit,
     /// Polls per login request.
     pub poll_per_request: RateLimit,
-    /// Local-account sign-in attempts per client IP.
+    /// Phone sign-in attempts per client IP: local accounts and MentraOS webview entries.
     pub login_per_ip: RateLimit,
     /// Local-account sign-in attempts per account.
     pub login_per_account: RateLimit,

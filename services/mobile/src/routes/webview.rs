@@ -13,6 +13,7 @@ use qrlogin_web::ErrorCode;
 use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::MOBILE_SESSION;
+use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -88,6 +89,23 @@ pub async fn webview(
             "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator.",
         ));
     };
+    // Each attempt can cost a call to the MentraOS cloud: the per-IP sign-in budget applies.
+    if let Err(refused) = limits::spend(&state, &client, Bucket::LoginPerIp, &client.ip).await {
+        if refused.code != ErrorCode::RateLimited {
+            return Err(refused);
+        }
+        let mut page = message_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts",
+            &refused.message,
+        );
+        if let Some(seconds) = refused.retry_after_seconds {
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        return Ok(page);
+    }
     // A signed token is good for 10 minutes and has no id of its own: it is used once, keyed
     // by its hash, so a leaked /webview address cannot be replayed into new sessions.
     let use_signed_once = async |token: &str| -> Result<bool, ApiError> {
