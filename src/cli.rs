@@ -88,7 +88,7 @@ async fn audit_cli(
     let mut record = AuditRecord::new(event, SystemClock.now());
     record.user = Some(User::local(username.as_str(), username.as_str()).id);
     record.detail = Some("command line".into());
-    Ok(store.append_audit(&record).await?)
+    Ok(store.append_audit(&[record]).await?)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -5,20 +5,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use qrlogin_auth::audit::{AuditEvent, AuditQuery, AuditRecord};
+use qrlogin_auth::audit::{AuditEvent, AuditRecord};
 use qrlogin_auth::clock::Clock;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestCluster, approved, captured_logs, client, error_code};
-
-async fn trail(cluster: &TestCluster) -> Vec<AuditRecord> {
-    let everything = AuditQuery {
-        limit: 10_000,
-        ..Default::default()
-    };
-    let entries = cluster.store.read_audit(&everything).await.unwrap();
-    entries.into_iter().map(|e| e.record).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_step_of_a_sign_in_is_recorded_logged_and_shown_to_the_user() {
@@ -32,7 +23,8 @@ async fn every_step_of_a_sign_in_is_recorded_logged_and_shown_to_the_user() {
     let other = screen.on(&cluster.desktops[1]);
     assert_eq!(other.redeem(&created).await.status(), 200);
 
-    let steps: Vec<AuditRecord> = trail(&cluster)
+    let steps: Vec<AuditRecord> = cluster
+        .audit_trail()
         .await
         .into_iter()
         .filter(|r| r.login_request.as_deref() == Some(created.id.as_str()))
@@ -120,7 +112,7 @@ async fn refusals_are_recorded_with_their_reason() {
         (410, "expired".into())
     );
 
-    let records = trail(&cluster).await;
+    let records = cluster.audit_trail().await;
     let seen = |event: AuditEvent, outcome: &str| -> Vec<&AuditRecord> {
         records
             .iter()
@@ -275,7 +267,8 @@ async fn every_kind_of_bad_token_is_refused_and_audited_for_what_it_is() {
     assert_eq!(logout.status(), 204);
     assert_eq!(me_with(&good).await.status(), 401, "revoked");
 
-    let rejected: Vec<String> = trail(&cluster)
+    let rejected: Vec<String> = cluster
+        .audit_trail()
         .await
         .into_iter()
         .filter(|r| r.event == AuditEvent::TokenRejected)

@@ -154,8 +154,15 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
             .any(|s| s.starts_with("Chrome on Linux") && s.ends_with("(this screen)")),
         "{listed:?}"
     );
-    let activity = text(&browser, "#activity").await;
-    assert!(activity.contains("Screen signed in"), "{activity}");
+    // The audit trail is written just off the request path: wait for it rather than race it.
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath(
+            "//ul[@id='activity']/li[contains(., 'Screen signed in')]",
+        ))
+        .await
+        .unwrap();
 
     // The same account signs in on another screen: the dashboard says so at once, and its
     // button ends that session.

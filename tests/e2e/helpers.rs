@@ -32,6 +32,8 @@ pub struct TestCluster {
     pub clock: ManualClock,
     pub cloud: FakeMentraCloud,
     pub store: Arc<dyn Store>,
+    /// Every instance's state, to flush their audit writers.
+    states: Vec<web::Data<AppState>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -142,14 +144,17 @@ impl TestCluster {
             async move { web::Data::new(AppState::with_store(settings, store, clock).await.unwrap()) }
         };
         let mut desktop_urls = Vec::new();
+        let mut states = Vec::new();
         for (listener, url) in desktop_listeners {
             let state = state_for(store_for_instance().await).await;
+            states.push(state.clone());
             let app = qrlogin_desktop::build(state, listener).unwrap();
             tokio::spawn(app.run_until_stopped());
             desktop_urls.push(url);
         }
         let store = store_for_instance().await;
         let state = state_for(store.clone()).await;
+        states.push(state.clone());
         let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings).unwrap());
         let app = qrlogin_mobile::build(state, mentra, mobile_listener).unwrap();
         tokio::spawn(app.run_until_stopped());
@@ -159,8 +164,22 @@ impl TestCluster {
             clock,
             cloud,
             store,
+            states,
             _dir: Some(dir),
         })
+    }
+
+    /// The whole audit trail, oldest first, once every instance has stored what it queued.
+    pub async fn audit_trail(&self) -> Vec<qrlogin_auth::audit::AuditRecord> {
+        for state in &self.states {
+            state.audit.flush().await;
+        }
+        let everything = qrlogin_auth::audit::AuditQuery {
+            limit: 100_000,
+            ..Default::default()
+        };
+        let entries = self.store.read_audit(&everything).await.unwrap();
+        entries.into_iter().map(|e| e.record).collect()
     }
 
     /// A local account, as `qrlogin users add` makes one.

@@ -220,19 +220,14 @@ async fn relayed_claim(
         .send()
         .await
         .unwrap();
-    let everything = qrlogin_auth::audit::AuditQuery {
-        user: Some("mentra:mallory@example.com".into()),
-        limit: 100,
-        ..Default::default()
-    };
     let far_claim = cluster
-        .store
-        .read_audit(&everything)
+        .audit_trail()
         .await
-        .unwrap()
         .into_iter()
-        .map(|e| e.record)
-        .find(|r| r.event == qrlogin_auth::audit::AuditEvent::Claim)
+        .find(|r| {
+            r.event == qrlogin_auth::audit::AuditEvent::Claim
+                && r.user.as_deref() == Some("mentra:mallory@example.com")
+        })
         .expect("the far claim is in the audit trail");
     Some((far_status, far_body, near.status().as_u16(), far_claim))
 }

@@ -418,7 +418,7 @@ async fn the_audit_trail_is_read_whole_per_user_since_and_after(b: Backend) {
         record.user = user.map(str::to_owned);
         // Written from both instances, read from either.
         let store = if i % 2 == 0 { &b.a } else { &b.b };
-        store.append_audit(&record).await.unwrap();
+        store.append_audit(&[record]).await.unwrap();
     }
     let read = async |query: AuditQuery| -> Vec<AuditEvent> {
         b.b.read_audit(&query)

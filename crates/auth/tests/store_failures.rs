@@ -81,7 +81,7 @@ impl Store for QuietAfterSwap {
     async fn update_account(&self, a: &LocalAccount) -> Result<bool, StoreError> {
         self.inner.update_account(a).await
     }
-    async fn append_audit(&self, r: &AuditRecord) -> Result<(), StoreError> {
+    async fn append_audit(&self, r: &[AuditRecord]) -> Result<(), StoreError> {
         self.inner.append_audit(r).await
     }
     async fn read_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

@@ -1,7 +1,12 @@
 //! Writing the audit trail from a request: who, from where, what, and how it ended.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use qrlogin_auth::RequestId;
 use qrlogin_auth::audit::{AuditEvent, AuditRecord};
+use qrlogin_auth::store::Store;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::client::ClientInfo;
 use crate::error::{ApiError, ErrorCode};
@@ -61,8 +66,8 @@ impl Audit {
     }
 }
 
-/// Writes `record` to the log (target `audit`) and to the store. The log line comes first and
-/// always: a store that cannot take the record does not fail the action it describes.
+/// Writes `record` to the log (target `audit`) and queues it for the store. The log line comes
+/// first and always: a store that cannot take the record does not fail the action it describes.
 pub async fn record(state: &AppState, record: AuditRecord) {
     let none = "";
     macro_rules! audit_line {
@@ -87,7 +92,88 @@ pub async fn record(state: &AppState, record: AuditRecord) {
     } else {
         audit_line!(warn);
     }
-    if let Err(error) = state.store.append_audit(&record).await {
-        tracing::error!(%error, event = record.event.as_str(), "the audit record is only in the log: the store refused it");
+    state.audit.write(record).await;
+}
+
+/// How many records wait for the store before writers wait for the queue (backpressure, so
+/// nothing is dropped).
+const QUEUE: usize = 10_000;
+/// The most records written in one round trip.
+const BATCH: usize = 512;
+/// How often a batch the store refused is tried again before it is left to the log alone.
+const ATTEMPTS: u32 = 5;
+
+enum Command {
+    Record(AuditRecord),
+    /// Answered once everything queued before it is stored.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Writes audit records to the store off the request path: one background task per instance
+/// collects whatever is queued and stores it in one round trip, in order. A sign-in does not
+/// wait for its four records, and a burst costs a handful of writes instead of one each.
+#[derive(Clone)]
+pub struct AuditWriter {
+    queue: mpsc::Sender<Command>,
+}
+
+impl AuditWriter {
+    /// Starts the writer on the current runtime; it ends when the last handle is dropped,
+    /// after storing what is queued.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (queue, commands) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(store, commands));
+        Self { queue }
+    }
+
+    pub async fn write(&self, record: AuditRecord) {
+        if self.queue.send(Command::Record(record)).await.is_err() {
+            tracing::error!("the audit writer has stopped; the record is only in the log");
+        }
+    }
+
+    /// Waits until every record written before this call is in the store.
+    pub async fn flush(&self) {
+        let (done, stored) = oneshot::channel();
+        if self.queue.send(Command::Flush(done)).await.is_ok() {
+            let _ = stored.await;
+        }
+    }
+}
+
+async fn write_batches(store: Arc<dyn Store>, mut commands: mpsc::Receiver<Command>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut flushes = Vec::new();
+    while let Some(first) = commands.recv().await {
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Record(record) => batch.push(record),
+                Command::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < BATCH {
+                next = commands.try_recv().ok();
+            }
+        }
+        store_batch(&*store, &batch).await;
+        batch.clear();
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn store_batch(store: &dyn Store, batch: &[AuditRecord]) {
+    if batch.is_empty() {
+        return;
+    }
+    for attempt in 1..=ATTEMPTS {
+        match store.append_audit(batch).await {
+            Ok(()) => return,
+            Err(error) if attempt == ATTEMPTS => {
+                tracing::error!(%error, records = batch.len(), "audit records are only in the log: the store refused them");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await,
+        }
     }
 }

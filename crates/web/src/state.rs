@@ -9,6 +9,7 @@ use qrlogin_auth::store::redis::RedisStore;
 use qrlogin_auth::store::sqlite::SqliteStore;
 use qrlogin_auth::tokens::SigningKeys;
 
+use crate::audit::AuditWriter;
 use crate::config::Settings;
 use crate::cookies::CookiePolicy;
 
@@ -22,6 +23,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keys: Arc<SigningKeys>,
     pub clock: Arc<dyn Clock>,
+    pub audit: AuditWriter,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
         let keys = SigningKeys::from_pem(&pem, issuer)?;
         Ok(Self {
             settings: Arc::new(settings),
+            audit: AuditWriter::start(Arc::clone(&store)),
             store,
             keys: Arc::new(keys),
             clock,

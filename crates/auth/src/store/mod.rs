@@ -72,8 +72,9 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces a stored account; `Ok(false)` when there is none by that name.
     async fn update_account(&self, account: &LocalAccount) -> Result<bool, StoreError>;
 
-    /// Appends to the audit trail (and to the user's own, when the record names a user).
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// Appends to the audit trail, in order (each record also to its user's own trail, when
+    /// it names a user). One round trip for the whole batch.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
     /// With `after`: the records after that cursor, oldest first (following the trail).
     /// Without: the newest `limit` records at or after `since`, in the order asked for.
     async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;

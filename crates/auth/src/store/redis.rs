@@ -522,23 +522,25 @@ impl Store for RedisStore {
         Ok(updated.is_some())
     }
 
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let data = to_json(record)?;
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
-        let mut add = |stream: String, capacity: usize| {
-            pipe.cmd("XADD")
-                .arg(stream)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(capacity)
-                .arg("*")
-                .arg("r")
-                .arg(&data)
-                .ignore();
-        };
-        add(self.audit_stream(None), AUDIT_CAPACITY);
-        if let Some(user) = &record.user {
-            add(self.audit_stream(Some(user)), AUDIT_CAPACITY_PER_USER);
+        for record in records {
+            let data = to_json(record)?;
+            let mut add = |stream: String, capacity: usize| {
+                pipe.cmd("XADD")
+                    .arg(stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(capacity)
+                    .arg("*")
+                    .arg("r")
+                    .arg(&data)
+                    .ignore();
+            };
+            add(self.audit_stream(None), AUDIT_CAPACITY);
+            if let Some(user) = &record.user {
+                add(self.audit_stream(Some(user)), AUDIT_CAPACITY_PER_USER);
+            }
         }
         pipe.query_async::<()>(&mut self.connection())
             .await

@@ -438,14 +438,22 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let data = to_json(record)?;
-        let (at, user) = (record.at, record.user.clone());
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let rows = records
+            .iter()
+            .map(|r| Ok((r.at, r.user.clone(), to_json(r)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.with(move |c| {
-            c.prepare_cached("INSERT INTO audit (at, user_id, data) VALUES (?1, ?2, ?3)")
-                .and_then(|mut insert| insert.execute(params![at, user, data]))
-                .map_err(db)?;
-            Ok(())
+            let transaction = c.transaction().map_err(db)?;
+            {
+                let mut insert = transaction
+                    .prepare_cached("INSERT INTO audit (at, user_id, data) VALUES (?1, ?2, ?3)")
+                    .map_err(db)?;
+                for (at, user, data) in rows {
+                    insert.execute(params![at, user, data]).map_err(db)?;
+                }
+            }
+            transaction.commit().map_err(db)
         })
         .await
     }

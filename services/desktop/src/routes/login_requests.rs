@@ -312,6 +312,8 @@ pub async fn redeem(
     }
     audit.record(&state, &redeemed).await;
     let signed_in = redeemed?;
+    // The dashboard this screen opens next lists its own sign-in: stored before we answer.
+    state.audit.flush().await;
     let (token, claims) = signed_in.access_token.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
     })?;
