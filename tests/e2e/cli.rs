@@ -157,3 +157,49 @@ async fn users_disable_and_enable_are_applied_and_audited() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
 }
+
+#[tokio::test]
+async fn audit_follow_prints_records_as_they_are_written() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    succeeded(&qrlogin(
+        dir.path(),
+        &["users", "add", "erin"],
+        "correct horse battery\n",
+    ));
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
+        .args(["audit", "--follow", "--json"])
+        .current_dir(dir.path())
+        .env("DATA_DIR", dir.path())
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Lines arrive on a channel, so a follower that prints nothing fails the test in time
+    // instead of hanging it.
+    let stdout = follower.stdout.take().unwrap();
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if sender.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let next_event = || -> String {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .expect("audit --follow printed the record");
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()["event"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // What was there already, then what is written while it follows.
+    assert_eq!(next_event(), "account_created");
+    succeeded(&qrlogin(dir.path(), &["users", "disable", "erin"], ""));
+    assert_eq!(next_event(), "account_disabled");
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+}

@@ -413,13 +413,19 @@ async fn the_audit_trail_is_read_whole_per_user_since_and_after(b: Backend) {
         (AuditEvent::RateLimited, Some("bob")),
         (AuditEvent::Redeem, Some("ann")),
     ];
-    for (i, (event, user)) in events.iter().enumerate() {
-        let mut record = AuditRecord::new(*event, start + i64::try_from(i).unwrap() * 1000);
-        record.user = user.map(str::to_owned);
-        // Written from both instances, read from either.
-        let store = if i % 2 == 0 { &b.a } else { &b.b };
-        store.append_audit(&[record]).await.unwrap();
-    }
+    let records: Vec<AuditRecord> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (event, user))| {
+            let mut record = AuditRecord::new(*event, start + i64::try_from(i).unwrap() * 1000);
+            record.user = user.map(str::to_owned);
+            record
+        })
+        .collect();
+    // Written from both instances, one by one and then as a batch; read from either.
+    b.a.append_audit(&records[..1]).await.unwrap();
+    b.b.append_audit(&records[1..2]).await.unwrap();
+    b.a.append_audit(&records[2..]).await.unwrap();
     let read = async |query: AuditQuery| -> Vec<AuditEvent> {
         b.b.read_audit(&query)
             .await
