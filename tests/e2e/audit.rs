@@ -287,3 +287,38 @@ async fn every_kind_of_bad_token_is_refused_and_audited_for_what_it_is() {
         "one record per refused token, saying why"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_junk_tokens_is_cut_off_and_cannot_flood_the_trail() {
+    let Some(cluster) = TestCluster::start(
+        Backend::Sqlite,
+        1,
+        &[("RATE_LIMIT_REJECTED_TOKEN_PER_IP", "5/1m")],
+    )
+    .await
+    else {
+        return;
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let response = client()
+            .get(format!("{}/api/me", cluster.desktops[0]))
+            .bearer_auth("junk")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert!(statuses[..5].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    let records = cluster.audit_trail().await;
+    let rejected = records
+        .iter()
+        .filter(|r| r.event == AuditEvent::TokenRejected)
+        .count();
+    let limited = records
+        .iter()
+        .filter(|r| r.event == AuditEvent::RateLimited)
+        .count();
+    assert_eq!((rejected, limited), (5, 1), "40 attempts, 6 records");
+}

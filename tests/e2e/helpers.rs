@@ -100,7 +100,7 @@ impl TestCluster {
             ("MENTRAOS_USER_TOKEN_PUBLIC_KEY", &signing_key().public_pem),
             ("MENTRAOS_TIMEOUT", "500ms"),
             // Every test phone signs in from 127.0.0.1; tests of this limit set their own.
-            ("RATE_LIMIT_LOGIN_PER_IP", "1000/1m"),
+            ("RATE_LIMIT_WEBVIEW_PER_IP", "1000/1m"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -171,7 +171,10 @@ async fn hostile_ids_and_credentials_get_a_4xx_in_the_error_shape() {
             (Method::DELETE, format!("{d}/api/sessions/{id}")),
             (Method::GET, format!("{m}/api/login-requests/{id}")),
             (Method::POST, format!("{m}/api/login-requests/{id}/approve")),
+            (Method::POST, format!("{m}/api/login-requests/{id}/deny")),
             (Method::POST, format!("{d}/api/login-requests/{id}/redeem")),
+            (Method::POST, format!("{d}/api/login-requests/{id}/pin")),
+            (Method::GET, format!("{d}/api/login-requests/{id}/events")),
         ];
         for (method, url) in cases {
             let response = c

@@ -236,9 +236,13 @@ async fn an_empty_temp_token_falls_back_to_the_signed_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webview_sign_ins_spend_the_per_ip_budget() {
-    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("RATE_LIMIT_LOGIN_PER_IP", "2/10m")])
-        .await
-        .unwrap();
+    let cluster = TestCluster::start(
+        Backend::Sqlite,
+        1,
+        &[("RATE_LIMIT_WEBVIEW_PER_IP", "2/10m")],
+    )
+    .await
+    .unwrap();
     for _ in 0..2 {
         let (status, _, _) = open(&cluster, &client(), "aos_temp_token=guess").await;
         assert_eq!(status, 401);

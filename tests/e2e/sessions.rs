@@ -155,6 +155,11 @@ async fn a_disabled_account_cannot_approve_or_redeem_and_its_sessions_stop() {
         "and its phone's"
     );
     assert_eq!(
+        phone.decide(&next.id, "approve").await.status(),
+        401,
+        "so it cannot approve"
+    );
+    assert_eq!(
         error_code(phone.local_login("erin", "correct horse battery").await).await,
         (403, "forbidden".into()),
         "and it cannot sign in again"
@@ -264,5 +269,50 @@ async fn the_notices_socket_refuses_other_sites_and_strangers() {
     assert_eq!(
         refused(sign_in_notices(base, &token, Some(base)).await),
         101
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_list_says_when_each_session_was_last_seen() {
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let (office, home) = (cluster.screen(0), cluster.screen(1));
+    signed_in(&office, &phone).await;
+    signed_in(&home, &phone).await;
+    let list = async || -> Vec<Value> {
+        let listed: Value = office
+            .client
+            .get(format!("{}/api/sessions", office.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed["sessions"].as_array().unwrap().clone()
+    };
+    let start = qrlogin_auth::clock::Clock::now(&cluster.clock);
+    let seen = |sessions: &[Value], current: bool| {
+        sessions
+            .iter()
+            .find(|s| s["kind"] == "desktop" && s["current"] == current)
+            .unwrap()["last_seen_at"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = list().await;
+    assert_eq!(seen(&before, false), start, "home: seen when it signed in");
+
+    // Five minutes later only the office screen is used (on the other instance too).
+    cluster.clock.advance(std::time::Duration::from_secs(300));
+    assert_eq!(office.on(&cluster.desktops[1]).me().await.status(), 200);
+    let after = list().await;
+    assert_eq!(seen(&after, true), start + 300_000, "office: seen just now");
+    assert_eq!(
+        seen(&after, false),
+        start,
+        "home: still when it was last used"
     );
 }

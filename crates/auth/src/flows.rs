@@ -10,7 +10,7 @@ use crate::login_request::{
     LoginRequest, NewLoginRequest, RequestId, ScreenContext, Transition, TransitionError,
     UnixMillis,
 };
-use crate::session::{Session, SessionKind, SessionToken};
+use crate::session::{LAST_SEEN_GRANULARITY_MS, Session, SessionKind, SessionToken};
 use crate::store::{Store, StoreError};
 use crate::tokens::{AccessClaims, SigningKeys, TokenError};
 use crate::user::{LOCAL_USER_PREFIX, User};
@@ -179,12 +179,14 @@ pub async fn sign_in(
     lifetimes: &Lifetimes,
 ) -> Result<SignedIn, FlowError> {
     let signed_in = start_session(store, keys, kind, user, device, now, lifetimes).await?;
-    announce_sign_in(store, &signed_in.session).await?;
+    announce_sign_in(store, &signed_in.session).await;
     Ok(signed_in)
 }
 
-async fn announce_sign_in(store: &dyn Store, session: &Session) -> Result<(), StoreError> {
-    store
+/// Best effort: the sign-in has happened whether or not the dashboards could be told, so a
+/// failure to tell them is logged, not returned.
+async fn announce_sign_in(store: &dyn Store, session: &Session) {
+    let announced = store
         .announce_sign_in(&SignInNotice {
             user_id: session.user.id.clone(),
             session_id: session.id.clone(),
@@ -193,7 +195,10 @@ async fn announce_sign_in(store: &dyn Store, session: &Session) -> Result<(), St
             user_agent: session.user_agent.clone(),
             at: session.created_at,
         })
-        .await
+        .await;
+    if let Err(error) = announced {
+        tracing::warn!(%error, "the user's dashboards were not told of a new sign-in");
+    }
 }
 
 /// Starts a server-side session for `user`; desktop sessions also get an access token.
@@ -299,7 +304,7 @@ pub async fn redeem(
     };
     match outcome {
         Ok(_) => {
-            announce_sign_in(store, &signed_in.session).await?;
+            announce_sign_in(store, &signed_in.session).await;
             Ok(signed_in)
         }
         Err(lost) => {
@@ -345,21 +350,30 @@ pub async fn set_account_disabled(
     Ok(true)
 }
 
-/// The session a cookie names, if it is live and of the expected kind.
+/// The session a cookie names, if it is live and of the expected kind. Using it counts as
+/// seeing it: its "last seen" is moved on, at most once a minute.
 pub async fn session_from_cookie(
     store: &dyn Store,
     cookie: &str,
     kind: SessionKind,
+    now: UnixMillis,
 ) -> Result<Option<Session>, StoreError> {
     let Some(token) = SessionToken::from_cookie(cookie) else {
         return Ok(None);
     };
-    let Some(session) = store.load_session(&token.session_id()).await? else {
+    let Some(mut session) = store.load_session(&token.session_id()).await? else {
         return Ok(None);
     };
     if session.kind != kind || signed_out_since(store, &session.user.id, session.created_at).await?
     {
         return Ok(None);
+    }
+    if now - session.last_seen() >= LAST_SEEN_GRANULARITY_MS {
+        session.last_seen_at = now;
+        // Best effort: a stale "last seen" is no reason to refuse the request.
+        if let Err(error) = store.touch_session(&session).await {
+            tracing::warn!(%error, "could not record when a session was last seen");
+        }
     }
     Ok(Some(session))
 }

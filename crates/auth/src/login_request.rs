@@ -116,6 +116,9 @@ pub struct PinChallenge {
 }
 
 impl PinChallenge {
+    /// A plain hash: the PIN's 10^6 values fall to a search by anyone who can read the store,
+    /// but typing it takes the desktop secret, which the store holds only as a SHA-256 of 256
+    /// random bits. The hash keeps the PIN out of sight, not out of reach.
     fn new(id: &RequestId, pin: &str) -> Self {
         Self {
             hash: SecretHash::of(&Self::salted(id, pin)),
@@ -226,27 +229,27 @@ impl LoginRequest {
         }
     }
 
-    /// Applies `transition` at `now`. Expiry is checked first, at every step; the error says
-    /// exactly why the transition is refused.
+    /// Applies `transition` at `now`. The screen's secret is checked first, then expiry, at
+    /// every step; the error says exactly why the transition is refused.
     pub fn apply(
         &self,
         transition: &Transition,
         now: UnixMillis,
     ) -> Result<LoginRequest, TransitionError> {
-        if self.state.is_final() {
-            return Err(TransitionError::Final(self.state));
-        }
-        if now >= self.expires_at {
-            return Err(TransitionError::Expired);
-        }
-        // The screen's own actions need its secret whatever the state: a caller without it
-        // learns nothing about the request.
+        // The screen's own actions need its secret before anything else: a caller without it
+        // learns nothing about the request, not even that it is locked, redeemed or expired.
         if let Transition::Redeem { secret, .. }
         | Transition::Cancel { secret }
         | Transition::EnterPin { secret, .. } = transition
             && !self.secret_hash.matches(secret)
         {
             return Err(TransitionError::WrongSecret);
+        }
+        if self.state.is_final() {
+            return Err(TransitionError::Final(self.state));
+        }
+        if now >= self.expires_at {
+            return Err(TransitionError::Expired);
         }
         let claimed_by = |user: &User| self.claim.as_ref().is_some_and(|c| c.user.id == user.id);
         let mut next = self.clone();
@@ -587,6 +590,11 @@ mod tests {
         assert_eq!(
             request.apply(&enter(&secret, "123456"), 4),
             Err(TransitionError::Final(LoginState::Locked))
+        );
+        assert_eq!(
+            request.apply(&enter("not the secret", "123456"), 4),
+            Err(TransitionError::WrongSecret),
+            "without the secret, not even the lock is told"
         );
     }
 

@@ -29,7 +29,14 @@ pub struct Session {
     /// The access token issued with this session, revoked with it.
     pub access_jti: Option<String>,
     pub access_expires_at: Option<UnixMillis>,
+    /// When the session was last used, to the minute (see [`LAST_SEEN_GRANULARITY_MS`]).
+    #[serde(default)]
+    pub last_seen_at: UnixMillis,
 }
+
+/// How stale a session's "last seen" may get before a request refreshes it: one write per
+/// session per minute at most, not one per request.
+pub const LAST_SEEN_GRANULARITY_MS: i64 = 60 * 1000;
 
 /// The secret a session cookie carries.
 pub struct SessionToken(SecretString);
@@ -78,7 +85,13 @@ impl Session {
             user_agent,
             access_jti,
             access_expires_at,
+            last_seen_at: now,
         }
+    }
+
+    /// When the session was last used.
+    pub fn last_seen(&self) -> UnixMillis {
+        self.last_seen_at.max(self.created_at)
     }
 
     pub fn is_live(&self, now: UnixMillis) -> bool {

@@ -94,6 +94,7 @@ conformance!(
     sessions_are_listed_per_user_and_not_before_only_moves_forward,
     a_one_time_mark_is_taken_once,
     an_account_is_updated_only_if_it_exists,
+    a_touched_session_keeps_its_expiry,
     the_audit_trail_is_read_whole_per_user_since_and_after,
 );
 
@@ -350,6 +351,42 @@ async fn sessions_are_stored_expire_and_are_deleted_once(b: Backend) {
     );
     assert_eq!(b.a.delete_session(&other.id).await.unwrap(), None);
     assert_eq!(b.a.load_session(&other.id).await.unwrap(), None);
+    let mut touched = other.clone();
+    touched.last_seen_at += 1;
+    b.a.touch_session(&touched).await.unwrap();
+    assert_eq!(
+        b.b.load_session(&other.id).await.unwrap(),
+        None,
+        "touching a deleted session does not bring it back"
+    );
+}
+
+async fn a_touched_session_keeps_its_expiry(b: Backend) {
+    let now = b.clock.now();
+    let mut session = Session::new(
+        &SessionToken::generate(),
+        SessionKind::Mobile,
+        User::local("ann", "Ann"),
+        now,
+        10_000,
+        "ip".into(),
+        "ua".into(),
+        None,
+    );
+    b.a.insert_session(&session).await.unwrap();
+    b.clock.advance(Duration::from_secs(5));
+    session.last_seen_at = b.clock.now();
+    b.b.touch_session(&session).await.unwrap();
+    assert_eq!(
+        b.a.load_session(&session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen(),
+        now + 5_000
+    );
+    b.clock.advance(Duration::from_secs(5));
+    assert_eq!(b.a.load_session(&session.id).await.unwrap(), None);
 }
 
 async fn revoked_tokens_are_remembered(b: Backend) {

@@ -51,6 +51,9 @@ impl Store for QuietAfterSwap {
     async fn load_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
         self.inner.load_session(id).await
     }
+    async fn touch_session(&self, s: &Session) -> Result<(), StoreError> {
+        self.inner.touch_session(s).await
+    }
     async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
         self.inner.delete_session(id).await
     }

@@ -17,6 +17,7 @@ use crate::audit::Audit;
 use crate::client::ClientInfo;
 use crate::cookies::{DESKTOP_SESSION, MOBILE_SESSION};
 use crate::error::ApiError;
+use crate::limits::{self, Bucket};
 use crate::state::AppState;
 
 /// A signed-in caller: who, on which session, and the access token if that is how they came.
@@ -66,7 +67,7 @@ async fn from_cookie(
     let Some(cookie) = policy.read(request, name) else {
         return Ok(None);
     };
-    let session = flows::session_from_cookie(&*state.store, &cookie, kind).await?;
+    let session = flows::session_from_cookie(&*state.store, &cookie, kind, state.now()).await?;
     Ok(session.map(|s| SignedInUser {
         user: s.user,
         session_id: s.id,
@@ -89,6 +90,7 @@ async fn desktop_user(request: HttpRequest) -> Result<SignedInUser, ApiError> {
                     _ => "revoked",
                 };
                 let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
+                limits::spend(&state, &client, Bucket::RejectedTokenPerIp, &client.ip).await?;
                 let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
                 audit.detail(format!("access token: {reason}"));
                 let refused = Err(ApiError::unauthenticated(format!(

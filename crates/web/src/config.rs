@@ -100,13 +100,18 @@ pub struct RateLimits {
     pub scan_per_ip: RateLimit,
     /// Polls per login request.
     pub poll_per_request: RateLimit,
-    /// Phone sign-in attempts per client IP: local accounts and MentraOS webview entries.
+    /// Local-account sign-in attempts per client IP.
     pub login_per_ip: RateLimit,
     /// Local-account sign-in attempts per account.
     pub login_per_account: RateLimit,
     /// PIN entries per login request (past the lock after five wrong ones, this spares the
     /// store a flood of refusals).
     pub pin_per_request: RateLimit,
+    /// MentraOS webview entries per client IP (each can cost a call to the MentraOS cloud).
+    pub webview_per_ip: RateLimit,
+    /// Refused access tokens per client IP: past it, 429, so junk tokens can neither be
+    /// tried at leisure nor flood the audit trail.
+    pub rejected_token_per_ip: RateLimit,
 }
 
 #[derive(Clone, Debug)]
@@ -273,6 +278,8 @@ impl Settings {
             login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", "20/10m"),
             login_per_account: limit("RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/10m"),
             pin_per_request: limit("RATE_LIMIT_PIN_PER_REQUEST", "30/1m"),
+            webview_per_ip: limit("RATE_LIMIT_WEBVIEW_PER_IP", "60/1m"),
+            rejected_token_per_ip: limit("RATE_LIMIT_REJECTED_TOKEN_PER_IP", "30/1m"),
         };
         let login_confirmation = parse("LOGIN_CONFIRMATION", "tap", &|v| match v {
             "tap" | "pin" => Ok(()),

@@ -19,6 +19,8 @@ pub enum Bucket {
     LoginPerIp,
     LoginPerAccount,
     PinPerRequest,
+    WebviewPerIp,
+    RejectedTokenPerIp,
 }
 
 impl Bucket {
@@ -31,6 +33,8 @@ impl Bucket {
             Self::LoginPerIp => "login-ip",
             Self::LoginPerAccount => "login-account",
             Self::PinPerRequest => "pin-request",
+            Self::WebviewPerIp => "webview-ip",
+            Self::RejectedTokenPerIp => "rejected-token-ip",
         }
     }
 
@@ -44,6 +48,8 @@ impl Bucket {
             Self::LoginPerIp => &limits.login_per_ip,
             Self::LoginPerAccount => &limits.login_per_account,
             Self::PinPerRequest => &limits.pin_per_request,
+            Self::WebviewPerIp => &limits.webview_per_ip,
+            Self::RejectedTokenPerIp => &limits.rejected_token_per_ip,
         }
     }
 }
@@ -71,10 +77,18 @@ pub async fn spend(
                 ),
             );
             error.retry_after_seconds = Some(u64::try_from(seconds).unwrap_or(u64::MAX));
-            let mut audit = Audit::of(state, client, AuditEvent::RateLimited);
-            audit.detail(bucket.name());
             let refused = Err(error);
-            audit.record(state, &refused).await;
+            // One record per bucket and subject per period: a flood of refused requests
+            // cannot push the real records out of the capped trail.
+            let first = state
+                .store
+                .use_once(&format!("audited:{key}"), state.now() + limit.per_ms)
+                .await?;
+            if first {
+                let mut audit = Audit::of(state, client, AuditEvent::RateLimited);
+                audit.detail(bucket.name());
+                audit.record(state, &refused).await;
+            }
             refused
         }
     }

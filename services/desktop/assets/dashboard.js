@@ -28,7 +28,7 @@
     for (const s of sessions) {
       const item = document.createElement("li");
       const what = document.createElement("span");
-      what.textContent = s.device + " · " + s.ip + " · since " + new Date(s.created_at).toLocaleString() + (s.current ? " (this screen)" : "");
+      what.textContent = s.device + " · " + s.ip + " · since " + new Date(s.created_at).toLocaleString() + " · last seen " + ago(s.last_seen_at) + (s.current ? " (this screen)" : "");
       item.append(what);
       if (!s.current) {
         const revoke = document.createElement("button");

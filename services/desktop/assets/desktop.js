@@ -130,7 +130,10 @@
     }
   });
 
+  let redeeming = null; // the id being redeemed: the PIN answer and the socket may both ask
   async function redeem(id) {
+    if (redeeming === id) return;
+    redeeming = id;
     status("Approved. Signing in…");
     try {
       await api("POST", "/api/login-requests/" + id + "/redeem", {});

@@ -48,7 +48,8 @@ pub async fn dashboard(
     let cookie = state.desktop_cookies().read(&request, DESKTOP_SESSION);
     let session = match cookie {
         Some(cookie) => {
-            flows::session_from_cookie(&*state.store, &cookie, SessionKind::Desktop).await?
+            flows::session_from_cookie(&*state.store, &cookie, SessionKind::Desktop, state.now())
+                .await?
         }
         None => None,
     };

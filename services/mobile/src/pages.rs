@@ -72,9 +72,13 @@ pub fn next_path(state: &AppState, request: &HttpRequest) -> String {
 
 async fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<Session>, ApiError> {
     match state.mobile_cookies().read(request, MOBILE_SESSION) {
-        Some(cookie) => {
-            Ok(flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile).await?)
-        }
+        Some(cookie) => Ok(flows::session_from_cookie(
+            &*state.store,
+            &cookie,
+            SessionKind::Mobile,
+            state.now(),
+        )
+        .await?),
         None => Ok(None),
     }
 }

@@ -48,6 +48,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     async fn load_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    /// Stores a newer copy of a live session (its "last seen"); a session deleted meanwhile
+    /// stays deleted.
+    async fn touch_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Removes and returns the session, so its access token can be revoked with it.
     async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
 

@@ -393,6 +393,18 @@ impl Store for RedisStore {
         Ok(session.filter(|s| s.is_live(now)))
     }
 
+    async fn touch_session(&self, session: &Session) -> Result<(), StoreError> {
+        redis::cmd("SET")
+            .arg(self.key("session", &session.id))
+            .arg(to_json(session)?)
+            .arg("XX")
+            .arg("KEEPTTL")
+            .query_async::<Option<String>>(&mut self.connection())
+            .await
+            .map_err(redis_error)
+            .map(|_| ())
+    }
+
     async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
         let data: Option<String> = self
             .connection()

@@ -286,6 +286,20 @@ impl Store for SqliteStore {
         data.as_deref().map(from_json).transpose()
     }
 
+    async fn touch_session(&self, session: &Session) -> Result<(), StoreError> {
+        let data = to_json(session)?;
+        let id = session.id.clone();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE sessions SET data = ?1 WHERE id = ?2",
+                params![data, id],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn delete_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
         let id = id.to_owned();
         let data: Option<String> = self

@@ -243,6 +243,10 @@ async fn stream_sign_ins(
                 if session.text(text).await.is_err() { break None; }
             }
             _ = live.heartbeat.tick() => {
+                // A dashboard signed out elsewhere stops listening within a heartbeat.
+                if let Ok(None) = state.store.load_session(&own_session).await {
+                    break Some(CloseCode::Policy);
+                }
                 if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
             }
             incoming = stream.next() => {

@@ -18,6 +18,9 @@ use qrlogin_web::{ApiError, AppState, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+/// How long a redeem waits for its audit record to be stored before answering anyway.
+const AUDIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The header API clients use to present a request's desktop secret (browsers use the cookie).
 pub const DESKTOP_SECRET_HEADER: &str = "x-desktop-secret";
 
@@ -240,6 +243,9 @@ pub async fn enter_pin(
             "A PIN is the 6 digits shown on the phone.",
         ));
     }
+    // The secret first: whoever merely saw the QR can neither spend the screen's PIN budget
+    // nor fill the audit trail.
+    let owned = load_owned(&request, &state, &id).await?;
     limits::spend(&state, &client, Bucket::PinPerRequest, id.as_str()).await?;
     let now = state.now();
     let entered = flows::enter_pin(&*state.store, &id, &secret, &pin, now).await;
@@ -250,13 +256,20 @@ pub async fn enter_pin(
         }))
     );
     let entered = entered.map_err(ApiError::from);
-    let mut audit = Audit::of(&state, &client, AuditEvent::Pin);
-    audit.login_request(&id);
-    audit.record(&state, &entered).await;
+    // Recorded against the approver: the trail shows them guesses made at their approval.
+    let audit_of = |event| {
+        let mut audit = Audit::of(&state, &client, event);
+        audit.login_request(&id).client(&owned.screen.client_name);
+        if let Some(claim) = &owned.claim {
+            audit.user(&claim.user.id);
+        }
+        audit
+    };
+    audit_of(AuditEvent::Pin).record(&state, &entered).await;
     if locked {
-        let mut lock = Audit::of(&state, &client, AuditEvent::Lock);
-        lock.login_request(&id);
-        lock.record(&state, &Ok::<(), ApiError>(())).await;
+        audit_of(AuditEvent::Lock)
+            .record(&state, &Ok::<(), ApiError>(()))
+            .await;
     }
     let confirmed = entered?;
     Ok(HttpResponse::Ok()
@@ -312,8 +325,9 @@ pub async fn redeem(
     }
     audit.record(&state, &redeemed).await;
     let signed_in = redeemed?;
-    // The dashboard this screen opens next lists its own sign-in: stored before we answer.
-    state.audit.flush().await;
+    // The dashboard this screen opens next lists its own sign-in: stored before we answer,
+    // unless the store is slow, in which case the sign-in is not held back for it.
+    let _ = tokio::time::timeout(AUDIT_WAIT, state.audit.flush()).await;
     let (token, claims) = signed_in.access_token.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
     })?;

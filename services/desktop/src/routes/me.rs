@@ -92,6 +92,8 @@ struct SessionView {
     ip: String,
     created_at: i64,
     expires_at: i64,
+    /// When the session was last used (to the minute).
+    last_seen_at: i64,
     /// The session the caller is using.
     current: bool,
 }
@@ -106,6 +108,7 @@ pub async fn sessions(
         .into_iter()
         .map(|s| SessionView {
             current: s.id == caller.session_id,
+            last_seen_at: s.last_seen(),
             device: describe_user_agent(&s.user_agent),
             id: s.id,
             kind: s.kind,
@@ -135,9 +138,12 @@ pub async fn revoke_session(
             return Err(not_found());
         }
         flows::end_session(&*state.store, &session.id, state.now()).await?;
-        Ok(())
+        Ok(session.id)
     }
     .await;
+    if let Ok(ended) = &revoked {
+        audit.detail(format!("session {ended}"));
+    }
     audit.record(&state, &revoked).await;
     revoked?;
     Ok(HttpResponse::NoContent().finish())

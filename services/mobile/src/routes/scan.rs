@@ -235,6 +235,13 @@ async fn decide(
     };
     let mut audit = Audit::of(state, client, event);
     audit.user(&caller.user.id).login_request(&id);
+    // Disabling an account ends its sessions; this also covers a phone that signed in while
+    // the account was being disabled.
+    if approve && !flows::account_enabled(&*state.store, &caller.user).await? {
+        let refused = Err(ApiError::from(flows::FlowError::AccountDisabled));
+        audit.record(state, &refused).await;
+        return refused;
+    }
     let user = caller.user;
     let pin =
         (approve && state.settings.login_confirmation == LoginConfirmation::Pin).then(generate_pin);

@@ -59,7 +59,8 @@ pub async fn webview(
     let cookie = state.mobile_cookies().read(&request, MOBILE_SESSION);
     let existing = match cookie {
         Some(cookie) => {
-            flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile).await?
+            flows::session_from_cookie(&*state.store, &cookie, SessionKind::Mobile, state.now())
+                .await?
         }
         None => None,
     };
@@ -89,8 +90,8 @@ pub async fn webview(
             "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator.",
         ));
     };
-    // Each attempt can cost a call to the MentraOS cloud: the per-IP sign-in budget applies.
-    if let Err(refused) = limits::spend(&state, &client, Bucket::LoginPerIp, &client.ip).await {
+    // Each attempt can cost a call to the MentraOS cloud: a per-IP budget applies.
+    if let Err(refused) = limits::spend(&state, &client, Bucket::WebviewPerIp, &client.ip).await {
         if refused.code != ErrorCode::RateLimited {
             return Err(refused);
         }
