@@ -14,6 +14,7 @@ mod flow;
 mod hostile;
 mod limits;
 mod mentra;
+mod metrics;
 mod pin;
 mod regressions;
 mod sessions;

@@ -87,6 +87,12 @@ pub async fn record(state: &AppState, record: AuditRecord) {
             )
         };
     }
+    metrics::counter!(
+        crate::metrics::EVENTS,
+        "event" => record.event.as_str(),
+        "outcome" => record.outcome.clone()
+    )
+    .increment(1);
     if record.is_ok() {
         audit_line!(info);
     } else {

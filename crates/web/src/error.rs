@@ -289,6 +289,11 @@ pub type ErrorRenderedBody<B> = EitherBody<B>;
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        let kind = match &error {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Unexpected(_) => "unexpected",
+        };
+        metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => kind).increment(1);
         match error {
             StoreError::Unavailable(_) => Self::new(
                 ErrorCode::Unavailable,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod json;
 pub mod limits;
+pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::config::PublicUrl;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{RequestDeadline, ServiceOrigin};
+use crate::metrics::ServiceName;
 
 /// Binds `addr:port`. A permission error on a low port says what to do about it.
 pub fn bind(addr: IpAddr, port: u16, variable: &str) -> anyhow::Result<TcpListener> {
@@ -86,6 +87,9 @@ macro_rules! wrap_common {
         .wrap(tracing_actix_web::TracingLogger::<
             $crate::telemetry::RequestSpan,
         >::new())
+        .wrap(actix_web::middleware::from_fn(
+            $crate::metrics::count_requests,
+        ))
     };
 }
 
@@ -100,6 +104,7 @@ impl Application {
     /// shared middleware, extractor settings and state. `public_url` is what browsers use for
     /// this service: it sets the expected `Origin` and whether HSTS applies.
     pub fn build<F>(
+        service: &'static str,
         state: web::Data<AppState>,
         public_url: &PublicUrl,
         listener: TcpListener,
@@ -113,11 +118,14 @@ impl Application {
         let origin = web::Data::new(ServiceOrigin(public_url.origin()));
         let settings = std::sync::Arc::clone(&state.settings);
         let deadline = web::Data::new(RequestDeadline(settings.request_timeout));
+        let service = web::Data::new(ServiceName(service));
         let server = HttpServer::new(move || {
             crate::wrap_common!(App::new(), https)
                 .app_data(state.clone())
                 .app_data(origin.clone())
                 .app_data(deadline.clone())
+                .app_data(service.clone())
+                .service(web::resource("/metrics").get(crate::metrics::render))
                 .configure(configure_extractors)
                 .configure(routes.clone())
         })

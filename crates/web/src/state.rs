@@ -24,6 +24,7 @@ pub struct AppState {
     pub keys: Arc<SigningKeys>,
     pub clock: Arc<dyn Clock>,
     pub audit: AuditWriter,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl AppState {
@@ -58,6 +59,7 @@ impl AppState {
         Ok(Self {
             settings: Arc::new(settings),
             audit: AuditWriter::start(Arc::clone(&store)),
+            metrics: crate::metrics::recorder(),
             store,
             keys: Arc::new(keys),
             clock,

@@ -12,7 +12,7 @@ use crate::{pages, routes};
 /// The desktop service on `listener`.
 pub fn build(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<Application> {
     let public_url = state.settings.desktop_public_url.clone();
-    Application::build(state, &public_url, listener, configure)
+    Application::build("desktop", state, &public_url, listener, configure)
 }
 
 /// Every desktop route.

@@ -41,7 +41,7 @@ pub fn build(
     listener: TcpListener,
 ) -> anyhow::Result<Application> {
     let public_url = state.settings.mobile_public_url.clone();
-    Application::build(state, &public_url, listener, move |config| {
+    Application::build("mobile", state, &public_url, listener, move |config| {
         config.app_data(mentra.clone());
         configure(config);
     })

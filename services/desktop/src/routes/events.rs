@@ -12,12 +12,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
 use qrlogin_auth::LoginRequest;
+use qrlogin_auth::LoginState;
 use qrlogin_auth::events::SignInSubscription;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
 use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::client::describe_user_agent;
 use qrlogin_web::http::ServiceOrigin;
+use qrlogin_web::metrics::{APPROVAL_NOTIFY_SECONDS, OpenSocket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::Serialize;
 use tracing::Instrument;
@@ -142,6 +144,7 @@ async fn stream_states(
     mut session: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
 ) {
+    let _open = OpenSocket::new("login_request");
     let mut latest = Arc::new(current);
     let close = 'socket: {
         if session.text(message(&latest, state.now())).await.is_err() {
@@ -156,6 +159,11 @@ async fn stream_states(
                 Duration::from_millis(u64::try_from(latest.expires_at - state.now()).unwrap_or(0));
             tokio::select! {
                 newer = subscription.newer_than(latest.version) => {
+                    if newer.state == LoginState::Approved && latest.state != LoginState::Approved {
+                        // From the approval (stamped by whichever instance took it) to here.
+                        let waited_ms = (state.now() - newer.updated_at).max(0) as f64;
+                        metrics::histogram!(APPROVAL_NOTIFY_SECONDS).record(waited_ms / 1000.0);
+                    }
                     latest = newer;
                     if session.text(message(&latest, state.now())).await.is_err() { break None; }
                     if latest.state_at(state.now()).is_final() { break Some(CloseCode::Normal); }
@@ -220,6 +228,7 @@ async fn stream_sign_ins(
     mut session: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
 ) {
+    let _open = OpenSocket::new("sign_ins");
     let mut live = Liveness::start().await;
     let close = loop {
         tokio::select! {
