@@ -22,7 +22,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// The test binary's shared redis-server, each cluster on its own key prefix.
     Redis,
+    /// A redis-server of the cluster's own, which the test may stop and start.
+    OwnRedis,
     Sqlite,
 }
 
@@ -32,6 +35,8 @@ pub struct TestCluster {
     pub clock: ManualClock,
     pub cloud: FakeMentraCloud,
     pub store: Arc<dyn Store>,
+    /// With [`Backend::OwnRedis`]: the server, to stop and start.
+    pub own_redis: Option<RedisServer>,
     /// Every instance's state, to flush their audit writers.
     states: Vec<web::Data<AppState>>,
     _dir: Option<tempfile::TempDir>,
@@ -81,8 +86,13 @@ impl TestCluster {
     /// own connections, as separate processes would. `None` when Redis is wanted but missing.
     pub async fn start(backend: Backend, desktops: usize, extra: &[(&str, &str)]) -> Option<Self> {
         init_logs();
-        let redis = match backend {
-            Backend::Redis => Some(RedisServer::shared()?),
+        let own_redis = match backend {
+            Backend::OwnRedis => Some(RedisServer::start()?),
+            _ => None,
+        };
+        let redis_url = match backend {
+            Backend::Redis => Some(RedisServer::shared()?.url()),
+            Backend::OwnRedis => own_redis.as_ref().map(RedisServer::url),
             Backend::Sqlite => None,
         };
         let clock = ManualClock::default();
@@ -120,14 +130,14 @@ impl TestCluster {
                 .await
                 .unwrap(),
             ),
-            Backend::Redis => None,
+            Backend::Redis | Backend::OwnRedis => None,
         };
         let store_for_instance = || async {
-            match (&sqlite, redis) {
+            match (&sqlite, &redis_url) {
                 (Some(store), _) => store.clone(),
-                (None, Some(server)) => {
+                (None, Some(url)) => {
                     let store: Arc<dyn Store> = RedisStore::connect_with_clock(
-                        &server.url().into(),
+                        &url.clone().into(),
                         &prefix,
                         Arc::new(clock.clone()),
                     )
@@ -164,6 +174,7 @@ impl TestCluster {
             clock,
             cloud,
             store,
+            own_redis,
             states,
             _dir: Some(dir),
         })

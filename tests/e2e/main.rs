@@ -10,6 +10,7 @@ mod concurrency;
 mod errors;
 mod events;
 mod expiry;
+mod faults;
 mod flow;
 mod hostile;
 mod limits;

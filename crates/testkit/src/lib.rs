@@ -63,6 +63,11 @@ impl RedisServer {
     /// operator's restart (or a crash and recovery) would.
     pub fn restart(&mut self) {
         self.stop();
+        self.start_again();
+    }
+
+    /// Starts a stopped server again, on the same port with the same data.
+    pub fn start_again(&mut self) {
         self.child = spawn(self.port, &self._dir.0).expect("redis-server restarts");
         self.wait_until_ready();
     }

@@ -131,12 +131,19 @@
   });
 
   let redeeming = null; // the id being redeemed: the PIN answer and the socket may both ask
+  const REDEEM_RETRIES = 5;      // a store that is briefly away answers 503: try again
   async function redeem(id) {
     if (redeeming === id) return;
     redeeming = id;
     status("Approved. Signing in…");
     try {
-      await api("POST", "/api/login-requests/" + id + "/redeem", {});
+      for (let attempt = 1; ; attempt++) {
+        try { await api("POST", "/api/login-requests/" + id + "/redeem", {}); break; }
+        catch (e) {
+          if (e.status !== 503 || attempt >= REDEEM_RETRIES) throw e;
+          await new Promise((r) => setTimeout(r, 1000 * attempt));
+        }
+      }
       stop();
       current = null; // redeemed: nothing to abandon
       location.href = "/dashboard";

@@ -62,7 +62,7 @@ return 0
 ";
 
 pub struct RedisStore {
-    commands: ConnectionManager,
+    commands: Arc<Connections>,
     prefix: String,
     swap: Script,
     gcra: Script,
@@ -86,17 +86,7 @@ impl RedisStore {
     ) -> Result<Arc<Self>, StoreError> {
         let client = redis::Client::open(url.expose_secret())
             .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("REDIS_URL is not usable: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(COMMAND_TIMEOUT)
-            .set_response_timeout(COMMAND_TIMEOUT)
-            .set_number_of_retries(2);
-        let commands = tokio::time::timeout(
-            COMMAND_TIMEOUT * 2,
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        .map_err(|_| StoreError::Unavailable("connecting to Redis timed out".into()))?
-        .map_err(redis_error)?;
+        let commands = Connections::connect(client.clone()).await?;
         let (subscribed_tx, subscribed) = watch::channel(false);
         let store = Arc::new(Self {
             commands,
@@ -135,8 +125,11 @@ impl RedisStore {
         format!("{}events:*", self.prefix)
     }
 
-    fn connection(&self) -> ConnectionManager {
-        self.commands.clone()
+    fn connection(&self) -> BoundedConnection {
+        BoundedConnection {
+            manager: self.commands.current(),
+            connections: Arc::clone(&self.commands),
+        }
     }
 
     fn audit_stream(&self, user: Option<&str>) -> String {
@@ -260,6 +253,131 @@ impl RedisStore {
                 break;
             }
         }
+    }
+}
+
+/// This instance's command connection: one multiplexed connection manager, replaced by a
+/// fresh one when it stops answering. (A manager whose reconnection began while Redis was
+/// down can wait on it forever, even after Redis is back; its replacement connects anew.)
+struct Connections {
+    client: redis::Client,
+    current: std::sync::RwLock<ConnectionManager>,
+    replacing: std::sync::atomic::AtomicBool,
+}
+
+impl Connections {
+    fn config() -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(COMMAND_TIMEOUT)
+            .set_response_timeout(COMMAND_TIMEOUT)
+            .set_number_of_retries(2)
+    }
+
+    async fn open(client: &redis::Client) -> Result<ConnectionManager, StoreError> {
+        tokio::time::timeout(
+            COMMAND_TIMEOUT * 2,
+            ConnectionManager::new_with_config(client.clone(), Self::config()),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable("connecting to Redis timed out".into()))?
+        .map_err(redis_error)
+    }
+
+    async fn connect(client: redis::Client) -> Result<Arc<Self>, StoreError> {
+        let manager = Self::open(&client).await?;
+        Ok(Arc::new(Self {
+            client,
+            current: std::sync::RwLock::new(manager),
+            replacing: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+
+    fn current(&self) -> ConnectionManager {
+        match self.current.read() {
+            Ok(manager) => manager.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Opens a new manager in the background (once at a time) and swaps it in when it has
+    /// connected; until then callers keep getting fast timeouts.
+    fn replace(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.replacing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let connections = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                match Self::open(&connections.client).await {
+                    Ok(manager) => {
+                        match connections.current.write() {
+                            Ok(mut current) => *current = manager,
+                            Err(poisoned) => *poisoned.into_inner() = manager,
+                        }
+                        tracing::info!("Redis answers again: commands use a new connection");
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(RESUBSCRIBE_BACKOFF).await,
+                }
+            }
+            connections.replacing.store(false, Ordering::SeqCst);
+        });
+    }
+}
+
+/// The shared connection, with a deadline on every command and pipeline: past it the caller
+/// gets a timeout (a 503 for the client) and the connection is replaced in the background.
+struct BoundedConnection {
+    manager: ConnectionManager,
+    connections: Arc<Connections>,
+}
+
+impl BoundedConnection {
+    fn timed_out(&self) -> redis::RedisError {
+        self.connections.replace();
+        timed_out()
+    }
+}
+
+fn timed_out() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "Redis did not answer in time",
+    ))
+}
+
+impl redis::aio::ConnectionLike for BoundedConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            match tokio::time::timeout(COMMAND_TIMEOUT, self.manager.req_packed_command(cmd)).await
+            {
+                Ok(answer) => answer,
+                Err(_) => Err(self.timed_out()),
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            let answer = self.manager.req_packed_commands(pipeline, offset, count);
+            match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
+                Ok(answer) => answer,
+                Err(_) => Err(self.timed_out()),
+            }
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.manager.get_db()
     }
 }
 
