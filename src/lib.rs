@@ -23,6 +23,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mobile_listener = bind(settings.bind_addr, settings.mobile_port, "MOBILE_PORT")?;
     let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings)?);
     let state = web::Data::new(AppState::build(settings).await?);
+    state.shutdown.on_signals();
     if let Some(password) = ensure_demo_account(&state).await? {
         announce_demo_account(&password)?;
     }

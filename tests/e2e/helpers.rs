@@ -180,6 +180,11 @@ impl TestCluster {
         })
     }
 
+    /// Desktop instance `instance` is told to shut down, as SIGTERM would.
+    pub fn shut_down_desktop(&self, instance: usize) {
+        self.states[instance].shutdown.begin();
+    }
+
     /// The whole audit trail, oldest first, once every instance has stored what it queued.
     pub async fn audit_trail(&self) -> Vec<qrlogin_auth::audit::AuditRecord> {
         for state in &self.states {
@@ -356,6 +361,22 @@ pub struct Events(
 );
 
 impl Events {
+    /// Reads until the server closes the socket; the close code it gave.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
+                .await
+                .expect("no close within 10 s");
+            match message? {
+                Ok(tokio_tungstenite::tungstenite::Message::Close(frame)) => {
+                    return frame.map(|f| u16::from(f.code));
+                }
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The next state message (skipping pings), or `None` when the server closed the socket.
     pub async fn next_state(&mut self) -> Option<Value> {
         loop {

@@ -19,3 +19,4 @@ mod metrics;
 mod pin;
 mod regressions;
 mod sessions;
+mod shutdown;

@@ -132,6 +132,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How long an idle keep-alive connection is kept.
     pub keep_alive: Duration,
+    /// On SIGTERM: how long to fail `/readyz` (and close sockets) before the listener stops.
+    pub shutdown_drain: Duration,
+    /// Then: how long in-flight requests get to finish.
+    pub shutdown_timeout: Duration,
     pub session_ttl: Duration,
     pub access_token_ttl: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -236,6 +240,8 @@ impl Settings {
         let header_timeout = parse("HEADER_TIMEOUT", "5s", &ttl_check);
         let request_timeout = parse("REQUEST_TIMEOUT", "30s", &ttl_check);
         let keep_alive = parse("KEEP_ALIVE", "15s", &ttl_check);
+        let shutdown_drain = parse("SHUTDOWN_DRAIN", "5s", &ttl_check);
+        let shutdown_timeout = parse("SHUTDOWN_TIMEOUT", "10s", &ttl_check);
         let session_ttl = parse("SESSION_TTL", "1h", &ttl_check);
         let access_token_ttl = parse("ACCESS_TOKEN_TTL", "30m", &ttl_check);
         let trust_proxy = parse("TRUST_PROXY", "", &|v| {
@@ -344,6 +350,8 @@ impl Settings {
             header_timeout: parse_duration(&header_timeout).unwrap_or(Duration::from_secs(5)),
             request_timeout: parse_duration(&request_timeout).unwrap_or(Duration::from_secs(30)),
             keep_alive: parse_duration(&keep_alive).unwrap_or(Duration::from_secs(15)),
+            shutdown_drain: parse_duration(&shutdown_drain).unwrap_or(Duration::from_secs(5)),
+            shutdown_timeout: parse_duration(&shutdown_timeout).unwrap_or(Duration::from_secs(10)),
             session_ttl: parse_duration(&session_ttl).unwrap_or_default(),
             access_token_ttl: parse_duration(&access_token_ttl).unwrap_or_default(),
             trust_proxy: trust_proxy

@@ -110,6 +110,12 @@ pub async fn healthz() -> web::Json<serde_json::Value> {
 
 /// `GET /readyz`: the store answers (a load balancer stops sending traffic when it does not).
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<serde_json::Value>, ApiError> {
+    if state.shutdown.is_draining() {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "This instance is shutting down.",
+        ));
+    }
     state.store.ping().await?;
     Ok(web::Json(serde_json::json!({ "status": "ready" })))
 }

@@ -13,6 +13,7 @@ pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod server;
+pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 

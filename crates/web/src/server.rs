@@ -117,6 +117,7 @@ impl Application {
         let https = public_url.is_https();
         let origin = web::Data::new(ServiceOrigin(public_url.origin()));
         let settings = std::sync::Arc::clone(&state.settings);
+        let shutdown = state.shutdown.clone();
         let deadline = web::Data::new(RequestDeadline(settings.request_timeout));
         let service = web::Data::new(ServiceName(service));
         let server = HttpServer::new(move || {
@@ -134,8 +135,19 @@ impl Application {
         .client_request_timeout(settings.header_timeout)
         .keep_alive(settings.keep_alive)
         .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        // Signals are the state's to handle (see `shutdown`), so draining comes first.
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
         .listen(listener)?
         .run();
+        let handle = server.handle();
+        let shutdown = shutdown.clone();
+        let drain = settings.shutdown_drain;
+        tokio::spawn(async move {
+            shutdown.draining().await;
+            tokio::time::sleep(drain).await;
+            handle.stop(true).await;
+        });
         Ok(Self { port, server })
     }
 

@@ -25,6 +25,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub audit: AuditWriter,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 impl AppState {
@@ -60,6 +61,7 @@ impl AppState {
             settings: Arc::new(settings),
             audit: AuditWriter::start(Arc::clone(&store)),
             metrics: crate::metrics::recorder(),
+            shutdown: crate::shutdown::Shutdown::default(),
             store,
             keys: Arc::new(keys),
             clock,

@@ -108,7 +108,7 @@
     };
     socket.onclose = (event) => {
       if (event.code === 1008) { location.href = "/"; return; } // this session has ended
-      setTimeout(listen, 5000);
+      setTimeout(listen, event.code === 1012 ? 250 + Math.random() * 500 : 5000); // 1012: restarting
     };
   }
 

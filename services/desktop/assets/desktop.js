@@ -75,7 +75,12 @@
       if (message.id !== current.id) return;
       finished = onState(message) || finished;
     };
-    socket.onclose = () => { if (!finished && current && current.id === request.id) poll(request.id); };
+    socket.onclose = (event) => {
+      if (finished || !current || current.id !== request.id) return;
+      // 1012: this instance is restarting; another one will carry on from the current state.
+      if (event.code === 1012) { setTimeout(() => { if (current && current.id === request.id) listen(request); }, 250 + Math.random() * 500); return; }
+      poll(request.id);
+    };
   }
 
   async function poll(id) {

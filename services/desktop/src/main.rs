@@ -21,6 +21,7 @@ async fn run() -> anyhow::Result<()> {
     let listener =
         qrlogin_web::server::bind(settings.bind_addr, settings.desktop_port, "DESKTOP_PORT")?;
     let state = actix_web::web::Data::new(qrlogin_web::AppState::build(settings).await?);
+    state.shutdown.on_signals();
     qrlogin_desktop::build(state, listener)?
         .run_until_stopped()
         .await?;

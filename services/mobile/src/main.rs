@@ -22,6 +22,7 @@ async fn run() -> anyhow::Result<()> {
         qrlogin_web::server::bind(settings.bind_addr, settings.mobile_port, "MOBILE_PORT")?;
     let mentra = actix_web::web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings)?);
     let state = actix_web::web::Data::new(qrlogin_web::AppState::build(settings).await?);
+    state.shutdown.on_signals();
     qrlogin_mobile::build(state, mentra, listener)?
         .run_until_stopped()
         .await?;

@@ -178,6 +178,7 @@ async fn stream_states(
                     let _ = session.text(message(&latest, now)).await;
                     if latest.state_at(now).is_final() { break Some(CloseCode::Normal); }
                 }
+                () = state.shutdown.draining() => break Some(CloseCode::Restart),
                 _ = live.heartbeat.tick() => {
                     if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
                 }
@@ -251,6 +252,7 @@ async fn stream_sign_ins(
                 let text = serde_json::to_string(&message).unwrap_or_default();
                 if session.text(text).await.is_err() { break None; }
             }
+            () = state.shutdown.draining() => break Some(CloseCode::Restart),
             _ = live.heartbeat.tick() => {
                 // A dashboard signed out elsewhere stops listening within a heartbeat.
                 if let Ok(None) = state.store.load_session(&own_session).await {
