@@ -101,8 +101,7 @@ pub async fn record(state: &AppState, record: AuditRecord) {
     state.audit.write(record).await;
 }
 
-/// How many records wait for the store before writers wait for the queue (backpressure, so
-/// nothing is dropped).
+/// How many records wait for the store; past that, new ones are only in the log.
 const QUEUE: usize = 10_000;
 /// The most records written in one round trip.
 const BATCH: usize = 512;
@@ -118,6 +117,7 @@ enum Command {
 /// Writes audit records to the store off the request path: one background task per instance
 /// collects whatever is queued and stores it in one round trip, in order. A sign-in does not
 /// wait for its four records, and a burst costs a handful of writes instead of one each.
+/// Every record is in the log first, whatever becomes of its copy in the store.
 #[derive(Clone)]
 pub struct AuditWriter {
     queue: mpsc::Sender<Command>,
@@ -132,9 +132,18 @@ impl AuditWriter {
         Self { queue }
     }
 
+    /// Queues `record` for the store. A request never waits on the queue: when it is full (the
+    /// store has been refusing for a while) the record stays in the log alone, which always
+    /// has it, rather than holding the request past its deadline.
     pub async fn write(&self, record: AuditRecord) {
-        if self.queue.send(Command::Record(record)).await.is_err() {
-            tracing::error!("the audit writer has stopped; the record is only in the log");
+        match self.queue.try_send(Command::Record(record)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::error!("the audit queue is full; the record is only in the log");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("the audit writer has stopped; the record is only in the log");
+            }
         }
     }
 
