@@ -102,6 +102,22 @@ pub async fn transition(
     Err(anyhow::anyhow!("request {id} kept changing under a transition").into())
 }
 
+/// The claimant approves (in PIN mode, with the PIN the phone will show). A disabled local
+/// account cannot: disabling ends its sessions, and this also stops a phone that signed in
+/// while the account was being disabled. Redeem checks the same (see [`redeem`]).
+pub async fn approve(
+    store: &dyn Store,
+    id: &RequestId,
+    user: User,
+    pin: Option<String>,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
+    if !account_enabled(store, &user).await? {
+        return Err(FlowError::AccountDisabled);
+    }
+    transition(store, id, &Transition::Approve { user, pin }, now).await
+}
+
 /// Checks the PIN the screen typed. Wrong PINs are counted atomically, so of any number of
 /// concurrent guesses exactly [`crate::login_request::PIN_ATTEMPTS`] are counted, and the
 /// last of them locks the request.

@@ -98,7 +98,7 @@ pub async fn record(state: &AppState, record: AuditRecord) {
     } else {
         audit_line!(warn);
     }
-    state.audit.write(record).await;
+    state.audit.write(record);
 }
 
 /// How many records wait for the store; past that, new ones are only in the log.
@@ -135,7 +135,7 @@ impl AuditWriter {
     /// Queues `record` for the store. A request never waits on the queue: when it is full (the
     /// store has been refusing for a while) the record stays in the log alone, which always
     /// has it, rather than holding the request past its deadline.
-    pub async fn write(&self, record: AuditRecord) {
+    pub fn write(&self, record: AuditRecord) {
         match self.queue.try_send(Command::Record(record)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {

@@ -69,6 +69,11 @@ impl Confirmation {
     }
 }
 
+/// How a relayed-looking claim is described in the audit trail.
+fn network_mismatch(screen_ip: &str, phone_ip: &str) -> String {
+    format!("network mismatch: screen {screen_ip}, phone {phone_ip}")
+}
+
 fn no_such_request() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "No such sign-in request.")
 }
@@ -145,10 +150,7 @@ async fn claim(
     if state.settings.network_mismatch == NetworkMismatch::Deny {
         let request = flows::load(&*state.store, &id, now).await?;
         if !same_network(&request.screen.ip, &client.ip) {
-            audit.detail(format!(
-                "network mismatch: screen {}, phone {}",
-                request.screen.ip, client.ip
-            ));
+            audit.detail(network_mismatch(&request.screen.ip, &client.ip));
             tracing::warn!(request = %id, "claim refused: the phone is on another network than the screen");
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -175,10 +177,7 @@ async fn claim(
     audit.client(&claimed.screen.client_name);
     if !same_network(&claimed.screen.ip, &client.ip) {
         // Allowed (NETWORK_MISMATCH=warn), flagged on the phone and here.
-        audit.detail(format!(
-            "network mismatch: screen {}, phone {}",
-            claimed.screen.ip, client.ip
-        ));
+        audit.detail(network_mismatch(&claimed.screen.ip, &client.ip));
     }
     Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, now)))
 }
@@ -235,28 +234,15 @@ async fn decide(
     };
     let mut audit = Audit::of(state, client, event);
     audit.user(&caller.user.id).login_request(&id);
-    // Disabling an account ends its sessions; this also covers a phone that signed in while
-    // the account was being disabled.
-    if approve && !flows::account_enabled(&*state.store, &caller.user).await? {
-        let refused = Err(ApiError::from(flows::FlowError::AccountDisabled));
-        audit.record(state, &refused).await;
-        return refused;
-    }
     let user = caller.user;
     let pin =
         (approve && state.settings.login_confirmation == LoginConfirmation::Pin).then(generate_pin);
-    let decision = if approve {
-        Transition::Approve {
-            user,
-            pin: pin.clone(),
-        }
-    } else {
-        Transition::Deny { user }
-    };
     let now = state.now();
-    let decided = flows::transition(&*state.store, &id, &decision, now)
-        .await
-        .map_err(ApiError::from);
+    let decided = match approve {
+        true => flows::approve(&*state.store, &id, user, pin.clone(), now).await,
+        false => flows::transition(&*state.store, &id, &Transition::Deny { user }, now).await,
+    }
+    .map_err(ApiError::from);
     audit.record(state, &decided).await;
     let decided = decided?;
     Ok(HttpResponse::Ok()
