@@ -60,15 +60,7 @@ async fn every_step_of_a_sign_in_is_recorded_logged_and_shown_to_the_user() {
         .count();
     assert!(audit_lines >= 4, "each step is logged under `audit`");
 
-    let activity: Value = other
-        .client
-        .get(format!("{}/api/me/activity", other.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let activity = other.get_json("/api/me/activity").await;
     let shown = activity["activity"].as_array().unwrap();
     assert_eq!(shown[0]["event"], "redeem", "newest first: {activity}");
     assert_eq!(shown[0]["ip"], "127.0.0.1");

@@ -308,6 +308,17 @@ impl Screen {
             .unwrap()
     }
 
+    /// `GET {path}` with this screen's cookies, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
     /// Types `pin` on the screen.
     pub async fn enter_pin(&self, created: &Created, pin: &str) -> reqwest::Response {
         self.client

@@ -68,15 +68,7 @@ async fn the_sessions_are_listed_and_one_can_be_revoked() {
     signed_in(&office, &phone).await;
     signed_in(&home, &phone).await;
 
-    let listed: Value = office
-        .client
-        .get(format!("{}/api/sessions", office.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = office.get_json("/api/sessions").await;
     let sessions = listed["sessions"].as_array().unwrap();
     let desktops: Vec<&Value> = sessions.iter().filter(|s| s["kind"] == "desktop").collect();
     assert_eq!(desktops.len(), 2, "{listed}");
@@ -282,15 +274,7 @@ async fn the_session_list_says_when_each_session_was_last_seen() {
     signed_in(&office, &phone).await;
     signed_in(&home, &phone).await;
     let list = async || -> Vec<Value> {
-        let listed: Value = office
-            .client
-            .get(format!("{}/api/sessions", office.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = office.get_json("/api/sessions").await;
         listed["sessions"].as_array().unwrap().clone()
     };
     let start = qrlogin_auth::clock::Clock::now(&cluster.clock);
