@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use proptest::prelude::*;
-use qrlogin_web::client::{client_ip, describe_user_agent};
+use qrlogin_web::client::{TrustedProxies, client_ip, describe_user_agent};
 use qrlogin_web::config::{Settings, parse_duration, parse_rate_limit};
 
 const VARIABLES: &[&str] = &[
@@ -38,8 +38,9 @@ proptest! {
     fn a_forwarded_for_chain_is_believed_only_from_a_trusted_proxy(chain in "\\PC{0,120}") {
         let stranger: IpAddr = "198.51.100.9".parse().unwrap();
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        prop_assert_eq!(client_ip(Some(stranger), Some(&chain), &[proxy]), Some(stranger));
-        let through_proxy = client_ip(Some(proxy), Some(&chain), &[proxy]).unwrap();
+        let trusted = TrustedProxies::parse("10.0.0.1").unwrap();
+        prop_assert_eq!(client_ip(Some(stranger), Some(&chain), &trusted), Some(stranger));
+        let through_proxy = client_ip(Some(proxy), Some(&chain), &trusted).unwrap();
         // Either the proxy itself, or an address that is literally in the chain.
         prop_assert!(
             through_proxy == proxy
