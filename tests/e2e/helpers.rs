@@ -11,7 +11,7 @@ use actix_web::web;
 use futures_util::StreamExt;
 use qrlogin_auth::clock::{Clock, ManualClock};
 use qrlogin_auth::store::Store;
-use qrlogin_auth::store::redis::RedisStore;
+use qrlogin_auth::store::redis::{RedisStore, RedisTarget};
 use qrlogin_auth::store::sqlite::SqliteStore;
 use qrlogin_testkit::mentra::{API_KEY, FakeMentraCloud, PACKAGE_NAME, signing_key};
 use qrlogin_testkit::{RedisServer, unique_prefix};
@@ -137,7 +137,7 @@ impl TestCluster {
                 (Some(store), _) => store.clone(),
                 (None, Some(url)) => {
                     let store: Arc<dyn Store> = RedisStore::connect_with_clock(
-                        &url.clone().into(),
+                        &RedisTarget::Standalone(url.clone().into()),
                         &prefix,
                         Arc::new(clock.clone()),
                     )

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
-//! One conformance suite, run against both stores: the embedded SQLite store (a temp file)
-//! and Redis (a private redis-server on a free port). Whatever one promises, so does the other.
+//! One conformance suite, run against every store: the embedded SQLite store (a temp file),
+//! Redis (a private redis-server on a free port) and a Redis Cluster (three private nodes).
+//! Whatever one promises, so do the others.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +14,10 @@ use qrlogin_auth::login_request::{
 };
 use qrlogin_auth::session::{Session, SessionKind, SessionToken};
 use qrlogin_auth::store::Store;
-use qrlogin_auth::store::redis::RedisStore;
+use qrlogin_auth::store::redis::{RedisStore, RedisTarget};
 use qrlogin_auth::store::sqlite::SqliteStore;
 use qrlogin_auth::{LoginState, User};
-use qrlogin_testkit::{RedisServer, unique_prefix};
+use qrlogin_testkit::{RedisCluster, RedisServer, unique_prefix};
 use secrecy::ExposeSecret;
 
 const TTL: i64 = 60_000;
@@ -49,13 +50,40 @@ async fn redis() -> Option<Backend> {
     Some(redis_on(RedisServer::shared()?).await)
 }
 
+/// A three-node Redis Cluster, each instance given a different node to start from.
+async fn redis_cluster() -> Option<Backend> {
+    let cluster = RedisCluster::shared()?;
+    let clock = ManualClock::default();
+    let prefix = unique_prefix();
+    let connect = async |first: usize| -> Arc<dyn Store> {
+        let mut urls = cluster.urls();
+        urls.rotate_left(first);
+        let target = RedisTarget::Cluster(urls.into_iter().map(Into::into).collect());
+        let store: Arc<dyn Store> =
+            RedisStore::connect_with_clock(&target, &prefix, Arc::new(clock.clone()))
+                .await
+                .unwrap();
+        store
+    };
+    let (a, b) = (connect(0).await, connect(1).await);
+    Some(Backend {
+        a,
+        b,
+        clock,
+        _dir: None,
+    })
+}
+
 /// Two independent connections (two instances) on one prefix of `server`.
 async fn redis_on(server: &RedisServer) -> Backend {
     let clock = ManualClock::default();
-    let (url, prefix) = (server.url().into(), unique_prefix());
+    let (target, prefix) = (
+        RedisTarget::Standalone(server.url().into()),
+        unique_prefix(),
+    );
     let connect = async || -> Arc<dyn Store> {
         let store: Arc<dyn Store> =
-            RedisStore::connect_with_clock(&url, &prefix, Arc::new(clock.clone()))
+            RedisStore::connect_with_clock(&target, &prefix, Arc::new(clock.clone()))
                 .await
                 .unwrap();
         store
@@ -73,6 +101,7 @@ macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { if let Some(b) = super::sqlite().await { super::$name(b).await } } )* }
         mod on_redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { if let Some(b) = super::redis().await { super::$name(b).await } } )* }
+        mod on_redis_cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { if let Some(b) = super::redis_cluster().await { super::$name(b).await } } )* }
     };
 }
 

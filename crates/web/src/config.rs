@@ -5,7 +5,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client::TrustedProxies;
+
 use qrlogin_auth::rate_limit::RateLimit;
+use qrlogin_auth::store::redis::RedisTarget;
 use secrecy::SecretString;
 use url::Url;
 
@@ -122,7 +125,8 @@ pub struct Settings {
     pub mobile_port: u16,
     pub desktop_public_url: PublicUrl,
     pub mobile_public_url: PublicUrl,
-    pub redis_url: Option<SecretString>,
+    /// The shared store: `REDIS_URL` or `REDIS_CLUSTER_URLS`; none means embedded SQLite.
+    pub redis: Option<RedisTarget>,
     pub data_dir: PathBuf,
     pub qr_ttl: Duration,
     /// How long a client may take to send a request's line and headers.
@@ -139,7 +143,7 @@ pub struct Settings {
     pub session_ttl: Duration,
     pub access_token_ttl: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
-    pub trust_proxy: Vec<IpAddr>,
+    pub trust_proxy: TrustedProxies,
     pub local_accounts: bool,
     pub jwt_signing_keys: Option<SecretString>,
     /// The name the phone shows for what is being signed in.
@@ -226,6 +230,30 @@ impl Settings {
                 .borrow_mut()
                 .push("  REDIS_URL: expected redis://, rediss:// or unix:// (value hidden)".into());
         }
+        let redis_cluster_urls: Option<Vec<String>> = get("REDIS_CLUSTER_URLS").map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
+        if let Some(urls) = &redis_cluster_urls
+            && (urls.is_empty()
+                || !urls
+                    .iter()
+                    .all(|url| url.starts_with("redis://") || url.starts_with("rediss://")))
+        {
+            problems.borrow_mut().push(
+                "  REDIS_CLUSTER_URLS: expected comma-separated redis:// or rediss:// URLs of cluster nodes (value hidden)"
+                    .into(),
+            );
+        }
+        if redis_url.is_some() && redis_cluster_urls.is_some() {
+            problems.borrow_mut().push(
+                "  REDIS_URL, REDIS_CLUSTER_URLS: set one of them: REDIS_URL for one server, REDIS_CLUSTER_URLS for a Redis Cluster"
+                    .into(),
+            );
+        }
         let data_dir = parse("DATA_DIR", "./data", &|_| Ok(()));
         let ttl_check = |v: &str| {
             parse_duration(v).and_then(|d| {
@@ -244,16 +272,7 @@ impl Settings {
         let shutdown_timeout = parse("SHUTDOWN_TIMEOUT", "10s", &ttl_check);
         let session_ttl = parse("SESSION_TTL", "1h", &ttl_check);
         let access_token_ttl = parse("ACCESS_TOKEN_TTL", "30m", &ttl_check);
-        let trust_proxy = parse("TRUST_PROXY", "", &|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .try_for_each(|ip| {
-                    ip.parse::<IpAddr>()
-                        .map(|_| ())
-                        .map_err(|_| format!("{ip:?} is not an IP address"))
-                })
-        });
+        let trust_proxy = parse("TRUST_PROXY", "", &|v| TrustedProxies::parse(v).map(|_| ()));
         let local_default = if environment == Environment::Dev {
             "on"
         } else {
@@ -344,7 +363,13 @@ impl Settings {
                 .unwrap_or_else(|_| fallback_url()),
             mobile_public_url: PublicUrl::parse(&mobile_public_url)
                 .unwrap_or_else(|_| fallback_url()),
-            redis_url: redis_url.map(Into::into),
+            redis: match (redis_url, redis_cluster_urls) {
+                (_, Some(urls)) => Some(RedisTarget::Cluster(
+                    urls.into_iter().map(Into::into).collect(),
+                )),
+                (Some(url), None) => Some(RedisTarget::Standalone(url.into())),
+                (None, None) => None,
+            },
             data_dir: data_dir.into(),
             qr_ttl: parse_duration(&qr_ttl).unwrap_or_default(),
             header_timeout: parse_duration(&header_timeout).unwrap_or(Duration::from_secs(5)),
@@ -354,10 +379,7 @@ impl Settings {
             shutdown_timeout: parse_duration(&shutdown_timeout).unwrap_or(Duration::from_secs(10)),
             session_ttl: parse_duration(&session_ttl).unwrap_or_default(),
             access_token_ttl: parse_duration(&access_token_ttl).unwrap_or_default(),
-            trust_proxy: trust_proxy
-                .split(',')
-                .filter_map(|s| s.trim().parse().ok())
-                .collect(),
+            trust_proxy: TrustedProxies::parse(&trust_proxy).unwrap_or_default(),
             local_accounts: parse_switch(&local_accounts).unwrap_or(false),
             jwt_signing_keys: jwt_signing_keys.map(Into::into),
             app_name,
@@ -410,10 +432,10 @@ impl Settings {
     }
 
     /// What the split services demand: the shared store is Redis.
-    pub fn require_redis(&self, service: &str) -> Result<SecretString, ConfigError> {
-        self.redis_url.clone().ok_or_else(|| ConfigError {
+    pub fn require_redis(&self, service: &str) -> Result<&RedisTarget, ConfigError> {
+        self.redis.as_ref().ok_or_else(|| ConfigError {
             problems: vec![format!(
-                "  REDIS_URL: {service} runs as its own process and shares state with the other service only through Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379), or run both services in one process with `qrlogin` (embedded store)"
+                "  REDIS_URL: {service} runs as its own process and shares state with the other service only through Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379) or REDIS_CLUSTER_URLS, or run both services in one process with `qrlogin` (embedded store)"
             )],
         })
     }
@@ -488,7 +510,7 @@ mod tests {
         assert_eq!(s.mobile_public_url.as_str(), "http://localhost:96");
         assert_eq!(s.qr_ttl, Duration::from_secs(60));
         assert_eq!(s.session_ttl, Duration::from_secs(3600));
-        assert!(s.local_accounts && s.redis_url.is_none());
+        assert!(s.local_accounts && s.redis.is_none());
         assert!(
             s.mentra
                 .user_token_public_key
@@ -570,6 +592,28 @@ mod tests {
                 .require_redis("x")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_cluster_is_named_by_its_nodes_and_excludes_a_single_server() {
+        let s = settings(&[(
+            "REDIS_CLUSTER_URLS",
+            "redis://10.0.0.1:6379, redis://10.0.0.2:6379,",
+        )])
+        .unwrap();
+        assert!(matches!(&s.redis, Some(RedisTarget::Cluster(nodes)) if nodes.len() == 2));
+        assert!(s.require_redis("x").is_ok());
+        for bad in [
+            vec![("REDIS_CLUSTER_URLS", "http://10.0.0.1")],
+            vec![("REDIS_CLUSTER_URLS", " , ")],
+            vec![
+                ("REDIS_CLUSTER_URLS", "redis://10.0.0.1:6379"),
+                ("REDIS_URL", "redis://10.0.0.9:6379"),
+            ],
+        ] {
+            let text = settings(&bad).unwrap_err().to_string();
+            assert!(text.contains("REDIS_CLUSTER_URLS"), "{text}");
+        }
     }
 
     #[test]

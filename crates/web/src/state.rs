@@ -5,7 +5,7 @@ use std::sync::Arc;
 use qrlogin_auth::UnixMillis;
 use qrlogin_auth::clock::{Clock, SystemClock};
 use qrlogin_auth::store::Store;
-use qrlogin_auth::store::redis::RedisStore;
+use qrlogin_auth::store::redis::{RedisStore, RedisTarget};
 use qrlogin_auth::store::sqlite::SqliteStore;
 use qrlogin_auth::tokens::SigningKeys;
 
@@ -90,12 +90,16 @@ pub async fn open_store(
     clock: Arc<dyn Clock>,
     prefix: &str,
 ) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(match &settings.redis_url {
-        Some(url) => {
-            let store = RedisStore::connect_with_clock(url, prefix, clock)
+    Ok(match &settings.redis {
+        Some(target) => {
+            let (name, setting) = match target {
+                RedisTarget::Standalone(_) => ("Redis", "REDIS_URL"),
+                RedisTarget::Cluster(_) => ("Redis Cluster", "REDIS_CLUSTER_URLS"),
+            };
+            let store = RedisStore::connect_with_clock(target, prefix, clock)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot use the Redis at REDIS_URL: {e}"))?;
-            tracing::info!("store: Redis");
+                .map_err(|e| anyhow::anyhow!("cannot use the {name} at {setting}: {e}"))?;
+            tracing::info!("store: {name}");
             store
         }
         None => {

@@ -1,15 +1,21 @@
-//! The shared store for several instances: Redis, through one multiplexed connection manager
-//! for commands and one pattern subscription per instance for events.
+//! The shared store for several instances: Redis (one server, or a Redis Cluster), through one
+//! multiplexed command connection and one pattern subscription per instance for events.
 //!
-//! Compare-and-set is a Lua script that checks the version, writes, and publishes in one
-//! atomic step, touching one key, so it runs unchanged on Redis Cluster.
+//! Everything here runs unchanged on a cluster: every script and every pipeline touches one
+//! key (compare-and-set is a Lua script that checks the version, writes and publishes in one
+//! atomic step on the request's key); writes to several keys are separate commands sent
+//! together; and a `PUBLISH` on any node reaches a subscriber on any other, so one pattern
+//! subscription to any node hears every event.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
+use futures_util::future::try_join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Script};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
@@ -61,6 +67,67 @@ if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
 ";
 
+/// Where Redis is.
+#[derive(Clone, Debug)]
+pub enum RedisTarget {
+    /// One server (`REDIS_URL`), or a primary behind one stable address.
+    Standalone(SecretString),
+    /// Some of a Redis Cluster's nodes (`REDIS_CLUSTER_URLS`); the rest are discovered.
+    Cluster(Vec<SecretString>),
+}
+
+/// The clients a store's connections are opened from.
+#[derive(Clone)]
+enum Clients {
+    Standalone(redis::Client),
+    Cluster {
+        cluster: ClusterClient,
+        /// Each node as a plain server, for the event subscription.
+        nodes: Vec<redis::Client>,
+    },
+}
+
+impl Clients {
+    fn open(target: &RedisTarget) -> Result<Self, StoreError> {
+        let unusable = |e: redis::RedisError| {
+            StoreError::Unexpected(anyhow::anyhow!("not a usable Redis URL: {e}"))
+        };
+        match target {
+            RedisTarget::Standalone(url) => redis::Client::open(url.expose_secret())
+                .map(Self::Standalone)
+                .map_err(unusable),
+            RedisTarget::Cluster(urls) => {
+                let nodes = urls
+                    .iter()
+                    .map(|url| redis::Client::open(url.expose_secret()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(unusable)?;
+                if nodes.is_empty() {
+                    return Err(StoreError::Unexpected(anyhow::anyhow!(
+                        "a Redis Cluster needs at least one node's URL"
+                    )));
+                }
+                let cluster =
+                    ClusterClient::builder(nodes.iter().map(|n| n.get_connection_info().clone()))
+                        .connection_timeout(COMMAND_TIMEOUT)
+                        .response_timeout(COMMAND_TIMEOUT)
+                        .retries(2)
+                        .build()
+                        .map_err(unusable)?;
+                Ok(Self::Cluster { cluster, nodes })
+            }
+        }
+    }
+
+    /// Where the event subscription may be opened: any node hears every `PUBLISH`.
+    fn subscribers(&self) -> Vec<redis::Client> {
+        match self {
+            Self::Standalone(client) => vec![client.clone()],
+            Self::Cluster { nodes, .. } => nodes.clone(),
+        }
+    }
+}
+
 pub struct RedisStore {
     commands: Arc<Connections>,
     prefix: String,
@@ -75,18 +142,17 @@ pub struct RedisStore {
 impl RedisStore {
     /// Connects, and waits until this instance's event subscription is live, so nothing
     /// published after this returns can be missed. `prefix` namespaces every key and channel.
-    pub async fn connect(url: &SecretString, prefix: &str) -> Result<Arc<Self>, StoreError> {
-        Self::connect_with_clock(url, prefix, Arc::new(SystemClock)).await
+    pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<Arc<Self>, StoreError> {
+        Self::connect_with_clock(target, prefix, Arc::new(SystemClock)).await
     }
 
     pub async fn connect_with_clock(
-        url: &SecretString,
+        target: &RedisTarget,
         prefix: &str,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, StoreError> {
-        let client = redis::Client::open(url.expose_secret())
-            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("REDIS_URL is not usable: {e}")))?;
-        let commands = Connections::connect(client.clone()).await?;
+        let clients = Clients::open(target)?;
+        let commands = Connections::connect(clients.clone()).await?;
         let (subscribed_tx, subscribed) = watch::channel(false);
         let store = Arc::new(Self {
             commands,
@@ -98,7 +164,11 @@ impl RedisStore {
             clock,
             subscribed,
         });
-        tokio::spawn(relay_events(client, Arc::downgrade(&store), subscribed_tx));
+        tokio::spawn(relay_events(
+            clients.subscribers(),
+            Arc::downgrade(&store),
+            subscribed_tx,
+        ));
         let mut ready = store.subscribed.clone();
         tokio::time::timeout(COMMAND_TIMEOUT * 2, ready.wait_for(|live| *live))
             .await
@@ -176,15 +246,15 @@ impl RedisStore {
     }
 }
 
-/// Keeps one pattern subscription open for this instance, reconnecting when it drops; after
-/// each (re)connect it re-reads every request a local listener waits for, so a change
-/// published while disconnected is not lost.
+/// Keeps one pattern subscription open for this instance, reconnecting when it drops (on a
+/// cluster, to the next node in turn); after each (re)connect it re-reads every request a
+/// local listener waits for, so a change published while disconnected is not lost.
 async fn relay_events(
-    client: redis::Client,
+    subscribers: Vec<redis::Client>,
     store: std::sync::Weak<RedisStore>,
     subscribed: watch::Sender<bool>,
 ) {
-    loop {
+    for client in subscribers.iter().cycle() {
         let Some(pattern) = store.upgrade().map(|s| s.events_pattern()) else {
             return;
         };
@@ -232,6 +302,45 @@ async fn relay_events(
     }
 }
 
+/// One multiplexed connection, to a server or to a cluster (which routes each command to
+/// the node that owns its key).
+#[derive(Clone)]
+enum Multiplexed {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Multiplexed {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Standalone(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Standalone(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 impl RedisStore {
     /// Re-reads every request a local listener waits for. The command connection may itself
     /// still be reconnecting, so each read is retried for a while rather than skipped: a
@@ -256,12 +365,12 @@ impl RedisStore {
     }
 }
 
-/// This instance's command connection: one multiplexed connection manager, replaced by a
-/// fresh one when it stops answering. (A manager whose reconnection began while Redis was
-/// down can wait on it forever, even after Redis is back; its replacement connects anew.)
+/// This instance's command connection: one multiplexed connection, replaced by a fresh one
+/// when it stops answering. (A manager whose reconnection began while Redis was down can
+/// wait on it forever, even after Redis is back; its replacement connects anew.)
 struct Connections {
-    client: redis::Client,
-    current: std::sync::RwLock<ConnectionManager>,
+    clients: Clients,
+    current: std::sync::RwLock<Multiplexed>,
     replacing: std::sync::atomic::AtomicBool,
 }
 
@@ -273,26 +382,36 @@ impl Connections {
             .set_number_of_retries(2)
     }
 
-    async fn open(client: &redis::Client) -> Result<ConnectionManager, StoreError> {
-        tokio::time::timeout(
-            COMMAND_TIMEOUT * 2,
-            ConnectionManager::new_with_config(client.clone(), Self::config()),
-        )
-        .await
-        .map_err(|_| StoreError::Unavailable("connecting to Redis timed out".into()))?
-        .map_err(redis_error)
+    async fn open(clients: &Clients) -> Result<Multiplexed, StoreError> {
+        let connecting = async {
+            match clients {
+                Clients::Standalone(client) => {
+                    ConnectionManager::new_with_config(client.clone(), Self::config())
+                        .await
+                        .map(Multiplexed::Standalone)
+                }
+                Clients::Cluster { cluster, .. } => cluster
+                    .get_async_connection()
+                    .await
+                    .map(Multiplexed::Cluster),
+            }
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT * 2, connecting)
+            .await
+            .map_err(|_| StoreError::Unavailable("connecting to Redis timed out".into()))?
+            .map_err(redis_error)
     }
 
-    async fn connect(client: redis::Client) -> Result<Arc<Self>, StoreError> {
-        let manager = Self::open(&client).await?;
+    async fn connect(clients: Clients) -> Result<Arc<Self>, StoreError> {
+        let manager = Self::open(&clients).await?;
         Ok(Arc::new(Self {
-            client,
+            clients,
             current: std::sync::RwLock::new(manager),
             replacing: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
-    fn current(&self) -> ConnectionManager {
+    fn current(&self) -> Multiplexed {
         match self.current.read() {
             Ok(manager) => manager.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -309,7 +428,7 @@ impl Connections {
         let connections = Arc::clone(self);
         tokio::spawn(async move {
             loop {
-                match Self::open(&connections.client).await {
+                match Self::open(&connections.clients).await {
                     Ok(manager) => {
                         match connections.current.write() {
                             Ok(mut current) => *current = manager,
@@ -328,8 +447,9 @@ impl Connections {
 
 /// The shared connection, with a deadline on every command and pipeline: past it the caller
 /// gets a timeout (a 503 for the client) and the connection is replaced in the background.
+#[derive(Clone)]
 struct BoundedConnection {
-    manager: ConnectionManager,
+    manager: Multiplexed,
     connections: Arc<Connections>,
 }
 
@@ -479,10 +599,17 @@ impl Store for RedisStore {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         let ttl = millis_until(session.expires_at, self.clock.now());
         let index = self.key("user-sessions", &session.user.id);
-        // The per-user index lives as long as the newest session in it.
-        redis::pipe()
-            .pset_ex(self.key("session", &session.id), to_json(session)?, ttl)
-            .ignore()
+        let mut session_connection = self.connection();
+        let write_session = session_connection.pset_ex::<_, _, ()>(
+            self.key("session", &session.id),
+            to_json(session)?,
+            ttl,
+        );
+        // The per-user index lives as long as the newest session in it. (Its own pipeline:
+        // on a cluster the two keys may live on different nodes.)
+        let mut index_connection = self.connection();
+        let mut index_pipeline = redis::pipe();
+        index_pipeline
             .sadd(&index, &session.id)
             .ignore()
             .cmd("PEXPIRE")
@@ -494,9 +621,10 @@ impl Store for RedisStore {
             .arg(&index)
             .arg(ttl)
             .arg("NX")
-            .ignore()
-            .query_async::<()>(&mut self.connection())
-            .await
+            .ignore();
+        let write_index = index_pipeline.query_async::<()>(&mut index_connection);
+        tokio::try_join!(write_session, write_index)
+            .map(|_| ())
             .map_err(redis_error)
     }
 
@@ -653,11 +781,17 @@ impl Store for RedisStore {
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
+        // One pipeline per stream, all sent together: on a cluster the streams may live on
+        // different nodes, and a pipeline must stay on one.
+        let mut pipelines: std::collections::HashMap<String, redis::Pipeline> =
+            std::collections::HashMap::new();
         for record in records {
             let data = to_json(record)?;
             let mut add = |stream: String, capacity: usize| {
-                pipe.cmd("XADD")
+                pipelines
+                    .entry(stream.clone())
+                    .or_default()
+                    .cmd("XADD")
                     .arg(stream)
                     .arg("MAXLEN")
                     .arg("~")
@@ -672,9 +806,14 @@ impl Store for RedisStore {
                 add(self.audit_stream(Some(user)), AUDIT_CAPACITY_PER_USER);
             }
         }
-        pipe.query_async::<()>(&mut self.connection())
-            .await
-            .map_err(redis_error)
+        let connection = self.connection();
+        try_join_all(pipelines.values().map(|pipe| {
+            let mut connection = connection.clone();
+            async move { pipe.query_async::<()>(&mut connection).await }
+        }))
+        .await
+        .map(|_| ())
+        .map_err(redis_error)
     }
 
     async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
