@@ -29,6 +29,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the desktop (:98) and mobile (:96) services in this process (the default).
     Serve,
+    /// Run only the desktop service, as one of many replicas sharing Redis (the same as
+    /// `qrlogin-desktop`).
+    Desktop,
+    /// Run only the mobile service, as one of many replicas sharing Redis (the same as
+    /// `qrlogin-mobile`).
+    Mobile,
+    /// Exit 0 when this machine's services answer `/healthz` (a container health check).
+    /// Without URLs: both service ports on loopback, whichever listen.
+    Health { urls: Vec<String> },
     /// Manage local accounts (for people without a MentraOS account).
     Users {
         #[command(subcommand)]
@@ -96,6 +105,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let open = async || open_store(&settings, Arc::new(SystemClock), REDIS_PREFIX).await;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve(settings).await,
+        Command::Desktop => qrlogin_desktop::serve(settings).await,
+        Command::Mobile => qrlogin_mobile::serve(settings).await,
+        Command::Health { urls } => crate::health::check(&settings, &urls).await,
         Command::Users {
             command: UsersCommand::Disable { username },
         } => set_disabled(&*open().await?, &parse_username(&username)?, true).await,

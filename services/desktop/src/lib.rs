@@ -7,3 +7,16 @@ pub mod routes;
 pub mod startup;
 
 pub use startup::build;
+
+/// Runs this service alone, as one of many replicas sharing Redis (`qrlogin-desktop`, or
+/// `qrlogin desktop`), until SIGTERM or Ctrl-C has drained it.
+pub async fn serve(settings: qrlogin_web::config::Settings) -> anyhow::Result<()> {
+    settings.require_redis("qrlogin-desktop")?;
+    qrlogin_web::telemetry::init(settings.log_format, &settings.rust_log, std::io::stdout);
+    let listener =
+        qrlogin_web::server::bind(settings.bind_addr, settings.desktop_port, "DESKTOP_PORT")?;
+    let state = actix_web::web::Data::new(qrlogin_web::AppState::build(settings).await?);
+    state.shutdown.on_signals();
+    build(state, listener)?.run_until_stopped().await?;
+    Ok(())
+}

@@ -7,3 +7,17 @@ pub mod routes;
 pub mod startup;
 
 pub use startup::{MentraLogin, build};
+
+/// Runs this service alone, as one of many replicas sharing Redis (`qrlogin-mobile`, or
+/// `qrlogin mobile`), until SIGTERM or Ctrl-C has drained it.
+pub async fn serve(settings: qrlogin_web::config::Settings) -> anyhow::Result<()> {
+    settings.require_redis("qrlogin-mobile")?;
+    qrlogin_web::telemetry::init(settings.log_format, &settings.rust_log, std::io::stdout);
+    let listener =
+        qrlogin_web::server::bind(settings.bind_addr, settings.mobile_port, "MOBILE_PORT")?;
+    let mentra = actix_web::web::Data::new(MentraLogin::from_settings(&settings)?);
+    let state = actix_web::web::Data::new(qrlogin_web::AppState::build(settings).await?);
+    state.shutdown.on_signals();
+    build(state, mentra, listener)?.run_until_stopped().await?;
+    Ok(())
+}
