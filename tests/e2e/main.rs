@@ -20,3 +20,4 @@ mod pin;
 mod regressions;
 mod sessions;
 mod shutdown;
+mod topology;
