@@ -137,7 +137,7 @@ impl TestCluster {
                 (Some(store), _) => store.clone(),
                 (None, Some(url)) => {
                     let store: Arc<dyn Store> = RedisStore::connect_with_clock(
-                        &RedisTarget::Standalone(url.clone().into()),
+                        &RedisTarget::standalone(url.clone().into()),
                         &prefix,
                         Arc::new(clock.clone()),
                     )

@@ -58,7 +58,7 @@ async fn redis_cluster() -> Option<Backend> {
     let connect = async |first: usize| -> Arc<dyn Store> {
         let mut urls = cluster.urls();
         urls.rotate_left(first);
-        let target = RedisTarget::Cluster(urls.into_iter().map(Into::into).collect());
+        let target = RedisTarget::cluster(urls.into_iter().map(Into::into).collect());
         let store: Arc<dyn Store> =
             RedisStore::connect_with_clock(&target, &prefix, Arc::new(clock.clone()))
                 .await
@@ -78,7 +78,7 @@ async fn redis_cluster() -> Option<Backend> {
 async fn redis_on(server: &RedisServer) -> Backend {
     let clock = ManualClock::default();
     let (target, prefix) = (
-        RedisTarget::Standalone(server.url().into()),
+        RedisTarget::standalone(server.url().into()),
         unique_prefix(),
     );
     let connect = async || -> Arc<dyn Store> {

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Child,
     pub port: u16,
-    /// For a node of a Redis Cluster: its cluster bus port (its own free port: the default,
-    /// port + 10000, may be taken or past 65535 for an ephemeral port).
-    cluster_bus_port: Option<u16>,
+    /// Arguments beyond the defaults (cluster mode, TLS), kept for a restart.
+    extra_args: Vec<String>,
+    /// Speaks only TLS (on `port`).
+    tls: bool,
     _dir: TempDir,
 }
 
@@ -32,22 +33,75 @@ impl Drop for TempDir {
 
 impl RedisServer {
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match self.tls {
+            false => format!("redis://127.0.0.1:{}/", self.port),
+            true => format!("rediss://localhost:{}/", self.port),
+        }
     }
 
     /// Starts a private server, or returns `None` (with a notice) when `redis-server` is not
     /// installed — unless `QRLOGIN_REQUIRE_REDIS=1`, as CI sets, where that is a failure.
     /// It keeps an append-only file, so a restart (see [`RedisServer::restart`]) keeps the data.
     pub fn start() -> Option<Self> {
-        Self::start_node(None)
+        Self::start_with(|_, _| Vec::new(), false)
     }
 
-    fn start_node(cluster_bus_port: Option<u16>) -> Option<Self> {
+    /// A cluster node. Its cluster bus gets its own free port: the default, port + 10000,
+    /// may be taken or past 65535 for an ephemeral port.
+    fn start_cluster_node() -> Option<Self> {
+        Self::start_with(
+            |_, dir| {
+                vec![
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-port".into(),
+                    free_port().to_string(),
+                    "--cluster-config-file".into(),
+                    dir.join("nodes.conf").display().to_string(),
+                ]
+            },
+            false,
+        )
+    }
+
+    /// A server that speaks only TLS, with a certificate for `localhost` from a throwaway CA
+    /// (made with the `openssl` command); also the CA's PEM, for a client to trust.
+    pub fn start_tls() -> Option<(Self, Vec<u8>)> {
+        let mut ca = Vec::new();
+        let server = Self::start_with(
+            |port, dir| {
+                ca = make_certificates(dir);
+                let file = |name: &str| dir.join(name).display().to_string();
+                vec![
+                    "--port".into(),
+                    "0".into(),
+                    "--tls-port".into(),
+                    port.to_string(),
+                    "--tls-cert-file".into(),
+                    file("server.crt"),
+                    "--tls-key-file".into(),
+                    file("server.key"),
+                    "--tls-ca-cert-file".into(),
+                    file("ca.crt"),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                ]
+            },
+            true,
+        )?;
+        Some((server, ca))
+    }
+
+    fn start_with(
+        extra_args: impl FnOnce(u16, &std::path::Path) -> Vec<String>,
+        tls: bool,
+    ) -> Option<Self> {
         let required = std::env::var("QRLOGIN_REQUIRE_REDIS").is_ok_and(|v| v == "1");
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("qrlogin-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
-        let child = match spawn(port, &dir, cluster_bus_port) {
+        let extra_args = extra_args(port, &dir);
+        let child = match spawn(port, &dir, &extra_args) {
             Ok(child) => child,
             Err(error) if !required => {
                 eprintln!(
@@ -60,7 +114,8 @@ impl RedisServer {
         let server = Self {
             child,
             port,
-            cluster_bus_port,
+            extra_args,
+            tls,
             _dir: TempDir(dir),
         };
         server.wait_until_ready();
@@ -77,7 +132,7 @@ impl RedisServer {
     /// Starts a stopped server again, on the same port with the same data.
     pub fn start_again(&mut self) {
         self.child =
-            spawn(self.port, &self._dir.0, self.cluster_bus_port).expect("redis-server restarts");
+            spawn(self.port, &self._dir.0, &self.extra_args).expect("redis-server restarts");
         self.wait_until_ready();
     }
 
@@ -91,9 +146,15 @@ impl RedisServer {
         let client = redis::Client::open(self.url()).expect("redis url");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut c) = client.get_connection()
-                && redis::cmd("PING").query::<String>(&mut c).is_ok()
-            {
+            // (A TLS server's certificate is not trusted here: that it listens is enough.)
+            let ready = match self.tls {
+                true => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
+                false => client
+                    .get_connection()
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                    .is_ok(),
+            };
+            if ready {
                 return;
             }
             assert!(
@@ -117,20 +178,8 @@ impl Drop for RedisServer {
     }
 }
 
-fn spawn(
-    port: u16,
-    dir: &std::path::Path,
-    cluster_bus_port: Option<u16>,
-) -> std::io::Result<Child> {
-    let mut command = Command::new("redis-server");
-    if let Some(bus_port) = cluster_bus_port {
-        let bus_port = bus_port.to_string();
-        command.args(["--cluster-enabled", "yes", "--cluster-port", &bus_port]);
-        command
-            .arg("--cluster-config-file")
-            .arg(dir.join("nodes.conf"));
-    }
-    command
+fn spawn(port: u16, dir: &std::path::Path, extra_args: &[String]) -> std::io::Result<Child> {
+    Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -145,9 +194,90 @@ fn spawn(
         ])
         .arg("--dir")
         .arg(dir)
+        // Later arguments win, so these may override the defaults above.
+        .args(extra_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+}
+
+/// A CA and a certificate it signs for `localhost` and 127.0.0.1 (`server.crt`, `server.key`,
+/// `ca.crt` in `dir`); the CA's PEM.
+fn make_certificates(dir: &std::path::Path) -> Vec<u8> {
+    let openssl = |args: &[&str]| {
+        let done = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            done.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-subj",
+                "/CN=qrlogin test CA",
+                "-days",
+                "2",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write server.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    std::fs::read(dir.join("ca.crt")).expect("read ca.crt")
 }
 
 /// A local Redis Cluster: three primaries (no replicas) joined by `redis-cli --cluster create`,
@@ -161,7 +291,7 @@ impl RedisCluster {
     /// `QRLOGIN_REQUIRE_REDIS=1`.
     pub fn start() -> Option<Self> {
         let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| RedisServer::start_node(Some(free_port())))
+            .map(|_| RedisServer::start_cluster_node())
             .collect::<Option<_>>()?;
         let addresses: Vec<String> = nodes
             .iter()

@@ -248,6 +248,27 @@ impl Settings {
                     .into(),
             );
         }
+        let redis_ca_certificate = get("REDIS_CA_CERT").and_then(|value| {
+            let pem = match value.contains("BEGIN CERTIFICATE") {
+                true => Ok(value.replace("\\n", "\n")),
+                false => std::fs::read_to_string(&value).map_err(|e| e.to_string()),
+            };
+            match pem {
+                Ok(pem) if pem.contains("BEGIN CERTIFICATE") => Some(pem.into_bytes()),
+                Ok(_) => {
+                    problems
+                        .borrow_mut()
+                        .push("  REDIS_CA_CERT: the file holds no PEM certificate".into());
+                    None
+                }
+                Err(e) => {
+                    problems.borrow_mut().push(format!(
+                        "  REDIS_CA_CERT: neither a PEM certificate nor a readable file ({e})"
+                    ));
+                    None
+                }
+            }
+        });
         if redis_url.is_some() && redis_cluster_urls.is_some() {
             problems.borrow_mut().push(
                 "  REDIS_URL, REDIS_CLUSTER_URLS: set one of them: REDIS_URL for one server, REDIS_CLUSTER_URLS for a Redis Cluster"
@@ -364,12 +385,16 @@ impl Settings {
             mobile_public_url: PublicUrl::parse(&mobile_public_url)
                 .unwrap_or_else(|_| fallback_url()),
             redis: match (redis_url, redis_cluster_urls) {
-                (_, Some(urls)) => Some(RedisTarget::Cluster(
+                (_, Some(urls)) => Some(RedisTarget::cluster(
                     urls.into_iter().map(Into::into).collect(),
                 )),
-                (Some(url), None) => Some(RedisTarget::Standalone(url.into())),
+                (Some(url), None) => Some(RedisTarget::standalone(url.into())),
                 (None, None) => None,
-            },
+            }
+            .map(|target| match redis_ca_certificate {
+                Some(pem) => target.with_ca_certificate(pem),
+                None => target,
+            }),
             data_dir: data_dir.into(),
             qr_ttl: parse_duration(&qr_ttl).unwrap_or_default(),
             header_timeout: parse_duration(&header_timeout).unwrap_or(Duration::from_secs(5)),
@@ -601,7 +626,7 @@ mod tests {
             "redis://10.0.0.1:6379, redis://10.0.0.2:6379,",
         )])
         .unwrap();
-        assert!(matches!(&s.redis, Some(RedisTarget::Cluster(nodes)) if nodes.len() == 2));
+        assert!(s.redis.as_ref().is_some_and(RedisTarget::is_cluster));
         assert!(s.require_redis("x").is_ok());
         for bad in [
             vec![("REDIS_CLUSTER_URLS", "http://10.0.0.1")],

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use qrlogin_auth::UnixMillis;
 use qrlogin_auth::clock::{Clock, SystemClock};
 use qrlogin_auth::store::Store;
-use qrlogin_auth::store::redis::{RedisStore, RedisTarget};
+use qrlogin_auth::store::redis::RedisStore;
 use qrlogin_auth::store::sqlite::SqliteStore;
 use qrlogin_auth::tokens::SigningKeys;
 
@@ -92,9 +92,9 @@ pub async fn open_store(
 ) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match &settings.redis {
         Some(target) => {
-            let (name, setting) = match target {
-                RedisTarget::Standalone(_) => ("Redis", "REDIS_URL"),
-                RedisTarget::Cluster(_) => ("Redis Cluster", "REDIS_CLUSTER_URLS"),
+            let (name, setting) = match target.is_cluster() {
+                false => ("Redis", "REDIS_URL"),
+                true => ("Redis Cluster", "REDIS_CLUSTER_URLS"),
             };
             let store = RedisStore::connect_with_clock(target, prefix, clock)
                 .await

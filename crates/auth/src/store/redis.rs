@@ -67,13 +67,60 @@ if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
 ";
 
-/// Where Redis is.
+/// Where Redis is, and how to trust it.
 #[derive(Clone, Debug)]
-pub enum RedisTarget {
+pub struct RedisTarget {
+    nodes: RedisNodes,
+    /// PEM of the CA that signs the servers' certificates (`rediss://`), for a private CA;
+    /// without it, the public roots (webpki-roots) are trusted.
+    ca_certificate: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug)]
+enum RedisNodes {
     /// One server (`REDIS_URL`), or a primary behind one stable address.
     Standalone(SecretString),
     /// Some of a Redis Cluster's nodes (`REDIS_CLUSTER_URLS`); the rest are discovered.
     Cluster(Vec<SecretString>),
+}
+
+impl RedisTarget {
+    pub fn standalone(url: SecretString) -> Self {
+        Self {
+            nodes: RedisNodes::Standalone(url),
+            ca_certificate: None,
+        }
+    }
+
+    pub fn cluster(urls: Vec<SecretString>) -> Self {
+        Self {
+            nodes: RedisNodes::Cluster(urls),
+            ca_certificate: None,
+        }
+    }
+
+    pub fn with_ca_certificate(mut self, pem: Vec<u8>) -> Self {
+        self.ca_certificate = Some(pem);
+        self
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.nodes, RedisNodes::Cluster(_))
+    }
+
+    /// A client for one server; with our CA when one is set (it matters only for TLS).
+    fn client(&self, url: &SecretString) -> redis::RedisResult<redis::Client> {
+        match &self.ca_certificate {
+            Some(pem) => redis::Client::build_with_tls(
+                url.expose_secret(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            None => redis::Client::open(url.expose_secret()),
+        }
+    }
 }
 
 /// The clients a store's connections are opened from.
@@ -92,14 +139,14 @@ impl Clients {
         let unusable = |e: redis::RedisError| {
             StoreError::Unexpected(anyhow::anyhow!("not a usable Redis URL: {e}"))
         };
-        match target {
-            RedisTarget::Standalone(url) => redis::Client::open(url.expose_secret())
-                .map(Self::Standalone)
-                .map_err(unusable),
-            RedisTarget::Cluster(urls) => {
+        match &target.nodes {
+            RedisNodes::Standalone(url) => {
+                target.client(url).map(Self::Standalone).map_err(unusable)
+            }
+            RedisNodes::Cluster(urls) => {
                 let nodes = urls
                     .iter()
-                    .map(|url| redis::Client::open(url.expose_secret()))
+                    .map(|url| target.client(url))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(unusable)?;
                 if nodes.is_empty() {
@@ -107,13 +154,18 @@ impl Clients {
                         "a Redis Cluster needs at least one node's URL"
                     )));
                 }
-                let cluster =
+                let mut builder =
                     ClusterClient::builder(nodes.iter().map(|n| n.get_connection_info().clone()))
                         .connection_timeout(COMMAND_TIMEOUT)
                         .response_timeout(COMMAND_TIMEOUT)
-                        .retries(2)
-                        .build()
-                        .map_err(unusable)?;
+                        .retries(2);
+                if let Some(pem) = &target.ca_certificate {
+                    builder = builder.certs(redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem.clone()),
+                    });
+                }
+                let cluster = builder.build().map_err(unusable)?;
                 Ok(Self::Cluster { cluster, nodes })
             }
         }
@@ -403,6 +455,18 @@ impl Connections {
     }
 
     async fn connect(clients: Clients) -> Result<Arc<Self>, StoreError> {
+        // One plain attempt first: a manager retries until its deadline and then says only
+        // that it timed out, where this says why (refused, a bad password, an untrusted
+        // certificate).
+        if let Clients::Standalone(client) = &clients {
+            tokio::time::timeout(
+                COMMAND_TIMEOUT * 2,
+                client.get_multiplexed_async_connection(),
+            )
+            .await
+            .map_err(|_| StoreError::Unavailable("connecting to Redis timed out".into()))?
+            .map_err(redis_error)?;
+        }
         let manager = Self::open(&clients).await?;
         Ok(Arc::new(Self {
             clients,
