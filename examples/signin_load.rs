@@ -2,7 +2,7 @@
 //! (screen notified) → redeem, by many screens and phones at once, against both services
 //! started in this process on random ports.
 //!
-//! cargo run --release --example signin_load -- [--redis] [--sign-ins N] [--concurrency C]
+//! cargo run --release --example signin_load -- [--redis | --redis-cluster] [--sign-ins N] [--concurrency C]
 //!
 //! Prints sign-ins per second and the approval→screen latency: from sending the approval to
 //! the screen's socket receiving `approved` (an upper bound: it includes the approve call).
@@ -16,8 +16,8 @@ use actix_web::web;
 use futures_util::StreamExt;
 use qrlogin_auth::clock::{Clock, SystemClock};
 use qrlogin_auth::store::Store;
-use qrlogin_testkit::RedisServer;
 use qrlogin_testkit::mentra::{API_KEY, FakeMentraCloud, PACKAGE_NAME, signing_key};
+use qrlogin_testkit::{RedisCluster, RedisServer};
 use qrlogin_web::AppState;
 use qrlogin_web::config::Settings;
 use serde_json::{Value, json};
@@ -26,6 +26,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 struct Options {
     redis: bool,
+    /// A local three-node Redis Cluster instead of one server.
+    redis_cluster: bool,
     sign_ins: usize,
     concurrency: usize,
 }
@@ -40,6 +42,7 @@ fn options() -> Options {
     };
     Options {
         redis: args.iter().any(|a| a == "--redis"),
+        redis_cluster: args.iter().any(|a| a == "--redis-cluster"),
         sign_ins: value("--sign-ins", 2000),
         concurrency: value("--concurrency", 50),
     }
@@ -60,6 +63,9 @@ async fn main() {
     let redis = options
         .redis
         .then(|| RedisServer::start().expect("redis-server is installed"));
+    let cluster = options
+        .redis_cluster
+        .then(|| RedisCluster::start().expect("redis-server is installed"));
     let vars = [
         ("DESKTOP_PUBLIC_URL", desktop.clone()),
         ("MOBILE_PUBLIC_URL", mobile.clone()),
@@ -79,6 +85,13 @@ async fn main() {
         (
             "REDIS_URL",
             redis.as_ref().map(RedisServer::url).unwrap_or_default(),
+        ),
+        (
+            "REDIS_CLUSTER_URLS",
+            cluster
+                .as_ref()
+                .map(|c| c.urls().join(","))
+                .unwrap_or_default(),
         ),
     ];
     let settings = Settings::from_vars(|name| {
@@ -131,6 +144,8 @@ async fn main() {
     }
     let screen = reqwest::Client::new();
     let per_worker = options.sign_ins / options.concurrency;
+    let redis_port = redis.as_ref().map(|r| r.port);
+    let commands_before = redis_port.map(commands_processed);
     let started = Instant::now();
     let workers = phones.into_iter().map(|phone| {
         let (screen, desktop, mobile) = (screen.clone(), desktop.clone(), mobile.clone());
@@ -148,11 +163,37 @@ async fn main() {
         .flat_map(Result::unwrap)
         .collect();
     let elapsed = started.elapsed();
+    if let (Some(port), Some(before)) = (redis_port, commands_before) {
+        // Audit records are written a moment later, in batches: let the writer catch up.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = commands_processed(port);
+        let per_sign_in = |calls: u64| calls as f64 / latencies.len() as f64;
+        let mut used: Vec<(String, u64)> = after
+            .iter()
+            .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+            .filter(|(_, calls)| *calls > 0)
+            .collect();
+        used.sort_by_key(|(_, calls)| std::cmp::Reverse(*calls));
+        let total: u64 = used.iter().map(|(_, calls)| calls).sum();
+        let detail: Vec<String> = used
+            .iter()
+            .map(|(name, calls)| format!("{name} {:.1}", per_sign_in(*calls)))
+            .collect();
+        println!(
+            "Redis commands per sign-in: {:.1} ({})",
+            per_sign_in(total),
+            detail.join(", ")
+        );
+    }
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
     println!(
         "store={} sign-ins={} concurrency={} elapsed={:.2}s rate={:.0}/s approve→notified p50={:.2}ms p99={:.2}ms max={:.2}ms",
-        if options.redis { "redis" } else { "sqlite" },
+        match (options.redis, options.redis_cluster) {
+            (true, _) => "redis",
+            (_, true) => "redis-cluster",
+            _ => "sqlite",
+        },
         latencies.len(),
         options.concurrency,
         elapsed.as_secs_f64(),
@@ -230,4 +271,26 @@ async fn sign_in(
         .unwrap();
     assert_eq!(redeemed.status(), 200);
     notified.1
+}
+
+/// Commands the Redis server on `port` has processed so far, by command (`INFO commandstats`).
+fn commands_processed(port: u16) -> std::collections::BTreeMap<String, u64> {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "commandstats"])
+        .output()
+        .expect("redis-cli");
+    // cmdstat_evalsha:calls=123,usec=...
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (name, stats) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
 }

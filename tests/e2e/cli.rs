@@ -8,6 +8,9 @@ use qrlogin_auth::account::{Username, verify_password};
 use qrlogin_auth::clock::SystemClock;
 use qrlogin_auth::store::Store;
 use qrlogin_auth::store::sqlite::SqliteStore;
+use qrlogin_testkit::free_port;
+
+use crate::helpers::{Backend, TestCluster};
 
 fn qrlogin(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
@@ -202,4 +205,47 @@ async fn audit_follow_prints_records_as_they_are_written() {
     assert_eq!(next_event(), "account_disabled");
     follower.kill().unwrap();
     follower.wait().unwrap();
+}
+
+/// `qrlogin health`, the image's health check: healthy when a service answers `/healthz`,
+/// whichever of the two ports it is on; not when nothing listens or when it answers an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_passes_for_a_live_service_and_fails_for_none_or_an_error() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port_of = |url: &str| url.rsplit(':').next().unwrap().to_owned();
+    let (live, closed) = (port_of(&cluster.desktops[0]), free_port().to_string());
+    let health = |env: &[(&str, &str)], args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qrlogin"));
+        command
+            .arg("health")
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("REDIS_URL");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    let healthz = format!("{}/healthz", cluster.desktops[0]);
+    succeeded(&health(&[], &[&healthz]));
+    // Without URLs: both ports; the one with nothing on it is another container's.
+    succeeded(&health(
+        &[("DESKTOP_PORT", &live), ("MOBILE_PORT", &closed)],
+        &[],
+    ));
+
+    let nothing = health(&[("DESKTOP_PORT", &closed), ("MOBILE_PORT", &closed)], &[]);
+    assert!(!nothing.status.success());
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing listens"));
+    cluster.shut_down_desktop(0);
+    let draining = health(&[], &[&format!("{}/readyz", cluster.desktops[0])]);
+    assert!(!draining.status.success());
+    assert!(
+        String::from_utf8_lossy(&draining.stderr).contains("answered 503"),
+        "{}",
+        String::from_utf8_lossy(&draining.stderr)
+    );
 }

@@ -578,8 +578,13 @@ fn redis_error(error: redis::RedisError) -> StoreError {
     }
 }
 
+/// A time to live in ms: at least 1, and at most a century (Redis refuses an expiry past its
+/// clock's range, and "never" arrives here as a far-future time).
 fn millis_until(at: UnixMillis, now: UnixMillis) -> u64 {
-    u64::try_from(at.saturating_sub(now)).unwrap_or(0).max(1)
+    const CENTURY_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+    u64::try_from(at.saturating_sub(now))
+        .unwrap_or(0)
+        .clamp(1, CENTURY_MS)
 }
 
 #[async_trait]
