@@ -1,4 +1,6 @@
-//! QR rendering: SVG for pages. (Decoding camera frames comes with the glasses work.)
+//! QR codes: rendering them as SVG for pages, and reading them from camera frames.
+
+pub mod decode;
 
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
