@@ -35,6 +35,12 @@ pub enum Command {
     /// Run only the mobile service, as one of many replicas sharing Redis (the same as
     /// `qrlogin-mobile`).
     Mobile,
+    /// Print every QR code found in each image (JPEG, PNG or WebP), one per line after the
+    /// file's name; exit non-zero when an image holds none. To see why a frame failed.
+    Decode {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Exit 0 when this machine's services answer `/healthz` (a container health check).
     /// Without URLs: both service ports on loopback, whichever listen.
     Health { urls: Vec<String> },
@@ -101,6 +107,10 @@ async fn audit_cli(
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Reading images needs no settings (and no store).
+    if let Some(Command::Decode { files }) = &cli.command {
+        return decode(files);
+    }
     let settings = Settings::from_env()?;
     let open = async || open_store(&settings, Arc::new(SystemClock), REDIS_PREFIX).await;
     match cli.command.unwrap_or(Command::Serve) {
@@ -108,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Desktop => qrlogin_desktop::serve(settings).await,
         Command::Mobile => qrlogin_mobile::serve(settings).await,
         Command::Health { urls } => crate::health::check(&settings, &urls).await,
+        Command::Decode { files } => decode(&files),
         Command::Users {
             command: UsersCommand::Disable { username },
         } => set_disabled(&*open().await?, &parse_username(&username)?, true).await,
@@ -264,4 +275,47 @@ fn read_new_password() -> anyhow::Result<SecretString> {
         "a password needs at least {MIN_PASSWORD_LENGTH} characters"
     );
     Ok(password)
+}
+
+/// `qrlogin decode`: every code in every file, or why there is none.
+fn decode(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read};
+    let mut out = std::io::stdout().lock();
+    let mut without_code = 0;
+    for file in files {
+        let name = file.display();
+        let texts = std::fs::read(file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| Luma::from_image(&bytes).map_err(|e| e.to_string()))
+            .map(|frame| read(&frame, DEFAULT_BUDGET));
+        match texts {
+            Ok(texts) if texts.is_empty() => {
+                without_code += 1;
+                writeln!(std::io::stderr(), "{name}: no QR code found")?;
+            }
+            Ok(texts) => {
+                for text in texts {
+                    writeln!(out, "{name}: {}", one_line(&text))?;
+                }
+            }
+            Err(why) => {
+                without_code += 1;
+                writeln!(std::io::stderr(), "{name}: {why}")?;
+            }
+        }
+    }
+    match without_code {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} of {} images hold no readable QR code", files.len()),
+    }
+}
+
+/// A code's text on one line: line breaks and other control characters escaped (`\r\n`).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }

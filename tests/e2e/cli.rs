@@ -249,3 +249,51 @@ async fn health_passes_for_a_live_service_and_fails_for_none_or_an_error() {
         String::from_utf8_lossy(&draining.stderr)
     );
 }
+
+/// `qrlogin decode`: what an operator runs on a frame that failed.
+#[test]
+fn decode_prints_every_code_per_file_and_fails_for_a_file_without_one() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/qr-samples");
+    if !samples.is_dir() {
+        eprintln!("NOTICE: {} is absent; skipped", samples.display());
+        return;
+    }
+    let vcard = samples.join("qrcode-1/17.webp");
+    let double = samples.join("qrcode-2/16.webp");
+    let dir = tempfile::tempdir().unwrap();
+    let decode = |files: &[&std::path::Path]| {
+        Command::new(env!("CARGO_BIN_EXE_qrlogin"))
+            .arg("decode")
+            .args(files)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let read = decode(&[&vcard, &double]);
+    let printed = succeeded(&read);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{printed}");
+    assert!(lines[0].starts_with(&format!("{}: Sean Owen\\r\\n", vcard.display())));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with(&double.display().to_string()))
+            .count(),
+        2,
+        "both codes of the double code: {printed}"
+    );
+
+    let blank = dir.path().join("blank.png");
+    std::fs::write(&blank, include_bytes!("../../crates/web/assets/style.css")).unwrap();
+    let failed = decode(&[&vcard, &blank]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("blank.png: not a JPEG, PNG or WebP image"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 2 images hold no readable QR code"),
+        "{stderr}"
+    );
+}
