@@ -2,7 +2,10 @@
 //! per folder and in total, images read correctly, misreads, and the decode call's median and
 //! p90 time (the image file is decoded to greyscale first, untimed).
 //!
-//! cargo run --release -p qrlogin-qr --example decode_samples -- [--misses]
+//! cargo run --release -p qrlogin-qr --example decode_samples -- [--misses] [--enlarge 1920]
+//!
+//! `--enlarge N` first scales each photo up so its longer side is N pixels (a frame-sized
+//! image holding a code with large, soft modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
@@ -48,13 +51,22 @@ fn quantile(times: &mut [Duration], q: f64) -> f64 {
 }
 
 fn main() {
-    let show_misses = std::env::args().any(|a| a == "--misses");
+    let args: Vec<String> = std::env::args().collect();
+    let show_misses = args.iter().any(|a| a == "--misses");
+    let enlarge: Option<u32> = args
+        .iter()
+        .position(|a| a == "--enlarge")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse().unwrap());
     let root = samples_dir();
     let mut all = Vec::new();
     for folder in ["qrcode-1", "qrcode-2", "qrcode-3"] {
         let mut outcomes = Vec::new();
         for (path, expected) in expectations(&root.join(folder)) {
-            let frame = Luma::from_image(&std::fs::read(&path).unwrap()).unwrap();
+            let mut frame = Luma::from_image(&std::fs::read(&path).unwrap()).unwrap();
+            if let Some(side) = enlarge {
+                frame = enlarged(&frame, side);
+            }
             let started = Instant::now();
             let texts = read(&frame, DEFAULT_BUDGET);
             let took = started.elapsed();
@@ -94,4 +106,16 @@ fn report(name: &str, outcomes: &[Outcome]) {
         quantile(&mut times, 0.5),
         quantile(&mut times, 0.9),
     );
+}
+
+fn enlarged(frame: &Luma, side: u32) -> Luma {
+    let scale = side as f32 / frame.width().max(frame.height()) as f32;
+    let (width, height) = (
+        (frame.width() as f32 * scale).round() as u32,
+        (frame.height() as f32 * scale).round() as u32,
+    );
+    let grey =
+        image::GrayImage::from_raw(frame.width(), frame.height(), frame.pixels().to_vec()).unwrap();
+    let big = image::imageops::resize(&grey, width, height, image::imageops::FilterType::Triangle);
+    Luma::new(width, height, big.into_raw()).unwrap()
 }

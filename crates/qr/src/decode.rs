@@ -96,6 +96,10 @@ impl Luma {
         self.height
     }
 
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
     /// Each `factor`×`factor` block averaged into one pixel.
     fn shrunk(&self, factor: u32) -> Luma {
         let (width, height) = (self.width / factor, self.height / factor);

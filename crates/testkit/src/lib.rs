@@ -367,4 +367,5 @@ pub fn unique_prefix() -> String {
     )
 }
 
+pub mod frames;
 pub mod mentra;

@@ -1,0 +1,44 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+//! Our own login URL as camera glasses see it: rendered into photo-like frames, turned,
+//! tilted, blurred, noisy, through screen moiré and under glare. Each is read, and only as
+//! what it is.
+
+use std::time::Duration;
+
+use qrlogin_qr::decode::{Luma, read};
+use qrlogin_testkit::frames::{Scene, cases, render};
+
+const URL: &str = "https://m.example.com/s/q7Hc0rTz9xWk2LmN4pQs8A";
+/// Generous for unoptimised builds; the benchmark measures speed.
+const BUDGET: Duration = Duration::from_secs(10);
+
+fn reads(scene: &Scene) -> Vec<String> {
+    let frame = Luma::new(scene.width, scene.height, render(URL, scene)).unwrap();
+    read(&frame, BUDGET)
+}
+
+#[test]
+fn every_transformation_is_read_at_every_frame_size() {
+    let mut missed = Vec::new();
+    for (width, height) in [(640, 480), (1280, 720), (1920, 1080)] {
+        for case in cases() {
+            let mut scene = Scene::plain(width, height);
+            (case.change)(&mut scene);
+            let texts = reads(&scene);
+            if texts != [URL] {
+                missed.push(format!("{width}×{height} {}: {texts:?}", case.name));
+            }
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
+}
+
+#[test]
+fn a_frame_without_a_code_reads_as_none() {
+    // The same scene, the code shrunk to less than a pixel.
+    let mut scene = Scene::plain(1280, 720);
+    scene.code_side = 0.5;
+    scene.noise = 20;
+    let frame = Luma::new(1280, 720, render(URL, &scene)).unwrap();
+    assert!(read(&frame, BUDGET).is_empty());
+}
