@@ -12,6 +12,7 @@ mod events;
 mod expiry;
 mod faults;
 mod flow;
+mod frames;
 mod hostile;
 mod limits;
 mod mentra;

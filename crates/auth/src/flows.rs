@@ -159,6 +159,13 @@ impl ScanTarget {
         RequestId::parse(id).map(Self::Id)
     }
 
+    /// What a code read from a camera frame names: our QR's URL, or a bare user code (a
+    /// screen may show just the code as a QR). Anything else is someone else's code.
+    pub fn from_frame_text(text: &str, mobile_public_url: &str) -> Option<Self> {
+        Self::from_qr_text(text, mobile_public_url)
+            .or_else(|| UserCode::parse(text.trim()).map(Self::UserCode))
+    }
+
     pub async fn resolve(self, store: &dyn Store) -> Result<RequestId, FlowError> {
         match self {
             Self::Id(id) => Ok(id),

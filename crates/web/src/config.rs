@@ -103,6 +103,8 @@ pub struct RateLimits {
     pub scan_per_ip: RateLimit,
     /// Polls per login request.
     pub poll_per_request: RateLimit,
+    /// Camera frames sent to be read, per signed-in user (each costs CPU).
+    pub frames_per_user: RateLimit,
     /// Local-account sign-in attempts per client IP.
     pub login_per_ip: RateLimit,
     /// Local-account sign-in attempts per account.
@@ -325,6 +327,7 @@ impl Settings {
             login_per_account: limit("RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/10m"),
             pin_per_request: limit("RATE_LIMIT_PIN_PER_REQUEST", "30/1m"),
             webview_per_ip: limit("RATE_LIMIT_WEBVIEW_PER_IP", "60/1m"),
+            frames_per_user: limit("RATE_LIMIT_FRAMES_PER_USER", "240/1m"),
             rejected_token_per_ip: limit("RATE_LIMIT_REJECTED_TOKEN_PER_IP", "30/1m"),
         };
         let login_confirmation = parse("LOGIN_CONFIRMATION", "tap", &|v| match v {

@@ -27,6 +27,8 @@ pub enum ErrorCode {
     Expired,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// A camera frame in which no code of ours could be read.
+    NoCodeFound,
     RequestTimeout,
     Locked,
     /// The screen typed a PIN that is not the one the phone shows.
@@ -52,6 +54,7 @@ impl ErrorCode {
             Self::Expired => "expired",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NoCodeFound => "no_code_found",
             Self::RequestTimeout => "request_timeout",
             Self::Locked => "locked",
             Self::WrongPin => "wrong_pin",
@@ -74,6 +77,7 @@ impl ErrorCode {
             Self::Expired => StatusCode::GONE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NoCodeFound => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Locked => StatusCode::LOCKED,
             Self::WrongPin => StatusCode::FORBIDDEN,

@@ -21,6 +21,7 @@ pub enum Bucket {
     PinPerRequest,
     WebviewPerIp,
     RejectedTokenPerIp,
+    FramesPerUser,
 }
 
 impl Bucket {
@@ -35,6 +36,7 @@ impl Bucket {
             Self::PinPerRequest => "pin-request",
             Self::WebviewPerIp => "webview-ip",
             Self::RejectedTokenPerIp => "rejected-token-ip",
+            Self::FramesPerUser => "frames-user",
         }
     }
 
@@ -50,6 +52,7 @@ impl Bucket {
             Self::PinPerRequest => &limits.pin_per_request,
             Self::WebviewPerIp => &limits.webview_per_ip,
             Self::RejectedTokenPerIp => &limits.rejected_token_per_ip,
+            Self::FramesPerUser => &limits.frames_per_user,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! webview, or a local account), claims the request the QR names, shows the screen's context
 //! and takes the user's decision.
 
+pub mod frames;
 pub mod pages;
 pub mod routes;
 pub mod startup;

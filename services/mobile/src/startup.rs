@@ -41,8 +41,9 @@ pub fn build(
     listener: TcpListener,
 ) -> anyhow::Result<Application> {
     let public_url = state.settings.mobile_public_url.clone();
+    let frames = web::Data::new(crate::frames::FrameReader::default());
     Application::build("mobile", state, &public_url, listener, move |config| {
-        config.app_data(mentra.clone());
+        config.app_data(mentra.clone()).app_data(frames.clone());
         configure(config);
     })
 }
@@ -60,6 +61,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/api/local/login").post(local::login))
         .service(web::resource("/api/logout").post(local::logout))
         .service(web::resource("/api/scan").post(scan::scan))
+        .service(
+            web::resource("/api/frames")
+                .app_data(web::PayloadConfig::new(crate::frames::MAX_FRAME_BYTES))
+                .post(scan::frame),
+        )
         .service(web::resource("/api/login-requests/{id}").get(scan::status))
         .service(web::resource("/api/login-requests/{id}/approve").post(scan::approve))
         .service(web::resource("/api/login-requests/{id}/deny").post(scan::deny));

@@ -1,7 +1,8 @@
 //! `POST /api/scan` (claim what the QR or the typed code names) and the decision:
 //! `POST /api/login-requests/{id}/approve` and `/deny`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows::{self, ScanTarget};
 use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition, generate_pin};
@@ -15,6 +16,8 @@ use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
+
+use crate::frames::FrameReader;
 
 /// Exactly one of the three ways to name a request.
 #[derive(Deserialize)]
@@ -117,7 +120,44 @@ pub async fn scan(
 ) -> Result<HttpResponse, ApiError> {
     let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
     audit.user(&caller.user.id);
-    let claimed = claim(&state, caller, &client, body.into_inner(), &mut audit).await;
+    let target = target(body.into_inner(), &state);
+    let claimed = claim(&state, caller, &client, target, &mut audit).await;
+    audit.record(&state, &claimed).await;
+    claimed
+}
+
+/// `POST /api/frames`: a camera frame (JPEG, PNG or WebP) instead of the code's text. The
+/// code of ours in it is claimed as `POST /api/scan` claims it; other codes are ignored.
+/// A frame with none is answered 422 `no_code_found` and is not audited (a scanning phone
+/// sends a few a second); each frame spends the user's frame budget.
+#[tracing::instrument(name = "frame", skip_all, fields(request = tracing::field::Empty))]
+pub async fn frame(
+    state: web::Data<AppState>,
+    MobileUser(caller): MobileUser,
+    client: ClientInfo,
+    reader: web::Data<FrameReader>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    limits::spend(&state, &client, Bucket::FramesPerUser, &caller.user.id).await?;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let texts = reader.read(content_type, body).await?;
+    let ours = texts.iter().find_map(|text| {
+        ScanTarget::from_frame_text(text, state.settings.mobile_public_url.as_str())
+    });
+    let Some(target) = ours else {
+        return Err(ApiError::new(
+            ErrorCode::NoCodeFound,
+            "No sign-in code of ours is in that picture. Hold the phone so the whole QR code on the screen is in view, or type the code shown under it.",
+        ));
+    };
+    let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
+    audit.user(&caller.user.id);
+    audit.detail("read from a camera frame");
+    let claimed = claim(&state, caller, &client, Ok(target), &mut audit).await;
     audit.record(&state, &claimed).await;
     claimed
 }
@@ -126,14 +166,14 @@ async fn claim(
     state: &AppState,
     caller: qrlogin_web::auth::SignedInUser,
     client: &ClientInfo,
-    body: ScanBody,
+    target: Result<ScanTarget, ApiError>,
     audit: &mut Audit,
 ) -> Result<HttpResponse, ApiError> {
     limits::spend(state, client, Bucket::ScanPerUser, &caller.user.id).await?;
     // Guessing codes is what the per-IP budget stops. Every attempt spends it up front, so
     // parallel guesses cannot outrun the count and a hit refunds nothing.
     limits::spend(state, client, Bucket::ScanPerIp, &client.ip).await?;
-    let resolved = match target(body, state) {
+    let resolved = match target {
         Ok(target) => target.resolve(&*state.store).await.map_err(|e| match e {
             flows::FlowError::NotFound => ApiError::new(
                 ErrorCode::NotFound,
