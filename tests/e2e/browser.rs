@@ -80,14 +80,37 @@ async fn text(browser: &fantoccini::Client, css: &str) -> String {
 
 /// A headless Chromium with its own fresh profile (kept alive by the returned directory).
 async fn browser(driver: &ChromeDriver) -> (fantoccini::Client, tempfile::TempDir) {
+    browser_with(driver, &[]).await
+}
+
+async fn browser_with(
+    driver: &ChromeDriver,
+    extra_args: &[String],
+) -> (fantoccini::Client, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.extend_from_slice(extra_args);
     let mut capabilities = serde_json::Map::new();
-    capabilities.insert("goog:chromeOptions".into(), json!({
-        "binary": "/usr/bin/chromium",
-        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-                 format!("--user-data-dir={}", profile.path().display())],
-    }));
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": args,
+        }),
+    );
     let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{}", driver.1))
@@ -346,4 +369,83 @@ async fn in_pin_mode_the_screen_types_the_pin_the_phone_shows() {
         .unwrap();
     both.screen_reaches_the_dashboard().await;
     both.close().await;
+}
+
+/// A phone browser whose camera sees the screen: Chromium's fake camera plays a frame with
+/// the request's QR code (turned and seen at an angle); the scanner page sends frames to
+/// `POST /api/frames` (Chromium on Linux has no BarcodeDetector) until the code is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scanner_page_reads_the_code_through_the_phone_camera() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
+    let created = cluster.screen(0).create().await;
+    let (width, height) = (640, 480);
+    let mut scene = qrlogin_testkit::frames::Scene::plain(width, height);
+    scene.angle = 15.0;
+    scene.tilt = 0.1;
+    let luma = qrlogin_testkit::frames::render(&created.qr_url, &scene);
+    // A Y4M video (what Chromium's fake camera plays): greyscale, so the colour planes are flat.
+    let mut video = format!("YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..5 {
+        video.extend_from_slice(b"FRAME\n");
+        video.extend_from_slice(&luma);
+        video.extend(std::iter::repeat_n(128u8, (width * height / 2) as usize));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let camera = dir.path().join("camera.y4m");
+    std::fs::write(&camera, video).unwrap();
+    let (phone, _profile) = browser_with(
+        &driver,
+        &[
+            "--use-fake-ui-for-media-stream".into(),
+            "--use-fake-device-for-media-stream".into(),
+            format!("--use-file-for-fake-video-capture={}", camera.display()),
+        ],
+    )
+    .await;
+
+    phone
+        .goto(&format!("{}/scan", cluster.mobile))
+        .await
+        .unwrap();
+    let form = wait_for(&phone, "#local-login").await;
+    for (field, value) in [("username", "erin"), ("password", "correct horse battery")] {
+        form.find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&phone, "#camera-start")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&phone, "#confirm:not([hidden]) #approve").await;
+    let shown_code = text(&phone, "#c-code").await;
+    assert_eq!(
+        shown_code.replace('-', ""),
+        created.user_code.replace('-', "")
+    );
+    let trail = cluster.audit_trail().await;
+    assert!(
+        trail
+            .iter()
+            .any(|r| r.login_request.as_deref() == Some(created.id.as_str())
+                && r.detail.as_deref() == Some("read from a camera frame")),
+        "claimed from a frame the page sent"
+    );
+    phone.close().await.unwrap();
 }

@@ -89,8 +89,81 @@
     }
   }
 
+  // The camera: the browser's own QR reader where it has one (BarcodeDetector), otherwise
+  // about three downscaled frames a second to the server (POST /api/frames), until a code of
+  // ours is read. Typing the code stays available throughout.
+  const FRAME_INTERVAL_MS = 333;
+  const FRAME_MAX_WIDTH = 960;
+  let camera = null;
+
+  function stopCamera() {
+    if (camera) { camera.stream.getTracks().forEach((t) => t.stop()); camera.stopped = true; }
+    camera = null;
+    $("camera").hidden = true;
+    $("camera-start").hidden = false;
+  }
+
+  async function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      status("This browser cannot use the camera here. Type the code shown under the QR code.");
+      return;
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    } catch (e) {
+      status("The camera is not available (" + e.name + "). Type the code shown under the QR code.");
+      return;
+    }
+    const video = $("camera-view");
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    camera = { stream, stopped: false };
+    $("camera").hidden = false;
+    $("camera-start").hidden = true;
+    status("Point the camera at the QR code on the screen.");
+    const own = camera;
+    const detector = ("BarcodeDetector" in window) ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    const canvas = document.createElement("canvas");
+    while (!own.stopped) {
+      await new Promise((r) => setTimeout(r, FRAME_INTERVAL_MS));
+      if (own.stopped || !video.videoWidth) continue;
+      try {
+        if (detector) {
+          const codes = await detector.detect(video);
+          if (codes.length) { stopCamera(); claim({ qr_text: codes[0].rawValue }); return; }
+          continue;
+        }
+        const scale = Math.min(1, FRAME_MAX_WIDTH / video.videoWidth);
+        canvas.width = Math.round(video.videoWidth * scale);
+        canvas.height = Math.round(video.videoHeight * scale);
+        canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+        const frame = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.85));
+        if (!frame || own.stopped) continue;
+        const res = await fetch("/api/frames", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "image/jpeg" }, body: frame });
+        const data = await res.json().catch(() => ({}));
+        if (res.ok) { stopCamera(); confirm(data); return; }
+        if (res.status === 422) continue; // no code of ours in view yet
+        if (res.status === 429 || res.status === 503) {
+          const wait = Number(res.headers.get("Retry-After")) || 2;
+          await new Promise((r) => setTimeout(r, wait * 1000));
+          continue;
+        }
+        stopCamera();
+        status(data.message || ("HTTP " + res.status));
+        return;
+      } catch (e) {
+        // A transient network failure: keep trying while the camera is on.
+      }
+    }
+  }
+
+  $("camera-start").addEventListener("click", startCamera);
+  $("camera-stop").addEventListener("click", () => { stopCamera(); status(""); });
+
   $("code-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    stopCamera();
     claim({ user_code: event.target.user_code.value });
   });
   $("approve").addEventListener("click", () => decide("approve"));
