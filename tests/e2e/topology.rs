@@ -150,6 +150,7 @@ impl Topology {
                 .stderr(output)
                 .spawn()
                 .unwrap();
+            qrlogin_testkit::end_with_this_process(&child);
             Replica {
                 role,
                 port,
@@ -295,21 +296,24 @@ fn start_nginx(
     std::fs::write(conf_dir.join("nginx.conf"), config).unwrap();
     std::fs::write(conf_dir.join("upstreams.conf"), upstreams).unwrap();
     let log = std::fs::File::create(dir.join("nginx.log")).unwrap();
-    Command::new(binary)
+    let nginx = Command::new(binary)
         .arg("-p")
         .arg(&conf_dir)
         .arg("-c")
         .arg(conf_dir.join("nginx.conf"))
         .arg("-g")
         .arg(format!(
-            "daemon off; pid {};",
+            // One process, so stopping it stops nginx (a killed master leaves its workers).
+            "daemon off; master_process off; pid {};",
             conf_dir.join("nginx.pid").display()
         ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .unwrap()
+        .unwrap();
+    qrlogin_testkit::end_with_this_process(&nginx);
+    nginx
 }
 
 /// One whole sign-in through nginx: create, open the page's socket, scan, approve, hear the
@@ -550,7 +554,7 @@ async fn sigterm_to_a_desktop_process_while_100_pages_wait_loses_none() {
     for (_, _, events) in &mut pages {
         assert_eq!(events.close_code().await, Some(1012), "told to reconnect");
     }
-    let reconnected = join_all(
+    join_all(
         pages
             .into_iter()
             .enumerate()
@@ -568,7 +572,6 @@ async fn sigterm_to_a_desktop_process_while_100_pages_wait_loses_none() {
             }),
     )
     .await;
-    assert_eq!(reconnected.len(), 100);
     // The process drained and exited by itself, within its bounds.
     let deadline = Instant::now() + Duration::from_secs(15);
     while topology.replicas[0].is_running() {

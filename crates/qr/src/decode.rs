@@ -58,8 +58,10 @@ impl Luma {
     }
 
     /// A JPEG, PNG or WebP file. The size is read from the header and checked before any
-    /// pixel is decoded, and the decoder's memory is capped, so a small file that claims to
-    /// be huge (a decompression bomb) is refused without being inflated.
+    /// pixel is decoded, so a small file that claims to be huge (a decompression bomb) is
+    /// refused without being inflated; the decoded image itself is capped too (the image
+    /// crate's limit covers its output buffer, not the codecs' working memory, which the
+    /// size check bounds).
     pub fn from_image(bytes: &[u8]) -> Result<Self, FrameError> {
         use image::{ImageFormat, ImageReader, Limits};
         let malformed = |e: &dyn std::fmt::Display| FrameError::Malformed(e.to_string());
@@ -193,18 +195,30 @@ enum Binarization {
     Pure,
 }
 
-/// Every distinct QR text in `frame`, in the order found; empty when none could be read
-/// within `budget` (the pass running when it runs out finishes first).
+/// Every distinct QR text in `frame`, in the order found, from the first pass that reads
+/// any; empty when none could be read within `budget` (the pass running when it runs out
+/// finishes first).
 pub fn read(frame: &Luma, budget: Duration) -> Vec<String> {
+    read_wanted(frame, budget, &|_| true)
+}
+
+/// Like [`read`], but the ladder goes on until it reads a text that is `wanted`: another
+/// code that reads more easily (a poster's, an app store's) must not hide the one sought.
+/// Returns every text read on the way.
+pub fn read_wanted(frame: &Luma, budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Vec<String> {
     let deadline = Instant::now() + budget;
-    let mut found = Found::default();
+    let out_of_time = || Instant::now() >= deadline;
+    let mut found = Found {
+        wanted,
+        texts: Vec::new(),
+        seen: HashSet::new(),
+    };
     let layers = pyramid(frame);
     for layer in &layers {
-        if found.read_rxing(layer, Binarization::Hybrid) {
+        if out_of_time() || found.read_rxing(layer, Binarization::Hybrid) {
             return found.texts;
         }
     }
-    let out_of_time = || Instant::now() >= deadline;
     for layer in &layers {
         if out_of_time() || found.read_rxing(layer, Binarization::Histogram) {
             return found.texts;
@@ -251,7 +265,9 @@ pub fn read(frame: &Luma, budget: Duration) -> Vec<String> {
             }
         }
     }
-    for layer in layers.iter().chain(enlarged.iter()) {
+    // rqrr's cost grows fast with candidate finder patterns: small layers only.
+    let small = |layer: &&Luma| u64::from(layer.width) * u64::from(layer.height) <= 500_000;
+    for layer in layers.iter().chain(enlarged.iter()).filter(small) {
         if out_of_time() || found.read_rqrr(layer) {
             return found.texts;
         }
@@ -259,10 +275,16 @@ pub fn read(frame: &Luma, budget: Duration) -> Vec<String> {
     found.texts
 }
 
-/// The frame, then halved while its larger side is over 800 pixels (a 1920×1080 frame:
-/// 1920, 960 and 480 wide), so a code fills a reasonable share of some layer.
+/// The frame (halved first while its larger side is over 2048 pixels: a 4096×4096 frame
+/// would cost every pass 4 times as much for detail a camera's QR code does not need), then
+/// halved while its larger side is over 800 pixels (a 1920×1080 frame: 1920, 960 and 480
+/// wide), so a code fills a reasonable share of some layer.
 fn pyramid(frame: &Luma) -> Vec<Luma> {
-    let mut layers = vec![frame.clone()];
+    let mut first = frame.clone();
+    while first.width.max(first.height) > 2048 && first.width.min(first.height) / 2 >= MIN_SIDE {
+        first = first.shrunk(2);
+    }
+    let mut layers = vec![first];
     while let Some(last) = layers.last()
         && last.width.max(last.height) > 800
         && last.width.min(last.height) / 2 >= MIN_SIDE
@@ -273,23 +295,26 @@ fn pyramid(frame: &Luma) -> Vec<Luma> {
     layers
 }
 
-#[derive(Default)]
-struct Found {
+struct Found<'a> {
+    wanted: &'a dyn Fn(&str) -> bool,
     texts: Vec<String>,
     seen: HashSet<String>,
 }
 
-impl Found {
+impl Found<'_> {
+    /// Whether `text` is new and wanted (which ends the ladder).
     fn add(&mut self, text: String) -> bool {
         if text.is_empty() || !self.seen.insert(text.clone()) {
             return false;
         }
+        let wanted = (self.wanted)(&text);
         self.texts.push(text);
-        true
+        wanted
     }
 
     /// rxing on one layer with one binarisation, as it is and inverted (light on dark).
     fn read_rxing(&mut self, layer: &Luma, binarization: Binarization) -> bool {
+        let wanted = self.wanted;
         let read = catch_unwind(AssertUnwindSafe(|| {
             let Ok(source) = Luma8Source::new_with_slice(&layer.pixels, layer.width, layer.height)
             else {
@@ -297,18 +322,21 @@ impl Found {
             };
             let hints = hints(binarization == Binarization::Pure);
             match binarization {
-                Binarization::Hybrid => {
-                    read_both_ways(&mut BinaryBitmap::new(HybridBinarizer::new(source)), &hints)
-                }
+                Binarization::Hybrid => read_both_ways(
+                    &mut BinaryBitmap::new(HybridBinarizer::new(source)),
+                    &hints,
+                    wanted,
+                ),
                 Binarization::Histogram => read_both_ways(
                     &mut BinaryBitmap::new(GlobalHistogramBinarizer::new(source)),
                     &hints,
+                    wanted,
                 ),
                 // Then ZXing's Java reader: its pure-code path samples differently, and
                 // each reads codes the other misses.
                 Binarization::Pure => {
                     let mut bitmap = BinaryBitmap::new(GlobalHistogramBinarizer::new(source));
-                    let texts = read_both_ways(&mut bitmap, &hints);
+                    let texts = read_both_ways(&mut bitmap, &hints, wanted);
                     if !texts.is_empty() {
                         return texts;
                     }
@@ -322,7 +350,7 @@ impl Found {
                 Binarization::HybridClosed => {
                     let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
                     match bitmap.close() {
-                        Ok(()) => read_both_ways(&mut bitmap, &hints),
+                        Ok(()) => read_both_ways(&mut bitmap, &hints, wanted),
                         Err(_) => Vec::new(),
                     }
                 }
@@ -371,19 +399,24 @@ fn hints(pure: bool) -> DecodeHints {
     }
 }
 
-/// Every code in the bitmap, as it is; if none, inverted.
-fn read_both_ways<B: Binarizer>(bitmap: &mut BinaryBitmap<B>, hints: &DecodeHints) -> Vec<String> {
+/// Every code in the bitmap as it is; if none of them is wanted, inverted too (light on
+/// dark).
+fn read_both_ways<B: Binarizer>(
+    bitmap: &mut BinaryBitmap<B>,
+    hints: &DecodeHints,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
     let mut reader = QrReader;
-    let mut texts: Vec<String> = reader
-        .decode_multiple_with_hints(bitmap, hints)
-        .map(|results| results.iter().map(|r| r.getText().to_owned()).collect())
-        .unwrap_or_default();
-    if texts.is_empty() {
-        bitmap.invert();
-        texts = reader
+    let mut decode = |bitmap: &mut BinaryBitmap<B>| -> Vec<String> {
+        reader
             .decode_multiple_with_hints(bitmap, hints)
             .map(|results| results.iter().map(|r| r.getText().to_owned()).collect())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    let mut texts = decode(bitmap);
+    if !texts.iter().any(|text| wanted(text)) {
+        bitmap.invert();
+        texts.extend(decode(bitmap));
         bitmap.invert();
     }
     texts

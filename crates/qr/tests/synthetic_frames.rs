@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use qrlogin_qr::decode::{Luma, read};
+use qrlogin_qr::decode::{Luma, read, read_wanted};
 use qrlogin_testkit::frames::{Scene, cases, render};
 
 const URL: &str = "https://m.example.com/s/q7Hc0rTz9xWk2LmN4pQs8A";
@@ -41,4 +41,24 @@ fn a_frame_without_a_code_reads_as_none() {
     scene.noise = 20;
     let frame = Luma::new(1280, 720, render(URL, &scene)).unwrap();
     assert!(read(&frame, BUDGET).is_empty());
+}
+
+/// A poster's code that reads at once must not hide ours, which needs another pass (here:
+/// ours is light on dark, beside an ordinary dark-on-light one).
+#[test]
+fn an_easier_code_beside_ours_does_not_hide_it() {
+    let scene = Scene::plain(640, 480);
+    let poster = render("https://example.org/menu", &scene);
+    let ours: Vec<u8> = render(URL, &scene).iter().map(|p| 255 - p).collect();
+    let side_by_side: Vec<u8> = poster
+        .chunks(640)
+        .zip(ours.chunks(640))
+        .flat_map(|(l, r)| l.iter().chain(r).copied())
+        .collect();
+    let frame = Luma::new(1280, 480, side_by_side).unwrap();
+    // Any code will do: the first pass's is enough.
+    assert_eq!(read(&frame, BUDGET), ["https://example.org/menu"]);
+    // Ours is wanted: the ladder goes on until it has it.
+    let texts = read_wanted(&frame, BUDGET, &|text| text == URL);
+    assert!(texts.iter().any(|t| t == URL), "{texts:?}");
 }

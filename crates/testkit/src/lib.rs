@@ -179,7 +179,7 @@ impl Drop for RedisServer {
 }
 
 fn spawn(port: u16, dir: &std::path::Path, extra_args: &[String]) -> std::io::Result<Child> {
-    Command::new("redis-server")
+    let child = Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -198,7 +198,9 @@ fn spawn(port: u16, dir: &std::path::Path, extra_args: &[String]) -> std::io::Re
         .args(extra_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .spawn()?;
+    end_with_this_process(&child);
+    Ok(child)
 }
 
 /// A CA and a certificate it signs for `localhost` and 127.0.0.1 (`server.crt`, `server.key`,
@@ -346,6 +348,23 @@ impl RedisCluster {
             }
         }
     }
+}
+
+/// Makes sure `child` does not outlive this test process, however it ends (a shared server
+/// held in a static is never dropped; a panic may skip a `Drop`): a shell watches this
+/// process and kills the child once it is gone.
+pub fn end_with_this_process(child: &Child) {
+    let watch = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; kill -9 {} 2>/dev/null",
+        std::process::id(),
+        child.id()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &watch])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 /// A port that was free a moment ago on loopback.

@@ -95,6 +95,7 @@
   const FRAME_INTERVAL_MS = 333;
   const FRAME_MAX_WIDTH = 960;
   let camera = null;
+  const isOurs = (text) => text.startsWith(location.origin + "/s/") || /^[A-Za-z]{4}-?[A-Za-z]{4}$/.test(text.trim());
 
   function stopCamera() {
     if (camera) { camera.stream.getTracks().forEach((t) => t.stop()); camera.stopped = true; }
@@ -130,8 +131,10 @@
       if (own.stopped || !video.videoWidth) continue;
       try {
         if (detector) {
+          // Another code in view (a poster's) must not stop the search for ours.
           const codes = await detector.detect(video);
-          if (codes.length) { stopCamera(); claim({ qr_text: codes[0].rawValue }); return; }
+          const ours = codes.find((c) => isOurs(c.rawValue));
+          if (ours) { stopCamera(); claim(ours.rawValue.startsWith("http") ? { qr_text: ours.rawValue } : { user_code: ours.rawValue }); return; }
           continue;
         }
         const scale = Math.min(1, FRAME_MAX_WIDTH / video.videoWidth);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read};
+use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read_wanted};
 use qrlogin_web::{ApiError, ErrorCode};
 use tokio::sync::Semaphore;
 
@@ -14,8 +14,10 @@ pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
 const IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 
-/// One per instance: at most one frame per core is decoded at once, so a burst of frames
-/// queues (briefly) instead of starving every other request of CPU.
+/// One per instance: frames are decoded on at most half the cores at once (at least one), so
+/// a burst of frames queues (briefly) instead of starving every other request, the health
+/// probes included, of CPU. (Where a container's CPU limit is below the node's core count,
+/// the count still comes from the node: size replicas' CPU accordingly.)
 pub struct FrameReader {
     decoders: Arc<Semaphore>,
 }
@@ -24,17 +26,19 @@ impl Default for FrameReader {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
-            decoders: Arc::new(Semaphore::new(cores)),
+            decoders: Arc::new(Semaphore::new((cores / 2).max(1))),
         }
     }
 }
 
 impl FrameReader {
-    /// Every QR text in the frame (empty when none could be read).
+    /// The QR texts read in the frame, the ladder going on until one is `wanted` or the
+    /// budget is spent (empty when none could be read).
     pub async fn read(
         &self,
         content_type: Option<&str>,
         body: actix_web::web::Bytes,
+        wanted: impl Fn(&str) -> bool + Send + 'static,
     ) -> Result<Vec<String>, ApiError> {
         let essence = content_type
             .and_then(|t| t.split(';').next())
@@ -57,7 +61,7 @@ impl FrameReader {
             .map_err(|_| busy())?;
         let decoded = tokio::task::spawn_blocking(move || {
             let _decoder = decoder;
-            Luma::from_image(&body).map(|frame| read(&frame, DEFAULT_BUDGET))
+            Luma::from_image(&body).map(|frame| read_wanted(&frame, DEFAULT_BUDGET, &wanted))
         })
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("the frame decoder stopped: {e}")))?;

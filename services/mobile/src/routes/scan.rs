@@ -144,7 +144,9 @@ pub async fn frame(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let texts = reader.read(content_type, body).await?;
+    let public_url = state.settings.mobile_public_url.as_str().to_owned();
+    let is_ours = move |text: &str| ScanTarget::from_frame_text(text, &public_url).is_some();
+    let texts = reader.read(content_type, body, is_ours).await?;
     let ours = texts.iter().find_map(|text| {
         ScanTarget::from_frame_text(text, state.settings.mobile_public_url.as_str())
     });
