@@ -229,19 +229,7 @@ impl TestCluster {
 
     /// A phone signed in through the MentraOS webview as `user_id`.
     pub async fn phone(&self, user_id: &str) -> Phone {
-        let phone = Phone {
-            client: client(),
-            base: self.mobile.clone(),
-        };
-        let token = self.cloud.issue_temp_token(user_id);
-        let response = phone
-            .client
-            .get(format!("{}/webview?aos_temp_token={token}", self.mobile))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
-        phone
+        Phone::signed_in_through_webview(&self.cloud, &self.mobile, user_id).await
     }
 }
 
@@ -411,6 +399,28 @@ pub struct Phone {
 }
 
 impl Phone {
+    /// A phone at `mobile` signed in as `user_id` through the MentraOS webview, as the
+    /// MentraOS app opens it with a temporary token from `cloud`.
+    pub async fn signed_in_through_webview(
+        cloud: &FakeMentraCloud,
+        mobile: &str,
+        user_id: &str,
+    ) -> Phone {
+        let phone = Phone {
+            client: client(),
+            base: mobile.to_owned(),
+        };
+        let token = cloud.issue_temp_token(user_id);
+        let response = phone
+            .client
+            .get(format!("{mobile}/webview?aos_temp_token={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+        phone
+    }
+
     pub async fn local_login(&self, username: &str, password: &str) -> reqwest::Response {
         self.client
             .post(format!("{}/api/local/login", self.base))

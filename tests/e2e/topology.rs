@@ -213,19 +213,7 @@ impl Topology {
 
     /// A phone signed in through the MentraOS webview, by way of nginx.
     async fn phone(&self, user_id: &str) -> Phone {
-        let phone = Phone {
-            client: client(),
-            base: self.mobile.clone(),
-        };
-        let token = self.cloud.issue_temp_token(user_id);
-        let response = phone
-            .client
-            .get(format!("{}/webview?aos_temp_token={token}", self.mobile))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
-        phone
+        Phone::signed_in_through_webview(&self.cloud, &self.mobile, user_id).await
     }
 
     async fn phones(&self, count: usize) -> Vec<Phone> {
