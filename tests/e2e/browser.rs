@@ -221,6 +221,25 @@ struct TwoBrowsers {
     _profiles: (tempfile::TempDir, tempfile::TempDir),
 }
 
+/// The phone page's local sign-in form, filled in as the test account `erin`.
+async fn sign_in_as_erin(phone: &fantoccini::Client) {
+    let form = wait_for(phone, "#local-login").await;
+    for (field, value) in [("username", "erin"), ("password", "correct horse battery")] {
+        form.find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn phone_at_the_confirmation(driver: &ChromeDriver, extra: &[(&str, &str)]) -> TwoBrowsers {
     let cluster = TestCluster::start(Backend::Sqlite, 1, extra).await.unwrap();
     cluster
@@ -245,25 +264,7 @@ async fn phone_at_the_confirmation(driver: &ChromeDriver, extra: &[(&str, &str)]
     let user_code = text(&screen, "#user-code").await;
 
     phone.goto(&qr_link).await.unwrap();
-    let form = wait_for(&phone, "#local-login").await;
-    form.find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("erin")
-        .await
-        .unwrap();
-    form.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("correct horse battery")
-        .await
-        .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_as_erin(&phone).await;
     wait_for(&phone, "#confirm:not([hidden]) #approve").await;
     let shown_code = text(&phone, "#c-code").await;
     assert_eq!(
@@ -413,21 +414,7 @@ async fn the_scanner_page_reads_the_code_through_the_phone_camera() {
         .goto(&format!("{}/scan", cluster.mobile))
         .await
         .unwrap();
-    let form = wait_for(&phone, "#local-login").await;
-    for (field, value) in [("username", "erin"), ("password", "correct horse battery")] {
-        form.find(Locator::Css(&format!("input[name={field}]")))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_as_erin(&phone).await;
     wait_for(&phone, "#camera-start")
         .await
         .click()

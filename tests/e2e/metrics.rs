@@ -9,7 +9,7 @@ fn sample(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn scrape(base: &str) -> String {
+pub async fn scrape(base: &str) -> String {
     let response = client()
         .get(format!("{base}/metrics"))
         .send()

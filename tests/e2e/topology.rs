@@ -15,6 +15,7 @@ use qrlogin_testkit::{RedisCluster, RedisServer, free_port};
 use serde_json::Value;
 
 use crate::helpers::{Created, Events, Phone, Screen, client};
+use crate::metrics::scrape;
 
 const SIGN_INS: usize = 500;
 /// Screens signing in at once (each with its own phone).
@@ -217,11 +218,10 @@ impl Topology {
     }
 
     async fn phones(&self, count: usize) -> Vec<Phone> {
-        join_all((0..count).map(|i| self.phone_for(i))).await
-    }
-
-    async fn phone_for(&self, i: usize) -> Phone {
-        self.phone(&format!("user{i}@example.com")).await
+        join_all(
+            (0..count).map(|i| async move { self.phone(&format!("user{i}@example.com")).await }),
+        )
+        .await
     }
 
     /// Requests each replica answered, from its own `/metrics` (read directly, not through
@@ -229,14 +229,7 @@ impl Topology {
     async fn requests_served(&self) -> Vec<(String, f64)> {
         let mut served = Vec::new();
         for replica in &self.replicas {
-            let text = client()
-                .get(format!("{}/metrics", replica.url()))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = scrape(&replica.url()).await;
             let total: f64 = text
                 .lines()
                 .filter(|l| l.starts_with("qrlogin_http_requests_total{"))
@@ -422,6 +415,7 @@ async fn redis_stopped_for_five_seconds_mid_run_fails_fast_then_heals() {
 
     // Screens keep asking for QR codes throughout, as a busy site's would.
     let (stop_probing, mut probing) = tokio::sync::watch::channel(false);
+    let (created_tx, mut created) = tokio::sync::watch::channel(0usize);
     let desktop = topology.desktop.clone();
     let prober = tokio::spawn(async move {
         let mut answers: Vec<(u16, Duration)> = Vec::new();
@@ -439,12 +433,16 @@ async fn redis_stopped_for_five_seconds_mid_run_fails_fast_then_heals() {
                 assert_eq!(body["error"], "unavailable", "{body}");
             }
             answers.push((status, started.elapsed()));
+            if status == 201 {
+                created_tx.send_modify(|n| *n += 1);
+            }
             let _ = tokio::time::timeout(Duration::from_millis(50), probing.changed()).await;
         }
         answers
     });
 
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Redis goes away while requests are flowing.
+    created.wait_for(|n| *n >= 3).await.unwrap();
     let Store::Server(redis) = &mut topology.store else {
         unreachable!()
     };

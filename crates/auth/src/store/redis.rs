@@ -108,16 +108,20 @@ impl RedisTarget {
         matches!(self.nodes, RedisNodes::Cluster(_))
     }
 
-    /// A client for one server; with our CA when one is set (it matters only for TLS).
+    /// Our CA, as redis-rs takes it, when one is set (it matters only for TLS).
+    fn trusted_ca(&self) -> Option<redis::TlsCertificates> {
+        self.ca_certificate
+            .as_ref()
+            .map(|pem| redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            })
+    }
+
+    /// A client for one server.
     fn client(&self, url: &SecretString) -> redis::RedisResult<redis::Client> {
-        match &self.ca_certificate {
-            Some(pem) => redis::Client::build_with_tls(
-                url.expose_secret(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            ),
+        match self.trusted_ca() {
+            Some(ca) => redis::Client::build_with_tls(url.expose_secret(), ca),
             None => redis::Client::open(url.expose_secret()),
         }
     }
@@ -159,11 +163,8 @@ impl Clients {
                         .connection_timeout(COMMAND_TIMEOUT)
                         .response_timeout(COMMAND_TIMEOUT)
                         .retries(2);
-                if let Some(pem) = &target.ca_certificate {
-                    builder = builder.certs(redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(pem.clone()),
-                    });
+                if let Some(ca) = target.trusted_ca() {
+                    builder = builder.certs(ca);
                 }
                 let cluster = builder.build().map_err(unusable)?;
                 Ok(Self::Cluster { cluster, nodes })
