@@ -1,11 +1,9 @@
 //! `POST /api/frames`: the phone sends what its camera sees; the code of ours in it is
 //! claimed as a scan would; anything else gets a clear answer.
 
-use std::io::Cursor;
-
 use qrlogin_testkit::frames::{Scene, render};
 
-use crate::helpers::{Backend, Phone, TestCluster, error_code};
+use crate::helpers::{Backend, Phone, TestCluster, encoded, error_code};
 
 /// A 1280×720 PNG of a photo-like scene with `text` as a turned, tilted QR code.
 fn photo_of(text: &str) -> Vec<u8> {
@@ -17,10 +15,7 @@ fn photo_of(text: &str) -> Vec<u8> {
 }
 
 fn png(width: u32, height: u32, pixels: Vec<u8>) -> Vec<u8> {
-    let image = image::GrayImage::from_raw(width, height, pixels).unwrap();
-    let mut bytes = Cursor::new(Vec::new());
-    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
-    bytes.into_inner()
+    encoded(width, height, pixels, image::ImageFormat::Png)
 }
 
 async fn send(phone: &Phone, content_type: &str, body: Vec<u8>) -> reqwest::Response {

@@ -14,6 +14,7 @@ use qrlogin_auth::store::Store;
 use qrlogin_auth::store::redis::{RedisStore, RedisTarget};
 use qrlogin_auth::store::sqlite::SqliteStore;
 use qrlogin_testkit::mentra::{API_KEY, FakeMentraCloud, PACKAGE_NAME, signing_key};
+use qrlogin_testkit::mentra_cloud::{FakeCloudOptions, FakeMentraCloud as GlassesCloud};
 use qrlogin_testkit::{RedisServer, unique_prefix};
 use qrlogin_web::AppState;
 use qrlogin_web::config::{LogFormat, Settings};
@@ -34,6 +35,8 @@ pub struct TestCluster {
     pub mobile: String,
     pub clock: ManualClock,
     pub cloud: FakeMentraCloud,
+    /// The MentraOS cloud as Mentra Live glasses meet it (webhook, app socket, uploads).
+    pub glasses: GlassesCloud,
     pub store: Arc<dyn Store>,
     /// With [`Backend::OwnRedis`]: the server, to stop and start.
     pub own_redis: Option<RedisServer>,
@@ -99,6 +102,14 @@ impl TestCluster {
         let cloud = FakeMentraCloud::start().await;
         let desktop_listeners: Vec<_> = (0..desktops).map(|_| listener()).collect();
         let (mobile_listener, mobile_url) = listener();
+        let glasses = GlassesCloud::start(FakeCloudOptions {
+            package_name: PACKAGE_NAME.to_owned(),
+            api_key: API_KEY.to_owned(),
+            app_url: mobile_url.clone(),
+            camera_permission: true,
+        })
+        .await;
+        let glasses_host = glasses.host();
         // All desktop instances stand behind one public address, as behind a load balancer.
         let public_desktop = desktop_listeners[0].1.clone();
         let mut vars: HashMap<String, String> = [
@@ -109,6 +120,7 @@ impl TestCluster {
             ("MENTRAOS_CLOUD_URL", &cloud.url()),
             ("MENTRAOS_USER_TOKEN_PUBLIC_KEY", &signing_key().public_pem),
             ("MENTRAOS_TIMEOUT", "500ms"),
+            ("MENTRAOS_CLOUD_HOSTS", glasses_host.as_str()),
             // Every test phone signs in from 127.0.0.1; tests of this limit set their own.
             ("RATE_LIMIT_WEBVIEW_PER_IP", "1000/1m"),
         ]
@@ -173,6 +185,7 @@ impl TestCluster {
             mobile: mobile_url,
             clock,
             cloud,
+            glasses,
             store,
             own_redis,
             states,
@@ -481,4 +494,12 @@ pub async fn error_code(response: reqwest::Response) -> (u16, String) {
         "the error shape: {body}"
     );
     (status, body["error"].as_str().unwrap().to_owned())
+}
+
+/// Grey `pixels` (`width`×`height`, one byte each) as an image file in `format`.
+pub fn encoded(width: u32, height: u32, pixels: Vec<u8>, format: image::ImageFormat) -> Vec<u8> {
+    let image = image::GrayImage::from_raw(width, height, pixels).unwrap();
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, format).unwrap();
+    bytes.into_inner()
 }

@@ -13,6 +13,7 @@ mod expiry;
 mod faults;
 mod flow;
 mod frames;
+mod glasses;
 mod hostile;
 mod limits;
 mod mentra;

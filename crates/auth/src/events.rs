@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::glasses::PhotoOutcome;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::session::SessionKind;
 
@@ -35,6 +36,7 @@ const NOTICE_BACKLOG: usize = 16;
 pub struct EventHub {
     channels: DashMap<RequestId, watch::Sender<Latest>>,
     sign_ins: DashMap<String, broadcast::Sender<SignInNotice>>,
+    photos: DashMap<String, oneshot::Sender<PhotoOutcome>>,
 }
 
 impl EventHub {
@@ -93,6 +95,26 @@ impl EventHub {
         }
     }
 
+    /// Waits for the outcome of the upload of photo `photo_id` (register before asking for
+    /// the photo, so the outcome cannot come first).
+    pub fn expect_photo(self: &Arc<Self>, photo_id: &str) -> PhotoWait {
+        let (sender, receiver) = oneshot::channel();
+        self.photos.insert(photo_id.to_owned(), sender);
+        PhotoWait {
+            hub: Arc::clone(self),
+            photo_id: photo_id.to_owned(),
+            receiver,
+        }
+    }
+
+    /// Hands `outcome` to whoever here waits for that photo, if anyone does.
+    pub fn deliver_photo(&self, outcome: PhotoOutcome) {
+        if let Some((_, sender)) = self.photos.remove(&outcome.photo_id) {
+            // The waiter may have given up in the meantime: nothing to tell then.
+            let _ = sender.send(outcome);
+        }
+    }
+
     /// The requests somebody on this instance is waiting for: what to re-read after the bus
     /// was disconnected.
     pub fn subscribed_ids(&self) -> Vec<RequestId> {
@@ -141,6 +163,33 @@ impl Drop for Subscription {
         self.hub
             .channels
             .remove_if(&self.id, |_, sender| sender.receiver_count() == 0);
+    }
+}
+
+/// One photo's outcome, once. Dropping it stops waiting.
+pub struct PhotoWait {
+    hub: Arc<EventHub>,
+    photo_id: String,
+    receiver: oneshot::Receiver<PhotoOutcome>,
+}
+
+impl PhotoWait {
+    pub fn photo_id(&self) -> &str {
+        &self.photo_id
+    }
+
+    /// The outcome (pending forever if it never comes: race it against a deadline).
+    pub async fn outcome(&mut self) -> PhotoOutcome {
+        match (&mut self.receiver).await {
+            Ok(outcome) => outcome,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for PhotoWait {
+    fn drop(&mut self) {
+        self.hub.photos.remove(&self.photo_id);
     }
 }
 

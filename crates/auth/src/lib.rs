@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clock;
 pub mod events;
 pub mod flows;
+pub mod glasses;
 pub mod login_request;
 pub mod rate_limit;
 pub mod secret;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use qrlogin_auth::account::{LocalAccount, Username};
 use qrlogin_auth::clock::{Clock, ManualClock};
 use qrlogin_auth::flows::{self, FlowError};
+use qrlogin_auth::glasses::{PHOTO_TTL_MS, PendingPhoto, PhotoOutcome, PhotoResult};
 use qrlogin_auth::login_request::{
     Claim, LoginRequest, ScreenContext, Transition, TransitionError,
 };
@@ -125,7 +126,37 @@ conformance!(
     an_account_is_updated_only_if_it_exists,
     a_touched_session_keeps_its_expiry,
     the_audit_trail_is_read_whole_per_user_since_and_after,
+    a_pending_photo_is_read_anywhere_until_it_expires,
+    a_photo_outcome_reaches_the_instance_that_waits_for_it,
 );
+
+async fn a_pending_photo_is_read_anywhere_until_it_expires(b: Backend) {
+    let (photo, token) = PendingPhoto::new(User::mentra("ann@example.com"), b.clock.now());
+    b.a.insert_photo(&photo).await.unwrap();
+    let read = b.b.load_photo(&photo.id).await.unwrap().unwrap();
+    assert_eq!(read, photo);
+    assert!(read.accepts(token.expose_secret(), b.clock.now()));
+    assert_eq!(b.b.load_photo("photo_req_unknown").await.unwrap(), None);
+    b.clock.advance(Duration::from_millis(PHOTO_TTL_MS as u64));
+    assert_eq!(b.a.load_photo(&photo.id).await.unwrap(), None);
+}
+
+async fn a_photo_outcome_reaches_the_instance_that_waits_for_it(b: Backend) {
+    let (photo, _) = PendingPhoto::new(User::mentra("ann@example.com"), b.clock.now());
+    let mut waiting = b.b.events().expect_photo(&photo.id);
+    let (request, _) = created(&b).await;
+    let outcome = PhotoOutcome {
+        photo_id: photo.id.clone(),
+        result: PhotoResult::Claimed {
+            request: request.id.clone(),
+        },
+    };
+    b.a.announce_photo(&outcome).await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(5), waiting.outcome())
+        .await
+        .unwrap();
+    assert_eq!(heard, outcome);
+}
 
 fn screen() -> ScreenContext {
     ScreenContext {

@@ -11,6 +11,7 @@ use qrlogin_auth::audit::{AuditEntry, AuditQuery, AuditRecord};
 use qrlogin_auth::clock::{Clock, ManualClock};
 use qrlogin_auth::events::{EventHub, SignInNotice};
 use qrlogin_auth::flows::{self, Device, Lifetimes};
+use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome};
 use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, ScreenContext, Transition};
 use qrlogin_auth::rate_limit::RateLimit;
 use qrlogin_auth::session::Session;
@@ -102,6 +103,15 @@ impl Store for QuietAfterSwap {
     }
     async fn announce_sign_in(&self, n: &SignInNotice) -> Result<(), StoreError> {
         self.inner.announce_sign_in(n).await
+    }
+    async fn insert_photo(&self, p: &PendingPhoto) -> Result<(), StoreError> {
+        self.inner.insert_photo(p).await
+    }
+    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError> {
+        self.inner.load_photo(id).await
+    }
+    async fn announce_photo(&self, o: &PhotoOutcome) -> Result<(), StoreError> {
+        self.inner.announce_photo(o).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await

@@ -5,6 +5,8 @@
 //! The `cloudApiUrl` query parameter and bare `frontendToken`s are never trusted: anyone
 //! signed in to MentraOS can compute valid checksums for them (platform.md §7).
 
+pub mod app;
+
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

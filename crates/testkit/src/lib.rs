@@ -388,3 +388,4 @@ pub fn unique_prefix() -> String {
 
 pub mod frames;
 pub mod mentra;
+pub mod mentra_cloud;

@@ -70,7 +70,17 @@ pub struct MentraSettings {
     pub user_token_public_key: String,
     /// How long a call to the MentraOS cloud may take.
     pub timeout: Duration,
+    /// The hosts (`host` or `host:port`) a session webhook may send us to. The webhook is
+    /// unsigned and the app WebSocket carries our API key, so nothing else is ever dialled.
+    pub cloud_hosts: Vec<String>,
 }
+
+/// The MentraOS clouds known to exist (platform.md); `MENTRAOS_CLOUD_HOSTS` adds to them.
+pub const MENTRAOS_CLOUD_HOSTS: [&str; 3] = [
+    "api.mentra.glass",
+    "devapi.mentra.glass",
+    "api.mentraglass.cn",
+];
 
 /// What to do when the phone that claims a request is on another network than the screen
 /// that created it (a sign of a relayed QR code).
@@ -344,6 +354,17 @@ impl Settings {
                 .map_err(|e| format!("not a URL ({e})"))
         });
         let mentra_timeout = parse("MENTRAOS_TIMEOUT", "10s", &ttl_check);
+        let extra_cloud_hosts = parse("MENTRAOS_CLOUD_HOSTS", "", &|v| match v
+            .split(',')
+            .map(str::trim)
+            .filter(|host| !host.is_empty())
+            .find(|host| !is_host_and_port(host))
+        {
+            Some(bad) => Err(format!(
+                "`{bad}` is not a host name or host:port (no scheme, no path)"
+            )),
+            None => Ok(()),
+        });
         let user_token_public_key = match get("MENTRAOS_USER_TOKEN_PUBLIC_KEY") {
             None => MENTRAOS_USER_TOKEN_PUBLIC_KEY.to_owned(),
             Some(v) if v.contains("BEGIN PUBLIC KEY") => v.replace("\\n", "\n"),
@@ -428,6 +449,16 @@ impl Settings {
                 cloud_url: Url::parse(&cloud_url).unwrap_or_else(|_| fallback_url().0),
                 user_token_public_key,
                 timeout: parse_duration(&mentra_timeout).unwrap_or(Duration::from_secs(10)),
+                cloud_hosts: MENTRAOS_CLOUD_HOSTS
+                    .iter()
+                    .map(|host| (*host).to_owned())
+                    .chain(
+                        extra_cloud_hosts
+                            .split(',')
+                            .map(|host| host.trim().to_ascii_lowercase())
+                            .filter(|host| !host.is_empty()),
+                    )
+                    .collect(),
             },
             log_format: if log_format == "json" {
                 LogFormat::Json
@@ -516,6 +547,17 @@ fn parse_switch(input: &str) -> Result<bool, String> {
         "off" | "false" | "0" | "no" => Ok(false),
         _ => Err("expected `on` or `off`".into()),
     }
+}
+
+/// `api.mentra.glass` or `127.0.0.1:7000`: what a URL's authority may be, nothing more.
+fn is_host_and_port(text: &str) -> bool {
+    Url::parse(&format!("wss://{text}")).is_ok_and(|url| {
+        url.host_str().is_some()
+            && url.path() == "/"
+            && url.username().is_empty()
+            && url.query().is_none()
+            && !text.contains('/')
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! and takes the user's decision.
 
 pub mod frames;
+pub mod glasses;
 pub mod pages;
 pub mod routes;
 pub mod startup;

@@ -9,6 +9,7 @@ use qrlogin_web::config::Settings;
 use qrlogin_web::http::{healthz, readyz};
 use qrlogin_web::server::Application;
 
+use crate::glasses::Glasses;
 use crate::{pages, routes};
 
 /// The MentraOS client, when `PACKAGE_NAME` and `MENTRAOS_API_KEY` are configured.
@@ -42,14 +43,18 @@ pub fn build(
 ) -> anyhow::Result<Application> {
     let public_url = state.settings.mobile_public_url.clone();
     let frames = web::Data::new(crate::frames::FrameReader::default());
+    let glasses = web::Data::new(Glasses::from_settings(&state.settings));
     Application::build("mobile", state, &public_url, listener, move |config| {
-        config.app_data(mentra.clone()).app_data(frames.clone());
+        config
+            .app_data(mentra.clone())
+            .app_data(frames.clone())
+            .app_data(glasses.clone());
         configure(config);
     })
 }
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    use routes::{local, scan, webview};
+    use routes::{glasses, local, scan, webview};
     config
         .service(web::resource("/").get(pages::home))
         .service(web::resource("/scan").get(pages::scan))
@@ -66,6 +71,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(crate::frames::MAX_FRAME_BYTES))
                 .post(scan::frame),
         )
+        .service(web::resource("/webhook").post(glasses::webhook))
+        .service(web::resource("/photo-upload").post(glasses::photo_upload))
         .service(web::resource("/api/login-requests/{id}").get(scan::status))
         .service(web::resource("/api/login-requests/{id}/approve").post(scan::approve))
         .service(web::resource("/api/login-requests/{id}/deny").post(scan::deny));

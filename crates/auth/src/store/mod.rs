@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
 use crate::events::{EventHub, SignInNotice};
+use crate::glasses::{PendingPhoto, PhotoOutcome};
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
 use crate::session::Session;
@@ -97,6 +98,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Tells every instance's open dashboards of the user about a new session.
     async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError>;
+
+    /// Keeps a photo asked of camera glasses until it expires.
+    async fn insert_photo(&self, photo: &PendingPhoto) -> Result<(), StoreError>;
+    /// The pending photo `id`, unless unknown or expired. (Single use is `use_once`'s job.)
+    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError>;
+    /// Tells the instance waiting for that photo (whichever it is) what its upload led to.
+    async fn announce_photo(&self, outcome: &PhotoOutcome) -> Result<(), StoreError>;
 
     /// Is the store reachable (for `/readyz`)?
     async fn ping(&self) -> Result<(), StoreError>;

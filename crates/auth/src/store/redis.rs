@@ -25,6 +25,7 @@ use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AUDIT_CAPACITY_PER_USER, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::events::{EventHub, SignInNotice};
+use crate::glasses::{PendingPhoto, PhotoOutcome};
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
 use crate::session::Session;
@@ -244,6 +245,11 @@ impl RedisStore {
         format!("{}events:user:{user_id}", self.prefix)
     }
 
+    /// Also under the events pattern, like sign-in notices.
+    fn photo_channel(&self, photo_id: &str) -> String {
+        format!("{}events:photo:{photo_id}", self.prefix)
+    }
+
     fn events_pattern(&self) -> String {
         format!("{}events:*", self.prefix)
     }
@@ -335,15 +341,15 @@ async fn relay_events(
                 tracing::warn!(channel = message.get_channel_name(), "unreadable event");
                 continue;
             };
-            let is_sign_in = message
-                .get_channel_name()
-                .starts_with(&store.sign_in_channel(""));
-            let delivered = match is_sign_in {
-                true => from_json::<SignInNotice>(&payload)
-                    .map(|notice| store.events.announce_sign_in(notice)),
-                false => {
-                    from_json::<LoginRequest>(&payload).map(|request| store.events.publish(request))
-                }
+            let channel = message.get_channel_name();
+            let delivered = if channel.starts_with(&store.sign_in_channel("")) {
+                from_json::<SignInNotice>(&payload)
+                    .map(|notice| store.events.announce_sign_in(notice))
+            } else if channel.starts_with(&store.photo_channel("")) {
+                from_json::<PhotoOutcome>(&payload)
+                    .map(|outcome| store.events.deliver_photo(outcome))
+            } else {
+                from_json::<LoginRequest>(&payload).map(|request| store.events.publish(request))
             };
             if delivered.is_err() {
                 tracing::warn!(channel = message.get_channel_name(), "unreadable event");
@@ -922,6 +928,34 @@ impl Store for RedisStore {
             newest_first.reverse();
         }
         Ok(newest_first)
+    }
+
+    async fn insert_photo(&self, photo: &PendingPhoto) -> Result<(), StoreError> {
+        let ttl = (photo.expires_at - self.clock.now()).max(1);
+        self.connection()
+            .pset_ex::<_, _, ()>(self.key("photo", &photo.id), to_json(photo)?, ttl as u64)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError> {
+        let text: Option<String> = self
+            .connection()
+            .get(self.key("photo", id))
+            .await
+            .map_err(redis_error)?;
+        let now = self.clock.now();
+        Ok(text
+            .map(|text| from_json::<PendingPhoto>(&text))
+            .transpose()?
+            .filter(|photo| photo.expires_at > now))
+    }
+
+    async fn announce_photo(&self, outcome: &PhotoOutcome) -> Result<(), StoreError> {
+        self.connection()
+            .publish::<_, _, ()>(self.photo_channel(&outcome.photo_id), to_json(outcome)?)
+            .await
+            .map_err(redis_error)
     }
 
     async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError> {

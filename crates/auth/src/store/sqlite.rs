@@ -15,6 +15,7 @@ use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::events::{EventHub, SignInNotice};
+use crate::glasses::{PendingPhoto, PhotoOutcome};
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::{Gcra, RateLimit, gcra};
 use crate::session::Session;
@@ -32,6 +33,8 @@ const SCHEMA: &str = "
         id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
     CREATE TABLE IF NOT EXISTS used_once (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS photo_requests (
+        id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS user_not_before (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -510,6 +513,49 @@ impl Store for SqliteStore {
 
     async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError> {
         self.events.announce_sign_in(notice.clone());
+        Ok(())
+    }
+
+    async fn insert_photo(&self, photo: &PendingPhoto) -> Result<(), StoreError> {
+        let data = to_json(photo)?;
+        let (id, expires_at) = (photo.id.clone(), photo.expires_at);
+        let now = self.clock.now();
+        self.with(move |c| {
+            // Expired ones are of no use to anyone: clear them as new ones come.
+            c.execute(
+                "DELETE FROM photo_requests WHERE expires_at <= ?1",
+                params![now],
+            )
+            .map_err(db)?;
+            c.execute(
+                "INSERT INTO photo_requests (id, expires_at, data) VALUES (?1, ?2, ?3)",
+                params![id, expires_at, data],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError> {
+        let id = id.to_owned();
+        let now = self.clock.now();
+        let data = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT data FROM photo_requests WHERE id = ?1 AND expires_at > ?2",
+                    params![id, now],
+                    |row| row.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        data.map(|text| from_json(&text)).transpose()
+    }
+
+    async fn announce_photo(&self, outcome: &PhotoOutcome) -> Result<(), StoreError> {
+        self.events.deliver_photo(outcome.clone());
         Ok(())
     }
 

@@ -1,3 +1,4 @@
+pub mod glasses;
 pub mod local;
 pub mod scan;
 pub mod webview;

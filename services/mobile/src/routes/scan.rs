@@ -7,7 +7,7 @@ use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows::{self, ScanTarget};
 use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition, generate_pin};
 use qrlogin_auth::user_code::UserCode;
-use qrlogin_auth::{LoginState, UnixMillis};
+use qrlogin_auth::{LoginState, UnixMillis, User};
 use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent, same_network};
@@ -121,9 +121,17 @@ pub async fn scan(
     let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
     audit.user(&caller.user.id);
     let target = target(body.into_inner(), &state);
-    let claimed = claim(&state, caller, &client, target, &mut audit).await;
+    let claimed = claim_as(&state, caller.user, &client, target, &mut audit).await;
     audit.record(&state, &claimed).await;
-    claimed
+    confirmation(&state, &client, claimed?)
+}
+
+fn confirmation(
+    state: &AppState,
+    client: &ClientInfo,
+    claimed: LoginRequest,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, state.now())))
 }
 
 /// `POST /api/frames`: a camera frame (JPEG, PNG or WebP) instead of the code's text. The
@@ -159,19 +167,21 @@ pub async fn frame(
     let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
     audit.user(&caller.user.id);
     audit.detail("read from a camera frame");
-    let claimed = claim(&state, caller, &client, Ok(target), &mut audit).await;
+    let claimed = claim_as(&state, caller.user, &client, Ok(target), &mut audit).await;
     audit.record(&state, &claimed).await;
-    claimed
+    confirmation(&state, &client, claimed?)
 }
 
-async fn claim(
+/// Claims what `target` names for `user`, within the user's and the IP's scan budgets (the
+/// caller records `audit`).
+pub(crate) async fn claim_as(
     state: &AppState,
-    caller: qrlogin_web::auth::SignedInUser,
+    user: User,
     client: &ClientInfo,
     target: Result<ScanTarget, ApiError>,
     audit: &mut Audit,
-) -> Result<HttpResponse, ApiError> {
-    limits::spend(state, client, Bucket::ScanPerUser, &caller.user.id).await?;
+) -> Result<LoginRequest, ApiError> {
+    limits::spend(state, client, Bucket::ScanPerUser, &user.id).await?;
     // Guessing codes is what the per-IP budget stops. Every attempt spends it up front, so
     // parallel guesses cannot outrun the count and a hit refunds nothing.
     limits::spend(state, client, Bucket::ScanPerIp, &client.ip).await?;
@@ -201,7 +211,7 @@ async fn claim(
         }
     }
     let claim = Transition::Claim(Claim {
-        user: caller.user,
+        user,
         ip: client.ip.clone(),
         at: now,
     });
@@ -221,7 +231,7 @@ async fn claim(
         // Allowed (NETWORK_MISMATCH=warn), flagged on the phone and here.
         audit.detail(network_mismatch(&claimed.screen.ip, &client.ip));
     }
-    Ok(HttpResponse::Ok().json(Confirmation::of(&claimed, &client.ip, now)))
+    Ok(claimed)
 }
 
 /// `GET /api/login-requests/{id}`: the claimant's view of the request it is deciding, polled
@@ -262,6 +272,33 @@ struct Decided {
     pin_expires_in: Option<i64>,
 }
 
+/// The claimant's decision on request `id`, audited; in PIN mode an approval also returns
+/// the PIN the screen must type.
+pub(crate) async fn decide_as(
+    state: &AppState,
+    user: User,
+    client: &ClientInfo,
+    id: &RequestId,
+    approve: bool,
+) -> Result<(LoginRequest, Option<String>), ApiError> {
+    let event = match approve {
+        true => AuditEvent::Approve,
+        false => AuditEvent::Deny,
+    };
+    let mut audit = Audit::of(state, client, event);
+    audit.user(&user.id).login_request(id);
+    let pin =
+        (approve && state.settings.login_confirmation == LoginConfirmation::Pin).then(generate_pin);
+    let now = state.now();
+    let decided = match approve {
+        true => flows::approve(&*state.store, id, user, pin.clone(), now).await,
+        false => flows::transition(&*state.store, id, &Transition::Deny { user }, now).await,
+    }
+    .map_err(ApiError::from);
+    audit.record(state, &decided).await;
+    Ok((decided?, pin))
+}
+
 async fn decide(
     state: &AppState,
     caller: qrlogin_web::auth::SignedInUser,
@@ -270,23 +307,8 @@ async fn decide(
     approve: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(id)?;
-    let event = match approve {
-        true => AuditEvent::Approve,
-        false => AuditEvent::Deny,
-    };
-    let mut audit = Audit::of(state, client, event);
-    audit.user(&caller.user.id).login_request(&id);
-    let user = caller.user;
-    let pin =
-        (approve && state.settings.login_confirmation == LoginConfirmation::Pin).then(generate_pin);
+    let (decided, pin) = decide_as(state, caller.user, client, &id, approve).await?;
     let now = state.now();
-    let decided = match approve {
-        true => flows::approve(&*state.store, &id, user, pin.clone(), now).await,
-        false => flows::transition(&*state.store, &id, &Transition::Deny { user }, now).await,
-    }
-    .map_err(ApiError::from);
-    audit.record(state, &decided).await;
-    let decided = decided?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(Decided {

@@ -1,0 +1,86 @@
+//! Photos asked of camera glasses (Mentra Live): the pending request an upload must match,
+//! and what came of the upload, told to the instance that holds the wearer's session.
+//!
+//! The upload may reach any instance behind the load balancer, so both live in the store:
+//! the pending photo as a short-lived record, the outcome as an event.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::login_request::{RequestId, UnixMillis};
+use crate::secret::{SecretHash, random_token};
+use crate::user::User;
+
+/// How long the glasses have to upload a requested photo (the MentraOS SDK's own window).
+pub const PHOTO_TTL_MS: i64 = 30_000;
+
+/// A photo the glasses were asked for. Only an upload that names `id` and carries the token
+/// (as `Authorization: Bearer`) before `expires_at` is accepted, and only once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPhoto {
+    pub id: String,
+    pub token: SecretHash,
+    /// Whose glasses: the upload claims as this user.
+    pub wearer: User,
+    pub expires_at: UnixMillis,
+}
+
+impl PendingPhoto {
+    /// A new pending photo and its upload token (the token is kept only as a hash).
+    pub fn new(wearer: User, now: UnixMillis) -> (Self, SecretString) {
+        let token = random_token::<32>();
+        let photo = Self {
+            id: format!("photo_req_{}", random_token::<16>()),
+            token: SecretHash::of(&token),
+            wearer,
+            expires_at: now.saturating_add(PHOTO_TTL_MS),
+        };
+        (photo, token.into())
+    }
+
+    /// Whether `token` is this photo's and it is still awaited (constant-time on the token).
+    pub fn accepts(&self, token: &str, now: UnixMillis) -> bool {
+        let matches = self.token.matches(token);
+        matches && now < self.expires_at
+    }
+
+    /// The store key that makes the upload single-use.
+    pub fn use_once_key(&self) -> String {
+        format!("photo-upload:{}", self.id)
+    }
+}
+
+/// What an upload of a pending photo led to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoOutcome {
+    pub photo_id: String,
+    pub result: PhotoResult,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PhotoResult {
+    /// The wearer now holds the claim on this request and may approve it.
+    Claimed { request: RequestId },
+    /// No sign-in code of ours was in the picture.
+    NoCode,
+    /// A code of ours was read but could not be claimed: the error code the phone would
+    /// have been answered with (`not_found`, `conflict`, `expired`, `rate_limited`, …).
+    Refused { error: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn only_its_own_token_is_accepted_and_only_in_time() {
+        let (photo, token) = PendingPhoto::new(User::mentra("a@example.com"), 1_000);
+        assert!(photo.accepts(token.expose_secret(), 1_000));
+        assert!(!photo.accepts("forged", 1_000));
+        assert!(!photo.accepts(token.expose_secret(), 1_000 + PHOTO_TTL_MS));
+        let (other, _) = PendingPhoto::new(User::mentra("a@example.com"), 1_000);
+        assert_ne!(photo.id, other.id);
+    }
+}

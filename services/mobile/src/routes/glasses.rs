@@ -1,0 +1,236 @@
+//! The MentraOS cloud's calls: `POST /webhook` (a wearer's session starts or stops) and
+//! `POST /photo-upload` (the photo the glasses took when asked).
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::TryStreamExt;
+use qrlogin_auth::audit::AuditEvent;
+use qrlogin_auth::flows::ScanTarget;
+use qrlogin_auth::glasses::{PhotoOutcome, PhotoResult};
+use qrlogin_mentra::app::Webhook;
+use qrlogin_web::audit::Audit;
+use qrlogin_web::client::ClientInfo;
+use qrlogin_web::{ApiError, AppState, ErrorCode};
+use serde_json::json;
+
+use crate::frames::{FrameReader, MAX_FRAME_BYTES};
+use crate::glasses::{Glasses, StartError};
+use crate::routes::scan::claim_as;
+
+/// What the MentraOS SDK answers; the cloud only looks at the status.
+fn success() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "success"}))
+}
+
+/// `POST /webhook`. Unsigned, so it can only make us dial an allow-listed cloud, where our
+/// API key and the cloud's acknowledgement decide whether the session is real. Answered once
+/// the socket is acknowledged (the cloud retries a failure once, a second later).
+#[tracing::instrument(name = "MentraOS webhook", skip_all)]
+pub async fn webhook(
+    state: web::Data<AppState>,
+    glasses: web::Data<Glasses>,
+    client: ClientInfo,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let hook: Webhook = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::invalid(
+            "Expected a MentraOS webhook: a session_request or stop_request with its sessionId.",
+        )
+    })?;
+    match hook {
+        Webhook::StopRequest(stop) => {
+            let held = glasses.stop(&stop.session_id);
+            tracing::info!(session = %stop.session_id, reason = ?stop.reason, held, "MentraOS stopped a session");
+            Ok(success())
+        }
+        Webhook::SessionRequest(request) => {
+            let started = glasses
+                .clone()
+                .into_inner()
+                .start(state.clone().into_inner(), &request, &client.ip)
+                .await;
+            match started {
+                Ok(()) => Ok(success()),
+                Err(StartError::Off) => Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    "Mentra Live sign-in is off on this server: set PACKAGE_NAME and MENTRAOS_API_KEY.",
+                )),
+                Err(StartError::NoSocket) => Err(ApiError::invalid(
+                    "The session_request names no websocketUrl.",
+                )),
+                Err(StartError::HostNotAllowed(why)) => {
+                    tracing::warn!(session = %request.session_id, %why, "webhook refused");
+                    Err(ApiError::new(
+                        ErrorCode::Forbidden,
+                        format!("Refused: {why}."),
+                    ))
+                }
+                Err(StartError::Socket(error)) => {
+                    tracing::warn!(session = %request.session_id, %error, "cannot open the app socket");
+                    Err(ApiError::new(
+                        ErrorCode::UpstreamError,
+                        format!("The MentraOS app socket could not be opened: {error}."),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The parts of an upload we use.
+#[derive(Default)]
+struct Upload {
+    request_id: Option<String>,
+    photo: Option<(Option<String>, web::Bytes)>,
+    /// `type=photo_error` or `success=false`: the glasses report a failure instead.
+    failed: bool,
+}
+
+/// The longest text part read (ids, flags, error messages).
+const MAX_TEXT_PART: usize = 1024;
+
+async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
+    let bad = |what: &str| ApiError::invalid(format!("The upload could not be read: {what}."));
+    let mut upload = Upload::default();
+    while let Some(mut field) = payload.try_next().await.map_err(|e| bad(&e.to_string()))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let limit = if name == "photo" {
+            MAX_FRAME_BYTES
+        } else {
+            MAX_TEXT_PART
+        };
+        let content_type = field.content_type().map(ToString::to_string);
+        let mut bytes = web::BytesMut::new();
+        while let Some(chunk) = field.try_next().await.map_err(|e| bad(&e.to_string()))? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("The `{name}` part is larger than {limit} bytes."),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = || String::from_utf8_lossy(&bytes).trim().to_owned();
+        match name.as_str() {
+            "requestId" => upload.request_id = Some(text()),
+            "photo" => upload.photo = Some((content_type, bytes.freeze())),
+            "type" if text() == "photo_error" => upload.failed = true,
+            "success" if text() == "false" => upload.failed = true,
+            _ => {}
+        }
+    }
+    Ok(upload)
+}
+
+/// `POST /photo-upload`: only for a photo we asked for, with its bearer token, within 30 s,
+/// once. The code of ours in it is claimed as the wearer; the instance holding the wearer's
+/// session hears the outcome through the store and speaks it.
+#[tracing::instrument(name = "photo upload", skip_all, fields(photo = tracing::field::Empty))]
+pub async fn photo_upload(
+    state: web::Data<AppState>,
+    reader: web::Data<FrameReader>,
+    client: ClientInfo,
+    request: HttpRequest,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let upload = read_upload(payload).await?;
+    let id = upload
+        .request_id
+        .ok_or_else(|| ApiError::invalid("The upload has no requestId part."))?;
+    tracing::Span::current().record("photo", id.as_str());
+    let unknown = || {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "No photo with that requestId is awaited (never asked for, or more than 30 s ago).",
+        )
+    };
+    let now = state.now();
+    let photo = state.store.load_photo(&id).await?.ok_or_else(unknown)?;
+    if !token.is_some_and(|token| photo.accepts(&token, now)) {
+        tracing::warn!("a photo upload without its token was refused");
+        let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
+        audit
+            .user(&photo.wearer.id)
+            .detail("photo upload without its token");
+        audit
+            .record_as(&state, Some(ErrorCode::Unauthenticated))
+            .await;
+        return Err(ApiError::unauthenticated(
+            "This upload does not carry the token its photo was asked with.",
+        ));
+    }
+    if !state
+        .store
+        .use_once(&photo.use_once_key(), photo.expires_at)
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "This photo was already uploaded.",
+        ));
+    }
+    let result = match (upload.failed, upload.photo) {
+        (true, _) | (false, None) => PhotoResult::Refused {
+            error: "photo_failed".into(),
+        },
+        (false, Some((content_type, bytes))) => {
+            let public_url = state.settings.mobile_public_url.as_str().to_owned();
+            let is_ours =
+                move |text: &str| ScanTarget::from_frame_text(text, &public_url).is_some();
+            // The glasses send JPEG; an unnamed part is read as one.
+            let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
+            match reader.read(Some(&content_type), bytes, is_ours).await {
+                Err(error) => PhotoResult::Refused {
+                    error: error.code.as_str().into(),
+                },
+                Ok(texts) => match texts.iter().find_map(|text| {
+                    ScanTarget::from_frame_text(text, state.settings.mobile_public_url.as_str())
+                }) {
+                    None => PhotoResult::NoCode,
+                    Some(target) => {
+                        let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
+                        audit.user(&photo.wearer.id);
+                        audit.detail("read from a Mentra Live photo");
+                        let claimed = claim_as(
+                            &state,
+                            photo.wearer.clone(),
+                            &client,
+                            Ok(target),
+                            &mut audit,
+                        )
+                        .await;
+                        audit.record(&state, &claimed).await;
+                        match claimed {
+                            Ok(request) => PhotoResult::Claimed {
+                                request: request.id,
+                            },
+                            Err(error) => PhotoResult::Refused {
+                                error: error.code.as_str().into(),
+                            },
+                        }
+                    }
+                },
+            }
+        }
+    };
+    tracing::info!(?result, "photo read");
+    state
+        .store
+        .announce_photo(&PhotoOutcome {
+            photo_id: photo.id.clone(),
+            result,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "requestId": photo.id,
+        "message": "Photo received successfully",
+    })))
+}

@@ -1,0 +1,404 @@
+//! Mentra Live: a wearer looks at the screen's QR, presses the camera button, hears what
+//! would be signed in and where, and presses again. Against a fake MentraOS cloud that
+//! follows `shared/mentraos/app-protocol.md` (webhook, app socket, button events, photo
+//! requests answered by uploading an image, recorded speech).
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use qrlogin_testkit::frames::{Scene, render};
+use qrlogin_testkit::mentra_cloud::{Press, Wearer};
+use serde_json::json;
+
+use crate::helpers::{Backend, Created, Screen, TestCluster};
+
+/// What the glasses' camera sees: the screen's QR code, turned and tilted, in a 1920×1080
+/// JPEG (the size we ask for).
+fn photo_of(text: &str) -> Vec<u8> {
+    let mut scene = Scene::plain(1920, 1080);
+    scene.angle = 12.0;
+    scene.tilt = 0.1;
+    scene.noise = 8;
+    jpeg(1920, 1080, render(text, &scene))
+}
+
+fn jpeg(width: u32, height: u32, pixels: Vec<u8>) -> Vec<u8> {
+    let image = image::GrayImage::from_raw(width, height, pixels).unwrap();
+    let mut bytes = Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Jpeg)
+        .unwrap();
+    bytes.into_inner()
+}
+
+/// A photo of a wall: no code at all.
+fn photo_of_nothing() -> Vec<u8> {
+    let pixels = (0..640u32 * 480)
+        .map(|i| (100 + (i * 7919) % 40) as u8)
+        .collect();
+    jpeg(640, 480, pixels)
+}
+
+/// Looks at `created`'s QR and presses: the photo is taken, uploaded and read.
+async fn look_and_press(wearer: &Wearer, created: &Created) {
+    wearer.queue_photo(photo_of(&created.qr_url));
+    wearer.press(Press::Short).await;
+    let upload = wearer.next_upload().await;
+    assert_eq!(upload.status, 200, "{}", upload.body);
+}
+
+/// A cluster on the embedded store, a screen, and Wendy wearing glasses, app started.
+async fn wendy_at_a_screen(extra: &[(&str, &str)]) -> Option<(TestCluster, Screen, Wearer)> {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, extra).await?;
+    let screen = cluster.screen(0);
+    let wearer = cluster.glasses.wearer("wendy@example.com").await;
+    Some((cluster, screen, wearer))
+}
+
+async fn state_of(screen: &Screen, created: &Created) -> String {
+    screen.poll(created).await["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn signed_in_as(screen: &Screen, created: &Created, user_id: &str) {
+    assert_eq!(screen.redeem(created).await.status(), 200);
+    let me: serde_json::Value = screen.me().await.json().await.unwrap();
+    assert_eq!(me["user"]["id"], format!("mentra:{user_id}"));
+}
+
+async fn two_presses_sign_in(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let created = screen.create().await;
+    let wearer = cluster.glasses.wearer("wendy@example.com").await;
+
+    look_and_press(&wearer, &created).await;
+    let prompt = wearer.next_speech().await;
+    assert!(
+        prompt.text.starts_with("Sign in to qrlogin on ")
+            && prompt.text.ends_with("Press again to confirm."),
+        "{}",
+        prompt.text
+    );
+    // The cloud's own text-to-speech, as an absolute URL the phone can fetch.
+    assert!(
+        prompt
+            .url
+            .starts_with(&format!("http://{}/api/tts?text=", cluster.glasses.host())),
+        "{}",
+        prompt.url
+    );
+    // Claimed by the wearer, not approved: one press never signs anything in.
+    assert_eq!(state_of(&screen, &created).await, "claimed");
+
+    wearer.press(Press::Short).await;
+    assert!(wearer.next_speech().await.text.starts_with("Approved."));
+    assert_eq!(state_of(&screen, &created).await, "approved");
+    signed_in_as(&screen, &created, "wendy@example.com").await;
+
+    // What went over the wire is what the protocol document asks for.
+    let sent = wearer.received();
+    let init = &sent[0];
+    assert_eq!(init["type"], "tpa_connection_init");
+    assert_eq!(init["sessionId"], wearer.session_id());
+    assert!(init.get("sdkVersion").is_none());
+    assert!(sent.iter().any(
+        |m| m["type"] == "subscription_update" && m["subscriptions"] == json!(["button_press"])
+    ));
+    let photo_request = sent.iter().find(|m| m["type"] == "photo_request").unwrap();
+    assert_eq!(
+        photo_request["customWebhookUrl"],
+        format!("{}/photo-upload", cluster.mobile)
+    );
+    assert!(photo_request["authToken"].as_str().unwrap().len() >= 32);
+
+    let trail = cluster.audit_trail().await;
+    assert!(trail.iter().any(|r| {
+        r.login_request.as_deref() == Some(created.id.as_str())
+            && r.detail.as_deref() == Some("read from a Mentra Live photo")
+            && r.user.as_deref() == Some("mentra:wendy@example.com")
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_presses_sign_the_screen_in_as_the_wearer() {
+    two_presses_sign_in(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_presses_sign_the_screen_in_as_the_wearer_on_redis() {
+    two_presses_sign_in(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_without_a_code_is_spoken_and_claims_nothing() {
+    let Some((_cluster, screen, wearer)) = wendy_at_a_screen(&[]).await else {
+        return;
+    };
+    let created = screen.create().await;
+    wearer.queue_photo(photo_of_nothing());
+    wearer.press(Press::Short).await;
+    assert_eq!(wearer.next_upload().await.status, 200);
+    assert!(
+        wearer
+            .next_speech()
+            .await
+            .text
+            .starts_with("No sign-in code in view.")
+    );
+    assert_eq!(state_of(&screen, &created).await, "pending");
+
+    // The next press tries again, and works.
+    look_and_press(&wearer, &created).await;
+    assert!(wearer.next_speech().await.text.starts_with("Sign in to"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_press_or_silence_denies() {
+    let Some((_cluster, screen, wearer)) = wendy_at_a_screen(&[]).await else {
+        return;
+    };
+
+    let refused = screen.create().await;
+    look_and_press(&wearer, &refused).await;
+    wearer.next_speech().await;
+    wearer.press(Press::Long).await;
+    assert_eq!(
+        wearer.next_speech().await.text,
+        "Cancelled. Nothing was signed in."
+    );
+    assert_eq!(state_of(&screen, &refused).await, "denied");
+
+    let ignored = screen.create().await;
+    look_and_press(&wearer, &ignored).await;
+    wearer.next_speech().await;
+    // No second press within the confirmation window (10 s).
+    assert_eq!(
+        wearer.next_speech().await.text,
+        "Not confirmed, so nothing was signed in."
+    );
+    assert_eq!(state_of(&screen, &ignored).await, "denied");
+    assert_ne!(screen.redeem(&ignored).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_and_taken_codes_are_spoken() {
+    let Some((cluster, screen, wearer)) = wendy_at_a_screen(&[]).await else {
+        return;
+    };
+
+    let taken = screen.create().await;
+    let phone = cluster.phone("mallory@example.com").await;
+    assert_eq!(phone.scan_id(&taken.id).await.status(), 200);
+    look_and_press(&wearer, &taken).await;
+    assert_eq!(
+        wearer.next_speech().await.text,
+        "Someone else already scanned that code. Nothing was signed in."
+    );
+
+    let expired = screen.create().await;
+    cluster.clock.advance(Duration::from_secs(61));
+    look_and_press(&wearer, &expired).await;
+    assert_eq!(
+        wearer.next_speech().await.text,
+        "That code has expired. Start again on the screen."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_pin_mode_the_pin_is_spoken_and_typed_on_the_screen() {
+    let Some(cluster) =
+        TestCluster::start(Backend::Sqlite, 1, &[("LOGIN_CONFIRMATION", "pin")]).await
+    else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let created = screen.create().await;
+    let wearer = cluster.glasses.wearer("wendy@example.com").await;
+    look_and_press(&wearer, &created).await;
+    wearer.next_speech().await;
+    wearer.press(Press::Short).await;
+    let spoken = wearer.next_speech().await.text;
+    assert!(spoken.starts_with("Approved. Type the PIN "), "{spoken}");
+    let pin: String = spoken.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(pin.len(), 6);
+    assert_eq!(screen.redeem(&created).await.status(), 409);
+    assert_eq!(screen.enter_pin(&created, &pin).await.status(), 200);
+    signed_in_as(&screen, &created, "wendy@example.com").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_wearers_at_once_each_sign_in_their_own_screen() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let sign_in = |user: &'static str| {
+        let cluster = &cluster;
+        async move {
+            let screen = cluster.screen(0);
+            let created = screen.create().await;
+            let wearer = cluster.glasses.wearer(user).await;
+            look_and_press(&wearer, &created).await;
+            assert!(wearer.next_speech().await.text.starts_with("Sign in to"));
+            wearer.press(Press::Short).await;
+            assert!(wearer.next_speech().await.text.starts_with("Approved."));
+            signed_in_as(&screen, &created, user).await;
+        }
+    };
+    tokio::join!(sign_in("wendy@example.com"), sign_in("walter@example.com"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_dropping_the_socket_mid_flow_loses_nothing() {
+    let Some((_cluster, screen, wearer)) = wendy_at_a_screen(&[]).await else {
+        return;
+    };
+    let created = screen.create().await;
+    look_and_press(&wearer, &created).await;
+    wearer.next_speech().await;
+
+    // Between the prompt and the confirming press, the cloud loses the socket: the app
+    // re-initialises within the grace period and the sign-in goes on where it was.
+    wearer.drop_socket().await;
+    wearer.wait_subscribed().await;
+    assert_eq!(wearer.inits(), 2);
+    wearer.press(Press::Short).await;
+    let spoken = wearer.next_speech().await.text;
+    assert!(spoken.starts_with("Approved."), "{spoken}");
+    signed_in_as(&screen, &created, "wendy@example.com").await;
+}
+
+/// `POST /photo-upload` as someone other than the glasses would send it.
+async fn upload(cluster: &TestCluster, request_id: &str, token: Option<&str>) -> (u16, String) {
+    let form = reqwest::multipart::Form::new()
+        .text("requestId", request_id.to_owned())
+        .text("type", "photo_upload")
+        .text("success", "true")
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(photo_of("https://evil.example/"))
+                .file_name("IMG_0001.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let mut request = crate::helpers::client()
+        .post(format!("{}/photo-upload", cluster.mobile))
+        .multipart(form);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_replayed_and_late_uploads_are_refused() {
+    let Some((cluster, screen, wearer)) = wendy_at_a_screen(&[]).await else {
+        return;
+    };
+    let created = screen.create().await;
+    look_and_press(&wearer, &created).await;
+    let upload_seen = wearer
+        .received()
+        .into_iter()
+        .find(|m| m["type"] == "photo_request")
+        .unwrap();
+    let id = upload_seen["requestId"].as_str().unwrap();
+    let token = upload_seen["authToken"].as_str().unwrap();
+
+    let (status, body) = upload(&cluster, id, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(upload(&cluster, id, Some("forged-token")).await.0, 401);
+    // The right token, a second time: single use.
+    assert_eq!(upload(&cluster, id, Some(token)).await.0, 409);
+    assert_eq!(
+        upload(&cluster, "photo_req_unknown", Some(token)).await.0,
+        404
+    );
+
+    // A photo asked for more than 30 s ago is no longer awaited.
+    wearer.next_speech().await;
+    wearer.press(Press::Long).await;
+    wearer.next_speech().await;
+    wearer.queue_photo(photo_of_nothing());
+    wearer.press(Press::Short).await;
+    wearer.next_upload().await;
+    wearer.next_speech().await;
+    cluster.clock.advance(Duration::from_secs(31));
+    let late = wearer
+        .received()
+        .into_iter()
+        .rfind(|m| m["type"] == "photo_request")
+        .unwrap();
+    let (late_id, late_token) = (
+        late["requestId"].as_str().unwrap(),
+        late["authToken"].as_str().unwrap(),
+    );
+    assert_eq!(upload(&cluster, late_id, Some(late_token)).await.0, 404);
+
+    // Nothing the forger sent claimed or signed anything: the wearer's denial stands.
+    assert_eq!(state_of(&screen, &created).await, "denied");
+    let trail = cluster.audit_trail().await;
+    assert!(
+        trail
+            .iter()
+            .any(|r| r.detail.as_deref() == Some("photo upload without its token"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_naming_a_host_outside_the_allow_list_is_refused() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    // The fake cloud is reachable as `localhost` too, but only `127.0.0.1:port` is listed:
+    // nothing may be dialled, so our API key goes nowhere.
+    let port = cluster
+        .glasses
+        .host()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_owned();
+    for url in [
+        format!("ws://localhost:{port}/app-ws"),
+        "wss://evil.example/app-ws".to_owned(),
+        "wss://api.mentra.glass.evil.example/app-ws".to_owned(),
+    ] {
+        let (status, body) = cluster
+            .glasses
+            .post_webhook(json!({
+                "type": "session_request",
+                "sessionId": "eve@example.com-com.example.qrlogin",
+                "userId": "eve@example.com",
+                "timestamp": "2026-11-22T12:00:00.000Z",
+                "websocketUrl": url,
+            }))
+            .await;
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body.contains("not a MentraOS cloud host we trust"),
+            "{body}"
+        );
+    }
+    assert_eq!(cluster.glasses.connections(), 0);
+
+    // Not a webhook at all.
+    let (status, _) = cluster
+        .glasses
+        .post_webhook(json!({"type": "nonsense"}))
+        .await;
+    assert_eq!(status, 400);
+    // A stop for a session nobody holds is fine (the cloud may repeat itself).
+    let (status, _) = cluster
+        .glasses
+        .post_webhook(json!({"type": "stop_request", "sessionId": "x", "userId": "x", "reason": "user_disabled"}))
+        .await;
+    assert_eq!(status, 200);
+}
