@@ -402,3 +402,37 @@ async fn a_webhook_naming_a_host_outside_the_allow_list_is_refused() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_webhook_keeps_one_session_and_a_stopped_app_can_start_again() {
+    let Some((cluster, screen, wearer)) = wendy_at_a_screen(&[]).await else {
+        return;
+    };
+    // The cloud retrying, or resurrecting the session: one session, on the newest socket.
+    let (status, again) = cluster.glasses.session_request("wendy@example.com").await;
+    assert_eq!(status, 200);
+    again.wait_subscribed().await;
+    assert_eq!(wearer.inits(), 2);
+    let created = screen.create().await;
+    look_and_press(&wearer, &created).await;
+    assert!(wearer.next_speech().await.text.starts_with("Sign in to"));
+    wearer.press(Press::Short).await;
+    assert!(wearer.next_speech().await.text.starts_with("Approved."));
+    // One prompt and one approval: the replaced socket's session answered nothing.
+    let speeches = wearer
+        .received()
+        .into_iter()
+        .filter(|m| m["type"] == "audio_play_request")
+        .count();
+    assert_eq!(speeches, 2);
+
+    // The wearer stops the app; starting it again gives a working session.
+    wearer.stop().await;
+    let (status, restarted) = cluster.glasses.session_request("wendy@example.com").await;
+    assert_eq!(status, 200);
+    restarted.wait_subscribed().await;
+    assert_eq!(wearer.inits(), 3);
+    let created = screen.create().await;
+    look_and_press(&restarted, &created).await;
+    assert!(restarted.next_speech().await.text.starts_with("Sign in to"));
+}

@@ -44,6 +44,14 @@ pub async fn webhook(
             tracing::info!(session = %stop.session_id, reason = ?stop.reason, held, "MentraOS stopped a session");
             Ok(success())
         }
+        Webhook::SessionRequest(_) if state.shutdown.is_draining() => {
+            // The cloud retries a second later, and the load balancer, seeing `/readyz`
+            // fail, sends that retry to an instance that is staying.
+            Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "This instance is shutting down; another will take the session.",
+            ))
+        }
         Webhook::SessionRequest(request) => {
             let started = glasses
                 .clone()
