@@ -272,15 +272,20 @@ async fn the_cloud_dropping_the_socket_mid_flow_loses_nothing() {
     signed_in_as(&screen, &created, "wendy@example.com").await;
 }
 
-/// `POST /photo-upload` as someone other than the glasses would send it.
-async fn upload(cluster: &TestCluster, request_id: &str, token: Option<&str>) -> (u16, String) {
+/// `POST /photo-upload` as the glasses send it, or as anyone could.
+async fn upload(
+    cluster: &TestCluster,
+    request_id: &str,
+    token: Option<&str>,
+    photo: Vec<u8>,
+) -> (u16, String) {
     let form = reqwest::multipart::Form::new()
         .text("requestId", request_id.to_owned())
         .text("type", "photo_upload")
         .text("success", "true")
         .part(
             "photo",
-            reqwest::multipart::Part::bytes(photo_of("https://evil.example/"))
+            reqwest::multipart::Part::bytes(photo)
                 .file_name("IMG_0001.jpg")
                 .mime_str("image/jpeg")
                 .unwrap(),
@@ -303,46 +308,64 @@ async fn forged_replayed_and_late_uploads_are_refused() {
         return;
     };
     let created = screen.create().await;
-    look_and_press(&wearer, &created).await;
-    let upload_seen = wearer
-        .received()
-        .into_iter()
-        .find(|m| m["type"] == "photo_request")
-        .unwrap();
-    let id = upload_seen["requestId"].as_str().unwrap();
-    let token = upload_seen["authToken"].as_str().unwrap();
+    // The camera is slow: the photo is awaited while a forger, who saw the screen's QR,
+    // uploads a photo of it first.
+    wearer.hold_next_photo();
+    wearer.press(Press::Short).await;
+    let asked = wearer.photo_request(0).await;
+    let id = asked["requestId"].as_str().unwrap();
+    let token = asked["authToken"].as_str().unwrap();
+    let genuine = || photo_of(&created.qr_url);
 
-    let (status, body) = upload(&cluster, id, None).await;
+    let (status, body) = upload(&cluster, id, None, genuine()).await;
     assert_eq!(status, 401, "{body}");
-    assert_eq!(upload(&cluster, id, Some("forged-token")).await.0, 401);
-    // The right token, a second time: single use.
-    assert_eq!(upload(&cluster, id, Some(token)).await.0, 409);
+    let wrong_secret = format!("{id}.forged-secret");
     assert_eq!(
-        upload(&cluster, "photo_req_unknown", Some(token)).await.0,
-        404
+        upload(&cluster, id, Some(&wrong_secret), genuine()).await.0,
+        401
+    );
+    assert_eq!(upload(&cluster, id, Some("forged"), genuine()).await.0, 401);
+    let unknown = "photo_req_AAAAAAAAAAAAAAAAAAAAAA.secret";
+    assert_eq!(upload(&cluster, id, Some(unknown), genuine()).await.0, 404);
+    // The right token for another photo id in the body.
+    assert_eq!(
+        upload(&cluster, "photo_req_other", Some(token), genuine())
+            .await
+            .0,
+        400
+    );
+    // None of that claimed anything, and the photo is still awaited.
+    assert_eq!(state_of(&screen, &created).await, "pending");
+
+    // The glasses' own upload goes through, once.
+    let (status, body) = upload(&cluster, id, Some(token), genuine()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(wearer.next_speech().await.text.starts_with("Sign in to"));
+    assert_eq!(state_of(&screen, &created).await, "claimed");
+    assert_eq!(upload(&cluster, id, Some(token), genuine()).await.0, 409);
+    wearer.press(Press::Long).await;
+    assert_eq!(
+        wearer.next_speech().await.text,
+        "Cancelled. Nothing was signed in."
     );
 
     // A photo asked for more than 30 s ago is no longer awaited.
-    wearer.next_speech().await;
-    wearer.press(Press::Long).await;
-    wearer.next_speech().await;
-    wearer.queue_photo(photo_of_nothing());
+    let later = screen.create().await;
+    wearer.hold_next_photo();
     wearer.press(Press::Short).await;
-    wearer.next_upload().await;
-    wearer.next_speech().await;
+    let asked = wearer.photo_request(1).await;
     cluster.clock.advance(Duration::from_secs(31));
-    let late = wearer
-        .received()
-        .into_iter()
-        .rfind(|m| m["type"] == "photo_request")
-        .unwrap();
     let (late_id, late_token) = (
-        late["requestId"].as_str().unwrap(),
-        late["authToken"].as_str().unwrap(),
+        asked["requestId"].as_str().unwrap(),
+        asked["authToken"].as_str().unwrap(),
     );
-    assert_eq!(upload(&cluster, late_id, Some(late_token)).await.0, 404);
+    assert_eq!(
+        upload(&cluster, late_id, Some(late_token), photo_of(&later.qr_url))
+            .await
+            .0,
+        404
+    );
 
-    // Nothing the forger sent claimed or signed anything: the wearer's denial stands.
     assert_eq!(state_of(&screen, &created).await, "denied");
     let trail = cluster.audit_trail().await;
     assert!(
@@ -350,6 +373,51 @@ async fn forged_replayed_and_late_uploads_are_refused() {
             .iter()
             .any(|r| r.detail.as_deref() == Some("photo upload without its token"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_that_fails_is_spoken_and_a_late_upload_claims_nothing() {
+    let Some((cluster, screen, wearer)) = wendy_at_a_screen(&[]).await else {
+        return;
+    };
+    let created = screen.create().await;
+    // No photo to upload: the glasses report CAMERA_CAPTURE_FAILED over the socket.
+    wearer.press(Press::Short).await;
+    assert_eq!(
+        wearer.next_speech().await.text,
+        "The camera could not take a picture. Press again to try again."
+    );
+    // A (Bluetooth) re-upload of that photo arriving afterwards finds it closed: nobody is
+    // waiting to confirm, so it must not claim the screen for the wearer.
+    let asked = wearer.photo_request(0).await;
+    let (status, _) = upload(
+        &cluster,
+        asked["requestId"].as_str().unwrap(),
+        asked["authToken"].as_str(),
+        photo_of(&created.qr_url),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(state_of(&screen, &created).await, "pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_for_a_session_that_is_not_the_users_is_refused() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (status, body) = cluster
+        .glasses
+        .post_webhook(json!({
+            "type": "session_request",
+            "sessionId": "wendy@example.com-com.example.qrlogin",
+            "userId": "eve@example.com",
+            "timestamp": "2026-11-22T12:00:00.000Z",
+            "websocketUrl": format!("{}/app-ws", cluster.glasses.ws_base()),
+        }))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(cluster.glasses.connections(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

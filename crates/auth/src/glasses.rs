@@ -16,6 +16,9 @@ pub const PHOTO_TTL_MS: i64 = 30_000;
 
 /// A photo the glasses were asked for. Only an upload that names `id` and carries the token
 /// (as `Authorization: Bearer`) before `expires_at` is accepted, and only once.
+///
+/// The token is `{id}.{secret}`: it names its photo, so an upload is checked before its body
+/// is read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingPhoto {
     pub id: String,
@@ -28,9 +31,11 @@ pub struct PendingPhoto {
 impl PendingPhoto {
     /// A new pending photo and its upload token (the token is kept only as a hash).
     pub fn new(wearer: User, now: UnixMillis) -> (Self, SecretString) {
-        let token = random_token::<32>();
+        // base64url: no `.` in the id, so the token splits unambiguously.
+        let id = format!("photo_req_{}", random_token::<16>());
+        let token = format!("{id}.{}", random_token::<32>());
         let photo = Self {
-            id: format!("photo_req_{}", random_token::<16>()),
+            id,
             token: SecretHash::of(&token),
             wearer,
             expires_at: now.saturating_add(PHOTO_TTL_MS),
@@ -42,6 +47,15 @@ impl PendingPhoto {
     pub fn accepts(&self, token: &str, now: UnixMillis) -> bool {
         let matches = self.token.matches(token);
         matches && now < self.expires_at
+    }
+
+    /// The photo an upload token names (nothing is known to be true of it until
+    /// [`accepts`](Self::accepts) says so).
+    pub fn id_in_token(token: &str) -> Option<&str> {
+        token
+            .split_once('.')
+            .map(|(id, _)| id)
+            .filter(|id| id.starts_with("photo_req_"))
     }
 
     /// The store key that makes the upload single-use.
@@ -80,7 +94,13 @@ mod tests {
         assert!(photo.accepts(token.expose_secret(), 1_000));
         assert!(!photo.accepts("forged", 1_000));
         assert!(!photo.accepts(token.expose_secret(), 1_000 + PHOTO_TTL_MS));
-        let (other, _) = PendingPhoto::new(User::mentra("a@example.com"), 1_000);
+        let (other, other_token) = PendingPhoto::new(User::mentra("a@example.com"), 1_000);
         assert_ne!(photo.id, other.id);
+        assert!(!photo.accepts(other_token.expose_secret(), 1_000));
+        assert_eq!(
+            PendingPhoto::id_in_token(token.expose_secret()),
+            Some(photo.id.as_str())
+        );
+        assert_eq!(PendingPhoto::id_in_token("forged"), None);
     }
 }

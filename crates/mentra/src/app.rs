@@ -75,11 +75,20 @@ pub struct StopRequest {
 pub struct CloudHosts(Vec<String>);
 
 impl CloudHosts {
+    /// Entries are normalised as a URL's host is (case, IDNA), so `Bücher.example` matches
+    /// the `xn--bcher-kva.example` a parsed URL holds; an entry that is no host is dropped.
     pub fn new(hosts: impl IntoIterator<Item = String>) -> Self {
         Self(
             hosts
                 .into_iter()
-                .map(|host| host.to_ascii_lowercase())
+                .filter_map(|entry| {
+                    let url = Url::parse(&format!("wss://{}", entry.trim())).ok()?;
+                    let host = url.host_str()?.to_owned();
+                    Some(match url.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    })
+                })
                 .collect(),
         )
     }
@@ -89,6 +98,9 @@ impl CloudHosts {
     /// default one for an entry without a port).
     pub fn check(&self, raw: &str) -> Result<Url, String> {
         let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("a socket URL with credentials in it".into());
+        }
         let host = url.host_str().ok_or("a URL without a host")?.to_owned();
         let loopback = match url.host() {
             Some(Host::Ipv4(ip)) => ip.is_loopback(),
@@ -194,6 +206,8 @@ pub struct AppSocket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     package_name: String,
     session_id: String,
+    /// When the cloud last sent anything (it pings every 10 s, and answers our pings).
+    last_heard: tokio::time::Instant,
 }
 
 fn timestamp() -> String {
@@ -240,16 +254,21 @@ impl AppSocket {
         let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .map_err(|e| match e {
-                tungstenite::Error::Http(response) => SocketError::Refused {
-                    code: format!("HTTP {}", response.status().as_u16()),
-                    message: "the cloud refused the WebSocket upgrade".into(),
-                },
+                tungstenite::Error::Http(response)
+                    if matches!(response.status().as_u16(), 401 | 403 | 404) =>
+                {
+                    SocketError::Refused {
+                        code: format!("HTTP {}", response.status().as_u16()),
+                        message: "the cloud refused the WebSocket upgrade".into(),
+                    }
+                }
                 other => SocketError::Failed(other.to_string()),
             })?;
         let mut socket = Self {
             ws,
             package_name: credentials.package_name.clone(),
             session_id: session_id.to_owned(),
+            last_heard: tokio::time::Instant::now(),
         };
         socket
             .send(json!({
@@ -274,7 +293,19 @@ impl AppSocket {
                 Message::Text(text) => {
                     let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     match value.get("type").and_then(Value::as_str) {
-                        Some("tpa_connection_ack") => break,
+                        Some("tpa_connection_ack") => {
+                            // The cloud says whose session this is (NEW clouds do): it must be
+                            // the user the webhook named, or a claim would go to the wrong one.
+                            match value.get("userId").and_then(Value::as_str) {
+                                Some(acked) if !acked.eq_ignore_ascii_case(user_id) => {
+                                    return Err(SocketError::Refused {
+                                        code: "USER_MISMATCH".into(),
+                                        message: "the cloud acknowledged another user".into(),
+                                    });
+                                }
+                                _ => break,
+                            }
+                        }
                         Some("tpa_connection_error" | "connection_error") => {
                             let (code, message) = error_of(&value);
                             return Err(SocketError::Refused { code, message });
@@ -284,9 +315,14 @@ impl AppSocket {
                 }
                 Message::Close(frame) => {
                     let (code, reason) = close_of(frame.as_ref());
-                    return Err(SocketError::Refused {
-                        code: code.map_or_else(|| "closed".into(), |c| format!("close {c}")),
-                        message: reason,
+                    let described = code.map_or_else(|| "closed".into(), |c| format!("close {c}"));
+                    // 1008 is the cloud's "no" (§2.5); anything else may pass.
+                    return Err(match code {
+                        Some(1008) => SocketError::Refused {
+                            code: described,
+                            message: reason,
+                        },
+                        _ => SocketError::Failed(format!("{described} {reason}")),
                     });
                 }
                 _ => {}
@@ -304,11 +340,21 @@ impl AppSocket {
         Ok(socket)
     }
 
+    /// Bounded, so a connection that stopped draining counts as dropped.
     async fn send(&mut self, message: Value) -> Result<(), SocketError> {
-        self.ws
-            .send(Message::text(message.to_string()))
-            .await
-            .map_err(|e| SocketError::Failed(e.to_string()))
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            self.ws.send(Message::text(message.to_string())),
+        )
+        .await
+        .map_err(|_| SocketError::Failed("the cloud stopped reading".into()))?
+        .map_err(|e| SocketError::Failed(e.to_string()))
+    }
+
+    /// How long the cloud has been silent: far past its 10 s pings means a dead connection
+    /// that TCP has not noticed.
+    pub fn silent_for(&self) -> Duration {
+        self.last_heard.elapsed()
     }
 
     pub async fn ping(&mut self) -> Result<(), SocketError> {
@@ -358,7 +404,10 @@ impl AppSocket {
     pub async fn next(&mut self) -> CloudEvent {
         loop {
             let message = match self.ws.next().await {
-                Some(Ok(message)) => message,
+                Some(Ok(message)) => {
+                    self.last_heard = tokio::time::Instant::now();
+                    message
+                }
                 Some(Err(error)) => {
                     return CloudEvent::Closed {
                         code: None,
@@ -465,9 +514,14 @@ mod tests {
 
     fn hosts() -> CloudHosts {
         CloudHosts::new(
-            ["api.mentra.glass", "127.0.0.1:7000"]
-                .into_iter()
-                .map(str::to_owned),
+            [
+                "api.mentra.glass",
+                "127.0.0.1:7000",
+                "[::1]:7000",
+                "Bücher.example",
+            ]
+            .into_iter()
+            .map(str::to_owned),
         )
     }
 
@@ -477,7 +531,15 @@ mod tests {
         assert!(hosts.check("wss://api.mentra.glass/app-ws").is_ok());
         assert!(hosts.check("wss://API.mentra.glass/ws/miniapp").is_ok());
         assert!(hosts.check("ws://127.0.0.1:7000/app-ws").is_ok());
+        assert!(hosts.check("ws://[::1]:7000/app-ws").is_ok());
+        assert!(hosts.check("wss://xn--bcher-kva.example/app-ws").is_ok());
+        assert!(hosts.check("wss://bücher.example/app-ws").is_ok());
         for refused in [
+            "wss://user:pass@api.mentra.glass/app-ws",
+            "wss://api.mentra.glass./app-ws",
+            "wss://api.mentra.glass%2eevil.example/app-ws",
+            "ws://[::1]:7001/app-ws",
+            "ws://localhost:7000/app-ws",
             "ws://api.mentra.glass/app-ws",
             "https://api.mentra.glass/app-ws",
             "wss://api.mentra.glass:8443/app-ws",

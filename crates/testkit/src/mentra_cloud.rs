@@ -197,6 +197,30 @@ impl Wearer {
         self.session.update(|s| s.photos.push_back(image));
     }
 
+    /// The next photo request is recorded but neither uploaded nor answered, as from a camera
+    /// that is slow to deliver: the test makes (or forges) the upload itself.
+    pub fn hold_next_photo(&self) {
+        self.session.update(|s| s.held += 1);
+    }
+
+    /// The `nth` (from 0) `photo_request` the app sent, once it has been sent.
+    pub async fn photo_request(&self, nth: usize) -> Value {
+        let is_photo_request = |m: &&Value| m["type"] == "photo_request";
+        self.session
+            .wait_until("the photo request", |s| {
+                s.received.iter().filter(is_photo_request).count() > nth
+            })
+            .await;
+        let state = lock(&self.session.state);
+        state
+            .received
+            .iter()
+            .filter(is_photo_request)
+            .nth(nth)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The camera button (§3.2). Panics unless the app has a live socket subscribed to
     /// `button_press` (or `all`/`*`), since the cloud would relay the press to nobody.
     pub async fn press(&self, press: Press) {
@@ -549,6 +573,8 @@ struct SessionState {
     inits: usize,
     received: Vec<Value>,
     photos: VecDeque<Vec<u8>>,
+    /// Photo requests to take without uploading (a slow camera), before the queued photos.
+    held: usize,
 }
 
 impl UserSession {
@@ -568,6 +594,7 @@ impl UserSession {
                 inits: 0,
                 received: Vec::new(),
                 photos: VecDeque::new(),
+                held: 0,
             }),
             changed: watch::Sender::new(0),
             speeches: Queue::new(),
@@ -1003,6 +1030,15 @@ impl Conn {
             return;
         };
         let request_id = request_id.to_owned();
+        let held = session.update(|s| {
+            let held = s.held > 0;
+            s.held = s.held.saturating_sub(1);
+            held
+        });
+        if held {
+            // Taken, not (yet) uploaded: the test uploads in the glasses' place.
+            return;
+        }
         let Some(image) = session.update(|s| s.photos.pop_front()) else {
             self.send(json!({
                 "type": "photo_response",

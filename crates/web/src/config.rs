@@ -603,6 +603,29 @@ mod tests {
     }
 
     #[test]
+    fn mentraos_cloud_hosts_add_to_the_known_ones_and_take_hosts_only() {
+        let s = settings(&[("MENTRAOS_CLOUD_HOSTS", "127.0.0.1:7000, cloud.example")]).unwrap();
+        assert_eq!(
+            s.mentra.cloud_hosts,
+            [
+                "api.mentra.glass",
+                "devapi.mentra.glass",
+                "api.mentraglass.cn",
+                "127.0.0.1:7000",
+                "cloud.example"
+            ]
+        );
+        for bad in [
+            "https://cloud.example",
+            "cloud.example/app-ws",
+            "user@cloud.example",
+        ] {
+            let err = settings(&[("MENTRAOS_CLOUD_HOSTS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("MENTRAOS_CLOUD_HOSTS"), "{bad}");
+        }
+    }
+
+    #[test]
     fn durations_accept_seconds_and_humantime() {
         assert_eq!(parse_duration("60").unwrap(), Duration::from_secs(60));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));

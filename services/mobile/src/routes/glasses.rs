@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
 use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows::ScanTarget;
-use qrlogin_auth::glasses::{PhotoOutcome, PhotoResult};
+use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
 use qrlogin_mentra::app::Webhook;
 use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
@@ -40,8 +40,9 @@ pub async fn webhook(
     })?;
     match hook {
         Webhook::StopRequest(stop) => {
-            let held = glasses.stop(&stop.session_id);
-            tracing::info!(session = %stop.session_id, reason = ?stop.reason, held, "MentraOS stopped a session");
+            // Nothing is stopped on the word of an unsigned request: the cloud follows it
+            // with `app_stopped` and a close on the session's own socket, which ends it.
+            tracing::info!(session = %stop.session_id, reason = ?stop.reason, held = glasses.holds(&stop.session_id), "MentraOS says a session stops");
             Ok(success())
         }
         Webhook::SessionRequest(_) if state.shutdown.is_draining() => {
@@ -75,12 +76,15 @@ pub async fn webhook(
                     ))
                 }
                 Err(StartError::Socket(error)) => {
+                    // What the cloud said stays in our log: repeated to the caller, it would
+                    // tell anyone whether an address has a live MentraOS session.
                     tracing::warn!(session = %request.session_id, %error, "cannot open the app socket");
                     Err(ApiError::new(
                         ErrorCode::UpstreamError,
-                        format!("The MentraOS app socket could not be opened: {error}."),
+                        "The MentraOS app socket could not be opened.",
                     ))
                 }
+                Err(StartError::NotTheWearers(why)) => Err(ApiError::invalid(why)),
             }
         }
     }
@@ -97,12 +101,22 @@ struct Upload {
 
 /// The longest text part read (ids, flags, error messages).
 const MAX_TEXT_PART: usize = 1024;
+/// The glasses send four parts, the phone's Bluetooth fallback three.
+const MAX_PARTS: usize = 16;
 
 async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
     let bad = |what: &str| ApiError::invalid(format!("The upload could not be read: {what}."));
     let mut upload = Upload::default();
+    let mut parts = 0;
     while let Some(mut field) = payload.try_next().await.map_err(|e| bad(&e.to_string()))? {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(bad("too many parts"));
+        }
         let name = field.name().unwrap_or_default().to_owned();
+        if name == "photo" && upload.photo.is_some() {
+            return Err(bad("more than one photo"));
+        }
         let limit = if name == "photo" {
             MAX_FRAME_BYTES
         } else {
@@ -132,8 +146,9 @@ async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
 }
 
 /// `POST /photo-upload`: only for a photo we asked for, with its bearer token, within 30 s,
-/// once. The code of ours in it is claimed as the wearer; the instance holding the wearer's
-/// session hears the outcome through the store and speaks it.
+/// once. The token names its photo, so nothing is read before it checks out. The code of
+/// ours in the photo is claimed as the wearer; the instance holding the wearer's session hears
+/// the outcome through the store and speaks it.
 #[tracing::instrument(name = "photo upload", skip_all, fields(photo = tracing::field::Empty))]
 pub async fn photo_upload(
     state: web::Data<AppState>,
@@ -142,27 +157,26 @@ pub async fn photo_upload(
     request: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    let refused = || {
+        ApiError::unauthenticated("This upload does not carry the token its photo was asked with.")
+    };
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let upload = read_upload(payload).await?;
-    let id = upload
-        .request_id
-        .ok_or_else(|| ApiError::invalid("The upload has no requestId part."))?;
-    tracing::Span::current().record("photo", id.as_str());
-    let unknown = || {
+        .ok_or_else(refused)?;
+    let id = PendingPhoto::id_in_token(token).ok_or_else(refused)?;
+    tracing::Span::current().record("photo", id);
+    let now = state.now();
+    let photo = state.store.load_photo(id).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,
-            "No photo with that requestId is awaited (never asked for, or more than 30 s ago).",
+            "No such photo is awaited (never asked for, or more than 30 s ago).",
         )
-    };
-    let now = state.now();
-    let photo = state.store.load_photo(&id).await?.ok_or_else(unknown)?;
-    if !token.is_some_and(|token| photo.accepts(&token, now)) {
-        tracing::warn!("a photo upload without its token was refused");
+    })?;
+    if !photo.accepts(token, now) {
+        tracing::warn!("a photo upload with a wrong token was refused");
         let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
         audit
             .user(&photo.wearer.id)
@@ -170,8 +184,12 @@ pub async fn photo_upload(
         audit
             .record_as(&state, Some(ErrorCode::Unauthenticated))
             .await;
-        return Err(ApiError::unauthenticated(
-            "This upload does not carry the token its photo was asked with.",
+        return Err(refused());
+    }
+    let upload = read_upload(payload).await?;
+    if upload.request_id.as_deref() != Some(photo.id.as_str()) {
+        return Err(ApiError::invalid(
+            "The requestId part does not name the photo this token was issued for.",
         ));
     }
     if !state
@@ -181,7 +199,7 @@ pub async fn photo_upload(
     {
         return Err(ApiError::new(
             ErrorCode::Conflict,
-            "This photo was already uploaded.",
+            "This photo was already uploaded, or is no longer awaited.",
         ));
     }
     let result = match (upload.failed, upload.photo) {
