@@ -49,6 +49,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Manage registered clients: third-party apps that create sign-ins with an API key.
+    Clients {
+        #[command(subcommand)]
+        command: crate::clients::ClientsCommand,
+    },
     /// Read the audit trail: every sign-in step, refusal, logout and rejected token.
     Audit {
         /// Only this user's records (`local:erin`, `mentra:someone@example.com`).
@@ -119,6 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mobile => qrlogin_mobile::serve(settings).await,
         Command::Health { urls } => crate::health::check(&settings, &urls).await,
         Command::Decode { files } => decode(&files),
+        Command::Clients { command } => crate::clients::run(&*open().await?, command).await,
         Command::Users {
             command: UsersCommand::Disable { username },
         } => set_disabled(&*open().await?, &parse_username(&username)?, true).await,

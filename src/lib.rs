@@ -12,6 +12,7 @@ use qrlogin_web::server::bind;
 use qrlogin_web::{AppState, telemetry};
 
 pub mod cli;
+pub mod clients;
 pub mod health;
 
 /// The account dev mode creates at first start, so the flow can be tried at once.

@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod browser;
 mod cli;
+mod clients;
 mod concurrency;
 mod errors;
 mod events;

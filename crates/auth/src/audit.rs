@@ -41,6 +41,10 @@ pub enum AuditEvent {
     AccountCreated,
     AccountDisabled,
     AccountEnabled,
+    /// A third-party app was registered, had its API key replaced, or was removed.
+    ClientRegistered,
+    ClientKeyRotated,
+    ClientRemoved,
 }
 
 impl AuditEvent {
@@ -63,6 +67,9 @@ impl AuditEvent {
             Self::AccountCreated => "account_created",
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
+            Self::ClientRegistered => "client_registered",
+            Self::ClientKeyRotated => "client_key_rotated",
+            Self::ClientRemoved => "client_removed",
         }
     }
 }

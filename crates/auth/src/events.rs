@@ -236,6 +236,7 @@ mod tests {
             client_name: "c".into(),
             ip: "i".into(),
             user_agent: "u".into(),
+            ..ScreenContext::default()
         };
         LoginRequest::create(screen, 0, 1000).request
     }

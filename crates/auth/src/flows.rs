@@ -5,10 +5,11 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::account::{LocalAccount, Username, hash_password};
+use crate::client::ConfirmationMode;
 use crate::events::SignInNotice;
 use crate::login_request::{
     LoginRequest, NewLoginRequest, RequestId, ScreenContext, Transition, TransitionError,
-    UnixMillis,
+    UnixMillis, generate_pin,
 };
 use crate::session::{LAST_SEEN_GRANULARITY_MS, Session, SessionKind, SessionToken};
 use crate::store::{Store, StoreError};
@@ -32,6 +33,10 @@ pub enum FlowError {
     Transition(#[from] TransitionError),
     #[error("this account is disabled")]
     AccountDisabled,
+    /// A registered client's request redeemed without that client's API key (or with
+    /// another's), or a plain request redeemed with a client's key.
+    #[error("this sign-in request belongs to another client")]
+    WrongClient,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -81,9 +86,19 @@ pub async fn transition(
     transition: &Transition,
     now: UnixMillis,
 ) -> Result<LoginRequest, FlowError> {
+    transition_with(store, id, now, |_| transition.clone()).await
+}
+
+/// [`transition`], with the transition made from the current request at each attempt.
+async fn transition_with(
+    store: &dyn Store,
+    id: &RequestId,
+    now: UnixMillis,
+    mut make: impl FnMut(&LoginRequest) -> Transition,
+) -> Result<LoginRequest, FlowError> {
     for _ in 0..MAX_SWAP_ATTEMPTS {
         let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
-        match current.apply(transition, now) {
+        match current.apply(&make(&current), now) {
             Ok(next) if next.version == current.version => return Ok(next),
             Ok(next) => {
                 if store.swap_request(&next, current.version).await? {
@@ -102,20 +117,31 @@ pub async fn transition(
     Err(anyhow::anyhow!("request {id} kept changing under a transition").into())
 }
 
-/// The claimant approves (in PIN mode, with the PIN the phone will show). A disabled local
-/// account cannot: disabling ends its sessions, and this also stops a phone that signed in
-/// while the account was being disabled. Redeem checks the same (see [`redeem`]).
+/// The claimant approves. In PIN mode (the request's client's, else `default`) the approval
+/// carries a fresh PIN, returned for the phone to show. A disabled local account cannot
+/// approve: disabling ends its sessions, and this also stops a phone that signed in while the
+/// account was being disabled. Redeem checks the same (see [`redeem`]).
 pub async fn approve(
     store: &dyn Store,
     id: &RequestId,
     user: User,
-    pin: Option<String>,
+    default: ConfirmationMode,
     now: UnixMillis,
-) -> Result<LoginRequest, FlowError> {
+) -> Result<(LoginRequest, Option<String>), FlowError> {
     if !account_enabled(store, &user).await? {
         return Err(FlowError::AccountDisabled);
     }
-    transition(store, id, &Transition::Approve { user, pin }, now).await
+    let mut pin = None;
+    let approved = transition_with(store, id, now, |current| {
+        let mode = current.screen.confirmation.unwrap_or(default);
+        pin = (mode == ConfirmationMode::Pin).then(generate_pin);
+        Transition::Approve {
+            user: user.clone(),
+            pin: pin.clone(),
+        }
+    })
+    .await?;
+    Ok((approved, pin))
 }
 
 /// Checks the PIN the screen typed. Wrong PINs are counted atomically, so of any number of
@@ -182,6 +208,8 @@ pub struct SignedIn {
     pub session: Session,
     pub token: SessionToken,
     pub access_token: Option<(SecretString, AccessClaims)>,
+    /// For a redeemed request: when the user approved it (the identity token's `auth_time`).
+    pub approved_at: Option<UnixMillis>,
 }
 
 /// Where a session is being started from.
@@ -263,6 +291,7 @@ async fn start_session(
         session,
         token,
         access_token,
+        approved_at: None,
     })
 }
 
@@ -271,11 +300,15 @@ async fn start_session(
 /// All or nothing: the session is written first and the request spent second, so a store
 /// failure in between leaves the request approved (the screen can retry) rather than spent
 /// without a session. A redeem that loses the race removes the session it wrote.
+/// `client`: the registered client whose API key came with the redeem, if any; a client's
+/// request is redeemed by that client only, and a plain request by no client.
+#[allow(clippy::too_many_arguments)]
 pub async fn redeem(
     store: &dyn Store,
     keys: &SigningKeys,
     id: &RequestId,
     desktop_secret: &SecretString,
+    client: Option<&str>,
     device: Device,
     now: UnixMillis,
     lifetimes: &Lifetimes,
@@ -291,6 +324,9 @@ pub async fn redeem(
         }
         return Err(refused.into());
     }
+    if current.screen.client_id.as_deref() != client {
+        return Err(FlowError::WrongClient);
+    }
     let user = current
         .claim
         .as_ref()
@@ -299,7 +335,7 @@ pub async fn redeem(
     if !account_enabled(store, &user).await? {
         return Err(FlowError::AccountDisabled);
     }
-    let signed_in = start_session(
+    let mut signed_in = start_session(
         store,
         keys,
         SessionKind::Desktop,
@@ -309,6 +345,7 @@ pub async fn redeem(
         lifetimes,
     )
     .await?;
+    signed_in.approved_at = Some(current.updated_at);
     let session_id = signed_in.session.id.clone();
     let redeem = Transition::Redeem {
         secret: desktop_secret.expose_secret().to_owned(),

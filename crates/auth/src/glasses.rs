@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::login_request::{RequestId, UnixMillis};
 use crate::secret::{SecretHash, random_token};
+use crate::store::{Store, StoreError};
 use crate::user::User;
 
 /// How long the glasses have to upload a requested photo (the MentraOS SDK's own window).
@@ -61,6 +62,28 @@ impl PendingPhoto {
     /// The store key that makes the upload single-use.
     pub fn use_once_key(&self) -> String {
         format!("photo-upload:{}", self.id)
+    }
+}
+
+/// The store's kind for pending photos.
+const PHOTOS: &str = "photo";
+
+impl PendingPhoto {
+    /// Keeps the pending photo in the store until it expires.
+    pub async fn save(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let data = serde_json::to_string(self).map_err(|e| StoreError::Unexpected(e.into()))?;
+        store
+            .put_ephemeral(PHOTOS, &self.id, &data, self.expires_at)
+            .await
+    }
+
+    /// The pending photo `id`, unless unknown or expired. (Single use is `use_once`'s job.)
+    pub async fn load(store: &dyn Store, id: &str) -> Result<Option<Self>, StoreError> {
+        store
+            .get_ephemeral(PHOTOS, id)
+            .await?
+            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::Unexpected(e.into())))
+            .transpose()
     }
 }
 

@@ -4,7 +4,9 @@
 
 pub mod account;
 pub mod audit;
+pub mod client;
 pub mod clock;
+pub mod device;
 pub mod events;
 pub mod flows;
 pub mod glasses;

@@ -90,12 +90,19 @@ impl LoginState {
 }
 
 /// What the screen that started the request reported about itself, shown to the approver.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScreenContext {
     /// Which app the sign-in is for, as shown on the confirmation screen.
     pub client_name: String,
     pub ip: String,
     pub user_agent: String,
+    /// The registered client that asked for it (third-party apps): the only one that may
+    /// redeem it, and the audience of its identity token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client's own confirmation mode, instead of the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<crate::client::ConfirmationMode>,
 }
 
 /// How long a person has, at least, to approve or deny after scanning.
@@ -413,6 +420,7 @@ mod tests {
             client_name: "qrlogin".into(),
             ip: "192.0.2.2".into(),
             user_agent: "test".into(),
+            ..ScreenContext::default()
         }
     }
 

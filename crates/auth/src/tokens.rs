@@ -43,6 +43,26 @@ impl AccessClaims {
     }
 }
 
+/// What a registered client learns of a sign-in: who, when and how; verifiable offline
+/// against `/.well-known/jwks.json`, for that client only (`aud`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub name: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// When the user approved (seconds since the epoch).
+    pub auth_time: i64,
+    /// How: `qr` (scanned or typed on a signed-in phone).
+    pub amr: Vec<String>,
+    pub jti: String,
+}
+
+/// How long an identity token may be presented to its client.
+pub const IDENTITY_TOKEN_TTL_MS: i64 = 5 * 60 * 1000;
+
 struct KeyPair {
     kid: String,
     encoding: EncodingKey,
@@ -174,6 +194,32 @@ impl SigningKeys {
         header.kid = Some(signer.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &signer.encoding)?;
         Ok((token.into(), claims))
+    }
+
+    /// An identity token for `client_id` about `user`, who approved at `auth_time`.
+    pub fn issue_identity(
+        &self,
+        user: &User,
+        client_id: &str,
+        auth_time: UnixMillis,
+        now: UnixMillis,
+    ) -> anyhow::Result<SecretString> {
+        let signer = self.keys.first().ok_or(KeyError::Empty)?;
+        let claims = IdentityClaims {
+            iss: self.issuer.clone(),
+            sub: user.id.clone(),
+            aud: client_id.to_owned(),
+            name: user.name.clone(),
+            iat: now / 1000,
+            exp: now.saturating_add(IDENTITY_TOKEN_TTL_MS) / 1000,
+            auth_time: auth_time / 1000,
+            amr: vec!["qr".into()],
+            jti: random_token::<16>(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(signer.kid.clone());
+        header.typ = Some("JWT".into());
+        Ok(jsonwebtoken::encode(&header, &claims, &signer.encoding)?.into())
     }
 
     /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience and expiry.

@@ -128,17 +128,71 @@ conformance!(
     the_audit_trail_is_read_whole_per_user_since_and_after,
     a_pending_photo_is_read_anywhere_until_it_expires,
     a_photo_outcome_reaches_the_instance_that_waits_for_it,
+    directory_entries_are_taken_once_updated_listed_and_deleted,
+    an_ephemeral_record_is_replaced_and_kept_until_its_time,
 );
+
+async fn directory_entries_are_taken_once_updated_listed_and_deleted(b: Backend) {
+    let kind = "test-kind";
+    assert!(b.a.insert_entry(kind, "b", "{\"v\":1}").await.unwrap());
+    assert!(!b.b.insert_entry(kind, "b", "{\"v\":2}").await.unwrap());
+    assert!(b.a.insert_entry(kind, "a", "{\"v\":3}").await.unwrap());
+    assert!(b.a.insert_entry("other-kind", "a", "{}").await.unwrap());
+    assert!(b.b.update_entry(kind, "b", "{\"v\":4}").await.unwrap());
+    assert!(!b.b.update_entry(kind, "missing", "{}").await.unwrap());
+    assert_eq!(b.a.load_entry(kind, "missing").await.unwrap(), None);
+    assert_eq!(
+        b.a.load_entry(kind, "b").await.unwrap().as_deref(),
+        Some("{\"v\":4}")
+    );
+    assert_eq!(
+        b.b.list_entries(kind).await.unwrap(),
+        ["{\"v\":3}", "{\"v\":4}"]
+    );
+    assert!(b.a.delete_entry(kind, "a").await.unwrap());
+    assert!(!b.b.delete_entry(kind, "a").await.unwrap());
+    assert_eq!(b.a.list_entries(kind).await.unwrap(), ["{\"v\":4}"]);
+}
 
 async fn a_pending_photo_is_read_anywhere_until_it_expires(b: Backend) {
     let (photo, token) = PendingPhoto::new(User::mentra("ann@example.com"), b.clock.now());
-    b.a.insert_photo(&photo).await.unwrap();
-    let read = b.b.load_photo(&photo.id).await.unwrap().unwrap();
+    photo.save(&*b.a).await.unwrap();
+    let read = PendingPhoto::load(&*b.b, &photo.id).await.unwrap().unwrap();
     assert_eq!(read, photo);
     assert!(read.accepts(token.expose_secret(), b.clock.now()));
-    assert_eq!(b.b.load_photo("photo_req_unknown").await.unwrap(), None);
+    assert_eq!(
+        PendingPhoto::load(&*b.b, "photo_req_unknown")
+            .await
+            .unwrap(),
+        None
+    );
     b.clock.advance(Duration::from_millis(PHOTO_TTL_MS as u64));
-    assert_eq!(b.a.load_photo(&photo.id).await.unwrap(), None);
+    assert_eq!(PendingPhoto::load(&*b.a, &photo.id).await.unwrap(), None);
+}
+
+async fn an_ephemeral_record_is_replaced_and_kept_until_its_time(b: Backend) {
+    let now = b.clock.now();
+    b.a.put_ephemeral("pace", "x", "1", now + 10_000)
+        .await
+        .unwrap();
+    b.b.put_ephemeral("pace", "x", "2", now + 20_000)
+        .await
+        .unwrap();
+    b.a.put_ephemeral("other", "x", "3", now + 20_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.a.get_ephemeral("pace", "x").await.unwrap().as_deref(),
+        Some("2")
+    );
+    b.clock.advance(Duration::from_secs(15));
+    assert_eq!(
+        b.b.get_ephemeral("pace", "x").await.unwrap().as_deref(),
+        Some("2")
+    );
+    b.clock.advance(Duration::from_secs(5));
+    assert_eq!(b.b.get_ephemeral("pace", "x").await.unwrap(), None);
+    assert_eq!(b.b.get_ephemeral("pace", "missing").await.unwrap(), None);
 }
 
 async fn a_photo_outcome_reaches_the_instance_that_waits_for_it(b: Backend) {
@@ -163,6 +217,7 @@ fn screen() -> ScreenContext {
         client_name: "qrlogin".into(),
         ip: "192.0.2.10".into(),
         user_agent: "Firefox".into(),
+        ..ScreenContext::default()
     }
 }
 

@@ -11,7 +11,7 @@ use qrlogin_auth::audit::{AuditEntry, AuditQuery, AuditRecord};
 use qrlogin_auth::clock::{Clock, ManualClock};
 use qrlogin_auth::events::{EventHub, SignInNotice};
 use qrlogin_auth::flows::{self, Device, Lifetimes};
-use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome};
+use qrlogin_auth::glasses::PhotoOutcome;
 use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, ScreenContext, Transition};
 use qrlogin_auth::rate_limit::RateLimit;
 use qrlogin_auth::session::Session;
@@ -104,11 +104,32 @@ impl Store for QuietAfterSwap {
     async fn announce_sign_in(&self, n: &SignInNotice) -> Result<(), StoreError> {
         self.inner.announce_sign_in(n).await
     }
-    async fn insert_photo(&self, p: &PendingPhoto) -> Result<(), StoreError> {
-        self.inner.insert_photo(p).await
+    async fn insert_entry(&self, k: &str, id: &str, d: &str) -> Result<bool, StoreError> {
+        self.inner.insert_entry(k, id, d).await
     }
-    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError> {
-        self.inner.load_photo(id).await
+    async fn update_entry(&self, k: &str, id: &str, d: &str) -> Result<bool, StoreError> {
+        self.inner.update_entry(k, id, d).await
+    }
+    async fn load_entry(&self, k: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.inner.load_entry(k, id).await
+    }
+    async fn list_entries(&self, k: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_entries(k).await
+    }
+    async fn delete_entry(&self, k: &str, id: &str) -> Result<bool, StoreError> {
+        self.inner.delete_entry(k, id).await
+    }
+    async fn put_ephemeral(
+        &self,
+        k: &str,
+        id: &str,
+        d: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.put_ephemeral(k, id, d, until).await
+    }
+    async fn get_ephemeral(&self, k: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.inner.get_ephemeral(k, id).await
     }
     async fn announce_photo(&self, o: &PhotoOutcome) -> Result<(), StoreError> {
         self.inner.announce_photo(o).await
@@ -138,6 +159,7 @@ async fn a_redeem_whose_answer_is_lost_still_signs_in_exactly_once() {
         client_name: "qrlogin".into(),
         ip: "192.0.2.1".into(),
         user_agent: "test".into(),
+        ..ScreenContext::default()
     };
     let new = flows::create_request(&store, screen, now, 60_000)
         .await
@@ -172,6 +194,7 @@ async fn a_redeem_whose_answer_is_lost_still_signs_in_exactly_once() {
         &keys,
         &id,
         &new.desktop_secret,
+        None,
         device(),
         now,
         &lifetimes,
@@ -196,6 +219,7 @@ async fn a_redeem_whose_answer_is_lost_still_signs_in_exactly_once() {
         &keys,
         &id,
         &new.desktop_secret,
+        None,
         device(),
         now,
         &lifetimes,

@@ -7,6 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use qrlogin_auth::User;
+use qrlogin_auth::client::{self as clients, RegisteredClient};
 use qrlogin_auth::flows::{self, BearerError};
 use qrlogin_auth::session::SessionKind;
 use qrlogin_auth::tokens::AccessClaims;
@@ -110,6 +111,46 @@ async fn desktop_user(request: HttpRequest) -> Result<SignedInUser, ApiError> {
     from_cookie(&state, &request, SessionKind::Desktop)
         .await?
         .ok_or_else(|| ApiError::unauthenticated("You are not signed in on this screen."))
+}
+
+/// The registered client calling server to server (`Authorization: Bearer qrk_…`), if
+/// any. A key that is wrong, rotated or for a removed client is refused (401, audited, and
+/// counted against the IP's budget for refused tokens), never taken for "no client".
+pub struct ApiClient(pub Option<RegisteredClient>);
+
+async fn api_client(request: HttpRequest) -> Result<ApiClient, ApiError> {
+    let Some(key) = bearer_token(&request) else {
+        return Ok(ApiClient(None));
+    };
+    let state = state(&request)?;
+    let found = match clients::client_in_key(&key) {
+        Some(id) => clients::registry::load(&*state.store, id).await?,
+        None => None,
+    };
+    match found {
+        Some(registered) if registered.accepts(&key) => Ok(ApiClient(Some(registered))),
+        _ => {
+            let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
+            limits::spend(&state, &client, Bucket::RejectedTokenPerIp, &client.ip).await?;
+            let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
+            audit.detail("client API key: not valid");
+            let refused = Err(ApiError::unauthenticated(
+                "The API key is not valid (wrong, rotated, or its client was removed).",
+            ));
+            audit.record(&state, &refused).await;
+            refused
+        }
+    }
+}
+
+impl FromRequest for ApiClient {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(api_client(request))
+    }
 }
 
 async fn mobile_user(request: HttpRequest) -> Result<SignedInUser, ApiError> {

@@ -106,6 +106,8 @@ pub enum LoginConfirmation {
 pub struct RateLimits {
     /// Login requests created per client IP.
     pub create_per_ip: RateLimit,
+    /// Login requests created per registered client (its server creates them for everyone).
+    pub create_per_client: RateLimit,
     /// Scans and typed codes per signed-in user.
     pub scan_per_user: RateLimit,
     /// Scans and typed codes per client IP. Every attempt spends (so a success refunds
@@ -330,6 +332,7 @@ impl Settings {
         };
         let rate_limits = RateLimits {
             create_per_ip: limit("RATE_LIMIT_CREATE_PER_IP", "60/1m"),
+            create_per_client: limit("RATE_LIMIT_CREATE_PER_CLIENT", "600/1m"),
             scan_per_user: limit("RATE_LIMIT_SCAN_PER_USER", "20/1m"),
             scan_per_ip: limit("RATE_LIMIT_SCAN_PER_IP", "60/10m"),
             poll_per_request: limit("RATE_LIMIT_POLL_PER_REQUEST", "120/1m"),

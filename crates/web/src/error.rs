@@ -225,6 +225,10 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Marks an error response whose body follows another protocol's error shape (OAuth's
+/// `error` + `error_description`, which its client libraries parse): left as it is.
+pub struct ProtocolErrorBody;
+
 /// Rewrites every 4xx/5xx response into the one JSON shape with the request id: ours keep
 /// their code and message; actix's own (bad JSON, unknown route, …) get a code by status.
 /// Register with `ErrorHandlers::new().default_handler(render_errors)`.
@@ -235,7 +239,11 @@ pub fn render_errors<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if is_page && response.response().error().is_none() {
+    let is_protocol = response
+        .response()
+        .extensions()
+        .contains::<ProtocolErrorBody>();
+    if (is_page || is_protocol) && response.response().error().is_none() {
         // Pages explain their own errors to people, in HTML.
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
@@ -320,6 +328,10 @@ impl From<FlowError> for ApiError {
             FlowError::AccountDisabled => Self::new(
                 ErrorCode::Forbidden,
                 "This account is disabled; nothing can be signed in with it.",
+            ),
+            FlowError::WrongClient => Self::new(
+                ErrorCode::Forbidden,
+                "This sign-in request belongs to another client: redeem it with the API key of the client that created it (and a plain request with none).",
             ),
             FlowError::Store(store) => store.into(),
             FlowError::Unexpected(cause) => Self::internal(cause),

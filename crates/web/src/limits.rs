@@ -13,6 +13,8 @@ use crate::state::AppState;
 #[derive(Clone, Copy, Debug)]
 pub enum Bucket {
     CreatePerIp,
+    /// Requests a registered client creates (server to server: one IP for all its users).
+    CreatePerClient,
     ScanPerUser,
     ScanPerIp,
     PollPerRequest,
@@ -28,6 +30,7 @@ impl Bucket {
     fn name(self) -> &'static str {
         match self {
             Self::CreatePerIp => "create-ip",
+            Self::CreatePerClient => "create-client",
             Self::ScanPerUser => "scan-user",
             Self::ScanPerIp => "scan-ip",
             Self::PollPerRequest => "poll-request",
@@ -44,6 +47,7 @@ impl Bucket {
         let limits = &state.settings.rate_limits;
         match self {
             Self::CreatePerIp => &limits.create_per_ip,
+            Self::CreatePerClient => &limits.create_per_client,
             Self::ScanPerUser => &limits.scan_per_user,
             Self::ScanPerIp => &limits.scan_per_ip,
             Self::PollPerRequest => &limits.poll_per_request,

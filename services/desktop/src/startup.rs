@@ -17,7 +17,7 @@ pub fn build(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Resul
 
 /// Every desktop route.
 pub fn configure(config: &mut web::ServiceConfig) {
-    use routes::{events, login_requests, me};
+    use routes::{events, login_requests, me, oauth};
     config
         .service(web::resource("/").get(pages::index))
         .service(web::resource("/dashboard").get(pages::dashboard))
@@ -25,6 +25,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/healthz").get(healthz))
         .service(web::resource("/readyz").get(readyz))
         .service(web::resource("/.well-known/jwks.json").get(me::jwks))
+        .service(web::resource("/.well-known/oauth-authorization-server").get(oauth::metadata))
+        .service(web::resource("/oauth/device_authorization").post(oauth::device_authorization))
+        .service(web::resource("/oauth/token").post(oauth::token))
         .service(web::resource("/api/login-requests").post(login_requests::create))
         .service(
             web::resource("/api/login-requests/{id}")

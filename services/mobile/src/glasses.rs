@@ -517,7 +517,7 @@ impl Session {
 
     async fn ask_for_photo(&self, link: &mut Link) -> Step {
         let (photo, token) = PendingPhoto::new(self.wearer(), self.state.now());
-        if let Err(error) = self.state.store.insert_photo(&photo).await {
+        if let Err(error) = photo.save(&*self.state.store).await {
             tracing::warn!(%error, "cannot keep a pending photo");
             self.say(
                 link,

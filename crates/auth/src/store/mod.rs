@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
 use crate::events::{EventHub, SignInNotice};
-use crate::glasses::{PendingPhoto, PhotoOutcome};
+use crate::glasses::PhotoOutcome;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
 use crate::session::Session;
@@ -99,10 +99,28 @@ pub trait Store: Send + Sync + 'static {
     /// Tells every instance's open dashboards of the user about a new session.
     async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError>;
 
-    /// Keeps a photo asked of camera glasses until it expires.
-    async fn insert_photo(&self, photo: &PendingPhoto) -> Result<(), StoreError>;
-    /// The pending photo `id`, unless unknown or expired. (Single use is `use_once`'s job.)
-    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError>;
+    /// A small record operators manage (a registered client), by kind and id: stored as
+    /// JSON. `Ok(false)` when the id is taken.
+    async fn insert_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError>;
+    /// Replaces an existing entry; `Ok(false)` when there is none.
+    async fn update_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError>;
+    async fn load_entry(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError>;
+    /// Every entry of a kind (operators' lists: tens, not millions).
+    async fn list_entries(&self, kind: &str) -> Result<Vec<String>, StoreError>;
+    /// `Ok(false)` when there was none.
+    async fn delete_entry(&self, kind: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Keeps a short-lived record (a photo asked of glasses, a device code's polling pace)
+    /// until `until`, replacing any record of that kind and id.
+    async fn put_ephemeral(
+        &self,
+        kind: &str,
+        id: &str,
+        data: &str,
+        until: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The record, unless unknown or past its time.
+    async fn get_ephemeral(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError>;
     /// Tells the instance waiting for that photo (whichever it is) what its upload led to.
     async fn announce_photo(&self, outcome: &PhotoOutcome) -> Result<(), StoreError>;
 

@@ -25,7 +25,7 @@ use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AUDIT_CAPACITY_PER_USER, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::events::{EventHub, SignInNotice};
-use crate::glasses::{PendingPhoto, PhotoOutcome};
+use crate::glasses::PhotoOutcome;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
 use crate::session::Session;
@@ -62,6 +62,13 @@ return 0
 ";
 
 /// Moves a user's not-before time forward only. KEYS[1]; ARGV[1] the time.
+/// Replaces a directory entry only if it exists (one key: the kind's hash).
+const UPDATE_ENTRY_SCRIPT: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+";
+
 const NOT_BEFORE_SCRIPT: &str = r"
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -188,6 +195,7 @@ pub struct RedisStore {
     swap: Script,
     gcra: Script,
     not_before: Script,
+    update_entry: Script,
     events: Arc<EventHub>,
     clock: Arc<dyn Clock>,
     subscribed: watch::Receiver<bool>,
@@ -214,6 +222,7 @@ impl RedisStore {
             swap: Script::new(SWAP_SCRIPT),
             gcra: Script::new(GCRA_SCRIPT),
             not_before: Script::new(NOT_BEFORE_SCRIPT),
+            update_entry: Script::new(UPDATE_ENTRY_SCRIPT),
             events: EventHub::new(),
             clock,
             subscribed,
@@ -930,25 +939,83 @@ impl Store for RedisStore {
         Ok(newest_first)
     }
 
-    async fn insert_photo(&self, photo: &PendingPhoto) -> Result<(), StoreError> {
-        let ttl = (photo.expires_at - self.clock.now()).max(1);
+    async fn insert_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
         self.connection()
-            .pset_ex::<_, _, ()>(self.key("photo", &photo.id), to_json(photo)?, ttl as u64)
+            .hset_nx(self.key("directory", kind), id, data)
             .await
             .map_err(redis_error)
     }
 
-    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError> {
+    async fn update_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
+        let updated: i64 = self
+            .update_entry
+            .key(self.key("directory", kind))
+            .arg(id)
+            .arg(data)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        Ok(updated == 1)
+    }
+
+    async fn load_entry(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.connection()
+            .hget(self.key("directory", kind), id)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn list_entries(&self, kind: &str) -> Result<Vec<String>, StoreError> {
+        let entries: std::collections::BTreeMap<String, String> = self
+            .connection()
+            .hgetall(self.key("directory", kind))
+            .await
+            .map_err(redis_error)?;
+        Ok(entries.into_values().collect())
+    }
+
+    async fn delete_entry(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let deleted: i64 = self
+            .connection()
+            .hdel(self.key("directory", kind), id)
+            .await
+            .map_err(redis_error)?;
+        Ok(deleted == 1)
+    }
+
+    async fn put_ephemeral(
+        &self,
+        kind: &str,
+        id: &str,
+        data: &str,
+        until: UnixMillis,
+    ) -> Result<(), StoreError> {
+        // The data carries no expiry of its own: it is stored with it, so a reader on a
+        // manual clock (tests) sees the same deadline as Redis's own expiry.
+        let ttl = (until - self.clock.now()).max(1);
+        let record = to_json(&(until, data))?;
+        self.connection()
+            .pset_ex::<_, _, ()>(
+                self.key(&format!("ephemeral:{kind}"), id),
+                record,
+                ttl as u64,
+            )
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn get_ephemeral(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
         let text: Option<String> = self
             .connection()
-            .get(self.key("photo", id))
+            .get(self.key(&format!("ephemeral:{kind}"), id))
             .await
             .map_err(redis_error)?;
         let now = self.clock.now();
         Ok(text
-            .map(|text| from_json::<PendingPhoto>(&text))
+            .map(|text| from_json::<(UnixMillis, String)>(&text))
             .transpose()?
-            .filter(|photo| photo.expires_at > now))
+            .filter(|(until, _)| *until > now)
+            .map(|(_, data)| data))
     }
 
     async fn announce_photo(&self, outcome: &PhotoOutcome) -> Result<(), StoreError> {

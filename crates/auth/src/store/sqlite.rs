@@ -15,7 +15,7 @@ use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::events::{EventHub, SignInNotice};
-use crate::glasses::{PendingPhoto, PhotoOutcome};
+use crate::glasses::PhotoOutcome;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::{Gcra, RateLimit, gcra};
 use crate::session::Session;
@@ -33,8 +33,11 @@ const SCHEMA: &str = "
         id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
     CREATE TABLE IF NOT EXISTS used_once (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS photo_requests (
-        id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS directory (
+        kind TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, id));
+    CREATE TABLE IF NOT EXISTS ephemeral (
+        kind TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (kind, id));
     CREATE TABLE IF NOT EXISTS user_not_before (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -516,20 +519,90 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_photo(&self, photo: &PendingPhoto) -> Result<(), StoreError> {
-        let data = to_json(photo)?;
-        let (id, expires_at) = (photo.id.clone(), photo.expires_at);
+    async fn insert_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
+        let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO directory (kind, id, data) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![kind, id, data],
+            )
+            .map(|inserted| inserted == 1)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn update_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
+        let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "UPDATE directory SET data = ?3 WHERE kind = ?1 AND id = ?2",
+                params![kind, id, data],
+            )
+            .map(|updated| updated == 1)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn load_entry(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let (kind, id) = (kind.to_owned(), id.to_owned());
+        self.with(move |c| {
+            c.query_row(
+                "SELECT data FROM directory WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn list_entries(&self, kind: &str) -> Result<Vec<String>, StoreError> {
+        let kind = kind.to_owned();
+        self.with(move |c| {
+            let mut statement = c
+                .prepare("SELECT data FROM directory WHERE kind = ?1 ORDER BY id")
+                .map_err(db)?;
+            let rows = statement
+                .query_map(params![kind], |row| row.get::<_, String>(0))
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn delete_entry(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let (kind, id) = (kind.to_owned(), id.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM directory WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+            )
+            .map(|deleted| deleted == 1)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_ephemeral(
+        &self,
+        kind: &str,
+        id: &str,
+        data: &str,
+        until: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
         let now = self.clock.now();
         self.with(move |c| {
-            // Expired ones are of no use to anyone: clear them as new ones come.
+            // Past records are of no use to anyone: cleared as new ones come.
+            c.execute("DELETE FROM ephemeral WHERE expires_at <= ?1", params![now])
+                .map_err(db)?;
             c.execute(
-                "DELETE FROM photo_requests WHERE expires_at <= ?1",
-                params![now],
-            )
-            .map_err(db)?;
-            c.execute(
-                "INSERT INTO photo_requests (id, expires_at, data) VALUES (?1, ?2, ?3)",
-                params![id, expires_at, data],
+                "INSERT INTO ephemeral (kind, id, expires_at, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data",
+                params![kind, id, until, data],
             )
             .map_err(db)?;
             Ok(())
@@ -537,21 +610,19 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn load_photo(&self, id: &str) -> Result<Option<PendingPhoto>, StoreError> {
-        let id = id.to_owned();
+    async fn get_ephemeral(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let (kind, id) = (kind.to_owned(), id.to_owned());
         let now = self.clock.now();
-        let data = self
-            .with(move |c| {
-                c.query_row(
-                    "SELECT data FROM photo_requests WHERE id = ?1 AND expires_at > ?2",
-                    params![id, now],
-                    |row| row.get::<_, String>(0),
-                )
-                .optional()
-                .map_err(db)
-            })
-            .await?;
-        data.map(|text| from_json(&text)).transpose()
+        self.with(move |c| {
+            c.query_row(
+                "SELECT data FROM ephemeral WHERE kind = ?1 AND id = ?2 AND expires_at > ?3",
+                params![kind, id, now],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
     }
 
     async fn announce_photo(&self, outcome: &PhotoOutcome) -> Result<(), StoreError> {

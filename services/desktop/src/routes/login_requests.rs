@@ -4,12 +4,14 @@ use actix_web::cookie::SameSite;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::audit::AuditEvent;
+use qrlogin_auth::client::RegisteredClient;
 use qrlogin_auth::flows::{self, FlowError};
 use qrlogin_auth::login_request::{
     LoginRequest, RequestId, ScreenContext, Transition, TransitionError, is_well_formed_pin,
 };
 use qrlogin_auth::{LoginState, UnixMillis};
 use qrlogin_web::audit::Audit;
+use qrlogin_web::auth::ApiClient;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::{DESKTOP_SECRET_PREFIX, DESKTOP_SESSION};
 use qrlogin_web::json::{EmptyBody, JsonObject};
@@ -124,23 +126,54 @@ pub async fn load_owned(
     Ok(login)
 }
 
-/// `POST /api/login-requests`: a new request, its QR and its secret.
+/// The screen a new request is for: this deployment's own, or a registered client's (its
+/// name on the phone, its confirmation mode, and only it may redeem).
+pub fn screen_for(
+    state: &AppState,
+    client: &ClientInfo,
+    registered: Option<&RegisteredClient>,
+) -> ScreenContext {
+    ScreenContext {
+        client_name: registered.map_or_else(
+            || state.settings.app_name.clone(),
+            |registered| registered.name.clone(),
+        ),
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+        client_id: registered.map(|registered| registered.id.clone()),
+        confirmation: registered.map(|registered| registered.confirmation),
+    }
+}
+
+/// A request's creation budget: a registered client's own, else the caller's IP's.
+pub async fn spend_create_budget(
+    state: &AppState,
+    client: &ClientInfo,
+    registered: Option<&RegisteredClient>,
+) -> Result<(), ApiError> {
+    match registered {
+        Some(registered) => {
+            limits::spend(state, client, Bucket::CreatePerClient, &registered.id).await
+        }
+        None => limits::spend(state, client, Bucket::CreatePerIp, &client.ip).await,
+    }
+}
+
+/// `POST /api/login-requests`: a new request, its QR and its secret. With a registered
+/// client's API key (`Authorization: Bearer`), the request is that client's.
 #[tracing::instrument(name = "create login request", skip_all, fields(request = tracing::field::Empty))]
 pub async fn create(
     state: web::Data<AppState>,
     client: ClientInfo,
+    ApiClient(registered): ApiClient,
     body: JsonObject<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut audit = Audit::of(&state, &client, AuditEvent::Create);
-    audit.client(&state.settings.app_name);
+    let screen = screen_for(&state, &client, registered.as_ref());
+    audit.client(&screen.client_name);
     let created = async {
-        limits::spend(&state, &client, Bucket::CreatePerIp, &client.ip).await?;
+        spend_create_budget(&state, &client, registered.as_ref()).await?;
         let settings = &state.settings;
-        let screen = ScreenContext {
-            client_name: settings.app_name.clone(),
-            ip: client.ip,
-            user_agent: client.user_agent,
-        };
         let now = state.now();
         let new = flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms)
             .await?;
@@ -283,6 +316,10 @@ struct Redeemed {
     token_type: &'static str,
     expires_in: i64,
     user: qrlogin_auth::User,
+    /// For a registered client's request: who signed in, for that client (verify it with
+    /// `/.well-known/jwks.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 /// `POST /api/login-requests/{id}/redeem`: exactly once, turns an approval into a session
@@ -292,6 +329,7 @@ pub async fn redeem(
     state: web::Data<AppState>,
     request: HttpRequest,
     client: ClientInfo,
+    ApiClient(registered): ApiClient,
     id: web::Path<String>,
     _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -300,11 +338,15 @@ pub async fn redeem(
     let lifetimes = state.settings.lifetimes();
     let mut audit = Audit::of(&state, &client, AuditEvent::Redeem);
     audit.login_request(&id);
+    if let Some(registered) = &registered {
+        audit.client(&registered.name);
+    }
     let redeemed = flows::redeem(
         &*state.store,
         &state.keys,
         &id,
         &secret,
+        registered.as_ref().map(|registered| registered.id.as_str()),
         client.device(),
         state.now(),
         &lifetimes,
@@ -331,6 +373,22 @@ pub async fn redeem(
     let (token, claims) = signed_in.access_token.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
     })?;
+    let id_token = match &registered {
+        Some(registered) => Some(
+            state
+                .keys
+                .issue_identity(
+                    &signed_in.session.user,
+                    &registered.id,
+                    signed_in.approved_at.unwrap_or(claims.iat * 1000),
+                    state.now(),
+                )
+                .map_err(ApiError::internal)?
+                .expose_secret()
+                .to_owned(),
+        ),
+        None => None,
+    };
     let policy = state.desktop_cookies();
     let session_cookie = policy.build(
         DESKTOP_SESSION,
@@ -347,5 +405,6 @@ pub async fn redeem(
             token_type: "Bearer",
             expires_in: claims.exp - claims.iat,
             user: signed_in.session.user,
+            id_token,
         }))
 }

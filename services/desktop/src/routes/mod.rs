@@ -1,3 +1,4 @@
 pub mod events;
 pub mod login_requests;
 pub mod me;
+pub mod oauth;

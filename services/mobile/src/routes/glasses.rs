@@ -169,12 +169,14 @@ pub async fn photo_upload(
     let id = PendingPhoto::id_in_token(token).ok_or_else(refused)?;
     tracing::Span::current().record("photo", id);
     let now = state.now();
-    let photo = state.store.load_photo(id).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NotFound,
-            "No such photo is awaited (never asked for, or more than 30 s ago).",
-        )
-    })?;
+    let photo = PendingPhoto::load(&*state.store, id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "No such photo is awaited (never asked for, or more than 30 s ago).",
+            )
+        })?;
     if !photo.accepts(token, now) {
         tracing::warn!("a photo upload with a wrong token was refused");
         let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);

@@ -4,8 +4,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::audit::AuditEvent;
+use qrlogin_auth::client::ConfirmationMode;
 use qrlogin_auth::flows::{self, ScanTarget};
-use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition, generate_pin};
+use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, Transition};
 use qrlogin_auth::user_code::UserCode;
 use qrlogin_auth::{LoginState, UnixMillis, User};
 use qrlogin_web::audit::Audit;
@@ -287,16 +288,20 @@ pub(crate) async fn decide_as(
     };
     let mut audit = Audit::of(state, client, event);
     audit.user(&user.id).login_request(id);
-    let pin =
-        (approve && state.settings.login_confirmation == LoginConfirmation::Pin).then(generate_pin);
+    let default = match state.settings.login_confirmation {
+        LoginConfirmation::Pin => ConfirmationMode::Pin,
+        LoginConfirmation::Tap => ConfirmationMode::Tap,
+    };
     let now = state.now();
     let decided = match approve {
-        true => flows::approve(&*state.store, id, user, pin.clone(), now).await,
-        false => flows::transition(&*state.store, id, &Transition::Deny { user }, now).await,
+        true => flows::approve(&*state.store, id, user, default, now).await,
+        false => flows::transition(&*state.store, id, &Transition::Deny { user }, now)
+            .await
+            .map(|denied| (denied, None)),
     }
     .map_err(ApiError::from);
     audit.record(state, &decided).await;
-    Ok((decided?, pin))
+    decided
 }
 
 async fn decide(

@@ -1,0 +1,243 @@
+//! Registered clients: third-party apps (the "Space" app's use) that create login requests
+//! server to server with an API key, and receive an identity token whose audience is them.
+//!
+//! An API key is `qrk_{client id}.{secret}`: it names its client, so it is checked against
+//! one stored hash. The secret is 256 random bits, so a fast hash (SHA-256, compared in
+//! constant time) is as good as a slow one, and costs nothing per request.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::login_request::UnixMillis;
+use crate::secret::{SecretHash, random_token};
+
+/// How a client's users confirm on the phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmationMode {
+    /// The tap on the phone signs the screen in.
+    Tap,
+    /// The phone shows a PIN the screen must type.
+    Pin,
+}
+
+impl ConfirmationMode {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        match input {
+            "tap" => Ok(Self::Tap),
+            "pin" => Ok(Self::Pin),
+            other => Err(format!("`{other}`: expected `tap` or `pin`")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tap => "tap",
+            Self::Pin => "pin",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredClient {
+    /// `cl_…`: public; the `aud` of its identity tokens and the OAuth `client_id`.
+    pub id: String,
+    /// What the phone's confirmation names ("Sign in to Space").
+    pub name: String,
+    pub key: SecretHash,
+    pub redirect_uris: Vec<String>,
+    /// Browser origins that may follow this client's requests (poll, events).
+    pub origins: Vec<String>,
+    pub confirmation: ConfirmationMode,
+    pub created_at: UnixMillis,
+    pub key_rotated_at: UnixMillis,
+}
+
+/// The store's directory kind clients live under.
+pub const CLIENTS: &str = "client";
+
+const KEY_PREFIX: &str = "qrk_";
+
+/// A new random API key for client `id`.
+pub fn new_api_key(id: &str) -> SecretString {
+    format!("{KEY_PREFIX}{id}.{}", random_token::<32>()).into()
+}
+
+/// The client an API key names (nothing is known to be true of it until its hash matches).
+pub fn client_in_key(key: &str) -> Option<&str> {
+    key.strip_prefix(KEY_PREFIX)?
+        .split_once('.')
+        .map(|(id, _)| id)
+        .filter(|id| is_client_id(id))
+}
+
+pub fn is_client_id(id: &str) -> bool {
+    id.strip_prefix("cl_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 32
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+impl RegisteredClient {
+    /// A new client and its API key (shown once; only its hash is kept).
+    pub fn register(
+        name: &str,
+        redirect_uris: Vec<String>,
+        origins: Vec<String>,
+        confirmation: ConfirmationMode,
+        now: UnixMillis,
+    ) -> Result<(Self, SecretString), String> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err("a client name has 1 to 64 characters".into());
+        }
+        for uri in &redirect_uris {
+            check_url(uri, "redirect URI")?;
+        }
+        for origin in &origins {
+            check_origin(origin)?;
+        }
+        let id = format!("cl_{}", random_token::<12>());
+        let key = new_api_key(&id);
+        let client = Self {
+            id,
+            name: name.to_owned(),
+            key: SecretHash::of(secrecy::ExposeSecret::expose_secret(&key)),
+            redirect_uris,
+            origins,
+            confirmation,
+            created_at: now,
+            key_rotated_at: now,
+        };
+        Ok((client, key))
+    }
+
+    /// Replaces the API key: the old one stops working at once.
+    pub fn rotate_key(&mut self, now: UnixMillis) -> SecretString {
+        let key = new_api_key(&self.id);
+        self.key = SecretHash::of(secrecy::ExposeSecret::expose_secret(&key));
+        self.key_rotated_at = now;
+        key
+    }
+
+    /// Constant-time.
+    pub fn accepts(&self, key: &str) -> bool {
+        self.key.matches(key)
+    }
+}
+
+/// The registered clients, kept in the store's directory.
+pub mod registry {
+    use super::{CLIENTS, RegisteredClient};
+    use crate::store::{Store, StoreError};
+
+    fn decode(text: &str) -> Result<RegisteredClient, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Unexpected(e.into()))
+    }
+
+    fn encode(client: &RegisteredClient) -> Result<String, StoreError> {
+        serde_json::to_string(client).map_err(|e| StoreError::Unexpected(e.into()))
+    }
+
+    pub async fn add(store: &dyn Store, client: &RegisteredClient) -> Result<bool, StoreError> {
+        store
+            .insert_entry(CLIENTS, &client.id, &encode(client)?)
+            .await
+    }
+
+    pub async fn save(store: &dyn Store, client: &RegisteredClient) -> Result<bool, StoreError> {
+        store
+            .update_entry(CLIENTS, &client.id, &encode(client)?)
+            .await
+    }
+
+    pub async fn load(store: &dyn Store, id: &str) -> Result<Option<RegisteredClient>, StoreError> {
+        store
+            .load_entry(CLIENTS, id)
+            .await?
+            .as_deref()
+            .map(decode)
+            .transpose()
+    }
+
+    pub async fn list(store: &dyn Store) -> Result<Vec<RegisteredClient>, StoreError> {
+        store
+            .list_entries(CLIENTS)
+            .await?
+            .iter()
+            .map(|text| decode(text))
+            .collect()
+    }
+
+    pub async fn remove(store: &dyn Store, id: &str) -> Result<bool, StoreError> {
+        store.delete_entry(CLIENTS, id).await
+    }
+}
+
+fn check_url(text: &str, what: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{what} `{text}`: {e}"))?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if local => Ok(()),
+        _ => Err(format!("{what} `{text}`: https only (http for localhost)")),
+    }
+}
+
+/// `https://app.example` (scheme, host, optional port; nothing else).
+fn check_origin(text: &str) -> Result<(), String> {
+    check_url(text, "origin")?;
+    let url = url::Url::parse(text).map_err(|e| e.to_string())?;
+    if url.origin().ascii_serialization() != text.trim_end_matches('/') || url.path() != "/" {
+        return Err(format!(
+            "origin `{text}`: scheme, host and port only, like https://app.example"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn a_key_names_its_client_and_only_the_current_key_is_accepted() {
+        let (mut client, key) = RegisteredClient::register(
+            "Space",
+            vec!["https://space.example/callback".into()],
+            vec!["https://space.example".into()],
+            ConfirmationMode::Tap,
+            0,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(client_in_key(key.expose_secret()), Some(client.id.as_str()));
+        assert!(client.accepts(key.expose_secret()));
+        let rotated = client.rotate_key(1);
+        assert!(!client.accepts(key.expose_secret()));
+        assert!(client.accepts(rotated.expose_secret()));
+        assert_eq!(client_in_key("qrk_nope"), None);
+        assert_eq!(client_in_key("Bearer x"), None);
+    }
+
+    #[test]
+    fn origins_and_redirects_are_checked() {
+        let register = |redirect: &str, origin: &str| {
+            RegisteredClient::register(
+                "Space",
+                vec![redirect.into()],
+                vec![origin.into()],
+                ConfirmationMode::Pin,
+                0,
+            )
+        };
+        assert!(register("https://a.example/cb", "https://a.example").is_ok());
+        assert!(register("http://localhost:3000/cb", "http://localhost:3000").is_ok());
+        assert!(register("http://a.example/cb", "https://a.example").is_err());
+        assert!(register("https://a.example/cb", "https://a.example/path").is_err());
+        assert!(register("javascript:alert(1)", "https://a.example").is_err());
+    }
+}

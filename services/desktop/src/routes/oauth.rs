@@ -1,0 +1,288 @@
+//! RFC 8628, the OAuth 2.0 device authorization grant, on the same login requests:
+//! `POST /oauth/device_authorization`, `POST /oauth/token` and the RFC 8414 metadata at
+//! `/.well-known/oauth-authorization-server`, so any OAuth library can sign a user in.
+//!
+//! These endpoints speak OAuth's own error shape (`error`, `error_description`), which the
+//! libraries parse; `message` repeats the description in qrlogin's shape.
+
+use std::collections::HashMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use qrlogin_auth::LoginState;
+use qrlogin_auth::audit::AuditEvent;
+use qrlogin_auth::client::{ConfirmationMode, registry};
+use qrlogin_auth::device::{self, DEVICE_CODE_GRANT, PACES, Pace};
+use qrlogin_auth::flows::{self, FlowError};
+use qrlogin_web::audit::Audit;
+use qrlogin_web::client::ClientInfo;
+use qrlogin_web::error::ProtocolErrorBody;
+use qrlogin_web::{ApiError, AppState, ErrorCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use super::login_requests::{screen_for, spend_create_budget};
+
+/// An OAuth error answer (RFC 6749 §5.2, RFC 8628 §3.5).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.extensions_mut().insert(ProtocolErrorBody);
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(json!({
+            "error": error,
+            "error_description": description,
+            "message": description,
+        }))
+}
+
+fn invalid_request(description: &str) -> HttpResponse {
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// Store trouble is ours, not the client's: the usual 503 (or 500), in qrlogin's shape.
+fn unavailable(error: impl Into<ApiError>) -> HttpResponse {
+    actix_web::ResponseError::error_response(&error.into())
+}
+
+/// `POST /oauth/device_authorization` (`client_id`): a login request for a device, as codes.
+#[tracing::instrument(name = "device authorization", skip_all)]
+pub async fn device_authorization(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = form(&body);
+    let Some(client_id) = params.get("client_id") else {
+        return invalid_request("client_id is required.");
+    };
+    let registered = match registry::load(&*state.store, client_id).await {
+        Ok(Some(registered)) => registered,
+        Ok(None) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "No client is registered with that client_id.",
+            );
+        }
+        Err(error) => return unavailable(error),
+    };
+    if let Err(error) = spend_create_budget(&state, &client, Some(&registered)).await {
+        return actix_web::ResponseError::error_response(&error);
+    }
+    // A device cannot type the phone's PIN: its requests are confirmed with a tap.
+    let mut screen = screen_for(&state, &client, Some(&registered));
+    screen.confirmation = Some(ConfirmationMode::Tap);
+    let mut audit = Audit::of(&state, &client, AuditEvent::Create);
+    audit
+        .client(&registered.name)
+        .detail("OAuth device authorization");
+    let now = state.now();
+    let settings = &state.settings;
+    let created =
+        flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms).await;
+    if let Ok(new) = &created {
+        audit.login_request(&new.request.id);
+    }
+    let created = created.map_err(ApiError::from);
+    audit.record(&state, &created).await;
+    let new = match created {
+        Ok(new) => new,
+        Err(error) => return actix_web::ResponseError::error_response(&error),
+    };
+    let request = &new.request;
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "device_code": device::device_code(&request.id, new.desktop_secret.expose_secret()),
+            "user_code": request.user_code.display(),
+            "verification_uri": settings.mobile_public_url.join("/scan"),
+            "verification_uri_complete": settings.mobile_public_url.join(&format!("/s/{}", request.id)),
+            "expires_in": (request.expires_at - now) / 1000,
+            "interval": device::POLL_INTERVAL_S,
+        }))
+}
+
+/// `POST /oauth/token` with the device-code grant: `authorization_pending` until the phone
+/// approves, then the tokens, once; `slow_down` for polls too soon (the interval growing by
+/// 5 s each time, for good); `access_denied`; `expired_token`.
+#[tracing::instrument(name = "device token", skip_all)]
+pub async fn token(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = form(&body);
+    let param = |name: &str| params.get(name).map(String::as_str);
+    match param("grant_type") {
+        Some(DEVICE_CODE_GRANT) => {}
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Only the device code grant is offered here.",
+            );
+        }
+        None => return invalid_request("grant_type is required."),
+    }
+    let (Some(code), Some(client_id)) = (param("device_code"), param("client_id")) else {
+        return invalid_request("device_code and client_id are required.");
+    };
+    let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    let Some((id, secret)) = device::parse_device_code(code) else {
+        return invalid_grant("That device code is not one of ours.");
+    };
+    match registry::load(&*state.store, client_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "No client is registered with that client_id.",
+            );
+        }
+        Err(error) => return unavailable(error),
+    }
+    let now = state.now();
+    let request = match flows::load(&*state.store, &id, now).await {
+        Ok(request) => request,
+        Err(FlowError::NotFound) => return invalid_grant("That device code is not one of ours."),
+        Err(error) => return unavailable(error),
+    };
+    if !request.secret_hash.matches(secret)
+        || request.screen.client_id.as_deref() != Some(client_id)
+    {
+        return invalid_grant("That device code was not issued to this client.");
+    }
+    let previous = match state.store.get_ephemeral(PACES, id.as_str()).await {
+        Ok(text) => text.and_then(|text| serde_json::from_str::<Pace>(&text).ok()),
+        Err(error) => return unavailable(error),
+    };
+    let (pace, too_soon) = Pace::poll(previous, now);
+    let kept_until = request.expires_at + 60_000;
+    let saved = match serde_json::to_string(&pace) {
+        Ok(text) => state
+            .store
+            .put_ephemeral(PACES, id.as_str(), &text, kept_until)
+            .await
+            .map_err(ApiError::from),
+        Err(error) => Err(ApiError::internal(error)),
+    };
+    if let Err(error) = saved {
+        return actix_web::ResponseError::error_response(&error);
+    }
+    if too_soon {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "slow_down",
+            &format!(
+                "Polling too fast: wait {} seconds between polls from now on.",
+                pace.interval_s
+            ),
+        );
+    }
+    match request.state_at(now) {
+        LoginState::Pending | LoginState::Claimed => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "Waiting for the user to approve on their phone.",
+        ),
+        LoginState::Denied | LoginState::Cancelled | LoginState::Locked => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "access_denied",
+            "The user did not approve this sign-in.",
+        ),
+        LoginState::Expired => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "expired_token",
+            "The device code has expired: start again.",
+        ),
+        LoginState::Redeemed => invalid_grant("That device code was already used."),
+        LoginState::Approved => {
+            issue_tokens(&state, &client, &id, secret.to_owned().into(), client_id).await
+        }
+    }
+}
+
+async fn issue_tokens(
+    state: &AppState,
+    client: &ClientInfo,
+    id: &qrlogin_auth::RequestId,
+    secret: SecretString,
+    client_id: &str,
+) -> HttpResponse {
+    let mut audit = Audit::of(state, client, AuditEvent::Redeem);
+    audit.login_request(id).detail("OAuth device token");
+    let now = state.now();
+    let redeemed = flows::redeem(
+        &*state.store,
+        &state.keys,
+        id,
+        &secret,
+        Some(client_id),
+        client.device(),
+        now,
+        &state.settings.lifetimes(),
+    )
+    .await;
+    let redeemed = redeemed.map_err(ApiError::from);
+    if let Ok(signed_in) = &redeemed {
+        audit.user(&signed_in.session.user.id);
+    }
+    audit.record(state, &redeemed).await;
+    let signed_in = match redeemed {
+        Ok(signed_in) => signed_in,
+        // Another poll redeemed it a moment ago: this one is told as a reused code would be.
+        Err(error) if error.code == ErrorCode::Conflict => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "That device code was already used.",
+            );
+        }
+        Err(error) => return actix_web::ResponseError::error_response(&error),
+    };
+    let Some((access_token, claims)) = signed_in.access_token else {
+        return unavailable(ApiError::internal(anyhow::anyhow!(
+            "a device session without an access token"
+        )));
+    };
+    let id_token = match state.keys.issue_identity(
+        &signed_in.session.user,
+        client_id,
+        signed_in.approved_at.unwrap_or(now),
+        now,
+    ) {
+        Ok(token) => token,
+        Err(error) => return unavailable(ApiError::internal(error)),
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(json!({
+            "access_token": access_token.expose_secret(),
+            "token_type": "Bearer",
+            "expires_in": claims.exp - claims.iat,
+            "id_token": id_token.expose_secret(),
+        }))
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let base = &state.settings.desktop_public_url;
+    HttpResponse::Ok().json(json!({
+        "issuer": state.keys.issuer(),
+        "device_authorization_endpoint": base.join("/oauth/device_authorization"),
+        "token_endpoint": base.join("/oauth/token"),
+        "jwks_uri": base.join("/.well-known/jwks.json"),
+        "grant_types_supported": [DEVICE_CODE_GRANT],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+    }))
+}

@@ -1,0 +1,126 @@
+//! `qrlogin clients …`: registering the third-party apps that may create sign-ins with an
+//! API key and receive identity tokens. Keys are printed once and kept only as hashes.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use qrlogin_auth::audit::{AuditEvent, AuditRecord};
+use qrlogin_auth::client::{ConfirmationMode, RegisteredClient, registry};
+use qrlogin_auth::clock::{Clock, SystemClock};
+use qrlogin_auth::store::Store;
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Register an app; prints its client id and its API key (shown this once only).
+    Add {
+        /// The name the phone shows: "Sign in to NAME".
+        name: String,
+        /// Where the app's users may be sent back to (repeatable; https, or http on localhost).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A browser origin that may follow the app's sign-ins (repeatable), like
+        /// https://app.example.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// `tap` (the phone's tap signs in) or `pin` (the phone shows a PIN to type).
+        #[arg(long, default_value = "tap", value_parser = ConfirmationMode::parse)]
+        confirmation: ConfirmationMode,
+    },
+    /// List the registered apps (never their keys).
+    List,
+    /// Replace an app's API key: the old one stops working at once; prints the new one.
+    RotateKey { client_id: String },
+    /// Remove an app: its key stops working, its pending sign-ins cannot be redeemed.
+    Remove { client_id: String },
+}
+
+async fn record(
+    store: &dyn Store,
+    event: AuditEvent,
+    client: &RegisteredClient,
+) -> anyhow::Result<()> {
+    let mut entry = AuditRecord::new(event, SystemClock.now());
+    entry.client = Some(client.name.clone());
+    entry.detail = Some(format!("{} (command line)", client.id));
+    Ok(store.append_audit(&[entry]).await?)
+}
+
+fn print_key(id: &str, key: &SecretString) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    writeln!(out, "client_id: {id}")?;
+    writeln!(out, "api_key:   {}", key.expose_secret())?;
+    writeln!(
+        out,
+        "Keep the API key on the app's server only: it is shown this once, and a browser never needs it."
+    )?;
+    Ok(())
+}
+
+pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<()> {
+    match command {
+        ClientsCommand::Add {
+            name,
+            redirect_uris,
+            origins,
+            confirmation,
+        } => {
+            let (client, key) = RegisteredClient::register(
+                &name,
+                redirect_uris,
+                origins,
+                confirmation,
+                SystemClock.now(),
+            )
+            .map_err(|why| anyhow::anyhow!(why))?;
+            if !registry::add(store, &client).await? {
+                anyhow::bail!("a client id collided; run the command again");
+            }
+            record(store, AuditEvent::ClientRegistered, &client).await?;
+            print_key(&client.id, &key)
+        }
+        ClientsCommand::List => {
+            let mut out = std::io::stdout();
+            let clients = registry::list(store).await?;
+            if clients.is_empty() {
+                writeln!(out, "no registered clients")?;
+            }
+            for client in clients {
+                writeln!(
+                    out,
+                    "{}\t{}\tconfirmation={}\tredirect_uris={}\torigins={}",
+                    client.id,
+                    client.name,
+                    client.confirmation.as_str(),
+                    client.redirect_uris.join(","),
+                    client.origins.join(","),
+                )?;
+            }
+            Ok(())
+        }
+        ClientsCommand::RotateKey { client_id } => {
+            let Some(mut client) = registry::load(store, &client_id).await? else {
+                anyhow::bail!("there is no client {client_id:?}");
+            };
+            let key = client.rotate_key(SystemClock.now());
+            if !registry::save(store, &client).await? {
+                anyhow::bail!("the client {client_id:?} was removed meanwhile");
+            }
+            record(store, AuditEvent::ClientKeyRotated, &client).await?;
+            print_key(&client.id, &key)
+        }
+        ClientsCommand::Remove { client_id } => {
+            let Some(client) = registry::load(store, &client_id).await? else {
+                anyhow::bail!("there is no client {client_id:?}");
+            };
+            registry::remove(store, &client_id).await?;
+            record(store, AuditEvent::ClientRemoved, &client).await?;
+            writeln!(
+                std::io::stdout(),
+                "removed client {client_id} ({})",
+                client.name
+            )?;
+            Ok(())
+        }
+    }
+}

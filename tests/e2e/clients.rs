@@ -1,0 +1,509 @@
+//! Third-party apps: registered clients create sign-ins with their API key and get an
+//! identity token for them alone; the same sign-ins as the OAuth 2.0 device authorization
+//! grant (RFC 8628), driven by an unmodified OAuth library.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use oauth2::basic::BasicClient;
+use oauth2::{
+    ClientId, DeviceAuthorizationUrl, StandardDeviceAuthorizationResponse, TokenResponse, TokenUrl,
+};
+use qrlogin_auth::client::{ConfirmationMode, RegisteredClient, registry};
+use qrlogin_auth::clock::Clock;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Phone, TestCluster, client, error_code};
+
+/// Registers an app as `qrlogin clients add` does; its id and API key.
+async fn register(
+    cluster: &TestCluster,
+    name: &str,
+    confirmation: ConfirmationMode,
+) -> (String, String) {
+    let (registered, key) = RegisteredClient::register(
+        name,
+        vec!["https://space.example/callback".into()],
+        vec!["https://space.example".into()],
+        confirmation,
+        cluster.clock.now(),
+    )
+    .unwrap();
+    assert!(registry::add(&*cluster.store, &registered).await.unwrap());
+    (registered.id, key.expose_secret().to_owned())
+}
+
+/// What the app's server does: creates a request with its key.
+async fn create_as(cluster: &TestCluster, key: &str) -> (u16, Value) {
+    let response = client()
+        .post(format!("{}/api/login-requests", cluster.desktops[0]))
+        .bearer_auth(key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn redeem_as(cluster: &TestCluster, created: &Value, key: Option<&str>) -> reqwest::Response {
+    let mut request = client()
+        .post(format!(
+            "{}/api/login-requests/{}/redeem",
+            cluster.desktops[0],
+            created["id"].as_str().unwrap()
+        ))
+        .header(
+            "x-desktop-secret",
+            created["desktop_secret"].as_str().unwrap(),
+        )
+        .json(&json!({}));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    request.send().await.unwrap()
+}
+
+/// The phone scans the request's QR and taps approve.
+async fn approved_on(phone: &Phone, id: &str) -> Value {
+    let confirmation: Value = phone.scan_id(id).await.json().await.unwrap();
+    let decided = phone.decide(id, "approve").await;
+    assert_eq!(decided.status(), 200);
+    let decided: Value = decided.json().await.unwrap();
+    json!({"confirmation": confirmation, "decided": decided})
+}
+
+/// Verifies an identity token offline, with nothing but the published JWKS.
+async fn verified_identity(
+    cluster: &TestCluster,
+    token: &str,
+    audience: &str,
+) -> Result<Value, jsonwebtoken::errors::Error> {
+    let jwks: JwkSet = client()
+        .get(format!("{}/.well-known/jwks.json", cluster.desktops[0]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token)?;
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_audience(&[audience]);
+    // The test's clock is manual; expiry is checked against it below.
+    validation.validate_exp = false;
+    let claims =
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk)?, &validation)?.claims;
+    assert!(claims["exp"].as_i64().unwrap() > cluster.clock.now() / 1000);
+    Ok(claims)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_signs_its_user_in_and_gets_an_identity_token_for_it_alone() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (space, key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let (status, created) = create_as(&cluster, &key).await;
+    assert_eq!(status, 201);
+    let phone = cluster.phone("alice@example.com").await;
+    let seen = approved_on(&phone, created["id"].as_str().unwrap()).await;
+    // The phone says which app the sign-in is for.
+    assert_eq!(seen["confirmation"]["client_name"], "Space");
+
+    let redeemed = redeem_as(&cluster, &created, Some(&key)).await;
+    assert_eq!(redeemed.status(), 200);
+    let redeemed: Value = redeemed.json().await.unwrap();
+    let id_token = redeemed["id_token"].as_str().unwrap();
+    let claims = verified_identity(&cluster, id_token, &space).await.unwrap();
+    assert_eq!(claims["aud"], space.as_str());
+    assert_eq!(claims["sub"], "mentra:alice@example.com");
+    assert_eq!(claims["name"], "alice@example.com");
+    assert_eq!(claims["amr"], json!(["qr"]));
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+
+    // Another app cannot use it: the audience is Space's.
+    let (other, _) = register(&cluster, "Other", ConfirmationMode::Tap).await;
+    let wrong_audience = verified_identity(&cluster, id_token, &other).await;
+    assert_eq!(
+        wrong_audience.unwrap_err().kind(),
+        &jsonwebtoken::errors::ErrorKind::InvalidAudience
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_request_is_redeemed_by_that_client_only() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (_, space_key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let (_, other_key) = register(&cluster, "Other", ConfirmationMode::Tap).await;
+    let (_, created) = create_as(&cluster, &space_key).await;
+    let phone = cluster.phone("alice@example.com").await;
+    approved_on(&phone, created["id"].as_str().unwrap()).await;
+
+    let (status, code) = error_code(redeem_as(&cluster, &created, Some(&other_key)).await).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    let (status, _) = error_code(redeem_as(&cluster, &created, None).await).await;
+    assert_eq!(status, 403);
+    // Refusals spent nothing: the right client still redeems.
+    assert_eq!(
+        redeem_as(&cluster, &created, Some(&space_key))
+            .await
+            .status(),
+        200
+    );
+
+    // And a plain request is not redeemable with a client's key.
+    let screen = cluster.screen(0);
+    let plain = screen.create().await;
+    approved_on(&phone, &plain.id).await;
+    let plain_json = json!({"id": plain.id, "desktop_secret": plain.secret});
+    assert_eq!(
+        redeem_as(&cluster, &plain_json, Some(&space_key))
+            .await
+            .status(),
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_rotated_key_is_refused() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (space, key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    for wrong in [
+        format!("{key}x"),
+        "qrk_cl_nosuchclient.secret".to_owned(),
+        "not-a-key".to_owned(),
+    ] {
+        let (status, body) = create_as(&cluster, &wrong).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthenticated"))
+        );
+    }
+    let mut registered = registry::load(&*cluster.store, &space)
+        .await
+        .unwrap()
+        .unwrap();
+    let rotated = registered.rotate_key(cluster.clock.now());
+    assert!(registry::save(&*cluster.store, &registered).await.unwrap());
+    assert_eq!(create_as(&cluster, &key).await.0, 401);
+    assert_eq!(create_as(&cluster, rotated.expose_secret()).await.0, 201);
+    let trail = cluster.audit_trail().await;
+    assert!(
+        trail
+            .iter()
+            .any(|r| r.detail.as_deref() == Some("client API key: not valid"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_in_pin_mode_gets_a_pin_even_where_the_deployment_taps() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (_, key) = register(&cluster, "Vault", ConfirmationMode::Pin).await;
+    let (_, created) = create_as(&cluster, &key).await;
+    let id = created["id"].as_str().unwrap();
+    let phone = cluster.phone("alice@example.com").await;
+    let seen = approved_on(&phone, id).await;
+    let pin = seen["decided"]["pin"].as_str().unwrap().to_owned();
+    assert_eq!(
+        redeem_as(&cluster, &created, Some(&key)).await.status(),
+        409
+    );
+    let typed = client()
+        .post(format!(
+            "{}/api/login-requests/{id}/pin",
+            cluster.desktops[0]
+        ))
+        .header(
+            "x-desktop-secret",
+            created["desktop_secret"].as_str().unwrap(),
+        )
+        .json(&json!({ "pin": pin }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typed.status(), 200);
+    assert_eq!(
+        redeem_as(&cluster, &created, Some(&key)).await.status(),
+        200
+    );
+}
+
+fn oauth_client(
+    cluster: &TestCluster,
+    client_id: &str,
+) -> oauth2::basic::BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+> {
+    let base = &cluster.desktops[0];
+    BasicClient::new(ClientId::new(client_id.to_owned()))
+        .set_device_authorization_url(
+            DeviceAuthorizationUrl::new(format!("{base}/oauth/device_authorization")).unwrap(),
+        )
+        .set_token_uri(TokenUrl::new(format!("{base}/oauth/token")).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_library_completes_the_device_flow_by_qr_and_by_typed_code() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (space, _) = register(&cluster, "Space", ConfirmationMode::Pin).await;
+    let oauth = oauth_client(&cluster, &space);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let phone = Arc::new(cluster.phone("alice@example.com").await);
+
+    for typed in [false, true] {
+        let details: StandardDeviceAuthorizationResponse = oauth
+            .exchange_device_code()
+            .request_async(&http)
+            .await
+            .unwrap();
+        assert_eq!(
+            details.verification_uri().as_str(),
+            format!("{}/scan", cluster.mobile)
+        );
+        let complete = details
+            .verification_uri_complete()
+            .unwrap()
+            .secret()
+            .clone();
+        let id = complete.rsplit('/').next().unwrap().to_owned();
+        // The user acts only once the device is polling: its first poll hears
+        // `authorization_pending`, and its wait ends when the phone has approved.
+        let approved = Arc::new(tokio::sync::Notify::new());
+        let user_code = details.user_code().secret().clone();
+        let act = {
+            let (phone, approved, id) = (phone.clone(), approved.clone(), id.clone());
+            async move {
+                let scanned = if typed {
+                    // Typed in any case, with any separators.
+                    let messy = user_code.to_lowercase().replace('-', " . ");
+                    phone.scan(json!({ "user_code": messy })).await
+                } else {
+                    phone.scan(json!({ "qr_text": complete })).await
+                };
+                assert_eq!(scanned.status(), 200);
+                assert_eq!(phone.decide(&id, "approve").await.status(), 200);
+                approved.notify_one();
+            }
+        };
+        let clock = cluster.clock.clone();
+        let waited_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sleep = |interval: Duration| {
+            let (clock, approved, waited_once) =
+                (clock.clone(), approved.clone(), waited_once.clone());
+            async move {
+                // Time passes for the server as the device waits (the server's clock is
+                // the test's), and the first wait lasts until the user has approved.
+                clock.advance(interval);
+                if !waited_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    tokio::time::timeout(Duration::from_secs(10), approved.notified())
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        let polled = oauth
+            .exchange_device_access_token(&details)
+            .request_async(&http, sleep, None);
+        let (token, ()) = tokio::join!(polled, act);
+        let token = token.unwrap();
+        let me: Value = client()
+            .get(format!("{}/api/me", cluster.desktops[0]))
+            .bearer_auth(token.access_token().secret())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["user"]["id"], "mentra:alice@example.com");
+    }
+}
+
+/// A raw token request for `device_code`.
+async fn poll(cluster: &TestCluster, client_id: &str, device_code: &str) -> (u16, Value, String) {
+    let response = client()
+        .post(format!("{}/oauth/token", cluster.desktops[0]))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let cache = response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, response.json().await.unwrap(), cache)
+}
+
+async fn authorize(cluster: &TestCluster, client_id: &str) -> Value {
+    let response = client()
+        .post(format!(
+            "{}/oauth/device_authorization",
+            cluster.desktops[0]
+        ))
+        .form(&[("client_id", client_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_too_fast_slows_the_device_down_for_good() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (space, _) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let codes = authorize(&cluster, &space).await;
+    assert_eq!(codes["interval"], 5);
+    let device_code = codes["device_code"].as_str().unwrap();
+    let error_of = |answer: &(u16, Value, String)| {
+        assert_eq!(answer.0, 400);
+        assert_eq!(answer.2, "no-store");
+        answer.1["error"].as_str().unwrap().to_owned()
+    };
+    // The first poll is never throttled.
+    assert_eq!(
+        error_of(&poll(&cluster, &space, device_code).await),
+        "authorization_pending"
+    );
+    // At once again: too soon, and the interval becomes 10 s.
+    assert_eq!(
+        error_of(&poll(&cluster, &space, device_code).await),
+        "slow_down"
+    );
+    cluster.clock.advance(Duration::from_secs(6));
+    // 6 s is enough for the old 5 s interval, not for the new 10 s one: slower still (15 s).
+    assert_eq!(
+        error_of(&poll(&cluster, &space, device_code).await),
+        "slow_down"
+    );
+    cluster.clock.advance(Duration::from_secs(15));
+    assert_eq!(
+        error_of(&poll(&cluster, &space, device_code).await),
+        "authorization_pending"
+    );
+    cluster.clock.advance(Duration::from_secs(14));
+    assert_eq!(
+        error_of(&poll(&cluster, &space, device_code).await),
+        "slow_down"
+    );
+    // Another device's code has its own pace.
+    let other = authorize(&cluster, &space).await;
+    assert_eq!(
+        error_of(&poll(&cluster, &space, other["device_code"].as_str().unwrap()).await),
+        "authorization_pending"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_or_expired_device_code_says_so_and_codes_are_bound_to_their_client() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (space, _) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let (other, _) = register(&cluster, "Other", ConfirmationMode::Tap).await;
+    let phone = cluster.phone("alice@example.com").await;
+
+    let denied = authorize(&cluster, &space).await;
+    let url = denied["verification_uri_complete"].as_str().unwrap();
+    let id = url.rsplit('/').next().unwrap();
+    assert_eq!(phone.scan_id(id).await.status(), 200);
+    assert_eq!(phone.decide(id, "deny").await.status(), 200);
+    let code = denied["device_code"].as_str().unwrap();
+    assert_eq!(
+        poll(&cluster, &space, code).await.1["error"],
+        "access_denied"
+    );
+
+    let expired = authorize(&cluster, &space).await;
+    let code = expired["device_code"].as_str().unwrap();
+    cluster.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        poll(&cluster, &space, code).await.1["error"],
+        "expired_token"
+    );
+
+    let bound = authorize(&cluster, &space).await;
+    let code = bound["device_code"].as_str().unwrap();
+    assert_eq!(
+        poll(&cluster, &other, code).await.1["error"],
+        "invalid_grant"
+    );
+    let (status, body, _) = poll(&cluster, "cl_unknown", code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert_eq!(
+        poll(&cluster, &space, "forged.code").await.1["error"],
+        "invalid_grant"
+    );
+    let wrong_grant = client()
+        .post(format!("{}/oauth/token", cluster.desktops[0]))
+        .form(&[("grant_type", "password"), ("client_id", space.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_grant.status(), 400);
+    let body: Value = wrong_grant.json().await.unwrap();
+    assert_eq!(body["error"], "unsupported_grant_type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_server_metadata_names_the_endpoints() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let metadata: Value = client()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            cluster.desktops[0]
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base = &cluster.desktops[0];
+    assert_eq!(
+        metadata["device_authorization_endpoint"],
+        format!("{base}/oauth/device_authorization")
+    );
+    assert_eq!(metadata["token_endpoint"], format!("{base}/oauth/token"));
+    assert_eq!(
+        metadata["jwks_uri"],
+        format!("{base}/.well-known/jwks.json")
+    );
+    assert_eq!(
+        metadata["grant_types_supported"],
+        json!(["urn:ietf:params:oauth:grant-type:device_code"])
+    );
+}
