@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod clients;
 mod concurrency;
+mod device_links;
 mod errors;
 mod events;
 mod expiry;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod device;
+pub mod device_link;
 pub mod events;
 pub mod flows;
 pub mod glasses;

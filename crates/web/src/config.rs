@@ -117,6 +117,10 @@ pub struct RateLimits {
     pub poll_per_request: RateLimit,
     /// Camera frames sent to be read, per signed-in user (each costs CPU).
     pub frames_per_user: RateLimit,
+    /// Device links made per signed-in user.
+    pub links_per_user: RateLimit,
+    /// Device links opened per client IP.
+    pub link_claims_per_ip: RateLimit,
     /// Local-account sign-in attempts per client IP.
     pub login_per_ip: RateLimit,
     /// Local-account sign-in attempts per account.
@@ -143,6 +147,10 @@ pub struct Settings {
     pub redis: Option<RedisTarget>,
     pub data_dir: PathBuf,
     pub qr_ttl: Duration,
+    /// How long a "sign in on another device" link lives.
+    pub link_ttl: Duration,
+    /// Whether the signed-in screen must allow the device that opens its link.
+    pub link_confirmation: bool,
     /// How long a client may take to send a request's line and headers.
     pub header_timeout: Duration,
     /// How long a whole request may take, body and answer included (WebSockets, once open,
@@ -300,6 +308,11 @@ impl Settings {
             })
         };
         let qr_ttl = parse("QR_TTL", "60s", &ttl_check);
+        let link_ttl = parse("LINK_TTL", "5m", &ttl_check);
+        let link_confirmation = parse("LINK_CONFIRMATION", "confirm", &|v| match v {
+            "confirm" | "none" => Ok(()),
+            _ => Err("expected `confirm` or `none`".into()),
+        });
         let header_timeout = parse("HEADER_TIMEOUT", "5s", &ttl_check);
         let request_timeout = parse("REQUEST_TIMEOUT", "30s", &ttl_check);
         let keep_alive = parse("KEEP_ALIVE", "15s", &ttl_check);
@@ -341,6 +354,8 @@ impl Settings {
             pin_per_request: limit("RATE_LIMIT_PIN_PER_REQUEST", "30/1m"),
             webview_per_ip: limit("RATE_LIMIT_WEBVIEW_PER_IP", "60/1m"),
             frames_per_user: limit("RATE_LIMIT_FRAMES_PER_USER", "240/1m"),
+            links_per_user: limit("RATE_LIMIT_LINKS_PER_USER", "10/10m"),
+            link_claims_per_ip: limit("RATE_LIMIT_LINK_CLAIMS_PER_IP", "30/10m"),
             rejected_token_per_ip: limit("RATE_LIMIT_REJECTED_TOKEN_PER_IP", "30/1m"),
         };
         let login_confirmation = parse("LOGIN_CONFIRMATION", "tap", &|v| match v {
@@ -424,6 +439,8 @@ impl Settings {
             }),
             data_dir: data_dir.into(),
             qr_ttl: parse_duration(&qr_ttl).unwrap_or_default(),
+            link_ttl: parse_duration(&link_ttl).unwrap_or(Duration::from_secs(300)),
+            link_confirmation: link_confirmation != "none",
             header_timeout: parse_duration(&header_timeout).unwrap_or(Duration::from_secs(5)),
             request_timeout: parse_duration(&request_timeout).unwrap_or(Duration::from_secs(30)),
             keep_alive: parse_duration(&keep_alive).unwrap_or(Duration::from_secs(15)),

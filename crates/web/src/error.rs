@@ -29,6 +29,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// A camera frame in which no code of ours could be read.
     NoCodeFound,
+    /// A device link that is unknown, used or expired.
+    InvalidQrCode,
     RequestTimeout,
     Locked,
     /// The screen typed a PIN that is not the one the phone shows.
@@ -55,6 +57,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NoCodeFound => "no_code_found",
+            Self::InvalidQrCode => "invalid_qr_code",
             Self::RequestTimeout => "request_timeout",
             Self::Locked => "locked",
             Self::WrongPin => "wrong_pin",
@@ -78,6 +81,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoCodeFound => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidQrCode => StatusCode::BAD_REQUEST,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Locked => StatusCode::LOCKED,
             Self::WrongPin => StatusCode::FORBIDDEN,

@@ -24,6 +24,10 @@ pub enum Bucket {
     WebviewPerIp,
     RejectedTokenPerIp,
     FramesPerUser,
+    /// Device links a signed-in user makes.
+    LinksPerUser,
+    /// Device links opened (claimed) per IP: guessing links is what it stops.
+    LinkClaimsPerIp,
 }
 
 impl Bucket {
@@ -40,6 +44,8 @@ impl Bucket {
             Self::WebviewPerIp => "webview-ip",
             Self::RejectedTokenPerIp => "rejected-token-ip",
             Self::FramesPerUser => "frames-user",
+            Self::LinksPerUser => "links-user",
+            Self::LinkClaimsPerIp => "link-claims-ip",
         }
     }
 
@@ -57,6 +63,8 @@ impl Bucket {
             Self::WebviewPerIp => &limits.webview_per_ip,
             Self::RejectedTokenPerIp => &limits.rejected_token_per_ip,
             Self::FramesPerUser => &limits.frames_per_user,
+            Self::LinksPerUser => &limits.links_per_user,
+            Self::LinkClaimsPerIp => &limits.link_claims_per_ip,
         }
     }
 }

@@ -118,6 +118,46 @@
     catch (e) { status(e.message); }
   }
 
+  // Sign in on another device: a single-use link; when a device opens it, this screen is
+  // asked (unless the server needs no confirmation) and allows or refuses it.
+  let linkTimer = null;
+  async function followLink(id) {
+    try {
+      const link = await call("GET", "/api/device-links/" + id);
+      if (link.state === "claimed") {
+        $("link-question").textContent = "Allow " + link.device + " (" + link.device_ip + ") to sign in as you?";
+        $("link-ask").hidden = false;
+        $("link-allow").onclick = () => answerLink(id, true);
+        $("link-deny").onclick = () => answerLink(id, false);
+        return;
+      }
+      linkTimer = setTimeout(() => followLink(id), 2000);
+    } catch (e) {
+      // Used (the device signed in) or expired: the session list tells which.
+      $("link").hidden = true;
+      refresh().catch((err) => status(err.message));
+    }
+  }
+  async function answerLink(id, allow) {
+    $("link-ask").hidden = true;
+    try { await call("POST", "/api/device-links/" + id + "/confirm", { allow }); status(allow ? "Allowed: the other device is signing in." : "Refused."); }
+    catch (e) { status(e.message); }
+    $("link").hidden = true;
+    setTimeout(() => refresh().catch((err) => status(err.message)), 1500);
+  }
+  $("link-make").addEventListener("click", async () => {
+    clearTimeout(linkTimer);
+    try {
+      const link = await call("POST", "/api/device-links", {});
+      $("link-qr").innerHTML = link.qr_svg; // our own server's SVG
+      $("link-url").textContent = link.url;
+      $("link-url").href = link.url;
+      $("link-ask").hidden = true;
+      $("link").hidden = false;
+      if (link.confirmation) followLink(link.id);
+    } catch (e) { status(e.message); }
+  });
+
   $("sign-out").addEventListener("click", () => signOut(false));
   $("sign-out-everywhere").addEventListener("click", () => signOut(true));
   refresh().catch((e) => status(e.message));

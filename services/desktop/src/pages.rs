@@ -68,6 +68,26 @@ pub async fn dashboard(
     Ok(html(page.render().map_err(ApiError::internal)?))
 }
 
+#[derive(Template)]
+#[template(path = "link.html")]
+struct LinkPage<'a> {
+    app_name: &'a str,
+    id: &'a str,
+}
+
+/// `GET /link/{id}`: the page a device opens from a "sign in on another device" code; its
+/// script claims the link (nothing happens on a bare GET, so link previews spend nothing).
+pub async fn link(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let page = LinkPage {
+        app_name: &state.settings.app_name,
+        id: &id,
+    };
+    Ok(html(page.render().map_err(ApiError::internal)?))
+}
+
 /// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     qrlogin_web::server::asset(
@@ -75,6 +95,7 @@ pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
         &[
             ("desktop.js", include_str!("../assets/desktop.js")),
             ("dashboard.js", include_str!("../assets/dashboard.js")),
+            ("link.js", include_str!("../assets/link.js")),
         ],
     )
 }

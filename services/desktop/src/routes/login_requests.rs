@@ -370,9 +370,6 @@ pub async fn redeem(
     // The dashboard this screen opens next lists its own sign-in: stored before we answer,
     // unless the store is slow, in which case the sign-in is not held back for it.
     let _ = tokio::time::timeout(AUDIT_WAIT, state.audit.flush()).await;
-    let (token, claims) = signed_in.access_token.ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
-    })?;
     let id_token = match &registered {
         Some(registered) => Some(
             state
@@ -380,7 +377,9 @@ pub async fn redeem(
                 .issue_identity(
                     &signed_in.session.user,
                     &registered.id,
-                    signed_in.approved_at.unwrap_or(claims.iat * 1000),
+                    signed_in
+                        .approved_at
+                        .unwrap_or(signed_in.session.created_at),
                     state.now(),
                 )
                 .map_err(ApiError::internal)?
@@ -389,8 +388,24 @@ pub async fn redeem(
         ),
         None => None,
     };
-    let policy = state.desktop_cookies();
-    let session_cookie = policy.build(
+    let mut response = signed_in_response(&state, signed_in, id_token)?;
+    response
+        .add_cookie(&state.desktop_cookies().removal(&secret_cookie_name(&id)))
+        .map_err(ApiError::internal)?;
+    Ok(response)
+}
+
+/// A screen that is now signed in: its session cookie, and its access token (and, for a
+/// registered client, the identity token) in the body.
+pub fn signed_in_response(
+    state: &AppState,
+    signed_in: flows::SignedIn,
+    id_token: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (token, claims) = signed_in.access_token.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
+    })?;
+    let session_cookie = state.desktop_cookies().build(
         DESKTOP_SESSION,
         signed_in.token.expose().to_owned(),
         state.settings.session_ttl,
@@ -399,7 +414,6 @@ pub async fn redeem(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(session_cookie)
-        .cookie(policy.removal(&secret_cookie_name(&id)))
         .json(Redeemed {
             access_token: token.expose_secret().to_owned(),
             token_type: "Bearer",

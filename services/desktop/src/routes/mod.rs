@@ -1,3 +1,4 @@
+pub mod device_links;
 pub mod events;
 pub mod login_requests;
 pub mod me;
