@@ -94,6 +94,7 @@ async fn verified_identity(
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
     let mut validation = Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.set_audience(&[audience]);
+    validation.set_issuer(&[cluster.desktops[0].as_str()]);
     // The test's clock is manual; expiry is checked against it below.
     validation.validate_exp = false;
     let claims =
@@ -111,20 +112,33 @@ async fn a_client_signs_its_user_in_and_gets_an_identity_token_for_it_alone() {
     let (status, created) = create_as(&cluster, &key).await;
     assert_eq!(status, 201);
     let phone = cluster.phone("alice@example.com").await;
+    let approved_at = cluster.clock.now();
     let seen = approved_on(&phone, created["id"].as_str().unwrap()).await;
     // The phone says which app the sign-in is for.
     assert_eq!(seen["confirmation"]["client_name"], "Space");
 
+    cluster.clock.advance(Duration::from_secs(10));
     let redeemed = redeem_as(&cluster, &created, Some(&key)).await;
     assert_eq!(redeemed.status(), 200);
+    // The user signed in to Space, not to qrlogin: no qrlogin session, no qrlogin token.
+    assert!(
+        redeemed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().contains("qrlogin_desktop="))
+    );
     let redeemed: Value = redeemed.json().await.unwrap();
+    assert!(redeemed.get("access_token").is_none());
     let id_token = redeemed["id_token"].as_str().unwrap();
     let claims = verified_identity(&cluster, id_token, &space).await.unwrap();
     assert_eq!(claims["aud"], space.as_str());
     assert_eq!(claims["sub"], "mentra:alice@example.com");
     assert_eq!(claims["name"], "alice@example.com");
     assert_eq!(claims["amr"], json!(["qr"]));
-    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+    // When the phone approved, not when the client redeemed.
+    assert_eq!(claims["auth_time"].as_i64().unwrap(), approved_at / 1000);
+    assert_eq!(claims["iat"].as_i64().unwrap(), approved_at / 1000 + 10);
 
     // Another app cannot use it: the audience is Space's.
     let (other, _) = register(&cluster, "Other", ConfirmationMode::Tap).await;
@@ -262,7 +276,7 @@ async fn an_oauth_library_completes_the_device_flow_by_qr_and_by_typed_code() {
     let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
         return;
     };
-    let (space, _) = register(&cluster, "Space", ConfirmationMode::Pin).await;
+    let (space, _) = register(&cluster, "Space", ConfirmationMode::Tap).await;
     let oauth = oauth_client(&cluster, &space);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -326,16 +340,18 @@ async fn an_oauth_library_completes_the_device_flow_by_qr_and_by_typed_code() {
             .request_async(&http, sleep, None);
         let (token, ()) = tokio::join!(polled, act);
         let token = token.unwrap();
-        let me: Value = client()
+        // The access token is Space's (its audience), for Space's API: qrlogin's refuses it.
+        let access = verified_identity(&cluster, token.access_token().secret(), &space)
+            .await
+            .unwrap();
+        assert_eq!(access["sub"], "mentra:alice@example.com");
+        let on_qrlogin = client()
             .get(format!("{}/api/me", cluster.desktops[0]))
             .bearer_auth(token.access_token().secret())
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
-        assert_eq!(me["user"]["id"], "mentra:alice@example.com");
+        assert_eq!(on_qrlogin.status(), 401);
     }
 }
 
@@ -459,7 +475,7 @@ async fn a_denied_or_expired_device_code_says_so_and_codes_are_bound_to_their_cl
     let (status, body, _) = poll(&cluster, "cl_unknown", code).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
+        (400, Some("invalid_client"))
     );
     assert_eq!(
         poll(&cluster, &space, "forged.code").await.1["error"],
@@ -506,4 +522,59 @@ async fn the_authorization_server_metadata_names_the_endpoints() {
         metadata["grant_types_supported"],
         json!(["urn:ietf:params:oauth:grant-type:device_code"])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_grant_cannot_redeem_what_a_clients_server_made_nor_weaken_a_pin_client() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (space, key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    // A browser following the server-made request holds its desktop secret: that must not
+    // be enough to redeem it at the token endpoint with the public client id.
+    let (_, created) = create_as(&cluster, &key).await;
+    let phone = cluster.phone("alice@example.com").await;
+    approved_on(&phone, created["id"].as_str().unwrap()).await;
+    let code = format!(
+        "{}.{}",
+        created["id"].as_str().unwrap(),
+        created["desktop_secret"].as_str().unwrap()
+    );
+    assert_eq!(
+        poll(&cluster, &space, &code).await.1["error"],
+        "invalid_grant"
+    );
+    assert_eq!(
+        redeem_as(&cluster, &created, Some(&key)).await.status(),
+        200
+    );
+
+    // A client that confirms with a PIN is not offered the device grant.
+    let (vault, _) = register(&cluster, "Vault", ConfirmationMode::Pin).await;
+    let response = client()
+        .post(format!(
+            "{}/oauth/device_authorization",
+            cluster.desktops[0]
+        ))
+        .form(&[("client_id", vault.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized_client");
+
+    // Parameters as JSON are not OAuth's.
+    let json_body = client()
+        .post(format!(
+            "{}/oauth/device_authorization",
+            cluster.desktops[0]
+        ))
+        .json(&json!({ "client_id": space }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), 400);
+    let body: Value = json_body.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
 }

@@ -300,19 +300,16 @@ async fn start_session(
 /// All or nothing: the session is written first and the request spent second, so a store
 /// failure in between leaves the request approved (the screen can retry) rather than spent
 /// without a session. A redeem that loses the race removes the session it wrote.
-/// `client`: the registered client whose API key came with the redeem, if any; a client's
-/// request is redeemed by that client only, and a plain request by no client.
-#[allow(clippy::too_many_arguments)]
-pub async fn redeem(
+/// The approved request `id` with its approver, checked for a redeem by `client` (a
+/// registered client's request only by that client, a screen's only by no client): the
+/// desktop secret, the state, expiry (recorded), and the approver's account.
+async fn redeemable(
     store: &dyn Store,
-    keys: &SigningKeys,
     id: &RequestId,
     desktop_secret: &SecretString,
     client: Option<&str>,
-    device: Device,
     now: UnixMillis,
-    lifetimes: &Lifetimes,
-) -> Result<SignedIn, FlowError> {
+) -> Result<(LoginRequest, User), FlowError> {
     let check = Transition::Redeem {
         secret: desktop_secret.expose_secret().to_owned(),
         session_id: String::new(),
@@ -335,6 +332,46 @@ pub async fn redeem(
     if !account_enabled(store, &user).await? {
         return Err(FlowError::AccountDisabled);
     }
+    Ok((current, user))
+}
+
+/// Spends the approval, recording `redeemer` (a session id, or a client's mark). If the
+/// store went quiet mid-way the compare-and-set may still have landed: the request says
+/// whose redeem won, so ours is neither lost nor counted twice.
+async fn spend_approval(
+    store: &dyn Store,
+    id: &RequestId,
+    desktop_secret: &SecretString,
+    redeemer: &str,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
+    let redeem = Transition::Redeem {
+        secret: desktop_secret.expose_secret().to_owned(),
+        session_id: redeemer.to_owned(),
+    };
+    match transition(store, id, &redeem, now).await {
+        Err(FlowError::Store(error)) => match store.load_request(id).await {
+            Ok(Some(request)) if request.redeemed_session.as_deref() == Some(redeemer) => {
+                Ok(request)
+            }
+            _ => Err(FlowError::Store(error)),
+        },
+        other => other,
+    }
+}
+
+/// A screen redeems its approved request, exactly once, and is signed in as the approver.
+/// A registered client's request is not a screen's: see [`redeem_for_client`].
+pub async fn redeem(
+    store: &dyn Store,
+    keys: &SigningKeys,
+    id: &RequestId,
+    desktop_secret: &SecretString,
+    device: Device,
+    now: UnixMillis,
+    lifetimes: &Lifetimes,
+) -> Result<SignedIn, FlowError> {
+    let (current, user) = redeemable(store, id, desktop_secret, None, now).await?;
     let mut signed_in = start_session(
         store,
         keys,
@@ -347,22 +384,7 @@ pub async fn redeem(
     .await?;
     signed_in.approved_at = Some(current.updated_at);
     let session_id = signed_in.session.id.clone();
-    let redeem = Transition::Redeem {
-        secret: desktop_secret.expose_secret().to_owned(),
-        session_id: session_id.clone(),
-    };
-    let outcome = match transition(store, id, &redeem, now).await {
-        // The store went quiet mid-way: the compare-and-set may still have landed. The request
-        // says whose redeem won, so ours is neither lost nor counted twice.
-        Err(FlowError::Store(error)) => match store.load_request(id).await {
-            Ok(Some(request)) if request.redeemed_session.as_deref() == Some(&session_id) => {
-                Ok(request)
-            }
-            _ => Err(FlowError::Store(error)),
-        },
-        other => other,
-    };
-    match outcome {
+    match spend_approval(store, id, desktop_secret, &session_id, now).await {
         Ok(_) => {
             announce_sign_in(store, &signed_in.session).await;
             Ok(signed_in)
@@ -372,6 +394,31 @@ pub async fn redeem(
             Err(lost)
         }
     }
+}
+
+/// Who approved a registered client's request, and when.
+pub struct ClientSignIn {
+    pub user: User,
+    pub approved_at: UnixMillis,
+}
+
+/// A registered client redeems its approved request, exactly once. The client learns who
+/// signed in (for its identity token); no qrlogin session or qrlogin token is started: the
+/// user signed in to the client, not to qrlogin.
+pub async fn redeem_for_client(
+    store: &dyn Store,
+    id: &RequestId,
+    desktop_secret: &SecretString,
+    client: &str,
+    now: UnixMillis,
+) -> Result<ClientSignIn, FlowError> {
+    let (current, user) = redeemable(store, id, desktop_secret, Some(client), now).await?;
+    let mark = format!("client:{client}:{}", crate::secret::random_token::<12>());
+    spend_approval(store, id, desktop_secret, &mark, now).await?;
+    Ok(ClientSignIn {
+        user,
+        approved_at: current.updated_at,
+    })
 }
 
 /// Whether `user` may sign anything in: a local account must exist and not be disabled

@@ -103,6 +103,9 @@ pub struct ScreenContext {
     /// The client's own confirmation mode, instead of the deployment's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<crate::client::ConfirmationMode>,
+    /// Made through the OAuth device authorization grant: redeemed at `/oauth/token` only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub device_grant: bool,
 }
 
 /// How long a person has, at least, to approve or deny after scanning.

@@ -179,21 +179,50 @@ impl SigningKeys {
         now: UnixMillis,
         ttl_ms: i64,
     ) -> anyhow::Result<(SecretString, AccessClaims)> {
-        let signer = self.keys.first().ok_or(KeyError::Empty)?;
+        self.issue_for(ACCESS_TOKEN_AUDIENCE, user, sid, now, ttl_ms)
+    }
+
+    /// An access token for a registered client's own API (`aud` = its id, no qrlogin
+    /// session): qrlogin's API refuses it, the client's accepts it.
+    pub fn issue_for_client(
+        &self,
+        client_id: &str,
+        user: &User,
+        now: UnixMillis,
+        ttl_ms: i64,
+    ) -> anyhow::Result<(SecretString, AccessClaims)> {
+        self.issue_for(client_id, user, "", now, ttl_ms)
+    }
+
+    fn issue_for(
+        &self,
+        audience: &str,
+        user: &User,
+        sid: &str,
+        now: UnixMillis,
+        ttl_ms: i64,
+    ) -> anyhow::Result<(SecretString, AccessClaims)> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: user.id.clone(),
-            aud: ACCESS_TOKEN_AUDIENCE.to_owned(),
+            aud: audience.to_owned(),
             name: user.name.clone(),
             iat: now / 1000,
             exp: (now.saturating_add(ttl_ms)) / 1000,
             jti: random_token::<16>(),
             sid: sid.to_owned(),
         };
+        Ok((self.sign(&claims, None)?, claims))
+    }
+
+    fn sign(&self, claims: &impl Serialize, typ: Option<&str>) -> anyhow::Result<SecretString> {
+        let signer = self.keys.first().ok_or(KeyError::Empty)?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(signer.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &signer.encoding)?;
-        Ok((token.into(), claims))
+        if let Some(typ) = typ {
+            header.typ = Some(typ.to_owned());
+        }
+        Ok(jsonwebtoken::encode(&header, claims, &signer.encoding)?.into())
     }
 
     /// An identity token for `client_id` about `user`, who approved at `auth_time`.
@@ -204,7 +233,6 @@ impl SigningKeys {
         auth_time: UnixMillis,
         now: UnixMillis,
     ) -> anyhow::Result<SecretString> {
-        let signer = self.keys.first().ok_or(KeyError::Empty)?;
         let claims = IdentityClaims {
             iss: self.issuer.clone(),
             sub: user.id.clone(),
@@ -216,10 +244,8 @@ impl SigningKeys {
             amr: vec!["qr".into()],
             jti: random_token::<16>(),
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(signer.kid.clone());
-        header.typ = Some("JWT".into());
-        Ok(jsonwebtoken::encode(&header, &claims, &signer.encoding)?.into())
+        // Typed, so it can never be taken for an access token (RFC 8725 §3.11).
+        self.sign(&claims, Some("id_token+jwt"))
     }
 
     /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience and expiry.

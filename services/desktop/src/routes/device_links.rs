@@ -294,7 +294,7 @@ async fn issue(
     .await
     .map_err(ApiError::from);
     audit.record(state, &signed_in).await;
-    let mut response = signed_in_response(state, signed_in?, None)?;
+    let mut response = signed_in_response(state, signed_in?)?;
     response
         .add_cookie(&state.desktop_cookies().removal(&claim_cookie(&id)))
         .map_err(ApiError::internal)?;

@@ -9,6 +9,7 @@ use qrlogin_auth::flows::{self, FlowError};
 use qrlogin_auth::login_request::{
     LoginRequest, RequestId, ScreenContext, Transition, TransitionError, is_well_formed_pin,
 };
+use qrlogin_auth::tokens::IDENTITY_TOKEN_TTL_MS;
 use qrlogin_auth::{LoginState, UnixMillis};
 use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::ApiClient;
@@ -142,6 +143,7 @@ pub fn screen_for(
         user_agent: client.user_agent.clone(),
         client_id: registered.map(|registered| registered.id.clone()),
         confirmation: registered.map(|registered| registered.confirmation),
+        device_grant: false,
     }
 }
 
@@ -316,14 +318,33 @@ struct Redeemed {
     token_type: &'static str,
     expires_in: i64,
     user: qrlogin_auth::User,
-    /// For a registered client's request: who signed in, for that client (verify it with
-    /// `/.well-known/jwks.json`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id_token: Option<String>,
+}
+
+fn not_approved_yet(error: FlowError) -> ApiError {
+    match error {
+        FlowError::Transition(TransitionError::WrongState(s)) => ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "This sign-in request is {} and has not been approved on the phone yet.",
+                s.as_str()
+            ),
+        ),
+        other => other.into(),
+    }
+}
+
+/// What a registered client learns from its redeem: who signed in, for it alone.
+#[derive(Serialize)]
+struct ClientRedeemed {
+    id_token: String,
+    /// Seconds the identity token may be presented.
+    expires_in: i64,
+    user: qrlogin_auth::User,
 }
 
 /// `POST /api/login-requests/{id}/redeem`: exactly once, turns an approval into a session
-/// (cookie) and an access token (JSON).
+/// (cookie) and an access token (JSON). With a registered client's API key, for that
+/// client's request: an identity token for the client instead, and no qrlogin session.
 #[tracing::instrument(name = "redeem login request", skip_all, fields(request = %id.as_str()))]
 pub async fn redeem(
     state: web::Data<AppState>,
@@ -335,33 +356,44 @@ pub async fn redeem(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
-    let lifetimes = state.settings.lifetimes();
     let mut audit = Audit::of(&state, &client, AuditEvent::Redeem);
     audit.login_request(&id);
-    if let Some(registered) = &registered {
+    let secret_removal = state.desktop_cookies().removal(&secret_cookie_name(&id));
+    if let Some(registered) = registered {
         audit.client(&registered.name);
+        let now = state.now();
+        let redeemed = flows::redeem_for_client(&*state.store, &id, &secret, &registered.id, now)
+            .await
+            .map_err(not_approved_yet);
+        if let Ok(signed_in) = &redeemed {
+            audit.user(&signed_in.user.id);
+        }
+        audit.record(&state, &redeemed).await;
+        let signed_in = redeemed?;
+        let id_token = state
+            .keys
+            .issue_identity(&signed_in.user, &registered.id, signed_in.approved_at, now)
+            .map_err(ApiError::internal)?;
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .cookie(secret_removal)
+            .json(ClientRedeemed {
+                id_token: id_token.expose_secret().to_owned(),
+                expires_in: IDENTITY_TOKEN_TTL_MS / 1000,
+                user: signed_in.user,
+            }));
     }
     let redeemed = flows::redeem(
         &*state.store,
         &state.keys,
         &id,
         &secret,
-        registered.as_ref().map(|registered| registered.id.as_str()),
         client.device(),
         state.now(),
-        &lifetimes,
+        &state.settings.lifetimes(),
     )
     .await
-    .map_err(|e| match e {
-        FlowError::Transition(TransitionError::WrongState(s)) => ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "This sign-in request is {} and has not been approved on the phone yet.",
-                s.as_str()
-            ),
-        ),
-        other => other.into(),
-    });
+    .map_err(not_approved_yet);
     if let Ok(signed_in) = &redeemed {
         audit.user(&signed_in.session.user.id);
     }
@@ -370,37 +402,17 @@ pub async fn redeem(
     // The dashboard this screen opens next lists its own sign-in: stored before we answer,
     // unless the store is slow, in which case the sign-in is not held back for it.
     let _ = tokio::time::timeout(AUDIT_WAIT, state.audit.flush()).await;
-    let id_token = match &registered {
-        Some(registered) => Some(
-            state
-                .keys
-                .issue_identity(
-                    &signed_in.session.user,
-                    &registered.id,
-                    signed_in
-                        .approved_at
-                        .unwrap_or(signed_in.session.created_at),
-                    state.now(),
-                )
-                .map_err(ApiError::internal)?
-                .expose_secret()
-                .to_owned(),
-        ),
-        None => None,
-    };
-    let mut response = signed_in_response(&state, signed_in, id_token)?;
+    let mut response = signed_in_response(&state, signed_in)?;
     response
-        .add_cookie(&state.desktop_cookies().removal(&secret_cookie_name(&id)))
+        .add_cookie(&secret_removal)
         .map_err(ApiError::internal)?;
     Ok(response)
 }
 
-/// A screen that is now signed in: its session cookie, and its access token (and, for a
-/// registered client, the identity token) in the body.
+/// A screen that is now signed in: its session cookie, and its access token in the body.
 pub fn signed_in_response(
     state: &AppState,
     signed_in: flows::SignedIn,
-    id_token: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, claims) = signed_in.access_token.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("a desktop session without an access token"))
@@ -419,6 +431,5 @@ pub fn signed_in_response(
             token_type: "Bearer",
             expires_in: claims.exp - claims.iat,
             user: signed_in.session.user,
-            id_token,
         }))
 }

@@ -8,16 +8,17 @@
 use std::collections::HashMap;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::LoginState;
 use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::client::{ConfirmationMode, registry};
 use qrlogin_auth::device::{self, DEVICE_CODE_GRANT, PACES, Pace};
 use qrlogin_auth::flows::{self, FlowError};
+use qrlogin_auth::login_request::TransitionError;
 use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::error::ProtocolErrorBody;
-use qrlogin_web::{ApiError, AppState, ErrorCode};
+use qrlogin_web::{ApiError, AppState};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -41,8 +42,38 @@ fn invalid_request(description: &str) -> HttpResponse {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
-fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
+/// The form parameters (RFC 6749 §3.2: `application/x-www-form-urlencoded`, no parameter
+/// twice), or why not (for an `invalid_request`).
+fn form(request: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, String> {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err("Send the parameters as application/x-www-form-urlencoded.".into());
+    }
+    let mut params = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(body).into_owned() {
+        if params.insert(name.clone(), value).is_some() {
+            return Err(format!("The parameter {name} is repeated."));
+        }
+    }
+    Ok(params)
+}
+
+fn invalid_client() -> HttpResponse {
+    // 400, not 401: the client did not try to authenticate with the Authorization header
+    // (RFC 6749 §5.2).
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_client",
+        "No client is registered with that client_id.",
+    )
 }
 
 /// Store trouble is ours, not the client's: the usual 503 (or 500), in qrlogin's shape.
@@ -54,30 +85,38 @@ fn unavailable(error: impl Into<ApiError>) -> HttpResponse {
 #[tracing::instrument(name = "device authorization", skip_all)]
 pub async fn device_authorization(
     state: web::Data<AppState>,
+    request: HttpRequest,
     client: ClientInfo,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = form(&body);
+    let params = match form(&request, &body) {
+        Ok(params) => params,
+        Err(why) => return invalid_request(&why),
+    };
     let Some(client_id) = params.get("client_id") else {
         return invalid_request("client_id is required.");
     };
     let registered = match registry::load(&*state.store, client_id).await {
         Ok(Some(registered)) => registered,
-        Ok(None) => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "No client is registered with that client_id.",
-            );
-        }
+        Ok(None) => return invalid_client(),
         Err(error) => return unavailable(error),
     };
-    if let Err(error) = spend_create_budget(&state, &client, Some(&registered)).await {
-        return actix_web::ResponseError::error_response(&error);
+    if registered.confirmation == ConfirmationMode::Pin {
+        // A device cannot type the phone's PIN, and silently tapping instead would weaken
+        // what the client asked for.
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "This client confirms sign-ins with a PIN typed on its screen, which the device flow cannot do.",
+        );
     }
-    // A device cannot type the phone's PIN: its requests are confirmed with a tap.
+    // Anyone may call this with a public client id: the caller's IP pays, not the client's
+    // own budget (which its server needs).
+    if let Err(error) = spend_create_budget(&state, &client, None).await {
+        return oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", &error.message);
+    }
     let mut screen = screen_for(&state, &client, Some(&registered));
-    screen.confirmation = Some(ConfirmationMode::Tap);
+    screen.device_grant = true;
     let mut audit = Audit::of(&state, &client, AuditEvent::Create);
     audit
         .client(&registered.name)
@@ -114,10 +153,14 @@ pub async fn device_authorization(
 #[tracing::instrument(name = "device token", skip_all)]
 pub async fn token(
     state: web::Data<AppState>,
+    request: HttpRequest,
     client: ClientInfo,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = form(&body);
+    let params = match form(&request, &body) {
+        Ok(params) => params,
+        Err(why) => return invalid_request(&why),
+    };
     let param = |name: &str| params.get(name).map(String::as_str);
     match param("grant_type") {
         Some(DEVICE_CODE_GRANT) => {}
@@ -139,13 +182,7 @@ pub async fn token(
     };
     match registry::load(&*state.store, client_id).await {
         Ok(Some(_)) => {}
-        Ok(None) => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "No client is registered with that client_id.",
-            );
-        }
+        Ok(None) => return invalid_client(),
         Err(error) => return unavailable(error),
     }
     let now = state.now();
@@ -154,7 +191,10 @@ pub async fn token(
         Err(FlowError::NotFound) => return invalid_grant("That device code is not one of ours."),
         Err(error) => return unavailable(error),
     };
+    // Only the device grant's own requests: one a client's server made with its API key is
+    // redeemed with that key, never here with a public client id.
     if !request.secret_hash.matches(secret)
+        || !request.screen.device_grant
         || request.screen.client_id.as_deref() != Some(client_id)
     {
         return invalid_grant("That device code was not issued to this client.");
@@ -219,46 +259,50 @@ async fn issue_tokens(
     let mut audit = Audit::of(state, client, AuditEvent::Redeem);
     audit.login_request(id).detail("OAuth device token");
     let now = state.now();
-    let redeemed = flows::redeem(
-        &*state.store,
-        &state.keys,
-        id,
-        &secret,
-        Some(client_id),
-        client.device(),
-        now,
-        &state.settings.lifetimes(),
-    )
-    .await;
-    let redeemed = redeemed.map_err(ApiError::from);
-    if let Ok(signed_in) = &redeemed {
-        audit.user(&signed_in.session.user.id);
-    }
-    audit.record(state, &redeemed).await;
+    let redeemed = flows::redeem_for_client(&*state.store, id, &secret, client_id, now).await;
     let signed_in = match redeemed {
-        Ok(signed_in) => signed_in,
-        // Another poll redeemed it a moment ago: this one is told as a reused code would be.
-        Err(error) if error.code == ErrorCode::Conflict => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "That device code was already used.",
-            );
+        Ok(signed_in) => {
+            audit.user(&signed_in.user.id);
+            audit.record(state, &Ok::<(), ApiError>(())).await;
+            signed_in
         }
-        Err(error) => return actix_web::ResponseError::error_response(&error),
+        Err(error) => {
+            // Told in OAuth's terms, like every other answer here.
+            let answer = match &error {
+                FlowError::Transition(TransitionError::Expired) => {
+                    Some(("expired_token", "The device code has expired: start again."))
+                }
+                FlowError::AccountDisabled => Some(("access_denied", "This account is disabled.")),
+                FlowError::Transition(_) | FlowError::WrongClient | FlowError::NotFound => {
+                    Some(("invalid_grant", "That device code was already used."))
+                }
+                FlowError::Store(_) | FlowError::Unexpected(_) => None,
+            };
+            let error = ApiError::from(error);
+            audit.record_as(state, Some(error.code)).await;
+            return match answer {
+                Some((code, description)) => {
+                    oauth_error(StatusCode::BAD_REQUEST, code, description)
+                }
+                None => unavailable(error),
+            };
+        }
     };
-    let Some((access_token, claims)) = signed_in.access_token else {
-        return unavailable(ApiError::internal(anyhow::anyhow!(
-            "a device session without an access token"
-        )));
-    };
-    let id_token = match state.keys.issue_identity(
-        &signed_in.session.user,
-        client_id,
-        signed_in.approved_at.unwrap_or(now),
-        now,
-    ) {
-        Ok(token) => token,
+    let ttl = state.settings.lifetimes().access_token_ttl_ms;
+    let tokens = state
+        .keys
+        .issue_for_client(client_id, &signed_in.user, now, ttl)
+        .and_then(|(access, claims)| {
+            let identity = state.keys.issue_identity(
+                &signed_in.user,
+                client_id,
+                signed_in.approved_at,
+                now,
+            )?;
+            Ok((access, claims, identity))
+        });
+    let (access_token, claims, id_token) = match tokens {
+        Ok(tokens) => tokens,
         Err(error) => return unavailable(ApiError::internal(error)),
     };
     HttpResponse::Ok()
