@@ -436,3 +436,61 @@ async fn the_scanner_page_reads_the_code_through_the_phone_camera() {
     );
     phone.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_left_alone_signs_itself_out_back_to_a_fresh_code() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("KIOSK_IDLE_TIMEOUT", "4s")])
+        .await
+        .unwrap();
+    let (browser, _profile) = browser(&driver).await;
+    browser
+        .goto(&format!("{}/", cluster.desktops[0]))
+        .await
+        .unwrap();
+    wait_for(&browser, "#qr svg").await;
+    let user_code = text(&browser, "#user-code").await;
+    let phone = cluster.phone("kim@example.com").await;
+    let claimed = phone.scan(json!({ "user_code": user_code })).await;
+    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(phone.decide(&id, "approve").await.status(), 200);
+    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_url(&dashboard)
+        .await
+        .unwrap();
+    // The countdown is on show while the kiosk is signed in.
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath(
+            "//p[@id='idle' and contains(., 'signs out after 4 s without use')]",
+        ))
+        .await
+        .unwrap();
+    // Nobody touches it: it signs out and shows a fresh code.
+    let start = url::Url::parse(&format!("{}/", cluster.desktops[0])).unwrap();
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_url(&start)
+        .await
+        .unwrap();
+    wait_for(&browser, "#qr svg").await;
+    // Signed out for real: the dashboard sends it back to the code.
+    browser.goto(dashboard.as_str()).await.unwrap();
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_url(&start)
+        .await
+        .unwrap();
+    browser.close().await.unwrap();
+}

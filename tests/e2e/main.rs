@@ -17,6 +17,7 @@ mod flow;
 mod frames;
 mod glasses;
 mod hostile;
+mod kiosk;
 mod limits;
 mod mentra;
 mod metrics;

@@ -70,6 +70,8 @@ pub struct MentraSettings {
     pub user_token_public_key: String,
     /// How long a call to the MentraOS cloud may take.
     pub timeout: Duration,
+    /// Where "Sign in with Mentra" sends a phone browser (`{account_url}/auth?packagename=…`).
+    pub account_url: Url,
     /// The hosts (`host` or `host:port`) a session webhook may send us to. The webhook is
     /// unsigned and the app WebSocket carries our API key, so nothing else is ever dialled.
     pub cloud_hosts: Vec<String>,
@@ -147,6 +149,8 @@ pub struct Settings {
     pub redis: Option<RedisTarget>,
     pub data_dir: PathBuf,
     pub qr_ttl: Duration,
+    /// Kiosks: a dashboard without input this long signs out and shows a fresh QR.
+    pub kiosk_idle_timeout: Option<Duration>,
     /// How long a "sign in on another device" link lives.
     pub link_ttl: Duration,
     /// Whether the signed-in screen must allow the device that opens its link.
@@ -372,6 +376,23 @@ impl Settings {
                 .map_err(|e| format!("not a URL ({e})"))
         });
         let mentra_timeout = parse("MENTRAOS_TIMEOUT", "10s", &ttl_check);
+        let account_url = parse(
+            "MENTRAOS_ACCOUNT_URL",
+            "https://account.mentra.glass",
+            &|v| {
+                Url::parse(v)
+                    .map(|_| ())
+                    .map_err(|e| format!("not a URL ({e})"))
+            },
+        );
+        let kiosk_idle_timeout = get("KIOSK_IDLE_TIMEOUT").filter(|v| !v.trim().is_empty());
+        if let Some(value) = &kiosk_idle_timeout
+            && let Err(why) = ttl_check(value)
+        {
+            problems
+                .borrow_mut()
+                .push(format!("  KIOSK_IDLE_TIMEOUT: {why}"));
+        }
         let extra_cloud_hosts = parse("MENTRAOS_CLOUD_HOSTS", "", &|v| match v
             .split(',')
             .map(str::trim)
@@ -439,6 +460,9 @@ impl Settings {
             }),
             data_dir: data_dir.into(),
             qr_ttl: parse_duration(&qr_ttl).unwrap_or_default(),
+            kiosk_idle_timeout: kiosk_idle_timeout
+                .as_deref()
+                .and_then(|v| parse_duration(v).ok()),
             link_ttl: parse_duration(&link_ttl).unwrap_or(Duration::from_secs(300)),
             link_confirmation: link_confirmation != "none",
             header_timeout: parse_duration(&header_timeout).unwrap_or(Duration::from_secs(5)),
@@ -469,6 +493,7 @@ impl Settings {
                 cloud_url: Url::parse(&cloud_url).unwrap_or_else(|_| fallback_url().0),
                 user_token_public_key,
                 timeout: parse_duration(&mentra_timeout).unwrap_or(Duration::from_secs(10)),
+                account_url: Url::parse(&account_url).unwrap_or_else(|_| fallback_url().0),
                 cloud_hosts: MENTRAOS_CLOUD_HOSTS
                     .iter()
                     .map(|host| (*host).to_owned())

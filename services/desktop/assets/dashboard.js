@@ -158,6 +158,29 @@
     } catch (e) { status(e.message); }
   });
 
+  // Kiosks: without input for KIOSK_IDLE_TIMEOUT, sign out and go back to a fresh QR, with
+  // the time left always on show.
+  const idleMs = Number($("dashboard").dataset.idleMs);
+  if (idleMs > 0) {
+    let lastInput = Date.now();
+    for (const kind of ["pointerdown", "pointermove", "keydown", "touchstart", "wheel"]) {
+      addEventListener(kind, () => { lastInput = Date.now(); }, { passive: true });
+    }
+    const idle = $("idle");
+    idle.hidden = false;
+    const tick = async () => {
+      const left = Math.ceil((idleMs - (Date.now() - lastInput)) / 1000);
+      if (left > 0) {
+        idle.textContent = "This shared screen signs out after " + Math.round(idleMs / 1000) + " s without use: " + left + " s left.";
+        setTimeout(tick, 1000);
+        return;
+      }
+      idle.textContent = "Signing out: nobody used this screen.";
+      await signOut(false);
+    };
+    tick();
+  }
+
   $("sign-out").addEventListener("click", () => signOut(false));
   $("sign-out-everywhere").addEventListener("click", () => signOut(true));
   refresh().catch((e) => status(e.message));

@@ -23,6 +23,8 @@ struct DashboardPage<'a> {
     user_id: &'a str,
     since_ms: i64,
     ip: &'a str,
+    /// KIOSK_IDLE_TIMEOUT in ms (0: off).
+    idle_ms: u128,
 }
 
 fn html(body: String) -> HttpResponse {
@@ -64,6 +66,10 @@ pub async fn dashboard(
         user_id: &session.user.id,
         since_ms: session.created_at,
         ip: &session.ip,
+        idle_ms: state
+            .settings
+            .kiosk_idle_timeout
+            .map_or(0, |idle| idle.as_millis()),
     };
     Ok(html(page.render().map_err(ApiError::internal)?))
 }

@@ -18,6 +18,8 @@ pub const NEXT_COOKIE: &str = "qrlogin_next";
 struct SignInPage<'a> {
     app_name: &'a str,
     local_accounts: bool,
+    /// "Sign in with Mentra" is offered (the app's MentraOS credentials are set).
+    mentra: bool,
     next: &'a str,
 }
 
@@ -84,15 +86,43 @@ async fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<Ses
 }
 
 fn sign_in_page(state: &AppState, next: &str) -> Result<HttpResponse, ApiError> {
+    let mentra = &state.settings.mentra;
     let page = SignInPage {
         app_name: &state.settings.app_name,
         local_accounts: state.settings.local_accounts,
+        mentra: mentra.package_name.is_some() && mentra.api_key.is_some(),
         next,
     };
     Ok(html(
         StatusCode::OK,
         page.render().map_err(ApiError::internal)?,
     ))
+}
+
+/// `GET /mentra-auth`: "Sign in with Mentra" in a plain phone browser. MentraOS's account
+/// page signs the visitor in and sends them to our webview URL with a signed user token; that
+/// redirect carries no state, so where they were going (`/s/{id}`) waits in our own
+/// short-lived cookie, set when the sign-in page was shown.
+pub async fn mentra_auth(state: web::Data<AppState>) -> HttpResponse {
+    let mentra = &state.settings.mentra;
+    let (Some(package), Some(_)) = (&mentra.package_name, &mentra.api_key) else {
+        return message_page(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign in with Mentra is off",
+            "This server has no MentraOS app configured. Sign in with a local account instead.",
+        );
+    };
+    let mut target = mentra.account_url.clone();
+    target.set_path("/auth");
+    target
+        .query_pairs_mut()
+        .clear()
+        .append_pair("packagename", package);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, target.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 pub async fn home() -> HttpResponse {

@@ -1,0 +1,95 @@
+//! Kiosks: a visitor's own phone, in its ordinary browser, opens the QR's link and signs in
+//! with "Sign in with Mentra" (MentraOS's account site, which sends the visitor back to our
+//! webview URL with a signed user token and no state of its own).
+
+use qrlogin_testkit::mentra::{PACKAGE_NAME, UserTokenSpec};
+use serde_json::Value;
+
+use crate::helpers::{Backend, Phone, TestCluster, client};
+
+async fn get(phone: &Phone, path: &str) -> reqwest::Response {
+    phone
+        .client
+        .get(format!("{}{path}", phone.base))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_signs_in_with_mentra_in_a_plain_browser_and_approves() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let kiosk = cluster.screen(0);
+    let created = kiosk.create().await;
+    let visitor = Phone {
+        client: client(),
+        base: cluster.mobile.clone(),
+    };
+
+    // The QR's page, not signed in: the way to sign in with Mentra.
+    let page = get(&visitor, &format!("/s/{}", created.id)).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"href="/mentra-auth""#), "{html}");
+    assert!(html.contains("Sign in with Mentra"));
+
+    let to_account = get(&visitor, "/mentra-auth").await;
+    assert_eq!(to_account.status(), 303);
+    assert_eq!(
+        location(&to_account),
+        format!("https://account.mentra.glass/auth?packagename={PACKAGE_NAME}")
+    );
+
+    // MentraOS's account site signs kim in and sends her to our webview URL.
+    let token = UserTokenSpec::for_user("kim@example.com").sign();
+    let back = get(
+        &visitor,
+        &format!("/webview?aos_signed_user_token={token}&source=oauth"),
+    )
+    .await;
+    assert_eq!(back.status(), 303);
+    // Back where she was going: our own cookie remembered it.
+    assert_eq!(location(&back), format!("/s/{}", created.id));
+    let scan_page = get(&visitor, &format!("/s/{}", created.id)).await;
+    assert_eq!(scan_page.status(), 200);
+    assert!(
+        !scan_page
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in with Mentra")
+    );
+
+    assert_eq!(visitor.scan_id(&created.id).await.status(), 200);
+    assert_eq!(visitor.decide(&created.id, "approve").await.status(), 200);
+    assert_eq!(kiosk.redeem(&created).await.status(), 200);
+    // The kiosk greets her by name (and learns nothing else of her sign-in).
+    let me: Value = kiosk.me().await.json().await.unwrap();
+    assert_eq!(me["user"]["name"], "kim@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_mentra_is_not_offered_without_a_mentraos_app() {
+    let Some(cluster) = TestCluster::start(
+        Backend::Sqlite,
+        1,
+        &[("PACKAGE_NAME", ""), ("MENTRAOS_API_KEY", "")],
+    )
+    .await
+    else {
+        return;
+    };
+    let visitor = Phone {
+        client: client(),
+        base: cluster.mobile.clone(),
+    };
+    let page = get(&visitor, "/scan").await.text().await.unwrap();
+    assert!(!page.contains("/mentra-auth"), "{page}");
+    assert_eq!(get(&visitor, "/mentra-auth").await.status(), 503);
+}
