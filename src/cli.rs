@@ -89,6 +89,13 @@ pub enum UsersCommand {
     Disable { username: String },
     /// Enable a disabled account again.
     Enable { username: String },
+    /// List the accounts (never their passwords).
+    List,
+    /// Set a new password (read from a prompt, or standard input when it is not a terminal);
+    /// every session and token of the account ends.
+    Passwd { username: String },
+    /// Remove an account; its sessions and tokens end at once.
+    Remove { username: String },
 }
 
 fn parse_age(input: &str) -> Result<std::time::Duration, String> {
@@ -131,6 +138,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users {
             command: UsersCommand::Enable { username },
         } => set_disabled(&*open().await?, &parse_username(&username)?, false).await,
+        Command::Users {
+            command: UsersCommand::List,
+        } => list_accounts(&*open().await?).await,
+        Command::Users {
+            command: UsersCommand::Passwd { username },
+        } => {
+            let username = parse_username(&username)?;
+            let password = read_new_password()?;
+            let hash = qrlogin_auth::account::hash_password(&password)?;
+            let store = open().await?;
+            let name = username.as_str().to_owned();
+            if !flows::set_account_password(&*store, &username, hash, SystemClock.now()).await? {
+                anyhow::bail!("there is no local account {name:?}");
+            }
+            audit_cli(&*store, AuditEvent::AccountPasswordChanged, &username).await?;
+            writeln!(
+                std::io::stdout(),
+                "new password set for {name:?}; its sessions and tokens have ended"
+            )?;
+            Ok(())
+        }
+        Command::Users {
+            command: UsersCommand::Remove { username },
+        } => {
+            let username = parse_username(&username)?;
+            let store = open().await?;
+            let name = username.as_str().to_owned();
+            if !flows::remove_account(&*store, &username, SystemClock.now()).await? {
+                anyhow::bail!("there is no local account {name:?}");
+            }
+            audit_cli(&*store, AuditEvent::AccountRemoved, &username).await?;
+            writeln!(
+                std::io::stdout(),
+                "removed local account {name:?}; its sessions and tokens have ended"
+            )?;
+            Ok(())
+        }
         Command::Audit {
             user,
             since,
@@ -177,6 +221,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn list_accounts(store: &dyn Store) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    let accounts = store.list_accounts().await?;
+    if accounts.is_empty() {
+        writeln!(out, "no local accounts")?;
+    }
+    for account in accounts {
+        writeln!(
+            out,
+            "{}\t{}\t{}",
+            account.username.as_str(),
+            account.display_name,
+            if account.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            },
+        )?;
+    }
+    Ok(())
 }
 
 async fn set_disabled(

@@ -297,3 +297,135 @@ fn decode_prints_every_code_per_file_and_fails_for_a_file_without_one() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn users_are_listed_repassworded_and_removed_with_their_sessions_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["erin", "frank"] {
+        succeeded(&qrlogin(
+            dir.path(),
+            &["users", "add", name],
+            "correct horse battery\n",
+        ));
+    }
+    let listed = succeeded(&qrlogin(dir.path(), &["users", "list"], ""));
+    let names: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(names, ["erin", "frank"], "{listed}");
+    assert!(
+        !listed.contains("argon2"),
+        "never the password hash: {listed}"
+    );
+
+    succeeded(&qrlogin(
+        dir.path(),
+        &["users", "passwd", "erin"],
+        "a brand new passphrase\n",
+    ));
+    let short = qrlogin(dir.path(), &["users", "passwd", "erin"], "short\n");
+    assert!(!short.status.success());
+    succeeded(&qrlogin(dir.path(), &["users", "remove", "frank"], ""));
+    let missing = qrlogin(dir.path(), &["users", "remove", "frank"], "");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no local account"));
+
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    let erin = store
+        .load_account(&Username::parse("erin").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(verify_password(
+        &"a brand new passphrase".to_owned().into(),
+        &erin.password_hash
+    ));
+    assert!(!verify_password(
+        &"correct horse battery".to_owned().into(),
+        &erin.password_hash
+    ));
+    // Whoever knew the old password, or held frank's sessions, is signed out.
+    assert!(store.not_before("local:erin").await.unwrap().is_some());
+    assert!(store.not_before("local:frank").await.unwrap().is_some());
+    assert!(
+        store
+            .load_account(&Username::parse("frank").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(store);
+    let trail = succeeded(&qrlogin(dir.path(), &["audit", "--json"], ""));
+    assert!(trail.contains("account_password_changed") && trail.contains("account_removed"));
+}
+
+#[tokio::test]
+async fn clients_are_added_with_a_key_shown_once_rotated_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let added = succeeded(&qrlogin(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "Space",
+            "--redirect-uri",
+            "https://space.example/callback",
+            "--origin",
+            "https://space.example",
+            "--confirmation",
+            "pin",
+        ],
+        "",
+    ));
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let id = field(&added, "client_id:");
+    let key = field(&added, "api_key:");
+    let listed = succeeded(&qrlogin(dir.path(), &["clients", "list"], ""));
+    assert!(
+        listed.contains(&id) && listed.contains("confirmation=pin"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key), "the key is shown once only");
+    let refused = qrlogin(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "Space",
+            "--origin",
+            "http://space.example",
+        ],
+        "",
+    );
+    assert!(!refused.status.success());
+
+    let rotated = succeeded(&qrlogin(dir.path(), &["clients", "rotate-key", &id], ""));
+    let new_key = field(&rotated, "api_key:");
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    let client = qrlogin_auth::client::registry::load(&*store, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!client.accepts(&key) && client.accepts(&new_key));
+    drop(store);
+    succeeded(&qrlogin(dir.path(), &["clients", "remove", &id], ""));
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    assert!(
+        qrlogin_auth::client::registry::load(&*store, &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -41,6 +41,8 @@ pub enum AuditEvent {
     AccountCreated,
     AccountDisabled,
     AccountEnabled,
+    AccountPasswordChanged,
+    AccountRemoved,
     /// A third-party app was registered, had its API key replaced, or was removed.
     ClientRegistered,
     ClientKeyRotated,
@@ -67,6 +69,8 @@ impl AuditEvent {
             Self::AccountCreated => "account_created",
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
+            Self::AccountPasswordChanged => "account_password_changed",
+            Self::AccountRemoved => "account_removed",
             Self::ClientRegistered => "client_registered",
             Self::ClientKeyRotated => "client_key_rotated",
             Self::ClientRemoved => "client_removed",

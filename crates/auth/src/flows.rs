@@ -457,6 +457,39 @@ pub async fn set_account_disabled(
     Ok(true)
 }
 
+/// Sets a local account's password (the caller hashes it: slow work, off any executor).
+/// Every session and token of the account ends: whoever knew the old one is out.
+/// `Ok(false)` when there is no such account.
+pub async fn set_account_password(
+    store: &dyn Store,
+    username: &Username,
+    password_hash: String,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    let Some(mut account) = store.load_account(username).await? else {
+        return Ok(false);
+    };
+    account.password_hash = password_hash;
+    if !store.update_account(&account).await? {
+        return Ok(false);
+    }
+    sign_out_everywhere(store, &account.user().id, now).await?;
+    Ok(true)
+}
+
+/// Removes a local account and ends its sessions and tokens. `Ok(false)` when there is none.
+pub async fn remove_account(
+    store: &dyn Store,
+    username: &Username,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    let Some(account) = store.load_account(username).await? else {
+        return Ok(false);
+    };
+    sign_out_everywhere(store, &account.user().id, now).await?;
+    store.delete_account(username).await
+}
+
 /// The session a cookie names, if it is live and of the expected kind. Using it counts as
 /// seeing it: its "last seen" is moved on, at most once a minute.
 pub async fn session_from_cookie(

@@ -130,7 +130,33 @@ conformance!(
     a_photo_outcome_reaches_the_instance_that_waits_for_it,
     directory_entries_are_taken_once_updated_listed_and_deleted,
     an_ephemeral_record_is_replaced_and_kept_until_its_time,
+    accounts_are_listed_by_name_and_deleted_once,
 );
+
+async fn accounts_are_listed_by_name_and_deleted_once(b: Backend) {
+    let account = |name: &str| LocalAccount {
+        username: Username::parse(name).unwrap(),
+        display_name: name.to_uppercase(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        disabled: false,
+        created_at: b.clock.now(),
+    };
+    assert!(b.a.insert_account(&account("zoe")).await.unwrap());
+    assert!(b.a.insert_account(&account("ann")).await.unwrap());
+    let listed: Vec<String> =
+        b.b.list_accounts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.username.as_str().to_owned())
+            .collect();
+    assert_eq!(listed, ["ann", "zoe"]);
+    let zoe = Username::parse("zoe").unwrap();
+    assert!(b.b.delete_account(&zoe).await.unwrap());
+    assert!(!b.a.delete_account(&zoe).await.unwrap());
+    assert_eq!(b.a.load_account(&zoe).await.unwrap(), None);
+    assert_eq!(b.a.list_accounts().await.unwrap().len(), 1);
+}
 
 async fn directory_entries_are_taken_once_updated_listed_and_deleted(b: Backend) {
     let kind = "test-kind";

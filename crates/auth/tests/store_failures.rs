@@ -85,6 +85,12 @@ impl Store for QuietAfterSwap {
     async fn update_account(&self, a: &LocalAccount) -> Result<bool, StoreError> {
         self.inner.update_account(a).await
     }
+    async fn list_accounts(&self) -> Result<Vec<LocalAccount>, StoreError> {
+        self.inner.list_accounts().await
+    }
+    async fn delete_account(&self, u: &Username) -> Result<bool, StoreError> {
+        self.inner.delete_account(u).await
+    }
     async fn append_audit(&self, r: &[AuditRecord]) -> Result<(), StoreError> {
         self.inner.append_audit(r).await
     }

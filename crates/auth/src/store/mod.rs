@@ -75,6 +75,10 @@ pub trait Store: Send + Sync + 'static {
     async fn load_account(&self, username: &Username) -> Result<Option<LocalAccount>, StoreError>;
     /// Replaces a stored account; `Ok(false)` when there is none by that name.
     async fn update_account(&self, account: &LocalAccount) -> Result<bool, StoreError>;
+    /// Every local account, by username.
+    async fn list_accounts(&self) -> Result<Vec<LocalAccount>, StoreError>;
+    /// `Ok(false)` when there is none by that name.
+    async fn delete_account(&self, username: &Username) -> Result<bool, StoreError>;
 
     /// Appends to the audit trail, in order (each record also to its user's own trail, when
     /// it names a user). One round trip for the whole batch.

@@ -259,6 +259,18 @@ impl RedisStore {
         format!("{}events:photo:{photo_id}", self.prefix)
     }
 
+    /// The usernames of every local account (one set: listing needs no key scan).
+    fn accounts_index(&self) -> String {
+        format!("{}accounts", self.prefix)
+    }
+
+    async fn index_account(&self, username: &Username) -> Result<(), StoreError> {
+        self.connection()
+            .sadd::<_, _, ()>(self.accounts_index(), username.as_str())
+            .await
+            .map_err(redis_error)
+    }
+
     fn events_pattern(&self) -> String {
         format!("{}events:*", self.prefix)
     }
@@ -836,13 +848,18 @@ impl Store for RedisStore {
     }
 
     async fn insert_account(&self, account: &LocalAccount) -> Result<bool, StoreError> {
-        self.connection()
+        let inserted: bool = self
+            .connection()
             .set_nx(
                 self.key("account", account.username.as_str()),
                 to_json(account)?,
             )
             .await
-            .map_err(redis_error)
+            .map_err(redis_error)?;
+        if inserted {
+            self.index_account(&account.username).await?;
+        }
+        Ok(inserted)
     }
 
     async fn load_account(&self, username: &Username) -> Result<Option<LocalAccount>, StoreError> {
@@ -862,7 +879,46 @@ impl Store for RedisStore {
             .query_async(&mut self.connection())
             .await
             .map_err(redis_error)?;
+        if updated.is_some() {
+            // Accounts made before the index existed join it as soon as they change.
+            self.index_account(&account.username).await?;
+        }
         Ok(updated.is_some())
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<LocalAccount>, StoreError> {
+        let mut names: Vec<String> = self
+            .connection()
+            .smembers(self.accounts_index())
+            .await
+            .map_err(redis_error)?;
+        names.sort();
+        let mut accounts = Vec::with_capacity(names.len());
+        // One key each (a cluster spreads them over nodes); operators' lists are short.
+        for name in names {
+            let data: Option<String> = self
+                .connection()
+                .get(self.key("account", &name))
+                .await
+                .map_err(redis_error)?;
+            if let Some(data) = data {
+                accounts.push(from_json(&data)?);
+            }
+        }
+        Ok(accounts)
+    }
+
+    async fn delete_account(&self, username: &Username) -> Result<bool, StoreError> {
+        let deleted: i64 = self
+            .connection()
+            .del(self.key("account", username.as_str()))
+            .await
+            .map_err(redis_error)?;
+        self.connection()
+            .srem::<_, _, ()>(self.accounts_index(), username.as_str())
+            .await
+            .map_err(redis_error)?;
+        Ok(deleted == 1)
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {

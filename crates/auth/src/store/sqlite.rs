@@ -458,6 +458,31 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_accounts(&self) -> Result<Vec<LocalAccount>, StoreError> {
+        let rows = self
+            .with(|c| {
+                let mut statement = c
+                    .prepare("SELECT data FROM accounts ORDER BY username")
+                    .map_err(db)?;
+                let rows = statement
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(db)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(db)
+            })
+            .await?;
+        rows.iter().map(|text| from_json(text)).collect()
+    }
+
+    async fn delete_account(&self, username: &Username) -> Result<bool, StoreError> {
+        let username = username.as_str().to_owned();
+        self.with(move |c| {
+            c.execute("DELETE FROM accounts WHERE username = ?1", [username])
+                .map(|deleted| deleted == 1)
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         let rows = records
             .iter()
