@@ -578,3 +578,77 @@ async fn the_device_grant_cannot_redeem_what_a_clients_server_made_nor_weaken_a_
     let body: Value = json_body.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_clients_own_origins_may_follow_its_requests_from_a_browser() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let (_, key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let (_, created) = create_as(&cluster, &key).await;
+    let url = format!(
+        "{}/api/login-requests/{}",
+        cluster.desktops[0],
+        created["id"].as_str().unwrap()
+    );
+    let preflight = |origin: &'static str| {
+        client()
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "x-desktop-secret")
+            .send()
+    };
+    let allowed = preflight("https://space.example").await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://space.example"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-headers"],
+        "x-desktop-secret"
+    );
+    assert_eq!(
+        preflight("https://evil.example").await.unwrap().status(),
+        403
+    );
+
+    let poll_from = |origin: &'static str| {
+        client()
+            .get(&url)
+            .header("origin", origin)
+            .header(
+                "x-desktop-secret",
+                created["desktop_secret"].as_str().unwrap(),
+            )
+            .send()
+    };
+    let followed = poll_from("https://space.example").await.unwrap();
+    assert_eq!(followed.status(), 200);
+    assert_eq!(
+        followed.headers()["access-control-allow-origin"],
+        "https://space.example"
+    );
+    let elsewhere = poll_from("https://evil.example").await.unwrap();
+    assert!(
+        elsewhere
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // A request of this deployment's own is never opened to other sites.
+    let plain = cluster.screen(0).create().await;
+    let own = client()
+        .get(format!(
+            "{}/api/login-requests/{}",
+            cluster.desktops[0], plain.id
+        ))
+        .header("origin", "https://space.example")
+        .header("x-desktop-secret", &plain.secret)
+        .send()
+        .await
+        .unwrap();
+    assert!(own.headers().get("access-control-allow-origin").is_none());
+}

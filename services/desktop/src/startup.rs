@@ -32,6 +32,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/login-requests/{id}")
                 .get(login_requests::poll)
+                .route(
+                    web::method(actix_web::http::Method::OPTIONS)
+                        .to(login_requests::poll_preflight),
+                )
                 .delete(login_requests::cancel),
         )
         .service(web::resource("/api/login-requests/{id}/pin").post(login_requests::enter_pin))

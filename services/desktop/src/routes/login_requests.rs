@@ -4,7 +4,7 @@ use actix_web::cookie::SameSite;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::audit::AuditEvent;
-use qrlogin_auth::client::RegisteredClient;
+use qrlogin_auth::client::{RegisteredClient, registry};
 use qrlogin_auth::flows::{self, FlowError};
 use qrlogin_auth::login_request::{
     LoginRequest, RequestId, ScreenContext, Transition, TransitionError, is_well_formed_pin,
@@ -224,9 +224,65 @@ pub async fn poll(
     let login = load_owned(&request, &state, &id).await?;
     // Spent after the secret check: whoever merely saw the QR cannot use up the screen's budget.
     limits::spend(&state, &client, Bucket::PollPerRequest, id.as_str()).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(RequestStatus::of(&login, state.now())))
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(origin) = client_origin(&state, &request, &login).await? {
+        allow_origin(&mut response, &origin);
+    }
+    Ok(response.json(RequestStatus::of(&login, state.now())))
+}
+
+/// The caller's `Origin`, when it is one of the origins the request's registered client
+/// allows: a page of that app may follow the request (with its desktop secret, sent in
+/// `X-Desktop-Secret`). Nothing else is opened to other sites.
+async fn client_origin(
+    state: &AppState,
+    request: &HttpRequest,
+    login: &LoginRequest,
+) -> Result<Option<String>, ApiError> {
+    let (Some(origin), Some(client_id)) = (
+        request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        login.screen.client_id.as_deref(),
+    ) else {
+        return Ok(None);
+    };
+    let allowed = registry::load(&*state.store, client_id)
+        .await?
+        .is_some_and(|registered| registered.origins.iter().any(|o| o == origin));
+    Ok(allowed.then(|| origin.to_owned()))
+}
+
+fn allow_origin(response: &mut actix_web::HttpResponseBuilder, origin: &str) {
+    response
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_owned()))
+        .insert_header((header::VARY, "Origin"));
+}
+
+/// `OPTIONS /api/login-requests/{id}`: the CORS preflight of a registered client's page
+/// that polls its request with the desktop secret in `X-Desktop-Secret`.
+pub async fn poll_preflight(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let login = flows::load(&*state.store, &id, state.now()).await?;
+    let Some(origin) = client_origin(&state, &request, &login).await? else {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "This site may not follow this sign-in request.",
+        ));
+    };
+    let mut response = HttpResponse::NoContent();
+    allow_origin(&mut response, &origin);
+    Ok(response
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, DESKTOP_SECRET_HEADER))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .finish())
 }
 
 /// `DELETE /api/login-requests/{id}`: the screen gives up on this request.
