@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use qrlogin_auth::audit::AuditEvent;
+
 use crate::helpers::{Backend, TestCluster, client, error_code};
 
 async fn create_from(
@@ -180,6 +182,23 @@ async fn wrong_passwords_are_limited_per_account() {
     let refused = phone.local_login("erin", "correct horse battery").await;
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(error_code(refused).await, (429, "rate_limited".into()));
+    // Every guess and the refusal are in the audit trail.
+    let trail = cluster.audit_trail().await;
+    let recorded: Vec<(AuditEvent, &str)> = trail
+        .iter()
+        .map(|r| (r.event, r.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            (AuditEvent::PhoneSignIn, "unauthenticated"),
+            (AuditEvent::PhoneSignIn, "unauthenticated"),
+            (AuditEvent::PhoneSignIn, "unauthenticated"),
+            (AuditEvent::RateLimited, "rate_limited"),
+        ],
+        "{trail:?}"
+    );
+    assert_eq!(trail[3].detail.as_deref(), Some("login-account"));
 }
 
 /// The relay (QR-jacking) scenario: a request made from 203.0.113.7 and claimed by a phone on
