@@ -442,7 +442,7 @@ async fn a_kiosk_left_alone_signs_itself_out_back_to_a_fresh_code() {
     let Some(driver) = chromedriver().await else {
         return;
     };
-    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("KIOSK_IDLE_TIMEOUT", "4s")])
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("KIOSK_IDLE_TIMEOUT", "8s")])
         .await
         .unwrap();
     let (browser, _profile) = browser(&driver).await;
@@ -471,7 +471,7 @@ async fn a_kiosk_left_alone_signs_itself_out_back_to_a_fresh_code() {
         .wait()
         .at_most(PAGE_WAIT)
         .for_element(Locator::XPath(
-            "//p[@id='idle' and contains(., 'signs out after 4 s without use')]",
+            "//p[@id='idle' and contains(., 'signs out after 8 s without use')]",
         ))
         .await
         .unwrap();

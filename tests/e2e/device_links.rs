@@ -267,3 +267,66 @@ async fn without_confirmation_the_device_is_signed_in_when_it_opens_the_link() {
         error_code(post(&new_device(&cluster), &path(&link, "/claim"), json!({})).await).await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_ends_with_the_screen_that_made_it_and_only_that_screen_answers() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    // Another screen of the same user may not answer for this one's link.
+    let first = signed_in_screen(&cluster).await;
+    let second = signed_in_screen(&cluster).await;
+    let link = make_link(&first).await;
+    let device = new_device(&cluster);
+    assert_eq!(
+        post(&device, &path(&link, "/claim"), json!({}))
+            .await
+            .status(),
+        202
+    );
+    let (status, _) =
+        error_code(post(&second, &path(&link, "/confirm"), json!({ "allow": true })).await).await;
+    assert_eq!(status, 400);
+
+    // The screen that made it signs out: the link is dead, allowed or not.
+    assert_eq!(post(&first, "/api/logout", json!({})).await.status(), 204);
+    let (status, code) = error_code(post(&device, &path(&link, "/redeem"), json!({})).await).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_qr_code"));
+    let unclaimed = make_link(&second).await;
+    assert_eq!(
+        post(&second, "/api/logout", json!({ "everywhere": true }))
+            .await
+            .status(),
+        204
+    );
+    let (status, _) = error_code(
+        post(
+            &new_device(&cluster),
+            &path(&unclaimed, "/claim"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_alone_cannot_make_links() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let phone = cluster.phone("alice@example.com").await;
+    let created = approved(&screen, &phone).await;
+    let redeemed: Value = screen.redeem(&created).await.json().await.unwrap();
+    let with_token = client()
+        .post(format!("{}/api/device-links", cluster.desktops[0]))
+        .bearer_auth(redeemed["access_token"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = error_code(with_token).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+}

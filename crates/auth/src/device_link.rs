@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::login_request::UnixMillis;
 use crate::secret::{SecretHash, random_token};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, get_ephemeral_json, put_ephemeral_json};
 use crate::user::User;
 
 /// The store's kind for links.
@@ -74,26 +74,18 @@ impl DeviceLink {
     }
 
     pub async fn save(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let data = serde_json::to_string(self).map_err(|e| StoreError::Unexpected(e.into()))?;
-        store
-            .put_ephemeral(LINKS, &self.id, &data, self.expires_at)
-            .await
+        put_ephemeral_json(store, LINKS, &self.id, self, self.expires_at).await
     }
 
     /// The link, unless unknown, used or expired.
     pub async fn load(store: &dyn Store, id: &str) -> Result<Option<Self>, StoreError> {
-        store
-            .get_ephemeral(LINKS, id)
-            .await?
-            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::Unexpected(e.into())))
-            .transpose()
+        get_ephemeral_json(store, LINKS, id).await
     }
 
     /// Deletes the link (it is used up): it expires now.
     pub async fn delete(mut self, store: &dyn Store, now: UnixMillis) -> Result<(), StoreError> {
         self.expires_at = now;
-        let data = serde_json::to_string(&self).map_err(|e| StoreError::Unexpected(e.into()))?;
-        store.put_ephemeral(LINKS, &self.id, &data, now).await
+        self.save(store).await
     }
 }
 

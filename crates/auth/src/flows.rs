@@ -470,6 +470,8 @@ pub async fn set_account_password(
         return Ok(false);
     };
     account.password_hash = password_hash;
+    // The new password first, then the sign-out: a sign-in racing it with the old password
+    // either lands before the sign-out (and is ended) or finds the new password.
     if !store.update_account(&account).await? {
         return Ok(false);
     }
@@ -486,8 +488,10 @@ pub async fn remove_account(
     let Some(account) = store.load_account(username).await? else {
         return Ok(false);
     };
+    // Gone first, then signed out: a sign-in racing the removal cannot outlive it.
+    let removed = store.delete_account(username).await?;
     sign_out_everywhere(store, &account.user().id, now).await?;
-    store.delete_account(username).await
+    Ok(removed)
 }
 
 /// The session a cookie names, if it is live and of the expected kind. Using it counts as

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::login_request::{RequestId, UnixMillis};
 use crate::secret::{SecretHash, random_token};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, get_ephemeral_json, put_ephemeral_json};
 use crate::user::User;
 
 /// How long the glasses have to upload a requested photo (the MentraOS SDK's own window).
@@ -71,19 +71,12 @@ const PHOTOS: &str = "photo";
 impl PendingPhoto {
     /// Keeps the pending photo in the store until it expires.
     pub async fn save(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let data = serde_json::to_string(self).map_err(|e| StoreError::Unexpected(e.into()))?;
-        store
-            .put_ephemeral(PHOTOS, &self.id, &data, self.expires_at)
-            .await
+        put_ephemeral_json(store, PHOTOS, &self.id, self, self.expires_at).await
     }
 
     /// The pending photo `id`, unless unknown or expired. (Single use is `use_once`'s job.)
     pub async fn load(store: &dyn Store, id: &str) -> Result<Option<Self>, StoreError> {
-        store
-            .get_ephemeral(PHOTOS, id)
-            .await?
-            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::Unexpected(e.into())))
-            .transpose()
+        get_ephemeral_json(store, PHOTOS, id).await
     }
 }
 

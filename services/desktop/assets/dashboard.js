@@ -176,7 +176,8 @@
         return;
       }
       idle.textContent = "Signing out: nobody used this screen.";
-      await signOut(false);
+      try { await call("POST", "/api/logout", { everywhere: false }); location.href = "/"; }
+      catch (e) { setTimeout(tick, 5000); } // the network or the server failed: try again
     };
     tick();
   }

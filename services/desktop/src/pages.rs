@@ -87,6 +87,18 @@ pub async fn link(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    // A link id is base64url; anything else is no link of ours (and goes nowhere near a URL).
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::new(
+            qrlogin_web::ErrorCode::InvalidQrCode,
+            "This is not a sign-in link of ours.",
+        ));
+    }
     let page = LinkPage {
         app_name: &state.settings.app_name,
         id: &id,

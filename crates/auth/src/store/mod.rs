@@ -135,6 +135,31 @@ pub trait Store: Send + Sync + 'static {
     fn events(&self) -> &Arc<EventHub>;
 }
 
+/// Keeps `value` as a short-lived JSON record ([`Store::put_ephemeral`]).
+pub async fn put_ephemeral_json<T: serde::Serialize>(
+    store: &dyn Store,
+    kind: &str,
+    id: &str,
+    value: &T,
+    until: UnixMillis,
+) -> Result<(), StoreError> {
+    store.put_ephemeral(kind, id, &to_json(value)?, until).await
+}
+
+/// A short-lived JSON record, unless unknown or past its time.
+pub async fn get_ephemeral_json<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    kind: &str,
+    id: &str,
+) -> Result<Option<T>, StoreError> {
+    store
+        .get_ephemeral(kind, id)
+        .await?
+        .as_deref()
+        .map(from_json)
+        .transpose()
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Unexpected(e.into()))
 }

@@ -33,11 +33,32 @@ fn invalid_link() -> ApiError {
     )
 }
 
+/// The link, while it lives and the session that made it is still signed in: signing out
+/// there (or everywhere, or a new password, or a disabled account, which end every session)
+/// ends the link too.
 async fn live_link(state: &AppState, id: &str) -> Result<DeviceLink, ApiError> {
-    DeviceLink::load(&*state.store, id)
+    let now = state.now();
+    let link = DeviceLink::load(&*state.store, id)
         .await?
-        .filter(|link| link.is_live(state.now()))
-        .ok_or_else(invalid_link)
+        .filter(|link| link.is_live(now))
+        .ok_or_else(invalid_link)?;
+    let creator = state.store.load_session(&link.creator_session).await?;
+    if !creator.is_some_and(|session| session.expires_at > now) {
+        return Err(invalid_link());
+    }
+    Ok(link)
+}
+
+/// Links are made and answered by a signed-in screen's own session: an access token alone
+/// could otherwise mint sessions for ever.
+fn screen_session(caller: &qrlogin_web::auth::SignedInUser) -> Result<(), ApiError> {
+    match caller.access_token {
+        Some(_) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Sign-in links are made and allowed on a signed-in screen, not with an access token.",
+        )),
+        None => Ok(()),
+    }
 }
 
 fn claim_cookie(id: &str) -> String {
@@ -93,6 +114,7 @@ pub async fn create(
     client: ClientInfo,
     _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
+    screen_session(&caller)?;
     limits::spend(&state, &client, Bucket::LinksPerUser, &caller.user.id).await?;
     let ttl = i64::try_from(state.settings.link_ttl.as_millis()).unwrap_or(i64::MAX);
     let link = DeviceLink::new(caller.user, &caller.session_id, state.now(), ttl);
@@ -194,11 +216,18 @@ pub async fn confirm(
     id: web::Path<String>,
     body: JsonObject<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
+    screen_session(&caller)?;
     let mut link = live_link(&state, &id).await?;
-    if caller.user.id != link.user.id {
+    // Only the screen that made the link answers for it.
+    if caller.session_id != link.creator_session {
         return Err(invalid_link());
     }
-    if link.state != LinkState::Claimed {
+    if link.state != LinkState::Claimed
+        || !state
+            .store
+            .use_once(&link.once_key("confirm"), link.expires_at)
+            .await?
+    {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "No device has opened this link yet (or it was already answered).",

@@ -11,10 +11,11 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::LoginState;
 use qrlogin_auth::audit::AuditEvent;
-use qrlogin_auth::client::{ConfirmationMode, registry};
+use qrlogin_auth::client::{ConfirmationMode, RegisteredClient, registry};
 use qrlogin_auth::device::{self, DEVICE_CODE_GRANT, PACES, Pace};
 use qrlogin_auth::flows::{self, FlowError};
 use qrlogin_auth::login_request::TransitionError;
+use qrlogin_auth::store::{get_ephemeral_json, put_ephemeral_json};
 use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::error::ProtocolErrorBody;
@@ -66,14 +67,19 @@ fn form(request: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, S
     Ok(params)
 }
 
-fn invalid_client() -> HttpResponse {
-    // 400, not 401: the client did not try to authenticate with the Authorization header
-    // (RFC 6749 §5.2).
-    oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_client",
-        "No client is registered with that client_id.",
-    )
+/// The registered client `client_id`, or the answer for an unknown one.
+async fn registered(state: &AppState, client_id: &str) -> Result<RegisteredClient, HttpResponse> {
+    match registry::load(&*state.store, client_id).await {
+        Ok(Some(registered)) => Ok(registered),
+        // 400, not 401: the client did not try to authenticate with the Authorization header
+        // (RFC 6749 §5.2).
+        Ok(None) => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "No client is registered with that client_id.",
+        )),
+        Err(error) => Err(unavailable(error)),
+    }
 }
 
 /// Store trouble is ours, not the client's: the usual 503 (or 500), in qrlogin's shape.
@@ -96,10 +102,9 @@ pub async fn device_authorization(
     let Some(client_id) = params.get("client_id") else {
         return invalid_request("client_id is required.");
     };
-    let registered = match registry::load(&*state.store, client_id).await {
-        Ok(Some(registered)) => registered,
-        Ok(None) => return invalid_client(),
-        Err(error) => return unavailable(error),
+    let registered = match registered(&state, client_id).await {
+        Ok(registered) => registered,
+        Err(refused) => return refused,
     };
     if registered.confirmation == ConfirmationMode::Pin {
         // A device cannot type the phone's PIN, and silently tapping instead would weaken
@@ -180,10 +185,8 @@ pub async fn token(
     let Some((id, secret)) = device::parse_device_code(code) else {
         return invalid_grant("That device code is not one of ours.");
     };
-    match registry::load(&*state.store, client_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return invalid_client(),
-        Err(error) => return unavailable(error),
+    if let Err(refused) = registered(&state, client_id).await {
+        return refused;
     }
     let now = state.now();
     let request = match flows::load(&*state.store, &id, now).await {
@@ -199,22 +202,16 @@ pub async fn token(
     {
         return invalid_grant("That device code was not issued to this client.");
     }
-    let previous = match state.store.get_ephemeral(PACES, id.as_str()).await {
-        Ok(text) => text.and_then(|text| serde_json::from_str::<Pace>(&text).ok()),
+    let previous = match get_ephemeral_json::<Pace>(&*state.store, PACES, id.as_str()).await {
+        Ok(previous) => previous,
         Err(error) => return unavailable(error),
     };
     let (pace, too_soon) = Pace::poll(previous, now);
     let kept_until = request.expires_at + 60_000;
-    let saved = match serde_json::to_string(&pace) {
-        Ok(text) => state
-            .store
-            .put_ephemeral(PACES, id.as_str(), &text, kept_until)
-            .await
-            .map_err(ApiError::from),
-        Err(error) => Err(ApiError::internal(error)),
-    };
-    if let Err(error) = saved {
-        return actix_web::ResponseError::error_response(&error);
+    if let Err(error) =
+        put_ephemeral_json(&*state.store, PACES, id.as_str(), &pace, kept_until).await
+    {
+        return unavailable(error);
     }
     if too_soon {
         return oauth_error(
