@@ -43,7 +43,7 @@ async fn live_link(state: &AppState, id: &str) -> Result<DeviceLink, ApiError> {
         .filter(|link| link.is_live(now))
         .ok_or_else(invalid_link)?;
     let creator = state.store.load_session(&link.creator_session).await?;
-    if !creator.is_some_and(|session| session.expires_at > now) {
+    if creator.is_none_or(|session| session.expires_at <= now) {
         return Err(invalid_link());
     }
     Ok(link)
