@@ -105,7 +105,16 @@ async fn verified_identity(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_signs_its_user_in_and_gets_an_identity_token_for_it_alone() {
-    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+    identity_token_for_the_client(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_signs_its_user_in_and_gets_an_identity_token_for_it_alone_on_redis() {
+    identity_token_for_the_client(Backend::Redis).await;
+}
+
+async fn identity_token_for_the_client(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
         return;
     };
     let (space, key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
@@ -392,7 +401,16 @@ async fn authorize(cluster: &TestCluster, client_id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_too_fast_slows_the_device_down_for_good() {
-    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+    slowed_down_for_good(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_too_fast_slows_the_device_down_for_good_on_redis() {
+    slowed_down_for_good(Backend::Redis).await;
+}
+
+async fn slowed_down_for_good(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
         return;
     };
     let (space, _) = register(&cluster, "Space", ConfirmationMode::Tap).await;

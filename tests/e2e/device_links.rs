@@ -46,7 +46,16 @@ fn path(link: &Value, step: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_opens_the_link_is_allowed_and_gets_its_own_session() {
-    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+    the_device_gets_its_own_session(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_opens_the_link_is_allowed_and_gets_its_own_session_on_redis() {
+    the_device_gets_its_own_session(Backend::Redis).await;
+}
+
+async fn the_device_gets_its_own_session(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
         return;
     };
     let first = signed_in_screen(&cluster).await;
@@ -138,7 +147,16 @@ async fn a_device_opens_the_link_is_allowed_and_gets_its_own_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_works_once_and_not_after_it_expires() {
-    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+    once_and_not_after_expiry(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_works_once_and_not_after_it_expires_on_redis() {
+    once_and_not_after_expiry(Backend::Redis).await;
+}
+
+async fn once_and_not_after_expiry(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
         return;
     };
     let first = signed_in_screen(&cluster).await;
