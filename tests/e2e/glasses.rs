@@ -504,3 +504,27 @@ async fn a_repeated_webhook_keeps_one_session_and_a_stopped_app_can_start_again(
     look_and_press(&restarted, &created).await;
     assert!(restarted.next_speech().await.text.starts_with("Sign in to"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_webhooks_are_budgeted_per_address() {
+    let Some(cluster) = TestCluster::start(
+        Backend::Sqlite,
+        1,
+        &[("RATE_LIMIT_WEBHOOKS_PER_IP", "2/1m")],
+    )
+    .await
+    else {
+        return;
+    };
+    let forged = json!({
+        "type": "session_request",
+        "sessionId": "eve@example.com-com.example.qrlogin",
+        "userId": "eve@example.com",
+        "websocketUrl": "wss://evil.example/app-ws",
+    });
+    for _ in 0..2 {
+        assert_eq!(cluster.glasses.post_webhook(forged.clone()).await.0, 403);
+    }
+    let (status, body) = cluster.glasses.post_webhook(forged).await;
+    assert_eq!(status, 429, "{body}");
+}

@@ -123,6 +123,8 @@ pub struct RateLimits {
     pub links_per_user: RateLimit,
     /// Device links opened per client IP.
     pub link_claims_per_ip: RateLimit,
+    /// MentraOS session webhooks per IP (the cloud's few addresses carry every wearer's).
+    pub webhooks_per_ip: RateLimit,
     /// Local-account sign-in attempts per client IP.
     pub login_per_ip: RateLimit,
     /// Local-account sign-in attempts per account.
@@ -360,6 +362,7 @@ impl Settings {
             frames_per_user: limit("RATE_LIMIT_FRAMES_PER_USER", "240/1m"),
             links_per_user: limit("RATE_LIMIT_LINKS_PER_USER", "10/10m"),
             link_claims_per_ip: limit("RATE_LIMIT_LINK_CLAIMS_PER_IP", "30/10m"),
+            webhooks_per_ip: limit("RATE_LIMIT_WEBHOOKS_PER_IP", "600/1m"),
             rejected_token_per_ip: limit("RATE_LIMIT_REJECTED_TOKEN_PER_IP", "30/1m"),
         };
         let login_confirmation = parse("LOGIN_CONFIRMATION", "tap", &|v| match v {

@@ -28,6 +28,8 @@ pub enum Bucket {
     LinksPerUser,
     /// Device links opened (claimed) per IP: guessing links is what it stops.
     LinkClaimsPerIp,
+    /// MentraOS session webhooks per IP: each makes us dial the cloud with our API key.
+    WebhooksPerIp,
 }
 
 impl Bucket {
@@ -46,6 +48,7 @@ impl Bucket {
             Self::FramesPerUser => "frames-user",
             Self::LinksPerUser => "links-user",
             Self::LinkClaimsPerIp => "link-claims-ip",
+            Self::WebhooksPerIp => "webhooks-ip",
         }
     }
 
@@ -65,6 +68,7 @@ impl Bucket {
             Self::FramesPerUser => &limits.frames_per_user,
             Self::LinksPerUser => &limits.links_per_user,
             Self::LinkClaimsPerIp => &limits.link_claims_per_ip,
+            Self::WebhooksPerIp => &limits.webhooks_per_ip,
         }
     }
 }

@@ -11,6 +11,7 @@ use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
 use qrlogin_mentra::app::Webhook;
 use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
+use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde_json::json;
 
@@ -54,6 +55,7 @@ pub async fn webhook(
             ))
         }
         Webhook::SessionRequest(request) => {
+            limits::spend(&state, &client, Bucket::WebhooksPerIp, &client.ip).await?;
             let started = glasses
                 .clone()
                 .into_inner()
