@@ -1,6 +1,7 @@
 //! The MentraOS platform, as `shared/mentraos/platform.md` documents it: exchanging a
 //! webview's temp token for the user id, and verifying the signed user token — bound to our
-//! app through its `frontendToken` claim, since the token has no audience.
+//! app through its `frontendToken` claim, since the token has no audience. [`app`] is the app
+//! protocol for camera glasses (`shared/mentraos/app-protocol.md`).
 //!
 //! The `cloudApiUrl` query parameter and bare `frontendToken`s are never trusted: anyone
 //! signed in to MentraOS can compute valid checksums for them (platform.md §7).
