@@ -87,6 +87,23 @@ pub struct PhotoOutcome {
     pub result: PhotoResult,
 }
 
+/// The store's kind for photo outcomes.
+const OUTCOMES: &str = "photo-outcome";
+/// How long an outcome is kept for a waiter that missed its event.
+const OUTCOME_KEPT_MS: i64 = 2 * 60 * 1000;
+
+impl PhotoOutcome {
+    /// Keeps the outcome for a while as well, so a waiter whose event was lost (its Redis
+    /// subscription reconnecting) can still read it.
+    pub async fn save(&self, store: &dyn Store, now: UnixMillis) -> Result<(), StoreError> {
+        put_ephemeral_json(store, OUTCOMES, &self.photo_id, self, now + OUTCOME_KEPT_MS).await
+    }
+
+    pub async fn load(store: &dyn Store, photo_id: &str) -> Result<Option<Self>, StoreError> {
+        get_ephemeral_json(store, OUTCOMES, photo_id).await
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PhotoResult {

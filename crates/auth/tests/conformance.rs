@@ -236,6 +236,13 @@ async fn a_photo_outcome_reaches_the_instance_that_waits_for_it(b: Backend) {
         .await
         .unwrap();
     assert_eq!(heard, outcome);
+    // Kept too, for a waiter whose event was lost.
+    assert_eq!(PhotoOutcome::load(&*b.b, &photo.id).await.unwrap(), None);
+    outcome.save(&*b.a, b.clock.now()).await.unwrap();
+    assert_eq!(
+        PhotoOutcome::load(&*b.b, &photo.id).await.unwrap(),
+        Some(outcome)
+    );
 }
 
 fn screen() -> ScreenContext {

@@ -22,7 +22,7 @@ use qrlogin_auth::RequestId;
 use qrlogin_auth::User;
 use qrlogin_auth::events::PhotoWait;
 use qrlogin_auth::flows;
-use qrlogin_auth::glasses::{PendingPhoto, PhotoResult};
+use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
 use qrlogin_mentra::app::{
     AppCredentials, AppSocket, CloudEvent, CloudHosts, PING_INTERVAL, Press, SessionRequest,
     SocketError,
@@ -435,10 +435,15 @@ impl Session {
             } => {
                 if !self.claim_upload_slot(&photo).await {
                     // An upload got in first: its claim must not outlive us.
-                    let outcome = tokio::time::timeout(LATE_OUTCOME_WAIT, wait.outcome()).await;
-                    if let Ok(outcome) = outcome
-                        && let PhotoResult::Claimed { request } = outcome.result
-                    {
+                    let heard = tokio::time::timeout(LATE_OUTCOME_WAIT, wait.outcome())
+                        .await
+                        .ok()
+                        .map(|outcome| outcome.result);
+                    let result = match heard {
+                        Some(result) => Some(result),
+                        None => self.stored_outcome(&photo).await,
+                    };
+                    if let Some(PhotoResult::Claimed { request }) = result {
                         self.deny(&request).await;
                     }
                 }
@@ -474,6 +479,11 @@ impl Session {
             return step;
         };
         if !late && !self.claim_upload_slot(&photo).await {
+            // An upload got in first. Its event may have been lost (a subscription that was
+            // reconnecting): the stored outcome says; else it is still on its way.
+            if let Some(result) = self.stored_outcome(&photo).await {
+                return self.photo_arrived(link, result).await;
+            }
             return Step::Photo {
                 photo,
                 wait,
@@ -481,8 +491,23 @@ impl Session {
                 late: true,
             };
         }
+        if late && let Some(PhotoResult::Claimed { request }) = self.stored_outcome(&photo).await {
+            // Too late to ask the wearer now: what the upload claimed is let go.
+            self.deny(&request).await;
+        }
         self.say(link, why).await;
         Step::Idle
+    }
+
+    /// What the upload of `photo` led to, as the store kept it.
+    async fn stored_outcome(&self, photo: &PendingPhoto) -> Option<PhotoResult> {
+        match PhotoOutcome::load(&*self.state.store, &photo.id).await {
+            Ok(outcome) => outcome.map(|outcome| outcome.result),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a photo's outcome");
+                None
+            }
+        }
     }
 
     /// Speaks to the wearer, if the socket is there (a failure to send is noticed by the

@@ -251,13 +251,12 @@ pub async fn photo_upload(
         }
     };
     tracing::info!(?result, "photo read");
-    state
-        .store
-        .announce_photo(&PhotoOutcome {
-            photo_id: photo.id.clone(),
-            result,
-        })
-        .await?;
+    let outcome = PhotoOutcome {
+        photo_id: photo.id.clone(),
+        result,
+    };
+    outcome.save(&*state.store, state.now()).await?;
+    state.store.announce_photo(&outcome).await?;
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "requestId": photo.id,
