@@ -119,6 +119,40 @@ async fn browser_with(
     (browser, profile)
 }
 
+/// The screen's page shows its code; `phone` types it and approves; the screen arrives at its
+/// dashboard.
+async fn signed_in_by_typed_code(
+    browser: &fantoccini::Client,
+    cluster: &TestCluster,
+    phone: &crate::helpers::Phone,
+) {
+    browser
+        .goto(&format!("{}/", cluster.desktops[0]))
+        .await
+        .unwrap();
+    wait_for(browser, "#qr svg").await;
+    let user_code = text(browser, "#user-code").await;
+    assert_eq!(
+        user_code.len(),
+        9,
+        "a code like WDJB-MJHT is shown, got {user_code:?}"
+    );
+    let claimed = phone.scan(json!({ "user_code": user_code })).await;
+    assert_eq!(claimed.status(), 200);
+    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(phone.decide(&id, "approve").await.status(), 200);
+    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_url(&dashboard)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
     let Some(driver) = chromedriver().await else {
@@ -127,34 +161,8 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
     let (browser, _profile) = browser(&driver).await;
 
-    browser
-        .goto(&format!("{}/", cluster.desktops[0]))
-        .await
-        .unwrap();
-    wait_for(&browser, "#qr svg").await;
-    let user_code = text(&browser, "#user-code").await;
-    assert_eq!(
-        user_code.len(),
-        9,
-        "a code like WDJB-MJHT is shown, got {user_code:?}"
-    );
-
     let phone = cluster.phone("alice@example.com").await;
-    let claimed = phone.scan(json!({ "user_code": user_code })).await;
-    assert_eq!(claimed.status(), 200);
-    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(phone.decide(&id, "approve").await.status(), 200);
-
-    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
-    browser
-        .wait()
-        .at_most(PAGE_WAIT)
-        .for_url(&dashboard)
-        .await
-        .unwrap();
+    signed_in_by_typed_code(&browser, &cluster, &phone).await;
     let name = text(&browser, "#user-name").await;
     assert_eq!(name, "alice@example.com");
     wait_for(&browser, "#sessions li").await;
@@ -446,26 +454,9 @@ async fn a_kiosk_left_alone_signs_itself_out_back_to_a_fresh_code() {
         .await
         .unwrap();
     let (browser, _profile) = browser(&driver).await;
-    browser
-        .goto(&format!("{}/", cluster.desktops[0]))
-        .await
-        .unwrap();
-    wait_for(&browser, "#qr svg").await;
-    let user_code = text(&browser, "#user-code").await;
     let phone = cluster.phone("kim@example.com").await;
-    let claimed = phone.scan(json!({ "user_code": user_code })).await;
-    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(phone.decide(&id, "approve").await.status(), 200);
+    signed_in_by_typed_code(&browser, &cluster, &phone).await;
     let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
-    browser
-        .wait()
-        .at_most(PAGE_WAIT)
-        .for_url(&dashboard)
-        .await
-        .unwrap();
     // The countdown is on show while the kiosk is signed in.
     browser
         .wait()

@@ -64,10 +64,6 @@ impl DeviceLink {
         }
     }
 
-    pub fn is_live(&self, now: UnixMillis) -> bool {
-        now < self.expires_at
-    }
-
     /// The one-time mark a step of this link takes.
     pub fn once_key(&self, step: &str) -> String {
         format!("device-link-{step}:{}", self.id)

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
 use qrlogin_auth::RequestId;
 use qrlogin_auth::User;
 use qrlogin_auth::events::PhotoWait;
@@ -146,20 +145,13 @@ impl Glasses {
         };
         let (sockets, receiver) = mpsc::channel(2);
         let generation = next_generation();
-        match self.sessions.entry(key.clone()) {
-            Entry::Occupied(mut occupied) => {
-                occupied.insert(Live {
-                    sockets,
-                    generation,
-                });
-            }
-            Entry::Vacant(vacant) => {
-                vacant.insert(Live {
-                    sockets,
-                    generation,
-                });
-            }
-        }
+        self.sessions.insert(
+            key.clone(),
+            Live {
+                sockets,
+                generation,
+            },
+        );
         let session = Session {
             glasses: Arc::clone(self),
             state,

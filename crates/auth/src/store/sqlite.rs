@@ -133,6 +133,12 @@ impl SqliteStore {
                 .execute("DELETE FROM revoked_tokens WHERE expires_at <= ?1", [now])
                 .map_err(db)?;
             removed += c
+                .execute("DELETE FROM used_once WHERE expires_at <= ?1", [now])
+                .map_err(db)?;
+            removed += c
+                .execute("DELETE FROM ephemeral WHERE expires_at <= ?1", [now])
+                .map_err(db)?;
+            removed += c
                 .execute(
                     "DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - ?1",
                     [i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX)],
@@ -619,11 +625,7 @@ impl Store for SqliteStore {
         until: UnixMillis,
     ) -> Result<(), StoreError> {
         let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
-        let now = self.clock.now();
         self.with(move |c| {
-            // Past records are of no use to anyone: cleared as new ones come.
-            c.execute("DELETE FROM ephemeral WHERE expires_at <= ?1", params![now])
-                .map_err(db)?;
             c.execute(
                 "INSERT INTO ephemeral (kind, id, expires_at, data) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data",

@@ -82,7 +82,7 @@ async fn registered(state: &AppState, client_id: &str) -> Result<RegisteredClien
     }
 }
 
-/// Store trouble is ours, not the client's: the usual 503 (or 500), in qrlogin's shape.
+/// Trouble that is ours, not the client's (the store, a budget): answered in qrlogin's shape.
 fn unavailable(error: impl Into<ApiError>) -> HttpResponse {
     actix_web::ResponseError::error_response(&error.into())
 }
@@ -137,7 +137,7 @@ pub async fn device_authorization(
     audit.record(&state, &created).await;
     let new = match created {
         Ok(new) => new,
-        Err(error) => return actix_web::ResponseError::error_response(&error),
+        Err(error) => return unavailable(error),
     };
     let request = &new.request;
     HttpResponse::Ok()

@@ -2,7 +2,6 @@
 //! `POST /photo-upload` (the photo the glasses took when asked).
 
 use actix_multipart::Multipart;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
 use qrlogin_auth::audit::AuditEvent;
@@ -10,6 +9,7 @@ use qrlogin_auth::flows::ScanTarget;
 use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
 use qrlogin_mentra::app::Webhook;
 use qrlogin_web::audit::Audit;
+use qrlogin_web::auth::bearer_token;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
@@ -162,13 +162,8 @@ pub async fn photo_upload(
     let refused = || {
         ApiError::unauthenticated("This upload does not carry the token its photo was asked with.")
     };
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(refused)?;
-    let id = PendingPhoto::id_in_token(token).ok_or_else(refused)?;
+    let token = bearer_token(&request).ok_or_else(refused)?;
+    let id = PendingPhoto::id_in_token(&token).ok_or_else(refused)?;
     tracing::Span::current().record("photo", id);
     let now = state.now();
     let photo = PendingPhoto::load(&*state.store, id)
@@ -179,7 +174,7 @@ pub async fn photo_upload(
                 "No such photo is awaited (never asked for, or more than 30 s ago).",
             )
         })?;
-    if !photo.accepts(token, now) {
+    if !photo.accepts(&token, now) {
         tracing::warn!("a photo upload with a wrong token was refused");
         let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
         audit
