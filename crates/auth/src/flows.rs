@@ -33,6 +33,9 @@ pub enum FlowError {
     Transition(#[from] TransitionError),
     #[error("this account is disabled")]
     AccountDisabled,
+    /// The approver signed out everywhere after claiming: what they approved before is void.
+    #[error("the approver signed out everywhere since claiming this request")]
+    SignedOut,
     /// A registered client's request redeemed without that client's API key (or with
     /// another's), or a plain request redeemed with a client's key.
     #[error("this sign-in request belongs to another client")]
@@ -130,6 +133,10 @@ pub async fn approve(
 ) -> Result<(LoginRequest, Option<String>), FlowError> {
     if !account_enabled(store, &user).await? {
         return Err(FlowError::AccountDisabled);
+    }
+    let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
+    if claimed_before_sign_out(store, &current).await? {
+        return Err(FlowError::SignedOut);
     }
     let mut pin = None;
     let approved = transition_with(store, id, now, |current| {
@@ -332,7 +339,22 @@ async fn redeemable(
     if !account_enabled(store, &user).await? {
         return Err(FlowError::AccountDisabled);
     }
+    if claimed_before_sign_out(store, &current).await? {
+        return Err(FlowError::SignedOut);
+    }
     Ok((current, user))
+}
+
+/// Whether the claimant of `request` signed out everywhere after claiming it: signing out
+/// everywhere ends what they approved (or were about to) along with their sessions.
+async fn claimed_before_sign_out(
+    store: &dyn Store,
+    request: &LoginRequest,
+) -> Result<bool, StoreError> {
+    match &request.claim {
+        Some(claim) => signed_out_since(store, &claim.user.id, claim.at).await,
+        None => Ok(false),
+    }
 }
 
 /// Spends the approval, recording `redeemer` (a session id, or a client's mark). If the

@@ -112,8 +112,13 @@ pub enum PhotoResult {
     /// No sign-in code of ours was in the picture.
     NoCode,
     /// A code of ours was read but could not be claimed: the error code the phone would
-    /// have been answered with (`not_found`, `conflict`, `expired`, `rate_limited`, …).
-    Refused { error: String },
+    /// have been answered with (`not_found`, `conflict`, `expired`, `several_codes`, …), and
+    /// the sentence it would have been shown.
+    Refused {
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
 }
 
 #[cfg(test)]

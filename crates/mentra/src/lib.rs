@@ -148,8 +148,8 @@ impl MentraClient {
         })
     }
 
-    /// `aos_signed_user_token` → the MentraOS user id.
-    pub fn verify_signed_user_token(&self, token: &str) -> Result<String, MentraError> {
+    /// `aos_signed_user_token` → the MentraOS user id, and until when the token is good.
+    pub fn verify_signed_user_token(&self, token: &str) -> Result<VerifiedUserToken, MentraError> {
         self.verifier.verify(token)
     }
 }
@@ -164,6 +164,15 @@ fn describe(error: &reqwest::Error) -> String {
     }
 }
 
+/// A signed user token that checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedUserToken {
+    pub user_id: String,
+    /// The last second (since the epoch) at which this token is still accepted: its `exp`
+    /// plus the leeway. A replay mark must last until then.
+    pub accepted_until_s: u64,
+}
+
 /// Verifies signed user tokens: RS256 with the MentraOS key, issuer, 120 s leeway, and the
 /// `frontendToken` binding to our API key.
 pub struct UserTokenVerifier {
@@ -175,6 +184,7 @@ pub struct UserTokenVerifier {
 struct UserTokenClaims {
     sub: String,
     iat: u64,
+    exp: u64,
     #[serde(rename = "frontendToken")]
     frontend_token: Option<String>,
 }
@@ -204,7 +214,7 @@ impl UserTokenVerifier {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<String, MentraError> {
+    pub fn verify(&self, token: &str) -> Result<VerifiedUserToken, MentraError> {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[USER_TOKEN_ISSUER]);
         validation.leeway = USER_TOKEN_LEEWAY_SECONDS;
@@ -243,7 +253,10 @@ impl UserTokenVerifier {
         if claims.sub.is_empty() {
             return Err(MentraError::InvalidSignedToken("no user"));
         }
-        Ok(claims.sub)
+        Ok(VerifiedUserToken {
+            user_id: claims.sub,
+            accepted_until_s: claims.exp.saturating_add(USER_TOKEN_LEEWAY_SECONDS),
+        })
     }
 }
 

@@ -3,102 +3,74 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use qrlogin_auth::RequestId;
 use qrlogin_auth::audit::{AuditEvent, AuditRecord};
+use qrlogin_auth::signin::AuditSink;
+use qrlogin_auth::signin::audit::Draft;
 use qrlogin_auth::store::Store;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::ClientInfo;
-use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
-/// The audit record of one action, filled in as the handler learns who and what it concerns,
-/// and recorded once with the outcome.
-#[must_use = "an audit record does nothing until it is recorded"]
-pub struct Audit(AuditRecord);
+/// The audit record of one action outside the sign-in steps (a refused token in an
+/// extractor): the use-case layer's own draft, stamped with this request's caller.
+pub fn draft(state: &AppState, client: &ClientInfo, event: AuditEvent) -> Draft {
+    Draft::new(event, client, state.now())
+}
 
-impl Audit {
-    pub fn of(state: &AppState, client: &ClientInfo, event: AuditEvent) -> Self {
-        let mut record = AuditRecord::new(event, state.now());
-        record.ip = Some(client.ip.clone());
-        record.user_agent = Some(client.user_agent.clone()).filter(|ua| !ua.is_empty());
-        record.request_id = client.request_id.clone();
-        Self(record)
-    }
+/// The audit trail's sink: every record to the log (target `audit`) first and always, then
+/// queued for the store. A store that cannot take a record does not fail the action it
+/// describes.
+pub struct AuditLog {
+    writer: AuditWriter,
+}
 
-    pub fn user(&mut self, user_id: &str) -> &mut Self {
-        self.0.user = Some(user_id.to_owned());
-        self
-    }
-
-    pub fn login_request(&mut self, id: &RequestId) -> &mut Self {
-        self.0.login_request = Some(id.to_string());
-        self
-    }
-
-    pub fn client(&mut self, name: &str) -> &mut Self {
-        self.0.client = Some(name.to_owned());
-        self
-    }
-
-    pub fn detail(&mut self, detail: impl Into<String>) -> &mut Self {
-        self.0.detail = Some(detail.into());
-        self
-    }
-
-    /// Records the action with `outcome`: `ok`, or the error code the caller was answered.
-    pub async fn record<T>(self, state: &AppState, outcome: &Result<T, ApiError>) {
-        self.record_as(state, outcome.as_ref().err().map(|e| e.code))
-            .await;
-    }
-
-    /// Records the action as `ok` (`None`) or refused with `refusal`, for handlers that
-    /// answer a refusal with a page rather than an error.
-    pub async fn record_as(mut self, state: &AppState, refusal: Option<ErrorCode>) {
-        if let Some(code) = refusal {
-            // The limit recorded itself, with the bucket; once is enough.
-            if code == ErrorCode::RateLimited && self.0.event != AuditEvent::RateLimited {
-                return;
-            }
-            self.0.outcome = code.as_str().to_owned();
+impl AuditLog {
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        Self {
+            writer: AuditWriter::start(store),
         }
-        record(state, self.0).await;
+    }
+
+    /// Waits until every record written before this call is in the store.
+    pub async fn flush(&self) {
+        self.writer.flush().await;
     }
 }
 
-/// Writes `record` to the log (target `audit`) and queues it for the store. The log line comes
-/// first and always: a store that cannot take the record does not fail the action it describes.
-pub async fn record(state: &AppState, record: AuditRecord) {
-    let none = "";
-    macro_rules! audit_line {
-        ($level:ident) => {
-            tracing::$level!(
-                target: "audit",
-                event = record.event.as_str(),
-                outcome = %record.outcome,
-                user = record.user.as_deref().unwrap_or(none),
-                login_request = record.login_request.as_deref().unwrap_or(none),
-                client = record.client.as_deref().unwrap_or(none),
-                ip = record.ip.as_deref().unwrap_or(none),
-                user_agent = record.user_agent.as_deref().unwrap_or(none),
-                request_id = record.request_id.as_deref().unwrap_or(none),
-                detail = record.detail.as_deref().unwrap_or(none),
-                "audit"
-            )
-        };
+impl AuditSink for AuditLog {
+    fn record(&self, record: AuditRecord) {
+        let none = "";
+        macro_rules! audit_line {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "audit",
+                    event = record.event.as_str(),
+                    outcome = %record.outcome,
+                    user = record.user.as_deref().unwrap_or(none),
+                    login_request = record.login_request.as_deref().unwrap_or(none),
+                    client = record.client.as_deref().unwrap_or(none),
+                    ip = record.ip.as_deref().unwrap_or(none),
+                    user_agent = record.user_agent.as_deref().unwrap_or(none),
+                    request_id = record.request_id.as_deref().unwrap_or(none),
+                    detail = record.detail.as_deref().unwrap_or(none),
+                    "audit"
+                )
+            };
+        }
+        metrics::counter!(
+            crate::metrics::EVENTS,
+            "event" => record.event.as_str(),
+            "outcome" => record.outcome.clone()
+        )
+        .increment(1);
+        if record.is_ok() {
+            audit_line!(info);
+        } else {
+            audit_line!(warn);
+        }
+        self.writer.write(record);
     }
-    metrics::counter!(
-        crate::metrics::EVENTS,
-        "event" => record.event.as_str(),
-        "outcome" => record.outcome.clone()
-    )
-    .increment(1);
-    if record.is_ok() {
-        audit_line!(info);
-    } else {
-        audit_line!(warn);
-    }
-    state.audit.write(record);
 }
 
 /// How many records wait for the store; past that, new ones are only in the log.

@@ -14,10 +14,9 @@ use qrlogin_auth::tokens::AccessClaims;
 
 use qrlogin_auth::audit::AuditEvent;
 
-use crate::audit::Audit;
 use crate::client::ClientInfo;
 use crate::cookies::{DESKTOP_SESSION, MOBILE_SESSION};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::limits::{self, Bucket};
 use crate::state::AppState;
 
@@ -92,13 +91,12 @@ async fn desktop_user(request: HttpRequest) -> Result<SignedInUser, ApiError> {
                 };
                 let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
                 limits::spend(&state, &client, Bucket::RejectedTokenPerIp, &client.ip).await?;
-                let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
+                let mut audit = crate::audit::draft(&state, &client, AuditEvent::TokenRejected);
                 audit.detail(format!("access token: {reason}"));
-                let refused = Err(ApiError::unauthenticated(format!(
+                audit.record_as(&*state.audit, Some(ErrorCode::Unauthenticated));
+                return Err(ApiError::unauthenticated(format!(
                     "{refused}; sign in again."
                 )));
-                audit.record(&state, &refused).await;
-                return refused;
             }
         };
         return Ok(SignedInUser {
@@ -132,13 +130,12 @@ async fn api_client(request: HttpRequest) -> Result<ApiClient, ApiError> {
         _ => {
             let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
             limits::spend(&state, &client, Bucket::RejectedTokenPerIp, &client.ip).await?;
-            let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
+            let mut audit = crate::audit::draft(&state, &client, AuditEvent::TokenRejected);
             audit.detail("client API key: not valid");
-            let refused = Err(ApiError::unauthenticated(
+            audit.record_as(&*state.audit, Some(ErrorCode::Unauthenticated));
+            Err(ApiError::unauthenticated(
                 "The API key is not valid (wrong, rotated, or its client was removed).",
-            ));
-            audit.record(&state, &refused).await;
-            refused
+            ))
         }
     }
 }

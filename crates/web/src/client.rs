@@ -8,15 +8,22 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use ipnet::IpNet;
+use qrlogin_auth::signin::Caller;
+pub use qrlogin_auth::signin::policy::same_network;
+pub use qrlogin_auth::signin::prompt::describe_user_agent;
 
 use crate::state::AppState;
 
+/// The caller of this HTTP request, as the use-case layer knows callers.
 #[derive(Clone, Debug)]
-pub struct ClientInfo {
-    pub ip: String,
-    pub user_agent: String,
-    /// This HTTP request's id (`x-request-id`), for the audit trail.
-    pub request_id: Option<String>,
+pub struct ClientInfo(pub Caller);
+
+impl std::ops::Deref for ClientInfo {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
 }
 
 /// The longest user agent we keep: enough for any real browser, not a storage vector.
@@ -41,7 +48,7 @@ impl ClientInfo {
             .chars()
             .take(MAX_USER_AGENT)
             .collect();
-        Self {
+        Self(Caller {
             ip: ip
                 .map(|ip| ip.to_string())
                 .unwrap_or_else(|| "unknown".into()),
@@ -50,14 +57,7 @@ impl ClientInfo {
                 .extensions()
                 .get::<tracing_actix_web::RequestId>()
                 .map(|id| id.to_string()),
-        }
-    }
-
-    pub fn device(&self) -> qrlogin_auth::flows::Device {
-        qrlogin_auth::flows::Device {
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
-        }
+        })
     }
 }
 
@@ -125,30 +125,6 @@ impl FromRequest for ClientInfo {
     }
 }
 
-/// "Firefox on Linux", "Chrome on Windows 10", or "an unknown browser".
-pub fn describe_user_agent(user_agent: &str) -> String {
-    match woothee::parser::Parser::new().parse(user_agent) {
-        Some(r) if r.name != "UNKNOWN" => {
-            let os = if r.os == "UNKNOWN" {
-                String::new()
-            } else {
-                format!(" on {}", r.os)
-            };
-            format!("{}{os}", r.name)
-        }
-        _ => "an unknown browser".into(),
-    }
-}
-
-/// Whether two client addresses look like one network: the same IPv4 /24 or IPv6 /64.
-pub fn same_network(a: &str, b: &str) -> bool {
-    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
-        (Ok(IpAddr::V4(a)), Ok(IpAddr::V4(b))) => a.octets()[..3] == b.octets()[..3],
-        (Ok(IpAddr::V6(a)), Ok(IpAddr::V6(b))) => a.segments()[..4] == b.segments()[..4],
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,19 +179,5 @@ mod tests {
                 .unwrap()
                 .contains(&ip("127.0.0.1"))
         );
-    }
-
-    #[test]
-    fn user_agents_read_as_browser_on_os() {
-        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-        assert_eq!(describe_user_agent(firefox), "Firefox on Linux");
-        assert_eq!(describe_user_agent("<script>"), "an unknown browser");
-    }
-
-    #[test]
-    fn networks_compare_by_prefix() {
-        assert!(same_network("192.0.2.10", "192.0.2.99"));
-        assert!(!same_network("203.0.113.7", "198.51.100.9"));
-        assert!(!same_network("unknown", "unknown"));
     }
 }

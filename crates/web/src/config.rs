@@ -85,14 +85,8 @@ pub const MENTRAOS_CLOUD_HOSTS: [&str; 3] = [
 ];
 
 /// What to do when the phone that claims a request is on another network than the screen
-/// that created it (a sign of a relayed QR code).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NetworkMismatch {
-    /// Claim, and warn on the confirmation screen.
-    Warn,
-    /// Refuse the claim.
-    Deny,
-}
+/// that created it (a sign of a relayed QR code); glasses have a setting of their own.
+pub use qrlogin_auth::signin::policy::{GlassesNetworkMismatch, NetworkMismatch};
 
 /// How the screen confirms an approval (`LOGIN_CONFIRMATION`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +172,8 @@ pub struct Settings {
     pub app_name: String,
     pub rate_limits: RateLimits,
     pub network_mismatch: NetworkMismatch,
+    /// `GLASSES_NETWORK_MISMATCH`: `refuse` (the default) or `allow`.
+    pub glasses_network_mismatch: GlassesNetworkMismatch,
     pub login_confirmation: LoginConfirmation,
     pub mentra: MentraSettings,
     pub log_format: LogFormat,
@@ -373,6 +369,10 @@ impl Settings {
             "warn" | "deny" => Ok(()),
             _ => Err("expected `warn` or `deny`".into()),
         });
+        let glasses_network_mismatch = parse("GLASSES_NETWORK_MISMATCH", "refuse", &|v| match v {
+            "refuse" | "allow" => Ok(()),
+            _ => Err("expected `refuse` or `allow`".into()),
+        });
         let cloud_url = parse("MENTRAOS_CLOUD_URL", "https://api.mentra.glass", &|v| {
             Url::parse(v)
                 .map(|_| ())
@@ -485,6 +485,11 @@ impl Settings {
             } else {
                 NetworkMismatch::Warn
             },
+            glasses_network_mismatch: if glasses_network_mismatch == "allow" {
+                GlassesNetworkMismatch::Allow
+            } else {
+                GlassesNetworkMismatch::Refuse
+            },
             login_confirmation: if login_confirmation == "pin" {
                 LoginConfirmation::Pin
             } else {
@@ -545,6 +550,29 @@ impl Settings {
                 "  REDIS_URL: {service} runs as its own process and shares state with the other service only through Redis; set REDIS_URL (e.g. redis://127.0.0.1:6379) or REDIS_CLUSTER_URLS, or run both services in one process with `qrlogin` (embedded store)"
             )],
         })
+    }
+
+    /// The sign-in rules these settings choose, for the use-case layer.
+    pub fn policy(&self) -> qrlogin_auth::signin::Policy {
+        use qrlogin_auth::client::ConfirmationMode;
+        use qrlogin_auth::signin::policy::LinkConfirmation;
+        qrlogin_auth::signin::Policy {
+            app_name: self.app_name.clone(),
+            mobile_public_url: self.mobile_public_url.as_str().to_owned(),
+            desktop_public_url: self.desktop_public_url.as_str().to_owned(),
+            network_mismatch: self.network_mismatch,
+            glasses_network_mismatch: self.glasses_network_mismatch,
+            confirmation: match self.login_confirmation {
+                LoginConfirmation::Pin => ConfirmationMode::Pin,
+                LoginConfirmation::Tap => ConfirmationMode::Tap,
+            },
+            lifetimes: self.lifetimes(),
+            link_confirmation: match self.link_confirmation {
+                true => LinkConfirmation::Confirm,
+                false => LinkConfirmation::None,
+            },
+            link_ttl_ms: i64::try_from(self.link_ttl.as_millis()).unwrap_or(i64::MAX),
+        }
     }
 
     pub fn lifetimes(&self) -> qrlogin_auth::flows::Lifetimes {

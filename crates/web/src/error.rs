@@ -9,120 +9,69 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
-use qrlogin_auth::LoginState;
 use qrlogin_auth::flows::{BearerError, FlowError};
 use qrlogin_auth::login_request::TransitionError;
+use qrlogin_auth::refusal::Refusal;
 use qrlogin_auth::store::StoreError;
 use serde::Serialize;
 use tracing_actix_web::RequestId;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRequest,
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    Conflict,
-    Expired,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    /// A camera frame in which no code of ours could be read.
-    NoCodeFound,
-    /// A device link that is unknown, used or expired.
-    InvalidQrCode,
-    RequestTimeout,
-    Locked,
-    /// The screen typed a PIN that is not the one the phone shows.
-    WrongPin,
-    /// The screen must type the phone's PIN before it can redeem.
-    PinRequired,
-    RateLimited,
-    InternalError,
-    UpstreamError,
-    Unavailable,
+pub use qrlogin_auth::refusal::ErrorCode;
+
+/// The HTTP status each refusal is answered with.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Expired => StatusCode::GONE,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::NoCodeFound | ErrorCode::SeveralCodes => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidQrCode => StatusCode::BAD_REQUEST,
+        ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::Locked => StatusCode::LOCKED,
+        ErrorCode::WrongPin => StatusCode::FORBIDDEN,
+        ErrorCode::PinRequired => StatusCode::CONFLICT,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
-impl ErrorCode {
-    /// The code as it appears in the error body (and in the audit trail).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::Unauthenticated => "unauthenticated",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::Conflict => "conflict",
-            Self::Expired => "expired",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::NoCodeFound => "no_code_found",
-            Self::InvalidQrCode => "invalid_qr_code",
-            Self::RequestTimeout => "request_timeout",
-            Self::Locked => "locked",
-            Self::WrongPin => "wrong_pin",
-            Self::PinRequired => "pin_required",
-            Self::RateLimited => "rate_limited",
-            Self::InternalError => "internal_error",
-            Self::UpstreamError => "upstream_error",
-            Self::Unavailable => "unavailable",
-        }
+/// For errors that reach us only as a status (actix's own, or a route that does not exist).
+fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthenticated,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        410 => ErrorCode::Expired,
+        413 => ErrorCode::PayloadTooLarge,
+        408 => ErrorCode::RequestTimeout,
+        415 => ErrorCode::UnsupportedMediaType,
+        423 => ErrorCode::Locked,
+        429 => ErrorCode::RateLimited,
+        502 => ErrorCode::UpstreamError,
+        503 | 504 => ErrorCode::Unavailable,
+        400..=499 => ErrorCode::InvalidRequest,
+        _ => ErrorCode::InternalError,
     }
+}
 
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::InvalidRequest => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
-            Self::Expired => StatusCode::GONE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NoCodeFound => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::InvalidQrCode => StatusCode::BAD_REQUEST,
-            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::Locked => StatusCode::LOCKED,
-            Self::WrongPin => StatusCode::FORBIDDEN,
-            Self::PinRequired => StatusCode::CONFLICT,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::UpstreamError => StatusCode::BAD_GATEWAY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// For errors that reach us only as a status (actix's own, or a route that does not exist).
-    fn for_status(status: StatusCode) -> Self {
-        match status.as_u16() {
-            401 => Self::Unauthenticated,
-            403 => Self::Forbidden,
-            404 => Self::NotFound,
-            405 => Self::MethodNotAllowed,
-            409 => Self::Conflict,
-            410 => Self::Expired,
-            413 => Self::PayloadTooLarge,
-            408 => Self::RequestTimeout,
-            415 => Self::UnsupportedMediaType,
-            423 => Self::Locked,
-            429 => Self::RateLimited,
-            502 => Self::UpstreamError,
-            503 | 504 => Self::Unavailable,
-            400..=499 => Self::InvalidRequest,
-            _ => Self::InternalError,
-        }
-    }
-
-    fn default_message(self) -> &'static str {
-        match self {
-            Self::NotFound => "There is nothing at this address.",
-            Self::MethodNotAllowed => "This address does not accept that method.",
-            Self::PayloadTooLarge => "The request body is too large.",
-            Self::Unavailable => "A service qrlogin depends on is unreachable; try again shortly.",
-            Self::InternalError => "Something went wrong on our side; try again.",
-            _ => "The request could not be handled.",
-        }
+fn default_message(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::NotFound => "There is nothing at this address.",
+        ErrorCode::MethodNotAllowed => "This address does not accept that method.",
+        ErrorCode::PayloadTooLarge => "The request body is too large.",
+        ErrorCode::Unavailable => "A service qrlogin depends on is unreachable; try again shortly.",
+        ErrorCode::InternalError => "Something went wrong on our side; try again.",
+        _ => "The request could not be handled.",
     }
 }
 
@@ -149,7 +98,7 @@ impl ApiError {
             cause: Some(cause.into()),
             ..Self::new(
                 ErrorCode::InternalError,
-                ErrorCode::InternalError.default_message(),
+                default_message(ErrorCode::InternalError),
             )
         }
     }
@@ -184,12 +133,6 @@ impl std::fmt::Debug for ApiError {
     }
 }
 
-impl Serialize for ErrorCode {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorCode,
@@ -198,7 +141,7 @@ struct ErrorBody<'a> {
 }
 
 fn error_body(code: ErrorCode, message: &str, request_id: Option<String>) -> HttpResponse {
-    let mut response = HttpResponse::build(code.status());
+    let mut response = HttpResponse::build(status_of(code));
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     response.json(ErrorBody {
         error: code,
@@ -209,7 +152,7 @@ fn error_body(code: ErrorCode, message: &str, request_id: Option<String>) -> Htt
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.code.status()
+        status_of(self.code)
     }
 
     /// The body gets its `request_id` from [`render_errors`], which sees the request.
@@ -262,16 +205,16 @@ pub fn render_errors<B: MessageBody + 'static>(
     let (code, message, keep_headers) = match response.response().error() {
         Some(error) => match error.as_error::<ApiError>() {
             Some(api) => {
-                if api.code == ErrorCode::InternalError || api.code.status().is_server_error() {
+                if api.code == ErrorCode::InternalError || status_of(api.code).is_server_error() {
                     tracing::error!(error = ?api, "request failed");
                 }
                 (api.code, api.message.to_string(), true)
             }
             None => {
-                let code = ErrorCode::for_status(status);
+                let code = code_for_status(status);
                 let message = if status.is_server_error() {
                     tracing::error!(error = ?error, "request failed");
-                    code.default_message().to_owned()
+                    default_message(code).to_owned()
                 } else {
                     // actix's messages name the problem ("Json deserialize error: missing field
                     // `id`") and never carry secrets.
@@ -281,8 +224,8 @@ pub fn render_errors<B: MessageBody + 'static>(
             }
         },
         None => {
-            let code = ErrorCode::for_status(status);
-            (code, code.default_message().to_owned(), false)
+            let code = code_for_status(status);
+            (code, default_message(code).to_owned(), false)
         }
     };
     let (request, old) = response.into_parts();
@@ -303,66 +246,54 @@ pub fn render_errors<B: MessageBody + 'static>(
 /// The body type `render_errors` produces.
 pub type ErrorRenderedBody<B> = EitherBody<B>;
 
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        if let Some(store) = refusal
+            .cause
+            .as_ref()
+            .and_then(|cause| cause.downcast_ref::<StoreError>())
+        {
+            let kind = match store {
+                StoreError::Unavailable(_) => "unavailable",
+                StoreError::Unexpected(_) => "unexpected",
+            };
+            metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => kind).increment(1);
+        }
+        Self {
+            code: refusal.code,
+            message: refusal.message,
+            retry_after_seconds: refusal.retry_after_seconds,
+            cause: refusal.cause,
+        }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self {
+            code: error.code,
+            message: error.message,
+            retry_after_seconds: error.retry_after_seconds,
+            cause: error.cause,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        let kind = match &error {
-            StoreError::Unavailable(_) => "unavailable",
-            StoreError::Unexpected(_) => "unexpected",
-        };
-        metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => kind).increment(1);
-        match error {
-            StoreError::Unavailable(_) => Self::new(
-                ErrorCode::Unavailable,
-                "The session store is unreachable; try again shortly.",
-            )
-            .with_cause(error),
-            StoreError::Unexpected(_) => Self::internal(error),
-        }
+        Refusal::from(error).into()
     }
 }
 
 impl From<FlowError> for ApiError {
     fn from(error: FlowError) -> Self {
-        match error {
-            FlowError::NotFound => Self::new(
-                ErrorCode::NotFound,
-                "No such sign-in request. Scan the QR code again.",
-            ),
-            FlowError::Transition(refused) => refused.into(),
-            FlowError::AccountDisabled => Self::new(
-                ErrorCode::Forbidden,
-                "This account is disabled; nothing can be signed in with it.",
-            ),
-            FlowError::WrongClient => Self::new(
-                ErrorCode::Forbidden,
-                "This sign-in request belongs to another client: redeem it with the API key of the client that created it (and a plain request with none).",
-            ),
-            FlowError::Store(store) => store.into(),
-            FlowError::Unexpected(cause) => Self::internal(cause),
-        }
+        Refusal::from(error).into()
     }
 }
 
 impl From<TransitionError> for ApiError {
     fn from(refused: TransitionError) -> Self {
-        let message = refused.to_string();
-        let code = match refused {
-            TransitionError::Expired | TransitionError::Final(LoginState::Expired) => {
-                ErrorCode::Expired
-            }
-            TransitionError::Final(LoginState::Locked) => ErrorCode::Locked,
-            TransitionError::Final(_) | TransitionError::WrongState(_) => ErrorCode::Conflict,
-            TransitionError::NotClaimant | TransitionError::WrongSecret => ErrorCode::Forbidden,
-            TransitionError::PinRequired => ErrorCode::PinRequired,
-            TransitionError::WrongPin { attempts_left: 0 } => {
-                return Self::new(
-                    ErrorCode::WrongPin,
-                    "That PIN is wrong, and it was the last attempt: this sign-in is locked. Start again with a new QR code.",
-                );
-            }
-            TransitionError::WrongPin { .. } => ErrorCode::WrongPin,
-        };
-        Self::new(code, message)
+        Refusal::from(refused).into()
     }
 }
 
@@ -378,6 +309,7 @@ impl From<BearerError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qrlogin_auth::LoginState;
 
     #[test]
     fn the_body_has_exactly_the_documented_shape() {
@@ -397,7 +329,7 @@ mod tests {
 
     #[test]
     fn refusals_map_to_the_documented_statuses() {
-        let status = |e: TransitionError| ApiError::from(e).code.status().as_u16();
+        let status = |e: TransitionError| status_of(ApiError::from(e).code).as_u16();
         assert_eq!(status(TransitionError::Expired), 410);
         assert_eq!(status(TransitionError::Final(LoginState::Redeemed)), 409);
         assert_eq!(

@@ -1,114 +1,96 @@
-//! Spending rate-limit budgets (kept in the store, so they hold across instances), answered
-//! with 429 `rate_limited` and `Retry-After`.
+//! The rate limiter the use-case layer spends budgets from: the configured limit of each
+//! bucket, kept in the store (so it holds across instances), refused with `rate_limited` and
+//! a `Retry-After`.
 
-use qrlogin_auth::rate_limit::RateLimit;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use qrlogin_auth::audit::AuditEvent;
+use qrlogin_auth::clock::Clock;
+use qrlogin_auth::rate_limit::RateLimit;
+use qrlogin_auth::refusal::{ErrorCode, Refusal};
+pub use qrlogin_auth::signin::Bucket;
+use qrlogin_auth::signin::audit::Draft;
+use qrlogin_auth::signin::{AuditSink, Caller, Limiter};
+use qrlogin_auth::store::Store;
 
-use crate::audit::Audit;
 use crate::client::ClientInfo;
-use crate::error::{ApiError, ErrorCode};
+use crate::config::RateLimits;
+use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Clone, Copy, Debug)]
-pub enum Bucket {
-    CreatePerIp,
-    /// Requests a registered client creates (server to server: one IP for all its users).
-    CreatePerClient,
-    ScanPerUser,
-    ScanPerIp,
-    PollPerRequest,
-    LoginPerIp,
-    LoginPerAccount,
-    PinPerRequest,
-    WebviewPerIp,
-    RejectedTokenPerIp,
-    FramesPerUser,
-    /// Device links a signed-in user makes.
-    LinksPerUser,
-    /// Device links opened (claimed) per IP: guessing links is what it stops.
-    LinkClaimsPerIp,
-    /// MentraOS session webhooks per IP: each makes us dial the cloud with our API key.
-    WebhooksPerIp,
-}
-
-impl Bucket {
-    fn name(self) -> &'static str {
-        match self {
-            Self::CreatePerIp => "create-ip",
-            Self::CreatePerClient => "create-client",
-            Self::ScanPerUser => "scan-user",
-            Self::ScanPerIp => "scan-ip",
-            Self::PollPerRequest => "poll-request",
-            Self::LoginPerIp => "login-ip",
-            Self::LoginPerAccount => "login-account",
-            Self::PinPerRequest => "pin-request",
-            Self::WebviewPerIp => "webview-ip",
-            Self::RejectedTokenPerIp => "rejected-token-ip",
-            Self::FramesPerUser => "frames-user",
-            Self::LinksPerUser => "links-user",
-            Self::LinkClaimsPerIp => "link-claims-ip",
-            Self::WebhooksPerIp => "webhooks-ip",
-        }
-    }
-
-    fn limit(self, state: &AppState) -> &RateLimit {
-        let limits = &state.settings.rate_limits;
-        match self {
-            Self::CreatePerIp => &limits.create_per_ip,
-            Self::CreatePerClient => &limits.create_per_client,
-            Self::ScanPerUser => &limits.scan_per_user,
-            Self::ScanPerIp => &limits.scan_per_ip,
-            Self::PollPerRequest => &limits.poll_per_request,
-            Self::LoginPerIp => &limits.login_per_ip,
-            Self::LoginPerAccount => &limits.login_per_account,
-            Self::PinPerRequest => &limits.pin_per_request,
-            Self::WebviewPerIp => &limits.webview_per_ip,
-            Self::RejectedTokenPerIp => &limits.rejected_token_per_ip,
-            Self::FramesPerUser => &limits.frames_per_user,
-            Self::LinksPerUser => &limits.links_per_user,
-            Self::LinkClaimsPerIp => &limits.link_claims_per_ip,
-            Self::WebhooksPerIp => &limits.webhooks_per_ip,
-        }
+fn limit_of(limits: &RateLimits, bucket: Bucket) -> &RateLimit {
+    match bucket {
+        Bucket::CreatePerIp => &limits.create_per_ip,
+        Bucket::CreatePerClient => &limits.create_per_client,
+        Bucket::ScanPerUser => &limits.scan_per_user,
+        Bucket::ScanPerIp => &limits.scan_per_ip,
+        Bucket::PollPerRequest => &limits.poll_per_request,
+        Bucket::LoginPerIp => &limits.login_per_ip,
+        Bucket::LoginPerAccount => &limits.login_per_account,
+        Bucket::PinPerRequest => &limits.pin_per_request,
+        Bucket::WebviewPerIp => &limits.webview_per_ip,
+        Bucket::RejectedTokenPerIp => &limits.rejected_token_per_ip,
+        Bucket::FramesPerUser => &limits.frames_per_user,
+        Bucket::LinksPerUser => &limits.links_per_user,
+        Bucket::LinkClaimsPerIp => &limits.link_claims_per_ip,
+        Bucket::WebhooksPerIp => &limits.webhooks_per_ip,
     }
 }
 
-/// Spends one event from `bucket` for `subject`; 429 when the budget is gone (and an audit
-/// record of who hit which limit).
+/// The configured limits over the store's buckets.
+pub struct StoreLimiter {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub limits: RateLimits,
+    pub audit: Arc<dyn AuditSink>,
+}
+
+#[async_trait]
+impl Limiter for StoreLimiter {
+    async fn spend(&self, caller: &Caller, bucket: Bucket, subject: &str) -> Result<(), Refusal> {
+        let key = format!("{}:{subject}", bucket.name());
+        let limit = limit_of(&self.limits, bucket);
+        let Some(wait) = self.store.rate_limit(&key, limit).await? else {
+            return Ok(());
+        };
+        let seconds = wait.as_millis().div_ceil(1000).max(1);
+        tracing::info!(bucket = bucket.name(), "rate limited");
+        let mut refusal = Refusal::new(
+            ErrorCode::RateLimited,
+            format!(
+                "Too many attempts ({} allowed); try again in {seconds} s.",
+                limit.describe()
+            ),
+        );
+        refusal.retry_after_seconds = Some(u64::try_from(seconds).unwrap_or(u64::MAX));
+        // One record per bucket and subject per period: a flood of refused requests cannot
+        // push the real records out of the capped trail.
+        let now = self.clock.now();
+        let first = self
+            .store
+            .use_once(&format!("audited:{key}"), now + limit.per_ms)
+            .await?;
+        if first {
+            let mut draft = Draft::new(AuditEvent::RateLimited, caller, now);
+            draft.detail(bucket.name());
+            draft.record_as(&*self.audit, Some(ErrorCode::RateLimited));
+        }
+        Err(refusal)
+    }
+}
+
+/// Spends one event from `bucket` for `subject`, for the few checks outside the sign-in
+/// steps (refused tokens, webhooks).
 pub async fn spend(
     state: &AppState,
     client: &ClientInfo,
     bucket: Bucket,
     subject: &str,
 ) -> Result<(), ApiError> {
-    let key = format!("{}:{subject}", bucket.name());
-    let limit = bucket.limit(state);
-    match state.store.rate_limit(&key, limit).await? {
-        None => Ok(()),
-        Some(wait) => {
-            let seconds = wait.as_millis().div_ceil(1000).max(1);
-            tracing::info!(bucket = bucket.name(), "rate limited");
-            let mut error = ApiError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "Too many attempts ({} allowed); try again in {seconds} s.",
-                    limit.describe()
-                ),
-            );
-            error.retry_after_seconds = Some(u64::try_from(seconds).unwrap_or(u64::MAX));
-            let refused = Err(error);
-            // One record per bucket and subject per period: a flood of refused requests
-            // cannot push the real records out of the capped trail.
-            let first = state
-                .store
-                .use_once(&format!("audited:{key}"), state.now() + limit.per_ms)
-                .await?;
-            if first {
-                let mut audit = Audit::of(state, client, AuditEvent::RateLimited);
-                audit.detail(bucket.name());
-                audit.record(state, &refused).await;
-            }
-            refused
-        }
-    }
+    state
+        .limiter
+        .spend(client, bucket, subject)
+        .await
+        .map_err(ApiError::from)
 }

@@ -9,9 +9,12 @@ use qrlogin_auth::store::redis::RedisStore;
 use qrlogin_auth::store::sqlite::SqliteStore;
 use qrlogin_auth::tokens::SigningKeys;
 
-use crate::audit::AuditWriter;
+use qrlogin_auth::signin::SignIn;
+
+use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::cookies::CookiePolicy;
+use crate::limits::StoreLimiter;
 
 /// Key prefix of everything qrlogin keeps in Redis.
 pub const REDIS_PREFIX: &str = "qrlogin:";
@@ -23,7 +26,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keys: Arc<SigningKeys>,
     pub clock: Arc<dyn Clock>,
-    pub audit: AuditWriter,
+    pub audit: Arc<AuditLog>,
+    pub limiter: Arc<StoreLimiter>,
+    /// Every sign-in step, with its rules: what handlers call.
+    pub signin: Arc<SignIn>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub shutdown: crate::shutdown::Shutdown,
 }
@@ -56,14 +62,31 @@ impl AppState {
                 pem
             }
         };
-        let keys = SigningKeys::from_pem(&pem, issuer)?;
+        let keys = Arc::new(SigningKeys::from_pem(&pem, issuer)?);
+        let audit = Arc::new(AuditLog::start(Arc::clone(&store)));
+        let limiter = Arc::new(StoreLimiter {
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            limits: settings.rate_limits.clone(),
+            audit: audit.clone(),
+        });
+        let signin = Arc::new(SignIn::new(
+            Arc::clone(&store),
+            Arc::clone(&keys),
+            Arc::clone(&clock),
+            settings.policy(),
+            audit.clone(),
+            limiter.clone(),
+        ));
         Ok(Self {
             settings: Arc::new(settings),
-            audit: AuditWriter::start(Arc::clone(&store)),
+            audit,
+            limiter,
+            signin,
             metrics: crate::metrics::recorder(),
             shutdown: crate::shutdown::Shutdown::default(),
             store,
-            keys: Arc::new(keys),
+            keys,
             clock,
         })
     }

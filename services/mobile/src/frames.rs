@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use qrlogin_auth::flows::ScanTarget;
 use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read_wanted};
-use qrlogin_web::{ApiError, ErrorCode};
+use qrlogin_web::{ApiError, AppState, ErrorCode};
 use tokio::sync::Semaphore;
 
 /// The largest frame accepted: a 4096×4096 JPEG of a busy scene fits.
@@ -32,14 +33,16 @@ impl Default for FrameReader {
 }
 
 impl FrameReader {
-    /// The QR texts read in the frame, the ladder going on until one is `wanted` or the
-    /// budget is spent (empty when none could be read).
+    /// The QR texts read in the frame, the ladder going on until one names a request of
+    /// ours or the budget is spent (empty when none could be read).
     pub async fn read(
         &self,
+        state: &AppState,
         content_type: Option<&str>,
         body: actix_web::web::Bytes,
-        wanted: impl Fn(&str) -> bool + Send + 'static,
     ) -> Result<Vec<String>, ApiError> {
+        let public_url = state.settings.mobile_public_url.as_str().to_owned();
+        let wanted = move |text: &str| ScanTarget::from_frame_text(text, &public_url).is_some();
         let essence = content_type
             .and_then(|t| t.split(';').next())
             .map(|t| t.trim().to_ascii_lowercase());

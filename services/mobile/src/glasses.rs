@@ -20,20 +20,18 @@ use dashmap::DashMap;
 use qrlogin_auth::RequestId;
 use qrlogin_auth::User;
 use qrlogin_auth::events::PhotoWait;
-use qrlogin_auth::flows;
 use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
+use qrlogin_auth::signin::{Caller, Decided, Decision};
 use qrlogin_mentra::app::{
     AppCredentials, AppSocket, CloudEvent, CloudHosts, PING_INTERVAL, Press, SessionRequest,
     SocketError,
 };
-use qrlogin_web::client::{ClientInfo, describe_user_agent};
+use qrlogin_web::client::ClientInfo;
 use qrlogin_web::{AppState, ErrorCode};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use url::Url;
-
-use crate::routes::scan::decide_as;
 
 /// How long the wearer has to confirm with a second press after hearing the prompt.
 pub const CONFIRM_WINDOW: Duration = Duration::from_secs(10);
@@ -161,11 +159,11 @@ impl Glasses {
             session_id: request.session_id.clone(),
             key,
             generation,
-            client: ClientInfo {
+            client: ClientInfo(Caller {
                 ip: cloud_ip.to_owned(),
                 user_agent: GLASSES_USER_AGENT.to_owned(),
                 request_id: None,
-            },
+            }),
         };
         tokio::spawn(session.run(socket, receiver));
         Ok(())
@@ -570,32 +568,33 @@ impl Session {
     async fn photo_arrived(&self, link: &mut Link, result: PhotoResult) -> Step {
         let refusal = match result {
             PhotoResult::Claimed { request } => {
-                match flows::load(&*self.state.store, &request, self.state.now()).await {
-                    Ok(claimed) => {
-                        let prompt = format!(
-                            "Sign in to {} on {}? Press again to confirm.",
-                            claimed.screen.client_name,
-                            describe_user_agent(&claimed.screen.user_agent).replace(" on ", ", ")
-                        );
-                        self.say(link, &prompt).await;
+                match self
+                    .state
+                    .signin
+                    .claimant_prompt(&self.wearer(), &request)
+                    .await
+                {
+                    Ok(prompt) => {
+                        self.say(link, &prompt.spoken()).await;
                         return Step::Confirm {
                             request,
                             until: Instant::now() + CONFIRM_WINDOW,
                         };
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "cannot read the claimed request");
+                        tracing::warn!(?error, "cannot read the claimed request");
                         self.deny(&request).await;
-                        "That sign-in cannot be completed. Start again on the screen."
+                        "That sign-in cannot be completed. Start again on the screen.".to_owned()
                     }
                 }
             }
             PhotoResult::NoCode => {
                 "No sign-in code in view. Look at the code on the screen and press again."
+                    .to_owned()
             }
-            PhotoResult::Refused { error } => spoken_refusal(&error),
+            PhotoResult::Refused { error, message } => spoken_refusal(&error, message),
         };
-        self.say(link, refusal).await;
+        self.say(link, &refusal).await;
         Step::Idle
     }
 
@@ -616,32 +615,51 @@ impl Session {
     }
 
     async fn approve(&self, link: &mut Link, request: &RequestId) {
-        match decide_as(&self.state, self.wearer(), &self.client, request, true).await {
-            Ok((_, Some(pin))) => {
+        let approved = self
+            .state
+            .signin
+            .decide(&self.client, self.wearer(), request, Decision::Approve)
+            .await;
+        match approved {
+            Ok(Decided { pin: Some(pin), .. }) => {
                 let digits: Vec<String> = pin.chars().map(String::from).collect();
                 let text = format!("Approved. Type the PIN {} on the screen.", digits.join(" "));
                 self.say(link, &text).await;
             }
-            Ok((_, None)) => self.say(link, "Approved. The screen is signing in.").await,
+            Ok(Decided { pin: None, .. }) => {
+                self.say(link, "Approved. The screen is signing in.").await;
+            }
             Err(error) => {
                 tracing::warn!(code = error.code.as_str(), "the approval was refused");
-                self.say(link, spoken_refusal(error.code.as_str())).await;
+                let text = spoken_refusal(error.code.as_str(), Some(error.message.into_owned()));
+                self.say(link, &text).await;
             }
         }
     }
 
     async fn deny(&self, request: &RequestId) {
-        if let Err(error) =
-            decide_as(&self.state, self.wearer(), &self.client, request, false).await
-        {
+        let denied = self
+            .state
+            .signin
+            .decide(&self.client, self.wearer(), request, Decision::Deny)
+            .await;
+        if let Err(error) = denied {
             tracing::info!(code = error.code.as_str(), "the denial was refused");
         }
     }
 }
 
-/// What the wearer hears when a code of ours could not be used.
-pub fn spoken_refusal(error: &str) -> &'static str {
-    match error {
+/// What the wearer hears when a code of ours could not be used. Refusals the use-case layer
+/// words for the wearer (several codes in view, a screen on another network) are spoken as
+/// they are; the others by their code.
+pub fn spoken_refusal(error: &str, message: Option<String>) -> String {
+    let spoken = match error {
+        e if e == ErrorCode::SeveralCodes.as_str() || e == ErrorCode::Forbidden.as_str() => {
+            if let Some(message) = message {
+                return message;
+            }
+            "That sign-in is not allowed from your glasses. Nothing was signed in."
+        }
         e if e == ErrorCode::Expired.as_str() => {
             "That code has expired. Start again on the screen."
         }
@@ -654,11 +672,12 @@ pub fn spoken_refusal(error: &str) -> &'static str {
         e if e == ErrorCode::RateLimited.as_str() => {
             "Too many tries. Wait a minute, then try again."
         }
-        e if e == ErrorCode::Forbidden.as_str() => {
-            "That screen is on a different network, so it cannot be signed in from here."
+        e if e == ErrorCode::UpstreamError.as_str() => {
+            "The camera could not take a picture. Press again to try again."
         }
         _ => "That sign-in cannot be completed. Start again on the screen.",
-    }
+    };
+    spoken.to_owned()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

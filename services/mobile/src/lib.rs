@@ -6,6 +6,7 @@ pub mod frames;
 pub mod glasses;
 pub mod pages;
 pub mod routes;
+pub mod signed_in;
 pub mod startup;
 
 pub use startup::{MentraLogin, build};

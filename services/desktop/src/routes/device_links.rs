@@ -13,7 +13,6 @@ use qrlogin_auth::device_link::{Claimant, DeviceLink, LinkState, new_claim_secre
 use qrlogin_auth::flows;
 use qrlogin_auth::secret::SecretHash;
 use qrlogin_auth::session::SessionKind;
-use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use qrlogin_web::json::{EmptyBody, JsonObject};
@@ -241,7 +240,7 @@ pub async fn confirm(
     } else {
         LinkState::Denied
     };
-    let mut audit = Audit::of(
+    let mut audit = qrlogin_web::audit::draft(
         &state,
         &client,
         if allow {
@@ -252,7 +251,7 @@ pub async fn confirm(
     );
     audit.user(&caller.user.id).detail("device link");
     let saved = link.save(&*state.store).await.map_err(ApiError::from);
-    audit.record(&state, &saved).await;
+    audit.record_as(&*state.audit, saved.as_ref().err().map(|e| e.code));
     saved?;
     Ok(no_store(HttpResponse::Ok()).json(LinkView::of(&state, &link)))
 }
@@ -303,15 +302,14 @@ async fn issue(
     let user = link.user.clone();
     let id = link.id.clone();
     link.delete(&*state.store, now).await?;
-    let mut audit = Audit::of(state, client, AuditEvent::Redeem);
+    let mut audit = qrlogin_web::audit::draft(state, client, AuditEvent::Redeem);
     audit.user(&user.id).detail("device link");
     if !flows::account_enabled(&*state.store, &user).await? {
-        let refused = Err(ApiError::new(
+        audit.record_as(&*state.audit, Some(ErrorCode::Forbidden));
+        return Err(ApiError::new(
             ErrorCode::Forbidden,
             "This account is disabled; nothing can be signed in with it.",
         ));
-        audit.record(state, &refused).await;
-        return refused;
     }
     let signed_in = flows::sign_in(
         &*state.store,
@@ -324,7 +322,7 @@ async fn issue(
     )
     .await
     .map_err(ApiError::from);
-    audit.record(state, &signed_in).await;
+    audit.record_as(&*state.audit, signed_in.as_ref().err().map(|e| e.code));
     let mut response = signed_in_response(state, signed_in?)?;
     response
         .add_cookie(&state.desktop_cookies().removal(&claim_cookie(&id)))

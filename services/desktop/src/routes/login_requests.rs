@@ -3,20 +3,16 @@
 use actix_web::cookie::SameSite;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use qrlogin_auth::audit::AuditEvent;
-use qrlogin_auth::client::{RegisteredClient, registry};
-use qrlogin_auth::flows::{self, FlowError};
-use qrlogin_auth::login_request::{
-    LoginRequest, RequestId, ScreenContext, Transition, TransitionError, is_well_formed_pin,
-};
+use qrlogin_auth::client::registry;
+use qrlogin_auth::flows;
+use qrlogin_auth::login_request::{LoginRequest, RequestId};
+use qrlogin_auth::signin::Requester;
 use qrlogin_auth::tokens::IDENTITY_TOKEN_TTL_MS;
 use qrlogin_auth::{LoginState, UnixMillis};
-use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::ApiClient;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::{DESKTOP_SECRET_PREFIX, DESKTOP_SESSION};
 use qrlogin_web::json::{EmptyBody, JsonObject};
-use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -117,48 +113,7 @@ pub async fn load_owned(
     id: &RequestId,
 ) -> Result<LoginRequest, ApiError> {
     let secret = presented_secret(request, state, id)?;
-    let login = flows::load(&*state.store, id, state.now()).await?;
-    if !login.secret_hash.matches(secret.expose_secret()) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "The desktop secret does not match this sign-in request.",
-        ));
-    }
-    Ok(login)
-}
-
-/// The screen a new request is for: this deployment's own, or a registered client's (its
-/// name on the phone, its confirmation mode, and only it may redeem).
-pub fn screen_for(
-    state: &AppState,
-    client: &ClientInfo,
-    registered: Option<&RegisteredClient>,
-) -> ScreenContext {
-    ScreenContext {
-        client_name: registered.map_or_else(
-            || state.settings.app_name.clone(),
-            |registered| registered.name.clone(),
-        ),
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-        client_id: registered.map(|registered| registered.id.clone()),
-        confirmation: registered.map(|registered| registered.confirmation),
-        device_grant: false,
-    }
-}
-
-/// A request's creation budget: a registered client's own, else the caller's IP's.
-pub async fn spend_create_budget(
-    state: &AppState,
-    client: &ClientInfo,
-    registered: Option<&RegisteredClient>,
-) -> Result<(), ApiError> {
-    match registered {
-        Some(registered) => {
-            limits::spend(state, client, Bucket::CreatePerClient, &registered.id).await
-        }
-        None => limits::spend(state, client, Bucket::CreatePerIp, &client.ip).await,
-    }
+    Ok(state.signin.owned(id, &secret).await?)
 }
 
 /// `POST /api/login-requests`: a new request, its QR and its secret. With a registered
@@ -170,47 +125,39 @@ pub async fn create(
     ApiClient(registered): ApiClient,
     body: JsonObject<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut audit = Audit::of(&state, &client, AuditEvent::Create);
-    let screen = screen_for(&state, &client, registered.as_ref());
-    audit.client(&screen.client_name);
-    let created = async {
-        spend_create_budget(&state, &client, registered.as_ref()).await?;
-        let settings = &state.settings;
-        let now = state.now();
-        let new = flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms)
-            .await?;
-        let request = new.request;
-        tracing::Span::current().record("request", request.id.as_str());
-        audit.login_request(&request.id);
-        let qr_url = settings
-            .mobile_public_url
-            .join(&format!("/s/{}", request.id));
-        let qr_svg = match body.qr_svg {
-            true => Some(qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?),
-            false => None,
-        };
-        let secret = new.desktop_secret.expose_secret().to_owned();
-        let cookie = state.desktop_cookies().build(
-            &secret_cookie_name(&request.id),
-            secret.clone(),
-            settings.qr_ttl + std::time::Duration::from_secs(60),
-            SameSite::Strict,
-        );
-        Ok(HttpResponse::Created()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .cookie(cookie)
-            .json(Created {
-                status: RequestStatus::of(&request, now),
-                user_code: request.user_code.display(),
-                events_url: format!("/api/login-requests/{}/events", request.id),
-                qr_url,
-                qr_svg,
-                desktop_secret: secret,
-            }))
-    }
-    .await;
-    audit.record(&state, &created).await;
-    created
+    let requester = match &registered {
+        Some(registered) => Requester::Client(registered),
+        None => Requester::Screen,
+    };
+    let new = state.signin.create(&client, requester).await?;
+    let request = new.request;
+    tracing::Span::current().record("request", request.id.as_str());
+    let settings = &state.settings;
+    let qr_url = settings
+        .mobile_public_url
+        .join(&format!("/s/{}", request.id));
+    let qr_svg = match body.qr_svg {
+        true => Some(qrlogin_qr::svg(&qr_url).map_err(ApiError::internal)?),
+        false => None,
+    };
+    let secret = new.desktop_secret.expose_secret().to_owned();
+    let cookie = state.desktop_cookies().build(
+        &secret_cookie_name(&request.id),
+        secret.clone(),
+        settings.qr_ttl + std::time::Duration::from_secs(60),
+        SameSite::Strict,
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
+        .json(Created {
+            status: RequestStatus::of(&request, state.now()),
+            user_code: request.user_code.display(),
+            events_url: format!("/api/login-requests/{}/events", request.id),
+            qr_url,
+            qr_svg,
+            desktop_secret: secret,
+        }))
 }
 
 /// `GET /api/login-requests/{id}`: the state, for clients that poll instead of listening.
@@ -221,9 +168,8 @@ pub async fn poll(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let login = load_owned(&request, &state, &id).await?;
-    // Spent after the secret check: whoever merely saw the QR cannot use up the screen's budget.
-    limits::spend(&state, &client, Bucket::PollPerRequest, id.as_str()).await?;
+    let secret = presented_secret(&request, &state, &id)?;
+    let login = state.signin.screen_view(&client, &id, &secret).await?;
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     if let Some(origin) = client_origin(&state, &request, &login).await? {
@@ -294,16 +240,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
-    let cancel = Transition::Cancel {
-        secret: secret.expose_secret().to_owned(),
-    };
-    let mut audit = Audit::of(&state, &client, AuditEvent::Cancel);
-    audit.login_request(&id);
-    let cancelled = flows::transition(&*state.store, &id, &cancel, state.now())
-        .await
-        .map_err(ApiError::from);
-    audit.record(&state, &cancelled).await;
-    cancelled?;
+    state.signin.cancel(&client, &id, &secret).await?;
     Ok(HttpResponse::NoContent()
         .cookie(state.desktop_cookies().removal(&secret_cookie_name(&id)))
         .finish())
@@ -329,43 +266,10 @@ pub async fn enter_pin(
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
     let pin = body.into_inner().pin;
-    if !is_well_formed_pin(&pin) {
-        return Err(ApiError::invalid(
-            "A PIN is the 6 digits shown on the phone.",
-        ));
-    }
-    // The secret first: whoever merely saw the QR can neither spend the screen's PIN budget
-    // nor fill the audit trail.
-    let owned = load_owned(&request, &state, &id).await?;
-    limits::spend(&state, &client, Bucket::PinPerRequest, id.as_str()).await?;
-    let now = state.now();
-    let entered = flows::enter_pin(&*state.store, &id, &secret, &pin, now).await;
-    let locked = matches!(
-        entered,
-        Err(FlowError::Transition(TransitionError::WrongPin {
-            attempts_left: 0
-        }))
-    );
-    let entered = entered.map_err(ApiError::from);
-    // Recorded against the approver: the trail shows them guesses made at their approval.
-    let audit_of = |event| {
-        let mut audit = Audit::of(&state, &client, event);
-        audit.login_request(&id).client(&owned.screen.client_name);
-        if let Some(claim) = &owned.claim {
-            audit.user(&claim.user.id);
-        }
-        audit
-    };
-    audit_of(AuditEvent::Pin).record(&state, &entered).await;
-    if locked {
-        audit_of(AuditEvent::Lock)
-            .record(&state, &Ok::<(), ApiError>(()))
-            .await;
-    }
-    let confirmed = entered?;
+    let confirmed = state.signin.enter_pin(&client, &id, &secret, &pin).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(RequestStatus::of(&confirmed, now)))
+        .json(RequestStatus::of(&confirmed, state.now())))
 }
 
 #[derive(Serialize)]
@@ -374,19 +278,6 @@ struct Redeemed {
     token_type: &'static str,
     expires_in: i64,
     user: qrlogin_auth::User,
-}
-
-fn not_approved_yet(error: FlowError) -> ApiError {
-    match error {
-        FlowError::Transition(TransitionError::WrongState(s)) => ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "This sign-in request is {} and has not been approved on the phone yet.",
-                s.as_str()
-            ),
-        ),
-        other => other.into(),
-    }
 }
 
 /// What a registered client learns from its redeem: who signed in, for it alone.
@@ -412,23 +303,20 @@ pub async fn redeem(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let secret = presented_secret(&request, &state, &id)?;
-    let mut audit = Audit::of(&state, &client, AuditEvent::Redeem);
-    audit.login_request(&id);
     let secret_removal = state.desktop_cookies().removal(&secret_cookie_name(&id));
     if let Some(registered) = registered {
-        audit.client(&registered.name);
-        let now = state.now();
-        let redeemed = flows::redeem_for_client(&*state.store, &id, &secret, &registered.id, now)
-            .await
-            .map_err(not_approved_yet);
-        if let Ok(signed_in) = &redeemed {
-            audit.user(&signed_in.user.id);
-        }
-        audit.record(&state, &redeemed).await;
-        let signed_in = redeemed?;
+        let signed_in = state
+            .signin
+            .redeem_for_client(&client, &id, &secret, &registered, None)
+            .await?;
         let id_token = state
             .keys
-            .issue_identity(&signed_in.user, &registered.id, signed_in.approved_at, now)
+            .issue_identity(
+                &signed_in.user,
+                &registered.id,
+                signed_in.approved_at,
+                state.now(),
+            )
             .map_err(ApiError::internal)?;
         return Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -439,22 +327,7 @@ pub async fn redeem(
                 user: signed_in.user,
             }));
     }
-    let redeemed = flows::redeem(
-        &*state.store,
-        &state.keys,
-        &id,
-        &secret,
-        client.device(),
-        state.now(),
-        &state.settings.lifetimes(),
-    )
-    .await
-    .map_err(not_approved_yet);
-    if let Ok(signed_in) = &redeemed {
-        audit.user(&signed_in.session.user.id);
-    }
-    audit.record(&state, &redeemed).await;
-    let signed_in = redeemed?;
+    let signed_in = state.signin.redeem(&client, &id, &secret).await?;
     // The dashboard this screen opens next lists its own sign-in: stored before we answer,
     // unless the store is slow, in which case the sign-in is not held back for it.
     let _ = tokio::time::timeout(AUDIT_WAIT, state.audit.flush()).await;

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use qrlogin_auth::flows;
+use qrlogin_auth::signin::{SignOutScope, SignedInCaller};
 use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::cookies::DESKTOP_SESSION;
 use qrlogin_web::json::JsonObject;
@@ -10,8 +10,6 @@ use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
 
 use qrlogin_auth::audit::{AuditEvent, AuditQuery};
-use qrlogin_web::ErrorCode;
-use qrlogin_web::audit::Audit;
 use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use serde::Deserialize;
 
@@ -49,29 +47,16 @@ pub async fn logout(
     client: ClientInfo,
     body: JsonObject<LogoutBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.now();
-    let event = match body.everywhere {
-        true => AuditEvent::LogoutEverywhere,
-        false => AuditEvent::Logout,
+    let scope = match body.everywhere {
+        true => SignOutScope::Everywhere,
+        false => SignOutScope::ThisSession,
     };
-    let mut audit = Audit::of(&state, &client, event);
-    audit.user(&caller.user.id);
-    let ended = async {
-        if body.everywhere {
-            flows::sign_out_everywhere(&*state.store, &caller.user.id, now).await?;
-        }
-        flows::end_session(&*state.store, &caller.session_id, now).await?;
-        if let Some(claims) = &caller.access_token {
-            state
-                .store
-                .revoke_token(&claims.jti, claims.exp.saturating_mul(1000))
-                .await?;
-        }
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    audit.record(&state, &ended).await;
-    ended?;
+    let who = SignedInCaller {
+        user: &caller.user,
+        session_id: &caller.session_id,
+        access_token: caller.access_token.as_ref(),
+    };
+    state.signin.sign_out(&client, who, scope).await?;
     Ok(HttpResponse::NoContent()
         .cookie(state.desktop_cookies().removal(DESKTOP_SESSION))
         .finish())
@@ -129,23 +114,10 @@ pub async fn revoke_session(
     client: ClientInfo,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut audit = Audit::of(&state, &client, AuditEvent::Revoke);
-    audit.user(&caller.user.id);
-    let revoked = async {
-        let not_found = || ApiError::new(ErrorCode::NotFound, "You have no such session.");
-        let session = state.store.load_session(&id).await?.ok_or_else(not_found)?;
-        if session.user.id != caller.user.id {
-            return Err(not_found());
-        }
-        flows::end_session(&*state.store, &session.id, state.now()).await?;
-        Ok(session.id)
-    }
-    .await;
-    if let Ok(ended) = &revoked {
-        audit.detail(format!("session {ended}"));
-    }
-    audit.record(&state, &revoked).await;
-    revoked?;
+    state
+        .signin
+        .revoke_session(&client, &caller.user, &id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -10,20 +10,16 @@ use std::collections::HashMap;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::LoginState;
-use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::client::{ConfirmationMode, RegisteredClient, registry};
 use qrlogin_auth::device::{self, DEVICE_CODE_GRANT, PACES, Pace};
 use qrlogin_auth::flows::{self, FlowError};
-use qrlogin_auth::login_request::TransitionError;
+use qrlogin_auth::signin::Requester;
 use qrlogin_auth::store::{get_ephemeral_json, put_ephemeral_json};
-use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::error::ProtocolErrorBody;
-use qrlogin_web::{ApiError, AppState};
+use qrlogin_web::{ApiError, AppState, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-
-use super::login_requests::{screen_for, spend_create_budget};
 
 /// An OAuth error answer (RFC 6749 §5.2, RFC 8628 §3.5).
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
@@ -117,28 +113,19 @@ pub async fn device_authorization(
     }
     // Anyone may call this with a public client id: the caller's IP pays, not the client's
     // own budget (which its server needs).
-    if let Err(error) = spend_create_budget(&state, &client, None).await {
-        return oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", &error.message);
-    }
-    let mut screen = screen_for(&state, &client, Some(&registered));
-    screen.device_grant = true;
-    let mut audit = Audit::of(&state, &client, AuditEvent::Create);
-    audit
-        .client(&registered.name)
-        .detail("OAuth device authorization");
+    let new = match state
+        .signin
+        .create(&client, Requester::DeviceGrant(&registered))
+        .await
+    {
+        Ok(new) => new,
+        Err(refused) if refused.code == ErrorCode::RateLimited => {
+            return oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", &refused.message);
+        }
+        Err(refused) => return unavailable(refused),
+    };
     let now = state.now();
     let settings = &state.settings;
-    let created =
-        flows::create_request(&*state.store, screen, now, settings.lifetimes().qr_ttl_ms).await;
-    if let Ok(new) = &created {
-        audit.login_request(&new.request.id);
-    }
-    let created = created.map_err(ApiError::from);
-    audit.record(&state, &created).await;
-    let new = match created {
-        Ok(new) => new,
-        Err(error) => return unavailable(error),
-    };
     let request = &new.request;
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -185,9 +172,10 @@ pub async fn token(
     let Some((id, secret)) = device::parse_device_code(code) else {
         return invalid_grant("That device code is not one of ours.");
     };
-    if let Err(refused) = registered(&state, client_id).await {
-        return refused;
-    }
+    let registered = match registered(&state, client_id).await {
+        Ok(registered) => registered,
+        Err(refused) => return refused,
+    };
     let now = state.now();
     let request = match flows::load(&*state.store, &id, now).await {
         Ok(request) => request,
@@ -241,7 +229,7 @@ pub async fn token(
         ),
         LoginState::Redeemed => invalid_grant("That device code was already used."),
         LoginState::Approved => {
-            issue_tokens(&state, &client, &id, secret.to_owned().into(), client_id).await
+            issue_tokens(&state, &client, &id, secret.to_owned().into(), &registered).await
         }
     }
 }
@@ -251,37 +239,36 @@ async fn issue_tokens(
     client: &ClientInfo,
     id: &qrlogin_auth::RequestId,
     secret: SecretString,
-    client_id: &str,
+    registered: &RegisteredClient,
 ) -> HttpResponse {
-    let mut audit = Audit::of(state, client, AuditEvent::Redeem);
-    audit.login_request(id).detail("OAuth device token");
+    let client_id = registered.id.as_str();
     let now = state.now();
-    let redeemed = flows::redeem_for_client(&*state.store, id, &secret, client_id, now).await;
+    let redeemed = state
+        .signin
+        .redeem_for_client(client, id, &secret, registered, Some("OAuth device token"))
+        .await;
     let signed_in = match redeemed {
-        Ok(signed_in) => {
-            audit.user(&signed_in.user.id);
-            audit.record(state, &Ok::<(), ApiError>(())).await;
-            signed_in
-        }
-        Err(error) => {
+        Ok(signed_in) => signed_in,
+        Err(refused) => {
             // Told in OAuth's terms, like every other answer here.
-            let answer = match &error {
-                FlowError::Transition(TransitionError::Expired) => {
+            let answer = match refused.code {
+                ErrorCode::Expired => {
                     Some(("expired_token", "The device code has expired: start again."))
                 }
-                FlowError::AccountDisabled => Some(("access_denied", "This account is disabled.")),
-                FlowError::Transition(_) | FlowError::WrongClient | FlowError::NotFound => {
+                ErrorCode::Forbidden => Some((
+                    "access_denied",
+                    "This account is disabled, or its owner signed out everywhere.",
+                )),
+                ErrorCode::Conflict | ErrorCode::NotFound | ErrorCode::Locked => {
                     Some(("invalid_grant", "That device code was already used."))
                 }
-                FlowError::Store(_) | FlowError::Unexpected(_) => None,
+                _ => None,
             };
-            let error = ApiError::from(error);
-            audit.record_as(state, Some(error.code)).await;
             return match answer {
                 Some((code, description)) => {
                     oauth_error(StatusCode::BAD_REQUEST, code, description)
                 }
-                None => unavailable(error),
+                None => unavailable(refused),
             };
         }
     };

@@ -4,11 +4,8 @@
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
-use qrlogin_auth::audit::AuditEvent;
-use qrlogin_auth::flows::ScanTarget;
-use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
+use qrlogin_auth::refusal::Refusal;
 use qrlogin_mentra::app::Webhook;
-use qrlogin_web::audit::Audit;
 use qrlogin_web::auth::bearer_token;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::limits::{self, Bucket};
@@ -17,7 +14,6 @@ use serde_json::json;
 
 use crate::frames::{FrameReader, MAX_FRAME_BYTES};
 use crate::glasses::{Glasses, StartError};
-use crate::routes::scan::claim_as;
 
 /// What the MentraOS SDK answers; the cloud only looks at the status.
 fn success() -> HttpResponse {
@@ -151,7 +147,7 @@ async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
 /// once. The token names its photo, so nothing is read before it checks out. The code of
 /// ours in the photo is claimed as the wearer; the instance holding the wearer's session hears
 /// the outcome through the store and speaks it.
-#[tracing::instrument(name = "photo upload", skip_all, fields(photo = tracing::field::Empty))]
+#[tracing::instrument(name = "photo upload", skip_all)]
 pub async fn photo_upload(
     state: web::Data<AppState>,
     reader: web::Data<FrameReader>,
@@ -159,99 +155,32 @@ pub async fn photo_upload(
     request: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let refused = || {
+    let token = bearer_token(&request).ok_or_else(|| {
         ApiError::unauthenticated("This upload does not carry the token its photo was asked with.")
-    };
-    let token = bearer_token(&request).ok_or_else(refused)?;
-    let id = PendingPhoto::id_in_token(&token).ok_or_else(refused)?;
-    tracing::Span::current().record("photo", id);
-    let now = state.now();
-    let photo = PendingPhoto::load(&*state.store, id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NotFound,
-                "No such photo is awaited (never asked for, or more than 30 s ago).",
-            )
-        })?;
-    if !photo.accepts(&token, now) {
-        tracing::warn!("a photo upload with a wrong token was refused");
-        let mut audit = Audit::of(&state, &client, AuditEvent::TokenRejected);
-        audit
-            .user(&photo.wearer.id)
-            .detail("photo upload without its token");
-        audit
-            .record_as(&state, Some(ErrorCode::Unauthenticated))
-            .await;
-        return Err(refused());
-    }
+    })?;
+    let photo = state.signin.awaited_photo(&client, &token).await?;
     let upload = read_upload(payload).await?;
     if upload.request_id.as_deref() != Some(photo.id.as_str()) {
         return Err(ApiError::invalid(
             "The requestId part does not name the photo this token was issued for.",
         ));
     }
-    if !state
-        .store
-        .use_once(&photo.use_once_key(), photo.expires_at)
-        .await?
-    {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "This photo was already uploaded, or is no longer awaited.",
-        ));
-    }
-    let result = match (upload.failed, upload.photo) {
-        (true, _) | (false, None) => PhotoResult::Refused {
-            error: "photo_failed".into(),
-        },
+    state.signin.take_photo_upload(&photo).await?;
+    let read = match (upload.failed, upload.photo) {
+        (true, _) | (false, None) => Err(Refusal::new(
+            ErrorCode::UpstreamError,
+            "The glasses could not take the picture.",
+        )),
         (false, Some((content_type, bytes))) => {
-            let public_url = state.settings.mobile_public_url.as_str().to_owned();
-            let is_ours =
-                move |text: &str| ScanTarget::from_frame_text(text, &public_url).is_some();
             // The glasses send JPEG; an unnamed part is read as one.
             let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
-            match reader.read(Some(&content_type), bytes, is_ours).await {
-                Err(error) => PhotoResult::Refused {
-                    error: error.code.as_str().into(),
-                },
-                Ok(texts) => match texts.iter().find_map(|text| {
-                    ScanTarget::from_frame_text(text, state.settings.mobile_public_url.as_str())
-                }) {
-                    None => PhotoResult::NoCode,
-                    Some(target) => {
-                        let mut audit = Audit::of(&state, &client, AuditEvent::Claim);
-                        audit.user(&photo.wearer.id);
-                        audit.detail("read from a Mentra Live photo");
-                        let claimed = claim_as(
-                            &state,
-                            photo.wearer.clone(),
-                            &client,
-                            Ok(target),
-                            &mut audit,
-                        )
-                        .await;
-                        audit.record(&state, &claimed).await;
-                        match claimed {
-                            Ok(request) => PhotoResult::Claimed {
-                                request: request.id,
-                            },
-                            Err(error) => PhotoResult::Refused {
-                                error: error.code.as_str().into(),
-                            },
-                        }
-                    }
-                },
-            }
+            reader
+                .read(&state, Some(&content_type), bytes)
+                .await
+                .map_err(Refusal::from)
         }
     };
-    tracing::info!(?result, "photo read");
-    let outcome = PhotoOutcome {
-        photo_id: photo.id.clone(),
-        result,
-    };
-    outcome.save(&*state.store, state.now()).await?;
-    state.store.announce_photo(&outcome).await?;
+    state.signin.photo_read(&client, &photo, read).await?;
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "requestId": photo.id,

@@ -4,22 +4,19 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use qrlogin_auth::User;
-use qrlogin_auth::audit::AuditEvent;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
+use qrlogin_auth::signin::{MentraFailure, MentraSignIn};
 use qrlogin_mentra::MentraError;
 use qrlogin_web::ErrorCode;
-use qrlogin_web::audit::Audit;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::MOBILE_SESSION;
-use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::local::signed_in_response;
 use crate::pages::{NEXT_COOKIE, message_page, next_path};
+use crate::signed_in::signed_in_response;
 use crate::startup::MentraLogin;
 
 /// The parameters MentraOS appends. `cloudApiUrl` and friends are ignored on purpose: they
@@ -90,114 +87,107 @@ pub async fn webview(
             "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator.",
         ));
     };
-    // Each attempt can cost a call to the MentraOS cloud: a per-IP budget applies.
-    if let Err(refused) = limits::spend(&state, &client, Bucket::WebviewPerIp, &client.ip).await {
-        if refused.code != ErrorCode::RateLimited {
-            return Err(refused);
-        }
-        let mut page = message_page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-in attempts",
-            &refused.message,
-        );
-        if let Some(seconds) = refused.retry_after_seconds {
-            page.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
-        }
-        return Ok(page);
+    if let Err(refused) = state.signin.admit_webview(&client).await {
+        return Ok(rate_limited_page(&state, refused.into()));
     }
-    // A signed token is good for 10 minutes and has no id of its own: it is used once, keyed
-    // by its hash, so a leaked /webview address cannot be replayed into new sessions.
-    let use_signed_once = async |token: &str| -> Result<bool, ApiError> {
-        let key = format!(
-            "mentra-signed:{}",
-            qrlogin_auth::secret::public_id_of(token)
-        );
-        let lifetime_s =
-            i64::try_from(qrlogin_mentra::USER_TOKEN_LEEWAY_SECONDS).unwrap_or(120) + 600;
-        Ok(state
-            .store
-            .use_once(&key, state.now() + lifetime_s * 1000)
-            .await?)
+    let proof = prove(&state, client_for_mentra, temp, signed).await?;
+    let page_status = proof.as_ref().err().map(status_for);
+    let proof = proof.map_err(|error| MentraFailure {
+        upstream: error.is_upstream(),
+        reason: error.to_string(),
+    });
+    let existing_user = existing.as_ref().map(|session| &session.user);
+    match state
+        .signin
+        .mentra_sign_in(&client, existing_user, proof)
+        .await
+    {
+        Ok(MentraSignIn::SignedIn(signed_in)) => {
+            let mut response = redirect(&next);
+            response.cookie(state.mobile_cookies().removal(NEXT_COOKIE));
+            Ok(signed_in_response(&state, *signed_in, response))
+        }
+        Ok(MentraSignIn::AlreadySignedIn) => Ok(redirect(&next).finish()),
+        Err(refused) if refused.code == ErrorCode::Conflict => Ok(message_page(
+            &state,
+            StatusCode::CONFLICT,
+            "Signed in as someone else",
+            &refused.message,
+        )),
+        Err(refused)
+            if matches!(
+                refused.code,
+                ErrorCode::Unavailable | ErrorCode::InternalError
+            ) =>
+        {
+            Err(refused.into())
+        }
+        Err(refused) => Ok(message_page(
+            &state,
+            page_status.unwrap_or(StatusCode::UNAUTHORIZED),
+            "Sign-in did not work",
+            &refused.message,
+        )),
+    }
+}
+
+fn rate_limited_page(state: &AppState, refused: ApiError) -> HttpResponse {
+    let status = match refused.code {
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
     };
+    let mut page = message_page(state, status, "Too many sign-in attempts", &refused.message);
+    if let Some(seconds) = refused.retry_after_seconds {
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    page
+}
+
+/// Who MentraOS says the phone is: the temporary token exchanged with the cloud, else the
+/// signed user token verified offline. A signed token is spent either way (it came with the
+/// temporary one, or it is the proof), until the last second it is accepted.
+async fn prove(
+    state: &AppState,
+    mentra: &qrlogin_mentra::MentraClient,
+    temp: Option<String>,
+    signed: Option<String>,
+) -> Result<Result<String, MentraError>, ApiError> {
     let verify_signed = async || -> Result<Result<String, MentraError>, ApiError> {
         let Some(token) = &signed else {
             return Ok(Err(MentraError::InvalidSignedToken("missing")));
         };
-        let verified = client_for_mentra.verify_signed_user_token(token);
-        if verified.is_ok() && !use_signed_once(token).await? {
+        let verified = match mentra.verify_signed_user_token(token) {
+            Ok(verified) => verified,
+            Err(error) => return Ok(Err(error)),
+        };
+        if !state
+            .signin
+            .spend_signed_token(token, verified.accepted_until_s)
+            .await?
+        {
             return Ok(Err(MentraError::TokenUsed));
         }
-        Ok(verified)
+        Ok(Ok(verified.user_id))
     };
-    let outcome = match temp {
-        Some(temp) => match client_for_mentra
-            .exchange_temp_token(&SecretString::from(temp))
-            .await
-        {
-            Ok(user_id) => {
-                // The signed token that came with it is spent with it.
-                if let Some(token) = &signed {
-                    use_signed_once(token).await?;
-                }
-                Ok(user_id)
-            }
-            // The temp token failed (not the cloud): the signed token may still prove who it is.
-            Err(error) if !error.is_upstream() && signed.is_some() => verify_signed().await?,
-            Err(error) => Err(error),
-        },
-        None => verify_signed().await?,
+    let Some(temp) = temp else {
+        return verify_signed().await;
     };
-    let mut audit = Audit::of(&state, &client, AuditEvent::PhoneSignIn);
-    audit.detail("MentraOS");
-    if let Ok(user_id) = &outcome {
-        audit.user(&User::mentra(user_id).id);
-    }
-    match outcome {
-        // A phone signed in as someone is never switched to another account by a link.
-        Ok(user_id)
-            if existing
-                .as_ref()
-                .is_some_and(|s| s.user.id != User::mentra(&user_id).id) =>
-        {
-            audit.record_as(&state, Some(ErrorCode::Conflict)).await;
-            Ok(message_page(
-                &state,
-                StatusCode::CONFLICT,
-                "Signed in as someone else",
-                "This phone is already signed in with another account. Sign out first if you want to switch.",
-            ))
-        }
+    match mentra.exchange_temp_token(&SecretString::from(temp)).await {
         Ok(user_id) => {
-            let user = User::mentra(&user_id);
-            let mut response = redirect(&next);
-            response.cookie(state.mobile_cookies().removal(NEXT_COOKIE));
-            let response = signed_in_response(&state, user, &client, response).await;
-            audit.record(&state, &response).await;
-            response
-        }
-        // The same page reloaded with its used token: the session we already gave continues.
-        Err(error) if existing.is_some() && !error.is_upstream() => Ok(redirect(&next).finish()),
-        Err(error) => {
-            tracing::info!(%error, "MentraOS sign-in refused");
-            if error.is_upstream() {
-                audit
-                    .record_as(&state, Some(ErrorCode::UpstreamError))
-                    .await;
-            } else {
-                let mut rejected = Audit::of(&state, &client, AuditEvent::TokenRejected);
-                rejected.detail(format!("MentraOS: {error}"));
-                rejected
-                    .record_as(&state, Some(ErrorCode::Unauthenticated))
-                    .await;
+            // The signed token that came with it is spent with it.
+            if let Some(token) = &signed
+                && let Ok(verified) = mentra.verify_signed_user_token(token)
+            {
+                state
+                    .signin
+                    .spend_signed_token(token, verified.accepted_until_s)
+                    .await?;
             }
-            Ok(message_page(
-                &state,
-                status_for(&error),
-                "Sign-in did not work",
-                &format!("{error}. Close this page and open the app again from MentraOS."),
-            ))
+            Ok(Ok(user_id))
         }
+        // The temp token failed (not the cloud): the signed token may still prove who it is.
+        Err(error) if !error.is_upstream() && signed.is_some() => verify_signed().await,
+        Err(error) => Ok(Err(error)),
     }
 }

@@ -1,0 +1,301 @@
+//! Claiming a request (from a QR's text, an id, a typed code, a camera frame or a glasses
+//! photo), what the claimant is shown, and the claimant's decision.
+
+use crate::audit::AuditEvent;
+use crate::client::ConfirmationMode;
+use crate::flows::{self, FlowError, ScanTarget};
+use crate::login_request::{Claim, LoginRequest, RequestId, Transition, TransitionError};
+use crate::refusal::{ErrorCode, Refusal};
+use crate::signin::audit::Draft;
+use crate::signin::policy::{Entry, NetworkVerdict, network_mismatch_detail};
+use crate::signin::{Bucket, Caller, Prompt, SignIn};
+use crate::user_code::UserCode;
+use crate::{LoginState, User};
+
+/// What names the request to claim.
+pub enum ClaimSource {
+    /// The text of the QR, as the phone's own scanner read it.
+    QrText(String),
+    Id(String),
+    /// The code typed on the phone (`WDJB-MJHT`).
+    UserCode(String),
+    /// Every code the server read in a camera frame the phone sent.
+    Frame(Vec<String>),
+    /// Every code the server read in a photo taken by camera glasses.
+    GlassesPhoto(Vec<String>),
+}
+
+impl ClaimSource {
+    fn entry(&self) -> Entry {
+        match self {
+            Self::GlassesPhoto(_) => Entry::Glasses,
+            _ => Entry::Phone,
+        }
+    }
+
+    fn detail(&self) -> Option<&'static str> {
+        match self {
+            Self::Frame(_) => Some("read from a camera frame"),
+            Self::GlassesPhoto(_) => Some("read from a Mentra Live photo"),
+            _ => None,
+        }
+    }
+
+    /// The requests this source names (more than one only for a picture), or why none.
+    fn targets(self, mobile_public_url: &str) -> Result<Vec<ScanTarget>, Refusal> {
+        let unknown = || {
+            Refusal::new(
+                ErrorCode::NotFound,
+                "That is not a sign-in code of ours. Scan the QR code on the screen, or type the code shown under it.",
+            )
+        };
+        match self {
+            Self::QrText(text) => ScanTarget::from_qr_text(&text, mobile_public_url)
+                .map(|target| vec![target])
+                .ok_or_else(unknown),
+            Self::Id(id) => RequestId::parse(&id)
+                .map(|id| vec![ScanTarget::Id(id)])
+                .ok_or_else(unknown),
+            Self::UserCode(code) => UserCode::parse(&code)
+                .map(|code| vec![ScanTarget::UserCode(code)])
+                .ok_or_else(|| Refusal::invalid("A code has 8 letters, like WDJB-MJHT.")),
+            Self::Frame(texts) | Self::GlassesPhoto(texts) => Ok(texts
+                .iter()
+                .filter_map(|text| ScanTarget::from_frame_text(text, mobile_public_url))
+                .collect()),
+        }
+    }
+}
+
+/// A claimed request and what its claimant is shown.
+pub struct Claimed {
+    pub request: LoginRequest,
+    pub prompt: Prompt,
+}
+
+/// The claimant's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+/// A decided request; in PIN mode an approval carries the PIN for the claimant to show.
+pub struct Decided {
+    pub request: LoginRequest,
+    pub pin: Option<String>,
+}
+
+fn no_code_found() -> Refusal {
+    Refusal::new(
+        ErrorCode::NoCodeFound,
+        "No sign-in code of ours is in that picture. Hold the phone so the whole QR code on the screen is in view, or type the code shown under it.",
+    )
+}
+
+fn several_codes() -> Refusal {
+    Refusal::new(
+        ErrorCode::SeveralCodes,
+        "More than one sign-in code is in view, so none was used: someone may be showing you theirs. Point the camera at the one screen you want to sign in.",
+    )
+}
+
+fn mismatch_refused(entry: Entry) -> Refusal {
+    let message = match entry {
+        Entry::Phone => {
+            "This screen is on a different network from your phone, and this server refuses such sign-ins. Scan a screen you are in front of, on the same network."
+        }
+        Entry::Glasses => {
+            "That screen is on a different network from your glasses, and glasses cannot show you a warning, so it cannot be signed in from them. Use the phone, or a screen on your network."
+        }
+    };
+    Refusal::new(ErrorCode::Forbidden, message)
+}
+
+fn claimed_by_someone_else(error: FlowError) -> Refusal {
+    match error {
+        FlowError::Transition(TransitionError::WrongState(LoginState::Claimed)) => Refusal::new(
+            ErrorCode::Conflict,
+            "Someone else already scanned this code. If that was not you, do not approve anything; start again on the screen.",
+        ),
+        other => other.into(),
+    }
+}
+
+fn no_such_request() -> Refusal {
+    Refusal::new(ErrorCode::NotFound, "No such sign-in request.")
+}
+
+impl SignIn {
+    /// Spends the user's budget for camera frames: before a frame is decoded, which is the
+    /// costly part.
+    pub async fn admit_frame(&self, caller: &Caller, user: &User) -> Result<(), Refusal> {
+        self.spend(caller, Bucket::FramesPerUser, &user.id).await
+    }
+
+    /// Claims the request `source` names for `user`: exactly one user can; the same user
+    /// claiming again sees the same prompt. A picture with no code of ours is refused
+    /// unaudited (a scanning phone sends a few a second); with several, none is claimed.
+    pub async fn claim(
+        &self,
+        caller: &Caller,
+        user: User,
+        source: ClaimSource,
+    ) -> Result<Claimed, Refusal> {
+        let entry = source.entry();
+        let mut draft = self.draft(AuditEvent::Claim, caller);
+        draft.user(&user.id);
+        if let Some(detail) = source.detail() {
+            draft.detail(detail);
+        }
+        let is_picture = matches!(source, ClaimSource::Frame(_) | ClaimSource::GlassesPhoto(_));
+        let targets = source.targets(&self.policy.mobile_public_url);
+        if is_picture && targets.as_ref().is_ok_and(Vec::is_empty) {
+            return Err(no_code_found());
+        }
+        let claimed = self
+            .claim_target(caller, user, entry, targets, &mut draft)
+            .await;
+        self.record(draft, &claimed);
+        claimed
+    }
+
+    async fn claim_target(
+        &self,
+        caller: &Caller,
+        user: User,
+        entry: Entry,
+        targets: Result<Vec<ScanTarget>, Refusal>,
+        draft: &mut Draft,
+    ) -> Result<Claimed, Refusal> {
+        self.spend(caller, Bucket::ScanPerUser, &user.id).await?;
+        // Guessing codes is what the per-IP budget stops. Every attempt spends it up front,
+        // so parallel guesses cannot outrun the count and a hit refunds nothing.
+        self.spend(caller, Bucket::ScanPerIp, &caller.ip).await?;
+        let id = self.only_request(targets?).await?;
+        draft.login_request(&id);
+        let now = self.now();
+        let request = flows::load(self.store(), &id, now).await?;
+        draft.client(&request.screen.client_name);
+        let screen_ip = &request.screen.ip;
+        match self.policy.network_verdict(entry, screen_ip, &caller.ip) {
+            NetworkVerdict::SameNetwork => {}
+            NetworkVerdict::Flagged => {
+                draft.detail(network_mismatch_detail(screen_ip, &caller.ip));
+            }
+            NetworkVerdict::Refused => {
+                draft.detail(network_mismatch_detail(screen_ip, &caller.ip));
+                tracing::warn!(request = %id, "claim refused: the claimant is on another network than the screen");
+                return Err(mismatch_refused(entry));
+            }
+        }
+        let claim = Transition::Claim(Claim {
+            user,
+            ip: caller.ip.clone(),
+            at: now,
+        });
+        let claimed = flows::transition(self.store(), &id, &claim, now)
+            .await
+            .map_err(claimed_by_someone_else)?;
+        Ok(Claimed {
+            prompt: Prompt::of(&claimed, &caller.ip, now),
+            request: claimed,
+        })
+    }
+
+    /// The one request the targets name. Two different requests in one picture are refused:
+    /// which screen the person means cannot be told, and an attacker's code shown beside the
+    /// real one is exactly that picture. Codes that name no live request are not counted.
+    async fn only_request(&self, targets: Vec<ScanTarget>) -> Result<RequestId, Refusal> {
+        let single = targets.len() == 1;
+        let mut found: Vec<RequestId> = Vec::new();
+        for target in targets {
+            match target.resolve(self.store()).await {
+                Ok(id) if !found.contains(&id) => found.push(id),
+                Ok(_) => {}
+                Err(FlowError::NotFound) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        match found.len() {
+            0 if single => Err(Refusal::new(
+                ErrorCode::NotFound,
+                "No sign-in is waiting for that code. It may have expired: check the screen.",
+            )),
+            0 => Err(Refusal::new(
+                ErrorCode::NotFound,
+                "No sign-in is waiting for the code in that picture. It may have expired: check the screen.",
+            )),
+            1 => Ok(found.remove(0)),
+            _ => Err(several_codes()),
+        }
+    }
+
+    /// What the claimant of `id` is shown now (the phone polls it while it shows a PIN). To
+    /// anyone but the claimant the request does not exist.
+    pub async fn claimant_view(
+        &self,
+        caller: &Caller,
+        user: &User,
+        id: &RequestId,
+    ) -> Result<Prompt, Refusal> {
+        let prompt = self.claimant_prompt(user, id).await?;
+        self.spend(caller, Bucket::PollPerRequest, &format!("phone:{id}"))
+            .await?;
+        Ok(prompt)
+    }
+
+    /// [`claimant_view`](Self::claimant_view) without spending a budget: for the glasses,
+    /// which ask once per claim.
+    pub async fn claimant_prompt(&self, user: &User, id: &RequestId) -> Result<Prompt, Refusal> {
+        let now = self.now();
+        let request = flows::load(self.store(), id, now)
+            .await
+            .map_err(|e| match e {
+                FlowError::NotFound => no_such_request(),
+                other => other.into(),
+            })?;
+        let Some(claim) = request.claim.as_ref().filter(|c| c.user.id == user.id) else {
+            return Err(no_such_request());
+        };
+        Ok(Prompt::of(&request, &claim.ip, now))
+    }
+
+    /// The claimant approves or denies. An approval in PIN mode (the request's client's, else
+    /// the deployment's) carries the PIN the screen must type.
+    pub async fn decide(
+        &self,
+        caller: &Caller,
+        user: User,
+        id: &RequestId,
+        decision: Decision,
+    ) -> Result<Decided, Refusal> {
+        let event = match decision {
+            Decision::Approve => AuditEvent::Approve,
+            Decision::Deny => AuditEvent::Deny,
+        };
+        let mut draft = self.draft(event, caller);
+        draft.user(&user.id).login_request(id);
+        let now = self.now();
+        let decided = match decision {
+            Decision::Approve => {
+                flows::approve(self.store(), id, user, self.default_confirmation(), now)
+                    .await
+                    .map(|(request, pin)| Decided { request, pin })
+            }
+            Decision::Deny => flows::transition(self.store(), id, &Transition::Deny { user }, now)
+                .await
+                .map(|request| Decided { request, pin: None }),
+        }
+        .map_err(Refusal::from);
+        if let Ok(decided) = &decided {
+            draft.client(&decided.request.screen.client_name);
+        }
+        self.record(draft, &decided);
+        decided
+    }
+
+    fn default_confirmation(&self) -> ConfirmationMode {
+        self.policy.confirmation
+    }
+}

@@ -1,0 +1,1 @@
+//! RFC 8628, the OAuth device authorization grant, on login requests.

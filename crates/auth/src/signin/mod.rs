@@ -1,0 +1,115 @@
+//! The use-case layer: every rule of a cross-device sign-in, once. Who may claim a request and
+//! from which picture, what the approver is shown, what a network mismatch does, what "approve"
+//! means, what ends when a user signs out everywhere, what is audited and which budget each
+//! step spends. Pages, the JSON API, camera frames, glasses, device links and OAuth only
+//! translate between their protocol and these calls.
+//!
+//! [`SignIn`] holds what the steps need (the store, the keys, the clock, the [`Policy`]) and
+//! two ports it defines and the web layer implements ([`AuditSink`], [`Limiter`]).
+
+use std::sync::Arc;
+
+use crate::audit::AuditEvent;
+use crate::clock::Clock;
+use crate::login_request::UnixMillis;
+use crate::refusal::Refusal;
+use crate::store::Store;
+use crate::tokens::SigningKeys;
+
+pub mod audit;
+mod claim;
+pub mod device_grant;
+mod glasses;
+pub mod links;
+mod mentra;
+pub mod policy;
+pub mod ports;
+pub mod prompt;
+mod screen;
+mod sessions;
+
+pub use claim::{ClaimSource, Claimed, Decided, Decision};
+pub use mentra::{MentraFailure, MentraSignIn};
+pub use policy::{Entry, Policy};
+pub use ports::{AuditSink, Bucket, Limiter};
+pub use prompt::Prompt;
+pub use screen::Requester;
+pub use sessions::{SignOutScope, SignedInCaller};
+
+use audit::Draft;
+
+/// Who is asking, as far as the network tells: the address (behind trusted proxies, the
+/// client's), the user agent, and the HTTP request id for the log.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub ip: String,
+    pub user_agent: String,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    /// Where a session started for this caller comes from.
+    pub fn device(&self) -> crate::flows::Device {
+        crate::flows::Device {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// The sign-in service, built once at start and shared by every entry point.
+pub struct SignIn {
+    store: Arc<dyn Store>,
+    keys: Arc<SigningKeys>,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    audit: Arc<dyn AuditSink>,
+    limiter: Arc<dyn Limiter>,
+}
+
+impl SignIn {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<SigningKeys>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        audit: Arc<dyn AuditSink>,
+        limiter: Arc<dyn Limiter>,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            clock,
+            policy,
+            audit,
+            limiter,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    fn now(&self) -> UnixMillis {
+        self.clock.now()
+    }
+
+    fn draft(&self, event: AuditEvent, caller: &Caller) -> Draft {
+        Draft::new(event, caller, self.now())
+    }
+
+    fn record<T>(&self, draft: Draft, outcome: &Result<T, Refusal>) {
+        draft.record(&*self.audit, outcome);
+    }
+
+    async fn spend(&self, caller: &Caller, bucket: Bucket, subject: &str) -> Result<(), Refusal> {
+        self.limiter.spend(caller, bucket, subject).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

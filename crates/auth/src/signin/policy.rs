@@ -1,0 +1,157 @@
+//! The rules every entry point shares: what a network mismatch does, which codes in a picture
+//! may be claimed, and the deployment's defaults. Settings become a [`Policy`] once, at start.
+
+use std::net::IpAddr;
+
+use crate::client::ConfirmationMode;
+use crate::flows::Lifetimes;
+
+/// What a phone on another network than the screen may do (`NETWORK_MISMATCH`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkMismatch {
+    /// Allowed; the phone shows a warning and the audit trail notes it.
+    Warn,
+    /// Refused.
+    Deny,
+}
+
+/// What glasses may do with a screen on another network (`GLASSES_NETWORK_MISMATCH`). A
+/// wearer cannot read a warning, and a relayed QR on a second monitor is exactly what a
+/// camera on the wearer's head would pick up, so refusing is the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlassesNetworkMismatch {
+    Refuse,
+    /// Allowed, and the wearer hears that the screen is on another network.
+    Allow,
+}
+
+/// Whether the signed-in screen must allow a device that opened its link (`LINK_CONFIRMATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkConfirmation {
+    Confirm,
+    /// The new device still asks with a click of its own; the signed-in screen is not asked.
+    None,
+}
+
+/// Where a claim comes from: it decides what the claimant can be shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A phone page (scanned, typed, or a camera frame): it shows the full confirmation.
+    Phone,
+    /// Camera glasses without a display: the wearer only hears a sentence.
+    Glasses,
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The app's own name, for requests made by no registered client.
+    pub app_name: String,
+    /// The QR of a request is exactly `{mobile_public_url}/s/{id}`.
+    pub mobile_public_url: String,
+    /// Where a device link points: `{desktop_public_url}/link/{id}`.
+    pub desktop_public_url: String,
+    pub network_mismatch: NetworkMismatch,
+    pub glasses_network_mismatch: GlassesNetworkMismatch,
+    /// Tap or PIN, for requests whose client does not choose.
+    pub confirmation: ConfirmationMode,
+    pub lifetimes: Lifetimes,
+    pub link_confirmation: LinkConfirmation,
+    pub link_ttl_ms: i64,
+}
+
+/// What the policy makes of a claim from another network than the screen's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkVerdict {
+    SameNetwork,
+    /// Allowed, with a warning to the claimant and a note in the audit trail.
+    Flagged,
+    Refused,
+}
+
+impl Policy {
+    pub fn network_verdict(&self, entry: Entry, screen_ip: &str, phone_ip: &str) -> NetworkVerdict {
+        if same_network(screen_ip, phone_ip) {
+            return NetworkVerdict::SameNetwork;
+        }
+        let allowed = match entry {
+            Entry::Phone => self.network_mismatch == NetworkMismatch::Warn,
+            Entry::Glasses => self.glasses_network_mismatch == GlassesNetworkMismatch::Allow,
+        };
+        match allowed {
+            true => NetworkVerdict::Flagged,
+            false => NetworkVerdict::Refused,
+        }
+    }
+}
+
+/// Whether two client addresses look like one network: the same IPv4 /24 or IPv6 /64.
+pub fn same_network(a: &str, b: &str) -> bool {
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(IpAddr::V4(a)), Ok(IpAddr::V4(b))) => a.octets()[..3] == b.octets()[..3],
+        (Ok(IpAddr::V6(a)), Ok(IpAddr::V6(b))) => a.segments()[..4] == b.segments()[..4],
+        _ => false,
+    }
+}
+
+/// How a relayed-looking claim is described in the audit trail.
+pub fn network_mismatch_detail(screen_ip: &str, phone_ip: &str) -> String {
+    format!("network mismatch: screen {screen_ip}, phone {phone_ip}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(phone: NetworkMismatch, glasses: GlassesNetworkMismatch) -> Policy {
+        Policy {
+            app_name: "qrlogin".into(),
+            mobile_public_url: "http://m".into(),
+            desktop_public_url: "http://d".into(),
+            network_mismatch: phone,
+            glasses_network_mismatch: glasses,
+            confirmation: ConfirmationMode::Tap,
+            lifetimes: Lifetimes {
+                qr_ttl_ms: 1,
+                session_ttl_ms: 1,
+                access_token_ttl_ms: 1,
+            },
+            link_confirmation: LinkConfirmation::Confirm,
+            link_ttl_ms: 1,
+        }
+    }
+
+    #[test]
+    fn glasses_are_refused_a_mismatch_that_a_phone_is_warned_of() {
+        let defaults = policy(NetworkMismatch::Warn, GlassesNetworkMismatch::Refuse);
+        let (screen, elsewhere) = ("203.0.113.7", "198.51.100.9");
+        assert_eq!(
+            defaults.network_verdict(Entry::Phone, screen, elsewhere),
+            NetworkVerdict::Flagged
+        );
+        assert_eq!(
+            defaults.network_verdict(Entry::Glasses, screen, elsewhere),
+            NetworkVerdict::Refused
+        );
+        assert_eq!(
+            defaults.network_verdict(Entry::Glasses, screen, "203.0.113.99"),
+            NetworkVerdict::SameNetwork
+        );
+        let opted_in = policy(NetworkMismatch::Deny, GlassesNetworkMismatch::Allow);
+        assert_eq!(
+            opted_in.network_verdict(Entry::Glasses, screen, elsewhere),
+            NetworkVerdict::Flagged
+        );
+        assert_eq!(
+            opted_in.network_verdict(Entry::Phone, screen, elsewhere),
+            NetworkVerdict::Refused
+        );
+    }
+
+    #[test]
+    fn networks_compare_by_prefix() {
+        assert!(same_network("192.0.2.10", "192.0.2.99"));
+        assert!(!same_network("203.0.113.7", "198.51.100.9"));
+        assert!(!same_network("unknown", "unknown"));
+        assert!(same_network("2001:db8:1:2::1", "2001:db8:1:2:ffff::9"));
+    }
+}

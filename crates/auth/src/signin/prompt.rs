@@ -1,0 +1,125 @@
+//! What the approver is shown before deciding, the same for every entry point: the phone page
+//! renders it, the glasses speak it.
+
+use serde::Serialize;
+
+use crate::LoginState;
+use crate::login_request::{LoginRequest, UnixMillis};
+use crate::signin::policy::same_network;
+
+/// Everything the screen reported about itself, and how the claim relates to it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Prompt {
+    pub id: String,
+    pub state: LoginState,
+    /// `WDJB-MJHT`: to compare with what the screen shows.
+    pub user_code: String,
+    pub client_name: String,
+    /// "Firefox on Linux".
+    pub screen_device: String,
+    pub screen_ip: String,
+    /// Whether the screen and the device that claimed it look like one network.
+    pub same_network: bool,
+    pub started_seconds_ago: i64,
+    pub expires_in: i64,
+    /// In PIN mode, after approval: how many wrong PINs the screen has typed so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_failed_attempts: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_attempts_left: Option<u8>,
+    /// The screen typed the right PIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_confirmed: Option<bool>,
+}
+
+impl Prompt {
+    /// The request as its claimant (whose address is `claimant_ip`) sees it at `now`.
+    pub fn of(request: &LoginRequest, claimant_ip: &str, now: UnixMillis) -> Self {
+        Self {
+            id: request.id.to_string(),
+            state: request.state_at(now),
+            user_code: request.user_code.display(),
+            client_name: request.screen.client_name.clone(),
+            screen_device: describe_user_agent(&request.screen.user_agent),
+            screen_ip: request.screen.ip.clone(),
+            same_network: same_network(&request.screen.ip, claimant_ip),
+            started_seconds_ago: (now - request.created_at).max(0) / 1000,
+            expires_in: (request.expires_at - now).max(0) / 1000,
+            pin_failed_attempts: request.pin.as_ref().map(|pin| pin.failed_attempts),
+            pin_attempts_left: request.pin.as_ref().map(|pin| pin.attempts_left()),
+            pin_confirmed: request.pin.as_ref().map(|pin| pin.confirmed),
+        }
+    }
+
+    /// The prompt as the wearer of camera glasses hears it: the app, the screen's browser and
+    /// system, its code letter by letter, and a warning when it is on another network.
+    pub fn spoken(&self) -> String {
+        let code: Vec<String> = self
+            .user_code
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(String::from)
+            .collect();
+        let warning = match self.same_network {
+            true => "",
+            false => " Warning: that screen is on a different network from you.",
+        };
+        format!(
+            "Sign in to {} on {}, code {}?{warning} Press again to confirm.",
+            self.client_name,
+            self.screen_device.replace(" on ", ", "),
+            code.join(" "),
+        )
+    }
+}
+
+/// "Firefox on Linux", "Chrome on Windows 10", or "an unknown browser".
+pub fn describe_user_agent(user_agent: &str) -> String {
+    match woothee::parser::Parser::new().parse(user_agent) {
+        Some(r) if r.name != "UNKNOWN" => {
+            let os = if r.os == "UNKNOWN" {
+                String::new()
+            } else {
+                format!(" on {}", r.os)
+            };
+            format!("{}{os}", r.name)
+        }
+        _ => "an unknown browser".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login_request::ScreenContext;
+
+    #[test]
+    fn the_spoken_prompt_names_app_device_code_and_network() {
+        let screen = ScreenContext {
+            client_name: "Space".into(),
+            ip: "203.0.113.7".into(),
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+                .into(),
+            ..ScreenContext::default()
+        };
+        let request = LoginRequest::create(screen, 0, 60_000).request;
+        let near = Prompt::of(&request, "203.0.113.8", 0).spoken();
+        let code: String = request.user_code.display().replace('-', "");
+        assert!(
+            near.starts_with("Sign in to Space on Firefox, Linux, code "),
+            "{near}"
+        );
+        assert!(near.contains(&code.chars().map(String::from).collect::<Vec<_>>().join(" ")));
+        assert!(!near.contains("different network"));
+        let far = Prompt::of(&request, "198.51.100.9", 0).spoken();
+        assert!(far.contains("different network"), "{far}");
+        assert!(far.ends_with("Press again to confirm."));
+    }
+
+    #[test]
+    fn user_agents_read_as_browser_on_os() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(describe_user_agent(firefox), "Firefox on Linux");
+        assert_eq!(describe_user_agent("<script>"), "an unknown browser");
+    }
+}
