@@ -528,3 +528,135 @@ async fn session_webhooks_are_budgeted_per_address() {
     let (status, body) = cluster.glasses.post_webhook(forged).await;
     assert_eq!(status, 429, "{body}");
 }
+
+/// What the glasses see when an attacker's screen (a second monitor, a printout) stands beside
+/// the real one: two codes of ours, side by side, in one 1920×1080 photo.
+fn photo_of_two(left: &str, right: &str) -> Vec<u8> {
+    let half = |text: &str| {
+        let mut scene = Scene::plain(960, 1080);
+        scene.angle = 5.0;
+        scene.noise = 4;
+        render(text, &scene)
+    };
+    let (left, right) = (half(left), half(right));
+    let pixels = left
+        .chunks(960)
+        .zip(right.chunks(960))
+        .flat_map(|(l, r)| l.iter().chain(r).copied())
+        .collect();
+    jpeg(1920, 1080, pixels)
+}
+
+/// The QR-jacking attack: the attacker's code in view beside the real one. The first code
+/// read was once claimed; now neither is, and the wearer is told why.
+async fn two_codes_in_view_claim_neither(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let real = screen.create().await;
+    let attackers = cluster.screen(0).create().await;
+    let wearer = cluster.glasses.wearer("wendy@example.com").await;
+
+    for photo in [
+        photo_of_two(&attackers.qr_url, &real.qr_url),
+        photo_of_two(&real.qr_url, &attackers.qr_url),
+    ] {
+        wearer.queue_photo(photo);
+        wearer.press(Press::Short).await;
+        assert_eq!(wearer.next_upload().await.status, 200);
+        let spoken = wearer.next_speech().await.text;
+        assert!(spoken.starts_with("More than one sign-in code"), "{spoken}");
+    }
+    assert_eq!(state_of(&screen, &real).await, "pending");
+    assert_eq!(state_of(&screen, &attackers).await, "pending");
+    let refused = cluster
+        .audit_trail()
+        .await
+        .into_iter()
+        .filter(|r| {
+            r.event == qrlogin_auth::audit::AuditEvent::Claim && r.outcome == "several_codes"
+        })
+        .count();
+    assert_eq!(refused, 2);
+
+    // Looking at the real screen alone still signs it in.
+    look_and_press(&wearer, &real).await;
+    let prompt = wearer.next_speech().await.text;
+    let code: Vec<String> = real
+        .user_code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(String::from)
+        .collect();
+    assert!(
+        prompt.contains(&code.join(" ")),
+        "the code is spoken: {prompt}"
+    );
+    wearer.press(Press::Short).await;
+    assert!(wearer.next_speech().await.text.starts_with("Approved."));
+    signed_in_as(&screen, &real, "wendy@example.com").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_with_two_of_our_codes_claims_neither() {
+    two_codes_in_view_claim_neither(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_with_two_of_our_codes_claims_neither_on_redis() {
+    two_codes_in_view_claim_neither(Backend::Redis).await;
+}
+
+/// A screen on another network than the glasses (a relayed code): the wearer cannot read a
+/// warning, so it is refused unless the operator allows it, and then the warning is spoken.
+async fn a_far_screen(backend: Backend, policy: &str) -> Option<(TestCluster, Created, String)> {
+    let vars = [
+        ("TRUST_PROXY", "127.0.0.1"),
+        ("GLASSES_NETWORK_MISMATCH", policy),
+    ];
+    let cluster = TestCluster::start(backend, 1, &vars).await?;
+    // The screen reached us through the proxy from far away; the glasses upload from here.
+    let created = cluster.screen(0).create_from("203.0.113.7").await;
+    let wearer = cluster.glasses.wearer("wendy@example.com").await;
+    look_and_press(&wearer, &created).await;
+    let spoken = wearer.next_speech().await.text;
+    Some((cluster, created, spoken))
+}
+
+async fn glasses_refuse_a_far_screen(backend: Backend) {
+    let Some((cluster, created, spoken)) = a_far_screen(backend, "refuse").await else {
+        return;
+    };
+    assert!(spoken.contains("different network"), "{spoken}");
+    assert!(!spoken.contains("Press again"), "{spoken}");
+    assert_eq!(state_of(&cluster.screen(0), &created).await, "pending");
+    let audited = cluster
+        .audit_trail()
+        .await
+        .into_iter()
+        .find(|r| r.event == qrlogin_auth::audit::AuditEvent::Claim)
+        .unwrap();
+    assert_eq!(audited.outcome, "forbidden");
+    assert!(audited.detail.unwrap().contains("network mismatch"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glasses_refuse_a_screen_on_another_network() {
+    glasses_refuse_a_far_screen(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glasses_refuse_a_screen_on_another_network_on_redis() {
+    glasses_refuse_a_far_screen(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glasses_allowed_a_far_screen_say_it_is_on_another_network() {
+    let Some((cluster, created, spoken)) = a_far_screen(Backend::Sqlite, "allow").await else {
+        return;
+    };
+    assert!(spoken.starts_with("Sign in to qrlogin on "), "{spoken}");
+    assert!(spoken.contains("different network"), "{spoken}");
+    assert_eq!(state_of(&cluster.screen(0), &created).await, "claimed");
+}

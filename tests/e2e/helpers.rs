@@ -278,13 +278,24 @@ impl Screen {
     }
 
     pub async fn create(&self) -> Created {
-        let response = self
+        self.create_with(None).await
+    }
+
+    /// A request from a screen elsewhere: a trusted proxy (`TRUST_PROXY=127.0.0.1`) reports
+    /// the screen's address as `address`.
+    pub async fn create_from(&self, address: &str) -> Created {
+        self.create_with(Some(address)).await
+    }
+
+    async fn create_with(&self, forwarded_for: Option<&str>) -> Created {
+        let mut request = self
             .client
             .post(format!("{}/api/login-requests", self.base))
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap();
+            .json(&serde_json::json!({}));
+        if let Some(address) = forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), 201);
         let body: Value = response.json().await.unwrap();
         Created {

@@ -36,10 +36,10 @@ async fn a_visitor_signs_in_with_mentra_in_a_plain_browser_and_approves() {
     let page = get(&visitor, &format!("/s/{}", created.id)).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains(r#"href="/mentra-auth""#), "{html}");
+    assert!(html.contains(r#"action="/mentra-auth""#), "{html}");
     assert!(html.contains("Sign in with Mentra"));
 
-    let to_account = get(&visitor, "/mentra-auth").await;
+    let to_account = press_sign_in_with_mentra(&visitor, &format!("/s/{}", created.id)).await;
     assert_eq!(to_account.status(), 303);
     assert_eq!(
         location(&to_account),
@@ -72,6 +72,72 @@ async fn a_visitor_signs_in_with_mentra_in_a_plain_browser_and_approves() {
     // The kiosk greets her by name (and learns nothing else of her sign-in).
     let me: Value = kiosk.me().await.json().await.unwrap();
     assert_eq!(me["user"]["name"], "kim@example.com");
+}
+
+/// What the sign-in page's "Sign in with Mentra" button sends: a form post from our own page.
+async fn press_sign_in_with_mentra(phone: &Phone, next: &str) -> reqwest::Response {
+    phone
+        .client
+        .post(format!("{}/mentra-auth", phone.base))
+        .header("origin", &phone.base)
+        .form(&[("next", next)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The attack: a page of Mallory's sends the visitor's browser to Mallory's own `/s/{id}`
+/// (a link, an image, a redirect). Later the visitor signs in with Mentra for their own
+/// reasons: they must not be brought to a confirmation of Mallory's screen.
+async fn a_visited_code_is_not_where_a_later_sign_in_returns(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
+        return;
+    };
+    let mallorys_screen = cluster.screen(0);
+    let planted = mallorys_screen.create().await;
+    let visitor = Phone {
+        client: client(),
+        base: cluster.mobile.clone(),
+    };
+    assert_eq!(
+        get(&visitor, &format!("/s/{}", planted.id)).await.status(),
+        200
+    );
+
+    // Later, from the plain "Sign in with Mentra" link.
+    let to_account = get(&visitor, "/mentra-auth").await;
+    assert_eq!(to_account.status(), 303);
+    let token = UserTokenSpec::for_user("kim@example.com").sign();
+    let back = get(
+        &visitor,
+        &format!("/webview?aos_signed_user_token={token}&source=oauth"),
+    )
+    .await;
+    assert_eq!(back.status(), 303);
+    assert_eq!(location(&back), "/scan", "not Mallory's code");
+
+    // Nor can Mallory's page press the button for the visitor: another site's post is refused.
+    let forged = visitor
+        .client
+        .post(format!("{}/mentra-auth", cluster.mobile))
+        .header("origin", "https://mallory.example")
+        .form(&[("next", format!("/s/{}", planted.id))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let status: Value = mallorys_screen.poll(&planted).await;
+    assert_eq!(status["state"], "pending", "nothing was claimed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visited_code_is_not_where_a_later_mentra_sign_in_returns() {
+    a_visited_code_is_not_where_a_later_sign_in_returns(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visited_code_is_not_where_a_later_mentra_sign_in_returns_on_redis() {
+    a_visited_code_is_not_where_a_later_sign_in_returns(Backend::Redis).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -258,3 +258,43 @@ async fn webview_sign_ins_spend_the_per_ip_budget() {
     let page = response.text().await.unwrap();
     assert!(page.contains("Too many sign-in attempts"), "{page}");
 }
+
+/// A signed user token lives as long as MentraOS made it. Its used-mark once lasted a fixed
+/// 12 minutes: a token good for an hour could be replayed into new sessions after that.
+async fn a_used_signed_token_stays_used_while_it_is_valid(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
+        return;
+    };
+    let mut spec = UserTokenSpec::for_user("alice@example.com");
+    spec.expires_in = 3600;
+    let token = spec.sign();
+    let query = format!("aos_signed_user_token={token}");
+    assert_eq!(open(&cluster, &client(), &query).await.0, 303);
+    if backend == Backend::Redis {
+        // Redis expires keys on its own clock, which the test's clock does not move: the
+        // mark's lifetime is what shows the rule there.
+        let mark = format!(
+            "mentra-signed:{}",
+            qrlogin_auth::secret::public_id_of(&token)
+        );
+        let ttls = qrlogin_testkit::RedisServer::shared()
+            .unwrap()
+            .ttls_of_keys_ending(&mark);
+        assert_eq!(ttls.len(), 1);
+        assert!(ttls[0] > Duration::from_secs(60 * 60), "{ttls:?}");
+    }
+    cluster.clock.advance(Duration::from_secs(13 * 60));
+    let (status, _, body) = open(&cluster, &client(), &query).await;
+    assert_eq!(status, 401, "replayed 13 minutes later: {body}");
+    assert!(body.contains("already used"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_signed_token_cannot_be_replayed_while_it_is_valid() {
+    a_used_signed_token_stays_used_while_it_is_valid(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_signed_token_cannot_be_replayed_while_it_is_valid_on_redis() {
+    a_used_signed_token_stays_used_while_it_is_valid(Backend::Redis).await;
+}

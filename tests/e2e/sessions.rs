@@ -300,3 +300,40 @@ async fn the_session_list_says_when_each_session_was_last_seen() {
         "home: still when it was last used"
     );
 }
+
+/// A screen the user approved before signing out everywhere, that had not redeemed yet, was
+/// once still signed in by its redeem after it: signing out everywhere now ends that too.
+async fn signing_out_everywhere_voids_what_was_approved_before(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let home = cluster.screen(0);
+    signed_in(&home, &phone).await;
+    let left_behind = cluster.screen(0);
+    let approved_there = approved(&left_behind, &phone).await;
+
+    cluster.clock.advance(std::time::Duration::from_secs(1));
+    let everywhere = home
+        .client
+        .post(format!("{}/api/logout", home.base))
+        .json(&json!({ "everywhere": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), 204);
+
+    let (status, code) = error_code(left_behind.redeem(&approved_there).await).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    assert_eq!(left_behind.me().await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_voids_approvals_not_yet_redeemed() {
+    signing_out_everywhere_voids_what_was_approved_before(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_voids_approvals_not_yet_redeemed_on_redis() {
+    signing_out_everywhere_voids_what_was_approved_before(Backend::Redis).await;
+}

@@ -136,6 +136,26 @@ impl RedisServer {
         self.wait_until_ready();
     }
 
+    /// How long each key whose name ends with `suffix` has left to live: for tests of what
+    /// the store keeps, and for how long, on Redis's own clock.
+    pub fn ttls_of_keys_ending(&self, suffix: &str) -> Vec<Duration> {
+        let client = redis::Client::open(self.url()).expect("redis url");
+        let mut connection = client.get_connection().expect("a connection");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("*{suffix}"))
+            .query(&mut connection)
+            .expect("KEYS");
+        keys.iter()
+            .map(|key| {
+                let ms: i64 = redis::cmd("PTTL")
+                    .arg(key)
+                    .query(&mut connection)
+                    .expect("PTTL");
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+            })
+            .collect()
+    }
+
     /// One server for the whole test binary, started on first use.
     pub fn shared() -> Option<&'static RedisServer> {
         static SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();

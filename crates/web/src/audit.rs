@@ -1,22 +1,12 @@
-//! Writing the audit trail from a request: who, from where, what, and how it ended.
+//! The audit trail's sink: the log line of each record, and its copy in the store.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use qrlogin_auth::audit::{AuditEvent, AuditRecord};
+use qrlogin_auth::audit::AuditRecord;
 use qrlogin_auth::signin::AuditSink;
-use qrlogin_auth::signin::audit::Draft;
 use qrlogin_auth::store::Store;
 use tokio::sync::{mpsc, oneshot};
-
-use crate::client::ClientInfo;
-use crate::state::AppState;
-
-/// The audit record of one action outside the sign-in steps (a refused token in an
-/// extractor): the use-case layer's own draft, stamped with this request's caller.
-pub fn draft(state: &AppState, client: &ClientInfo, event: AuditEvent) -> Draft {
-    Draft::new(event, client, state.now())
-}
 
 /// The audit trail's sink: every record to the log (target `audit`) first and always, then
 /// queued for the store. A store that cannot take a record does not fail the action it

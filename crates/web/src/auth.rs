@@ -7,17 +7,14 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use qrlogin_auth::User;
-use qrlogin_auth::client::{self as clients, RegisteredClient};
-use qrlogin_auth::flows::{self, BearerError};
+use qrlogin_auth::client::RegisteredClient;
+use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
 use qrlogin_auth::tokens::AccessClaims;
 
-use qrlogin_auth::audit::AuditEvent;
-
 use crate::client::ClientInfo;
 use crate::cookies::{DESKTOP_SESSION, MOBILE_SESSION};
-use crate::error::{ApiError, ErrorCode};
-use crate::limits::{self, Bucket};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A signed-in caller: who, on which session, and the access token if that is how they came.
@@ -79,26 +76,8 @@ async fn from_cookie(
 async fn desktop_user(request: HttpRequest) -> Result<SignedInUser, ApiError> {
     let state = state(&request)?;
     if let Some(token) = bearer_token(&request) {
-        let verified =
-            flows::authenticate_bearer(&*state.store, &state.keys, &token, state.now()).await;
-        let claims = match verified {
-            Ok(claims) => claims,
-            Err(BearerError::Store(error)) => return Err(error.into()),
-            Err(refused) => {
-                let reason = match &refused {
-                    BearerError::Token(e) => e.reason(),
-                    _ => "revoked",
-                };
-                let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
-                limits::spend(&state, &client, Bucket::RejectedTokenPerIp, &client.ip).await?;
-                let mut audit = crate::audit::draft(&state, &client, AuditEvent::TokenRejected);
-                audit.detail(format!("access token: {reason}"));
-                audit.record_as(&*state.audit, Some(ErrorCode::Unauthenticated));
-                return Err(ApiError::unauthenticated(format!(
-                    "{refused}; sign in again."
-                )));
-            }
-        };
+        let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
+        let claims = state.signin.authenticate_bearer(&client, &token).await?;
         return Ok(SignedInUser {
             user: claims.user(),
             session_id: claims.sid.clone(),
@@ -121,23 +100,9 @@ async fn api_client(request: HttpRequest) -> Result<ApiClient, ApiError> {
         return Ok(ApiClient(None));
     };
     let state = state(&request)?;
-    let found = match clients::client_in_key(&key) {
-        Some(id) => clients::registry::load(&*state.store, id).await?,
-        None => None,
-    };
-    match found {
-        Some(registered) if registered.accepts(&key) => Ok(ApiClient(Some(registered))),
-        _ => {
-            let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
-            limits::spend(&state, &client, Bucket::RejectedTokenPerIp, &client.ip).await?;
-            let mut audit = crate::audit::draft(&state, &client, AuditEvent::TokenRejected);
-            audit.detail("client API key: not valid");
-            audit.record_as(&*state.audit, Some(ErrorCode::Unauthenticated));
-            Err(ApiError::unauthenticated(
-                "The API key is not valid (wrong, rotated, or its client was removed).",
-            ))
-        }
-    }
+    let client = ClientInfo::from_request(&request, &state.settings.trust_proxy);
+    let registered = state.signin.authenticate_client(&client, &key).await?;
+    Ok(ApiClient(Some(registered)))
 }
 
 impl FromRequest for ApiClient {

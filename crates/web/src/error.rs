@@ -75,32 +75,32 @@ fn default_message(code: ErrorCode) -> &'static str {
     }
 }
 
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: Cow<'static, str>,
-    pub retry_after_seconds: Option<u64>,
-    cause: Option<anyhow::Error>,
+/// A refusal on its way out as HTTP: the use-case layer's [`Refusal`], answered in the one
+/// error shape with the status its code stands for.
+pub struct ApiError(Refusal);
+
+impl std::ops::Deref for ApiError {
+    type Target = Refusal;
+
+    fn deref(&self) -> &Refusal {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut Refusal {
+        &mut self.0
+    }
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            retry_after_seconds: None,
-            cause: None,
-        }
+        Self(Refusal::new(code, message))
     }
 
     /// A 500 whose cause goes to the log and never to the client.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Self {
-            cause: Some(cause.into()),
-            ..Self::new(
-                ErrorCode::InternalError,
-                default_message(ErrorCode::InternalError),
-            )
-        }
+        Self(Refusal::internal(cause))
     }
 
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
@@ -112,24 +112,20 @@ impl ApiError {
     }
 
     pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
-        self.cause = Some(cause.into());
+        self.0.cause = Some(cause.into());
         self
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        std::fmt::Display::fmt(&self.0, f)
     }
 }
 
 impl std::fmt::Debug for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.code, self.message)?;
-        if let Some(cause) = &self.cause {
-            write!(f, "\ncaused by: {cause:?}")?;
-        }
-        Ok(())
+        std::fmt::Debug::fmt(&self.0, f)
     }
 }
 
@@ -259,23 +255,13 @@ impl From<Refusal> for ApiError {
             };
             metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => kind).increment(1);
         }
-        Self {
-            code: refusal.code,
-            message: refusal.message,
-            retry_after_seconds: refusal.retry_after_seconds,
-            cause: refusal.cause,
-        }
+        Self(refusal)
     }
 }
 
 impl From<ApiError> for Refusal {
     fn from(error: ApiError) -> Self {
-        Self {
-            code: error.code,
-            message: error.message,
-            retry_after_seconds: error.retry_after_seconds,
-            cause: error.cause,
-        }
+        error.0
     }
 }
 

@@ -14,10 +14,7 @@ use qrlogin_auth::signin::audit::Draft;
 use qrlogin_auth::signin::{AuditSink, Caller, Limiter};
 use qrlogin_auth::store::Store;
 
-use crate::client::ClientInfo;
 use crate::config::RateLimits;
-use crate::error::ApiError;
-use crate::state::AppState;
 
 fn limit_of(limits: &RateLimits, bucket: Bucket) -> &RateLimit {
     match bucket {
@@ -78,19 +75,4 @@ impl Limiter for StoreLimiter {
         }
         Err(refusal)
     }
-}
-
-/// Spends one event from `bucket` for `subject`, for the few checks outside the sign-in
-/// steps (refused tokens, webhooks).
-pub async fn spend(
-    state: &AppState,
-    client: &ClientInfo,
-    bucket: Bucket,
-    subject: &str,
-) -> Result<(), ApiError> {
-    state
-        .limiter
-        .spend(client, bucket, subject)
-        .await
-        .map_err(ApiError::from)
 }

@@ -27,7 +27,6 @@ pub struct AppState {
     pub keys: Arc<SigningKeys>,
     pub clock: Arc<dyn Clock>,
     pub audit: Arc<AuditLog>,
-    pub limiter: Arc<StoreLimiter>,
     /// Every sign-in step, with its rules: what handlers call.
     pub signin: Arc<SignIn>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
@@ -76,12 +75,11 @@ impl AppState {
             Arc::clone(&clock),
             settings.policy(),
             audit.clone(),
-            limiter.clone(),
+            limiter,
         ));
         Ok(Self {
             settings: Arc::new(settings),
             audit,
-            limiter,
             signin,
             metrics: crate::metrics::recorder(),
             shutdown: crate::shutdown::Shutdown::default(),

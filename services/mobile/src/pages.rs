@@ -99,15 +99,60 @@ fn sign_in_page(state: &AppState, next: &str) -> Result<HttpResponse, ApiError> 
     ))
 }
 
-/// `GET /mentra-auth`: "Sign in with Mentra" in a plain phone browser. MentraOS's account
-/// page signs the visitor in and sends them to our webview URL with a signed user token; that
-/// redirect carries no state, so where they were going (`/s/{id}`) waits in our own
-/// short-lived cookie, set when the sign-in page was shown.
+/// `GET /mentra-auth`: "Sign in with Mentra" from a plain link, with nowhere to come back to:
+/// any remembered destination is forgotten, so none planted earlier is followed.
 pub async fn mentra_auth(state: web::Data<AppState>) -> HttpResponse {
+    with_cookie(
+        to_mentra_account(&state),
+        &state.mobile_cookies().removal(NEXT_COOKIE),
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub struct MentraAuthForm {
+    next: String,
+}
+
+/// `POST /mentra-auth`: "Sign in with Mentra" pressed on the sign-in page of a code
+/// (`/s/{id}`). MentraOS's account page signs the visitor in and sends them to our webview
+/// URL with a signed user token; that redirect carries no state, so where they were going
+/// waits in our own short-lived cookie. It is set by this press only, a form post from our
+/// own page (another site's post is refused for its `Origin`): merely visiting someone's
+/// `/s/{id}` leaves nothing behind that a later sign-in would follow.
+pub async fn mentra_auth_from_page(
+    state: web::Data<AppState>,
+    form: web::Form<MentraAuthForm>,
+) -> HttpResponse {
+    let next = form
+        .into_inner()
+        .next
+        .strip_prefix("/s/")
+        .and_then(RequestId::parse)
+        .map(|id| format!("/s/{id}"));
+    let cookie = match next {
+        Some(next) => state.mobile_cookies().build(
+            NEXT_COOKIE,
+            next,
+            std::time::Duration::from_secs(600),
+            SameSite::Lax,
+        ),
+        None => state.mobile_cookies().removal(NEXT_COOKIE),
+    };
+    with_cookie(to_mentra_account(&state), &cookie)
+}
+
+fn with_cookie(mut response: HttpResponse, cookie: &actix_web::cookie::Cookie<'_>) -> HttpResponse {
+    if let Err(error) = response.add_cookie(cookie) {
+        tracing::warn!(%error, "a cookie could not be set");
+    }
+    response
+}
+
+fn to_mentra_account(state: &AppState) -> HttpResponse {
     let mentra = &state.settings.mentra;
     let (Some(package), Some(_)) = (&mentra.package_name, &mentra.api_key) else {
         return message_page(
-            &state,
+            state,
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign in with Mentra is off",
             "This server has no MentraOS app configured. Sign in with a local account instead.",
@@ -167,15 +212,7 @@ pub async fn scanned(
     };
     let here = format!("/s/{id}");
     let Some(session) = signed_in(&state, &request).await? else {
-        let mut response = sign_in_page(&state, &here)?;
-        let cookie = state.mobile_cookies().build(
-            NEXT_COOKIE,
-            here,
-            std::time::Duration::from_secs(600),
-            SameSite::Lax,
-        );
-        response.add_cookie(&cookie).map_err(ApiError::internal)?;
-        return Ok(response);
+        return sign_in_page(&state, &here);
     };
     let page = ScanPage {
         app_name: &state.settings.app_name,

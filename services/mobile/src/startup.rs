@@ -60,7 +60,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/scan").get(pages::scan))
         .service(web::resource("/s/{id}").get(pages::scanned))
         .service(web::resource("/webview").get(webview::webview))
-        .service(web::resource("/mentra-auth").get(pages::mentra_auth))
+        .service(
+            web::resource("/mentra-auth")
+                .get(pages::mentra_auth)
+                .post(pages::mentra_auth_from_page),
+        )
         .service(web::resource("/assets/{file}").get(pages::asset))
         .service(web::resource("/healthz").get(healthz))
         .service(web::resource("/readyz").get(readyz))

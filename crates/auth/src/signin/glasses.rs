@@ -4,7 +4,7 @@
 use crate::audit::AuditEvent;
 use crate::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
 use crate::refusal::{ErrorCode, Refusal};
-use crate::signin::{Caller, ClaimSource, SignIn};
+use crate::signin::{Bucket, Caller, ClaimSource, SignIn};
 
 fn not_its_token() -> Refusal {
     Refusal::new(
@@ -14,6 +14,12 @@ fn not_its_token() -> Refusal {
 }
 
 impl SignIn {
+    /// A MentraOS session webhook makes us dial the cloud with our API key: a per-IP budget
+    /// applies (the cloud's few addresses carry every wearer's webhooks).
+    pub async fn admit_webhook(&self, caller: &Caller) -> Result<(), Refusal> {
+        self.spend(caller, Bucket::WebhooksPerIp, &caller.ip).await
+    }
+
     /// The pending photo an upload's bearer token names, if the token is its own and the
     /// photo is still awaited. A wrong token for a real photo is audited against its wearer.
     pub async fn awaited_photo(

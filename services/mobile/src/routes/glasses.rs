@@ -8,7 +8,6 @@ use qrlogin_auth::refusal::Refusal;
 use qrlogin_mentra::app::Webhook;
 use qrlogin_web::auth::bearer_token;
 use qrlogin_web::client::ClientInfo;
-use qrlogin_web::limits::{self, Bucket};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde_json::json;
 
@@ -51,7 +50,7 @@ pub async fn webhook(
             ))
         }
         Webhook::SessionRequest(request) => {
-            limits::spend(&state, &client, Bucket::WebhooksPerIp, &client.ip).await?;
+            state.signin.admit_webhook(&client).await?;
             let started = glasses
                 .clone()
                 .into_inner()
