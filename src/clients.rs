@@ -26,6 +26,10 @@ pub enum ClientsCommand {
         /// `tap` (the phone's tap signs in) or `pin` (the phone shows a PIN to type).
         #[arg(long, default_value = "tap", value_parser = ConfirmationMode::parse)]
         confirmation: ConfirmationMode,
+        /// Let devices sign in through the OAuth device authorization grant with the app's
+        /// (public) client id. Off without it; needs tap confirmation.
+        #[arg(long)]
+        device_grant: bool,
     },
     /// List the registered apps (never their keys).
     List,
@@ -42,7 +46,12 @@ async fn record(
 ) -> anyhow::Result<()> {
     let mut entry = AuditRecord::new(event, SystemClock.now());
     entry.client = Some(client.name.clone());
-    entry.detail = Some(format!("{} (command line)", client.id));
+    let grant = if client.device_grant {
+        ", device grant on"
+    } else {
+        ""
+    };
+    entry.detail = Some(format!("{} (command line{grant})", client.id));
     Ok(store.append_audit(&[entry]).await?)
 }
 
@@ -64,12 +73,14 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
             redirect_uris,
             origins,
             confirmation,
+            device_grant,
         } => {
             let (client, key) = RegisteredClient::register(
                 &name,
                 redirect_uris,
                 origins,
                 confirmation,
+                device_grant,
                 SystemClock.now(),
             )
             .map_err(|why| anyhow::anyhow!(why))?;
@@ -88,10 +99,11 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
             for client in clients {
                 writeln!(
                     out,
-                    "{}\t{}\tconfirmation={}\tredirect_uris={}\torigins={}",
+                    "{}\t{}\tconfirmation={}\tdevice_grant={}\tredirect_uris={}\torigins={}",
                     client.id,
                     client.name,
                     client.confirmation.as_str(),
+                    if client.device_grant { "on" } else { "off" },
                     client.redirect_uris.join(","),
                     client.origins.join(","),
                 )?;

@@ -137,8 +137,13 @@ fn decode_part(part: &str) -> Value {
 
 /// Signs `claims` with the Ed25519 key in `pem` under `kid`.
 fn sign_eddsa(pem: &str, kid: &str, claims: &Value) -> String {
+    sign_eddsa_typed(pem, kid, claims, "at+jwt")
+}
+
+fn sign_eddsa_typed(pem: &str, kid: &str, claims: &Value, typ: &str) -> String {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
     let key = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
@@ -222,6 +227,10 @@ async fn every_kind_of_bad_token_is_refused_and_audited_for_what_it_is() {
             "wrong_audience",
             sign_eddsa(&ours, kid, &with(json!({ "aud": "someone-else" }))),
         ),
+        (
+            "wrong_type (a plain JWT, or an identity token, is no access token)",
+            sign_eddsa_typed(&ours, kid, &claims, "JWT"),
+        ),
     ]
     .into_iter()
     .collect();
@@ -274,6 +283,7 @@ async fn every_kind_of_bad_token_is_refused_and_audited_for_what_it_is() {
             "access token: expired",
             "access token: unknown_key",
             "access token: wrong_audience",
+            "access token: wrong_type",
             "access token: revoked",
         ],
         "one record per refused token, saying why"

@@ -485,3 +485,231 @@ async fn a_kiosk_left_alone_signs_itself_out_back_to_a_fresh_code() {
         .unwrap();
     browser.close().await.unwrap();
 }
+
+/// "Sign in with Mentra" in a real phone browser: the button on a code's sign-in page posts to
+/// us and is sent on to MentraOS's account site (which the page's policy must let a form
+/// reach); coming back with a signed token lands on that code's confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_mentra_leaves_for_the_account_site_and_returns_to_the_code() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let account_site = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/auth"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_raw("<p>MentraOS account</p>", "text/html"),
+        )
+        .mount(&account_site)
+        .await;
+    let cluster = TestCluster::start(
+        Backend::Sqlite,
+        1,
+        &[("MENTRAOS_ACCOUNT_URL", &account_site.uri())],
+    )
+    .await
+    .unwrap();
+    let created = cluster.screen(0).create().await;
+    let (phone, _profile) = browser(&driver).await;
+    phone.goto(&created.qr_url).await.unwrap();
+    wait_for(&phone, "form[action='/mentra-auth'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let account = url::Url::parse(&format!(
+        "{}/auth?packagename={}",
+        account_site.uri(),
+        qrlogin_testkit::mentra::PACKAGE_NAME
+    ))
+    .unwrap();
+    if phone
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_url(&account)
+        .await
+        .is_err()
+    {
+        let now_at = phone.current_url().await.unwrap();
+        let page = phone.source().await.unwrap();
+        panic!("expected {account}, at {now_at}: {page}");
+    }
+
+    let token = qrlogin_testkit::mentra::UserTokenSpec::for_user("kim@example.com").sign();
+    phone
+        .goto(&format!(
+            "{}/webview?aos_signed_user_token={token}&source=oauth",
+            cluster.mobile
+        ))
+        .await
+        .unwrap();
+    wait_for(&phone, "#confirm:not([hidden]) #approve").await;
+    assert_eq!(text(&phone, "#c-code").await, created.user_code);
+    phone.close().await.unwrap();
+}
+
+/// Sign in on another device, in two real browsers: the signed-in screen shows a link; the
+/// new device opens it, is asked "Sign in as …?" and nothing happens before the click; after
+/// it, the device shows its code; the signed-in screen is asked about the device with the code
+/// field focused, a wrong code is refused there, and the right one signs the new device in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_device_shows_its_code_and_the_signed_in_screen_types_it() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let (screen, _screen_profile) = browser(&driver).await;
+    let (device, _device_profile) = browser(&driver).await;
+    let phone = cluster.phone("lee@example.com").await;
+    signed_in_by_typed_code(&screen, &cluster, &phone).await;
+
+    screen
+        .find(Locator::Id("link-make"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&screen, "#link:not([hidden]) #link-qr svg").await;
+    let link = text(&screen, "#link-url").await;
+
+    device.goto(&link).await.unwrap();
+    wait_for(&device, "#claim").await;
+    assert_eq!(text(&device, "h1").await, "Sign in as lee@example.com?");
+    // Opening the page claimed nothing: the signed-in screen is not asked yet.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(
+        screen
+            .find(Locator::Css("#link-ask:not([hidden])"))
+            .await
+            .is_err(),
+        "asked about a device that has not clicked"
+    );
+    device
+        .find(Locator::Id("claim"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&device, "#wait:not([hidden]) #code").await;
+    let shown = text(&device, "#code").await;
+    let code: String = shown.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(
+        code.len(),
+        6,
+        "the device shows a 6-digit code, got {shown:?}"
+    );
+
+    // The signed-in screen asks about the device, with the code field focused.
+    wait_for(&screen, "#link-ask:not([hidden])").await;
+    let question = text(&screen, "#link-question").await;
+    assert!(question.contains("127.0.0.1"), "{question}");
+    let focused = screen
+        .active_element()
+        .await
+        .unwrap()
+        .attr("id")
+        .await
+        .unwrap();
+    assert_eq!(focused.as_deref(), Some("link-code"));
+    let wrong = if code == "000000" { "999999" } else { "000000" };
+    let input = screen.find(Locator::Id("link-code")).await.unwrap();
+    input.send_keys(wrong).await.unwrap();
+    screen
+        .find(Locator::Id("link-allow"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    screen
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath(
+            "//p[@id='link-error' and contains(., '2 attempts left')]",
+        ))
+        .await
+        .unwrap();
+    let input = screen.find(Locator::Id("link-code")).await.unwrap();
+    input.send_keys(&shown).await.unwrap();
+    screen
+        .find(Locator::Id("link-allow"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The new device collects its own session and arrives at its dashboard.
+    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
+    device
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_url(&dashboard)
+        .await
+        .unwrap();
+    assert_eq!(text(&device, "#user-name").await, "lee@example.com");
+    screen.close().await.unwrap();
+    device.close().await.unwrap();
+}
+
+/// Login CSRF in a real browser: a browser signed in as lee follows, from another site, a link
+/// mallory made. The session cookie is SameSite=Strict, so the page's first rendering cannot
+/// see it; the page still tells lee plainly, offers no button, and lee stays lee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_followed_from_another_site_never_switches_a_signed_in_browser() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let mallory = cluster.screen(0);
+    let mallory_phone = cluster.phone("mallory@example.com").await;
+    let created = crate::helpers::approved(&mallory, &mallory_phone).await;
+    assert_eq!(mallory.redeem(&created).await.status(), 200);
+    let link: serde_json::Value = mallory
+        .client
+        .post(format!("{}/api/device-links", mallory.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = link["url"].as_str().unwrap();
+
+    let (victim, _profile) = browser(&driver).await;
+    let phone = cluster.phone("lee@example.com").await;
+    signed_in_by_typed_code(&victim, &cluster, &phone).await;
+    // A page elsewhere (another site: an opaque origin) links to mallory's link.
+    victim
+        .goto(&format!(
+            "data:text/html,<a id=\"go\" href=\"{url}\">a funny cat</a>"
+        ))
+        .await
+        .unwrap();
+    victim
+        .find(Locator::Id("go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    victim
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath(
+            "//main[@data-step='other']//p[contains(., 'This browser is signed in as lee@example.com. Sign out here first to sign in as mallory@example.com.')]",
+        ))
+        .await
+        .unwrap();
+    assert!(victim.find(Locator::Id("claim")).await.is_err());
+    victim
+        .goto(&format!("{}/dashboard", cluster.desktops[0]))
+        .await
+        .unwrap();
+    wait_for(&victim, "#user-name").await;
+    assert_eq!(text(&victim, "#user-name").await, "lee@example.com");
+    victim.close().await.unwrap();
+}

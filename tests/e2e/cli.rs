@@ -394,6 +394,52 @@ async fn clients_are_added_with_a_key_shown_once_rotated_and_removed() {
         "{listed}"
     );
     assert!(!listed.contains(&key), "the key is shown once only");
+    let listed_as = |listed: &str, id: &str| {
+        listed
+            .lines()
+            .find(|line| line.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} is not listed: {listed}"))
+            .to_owned()
+    };
+    assert!(
+        listed_as(&listed, &id).contains("device_grant=off"),
+        "the device grant is off unless asked for: {listed}"
+    );
+    // With `--device-grant`, devices may sign in with the app's public id; it is listed so.
+    let tv = succeeded(&qrlogin(
+        dir.path(),
+        &["clients", "add", "Space TV", "--device-grant"],
+        "",
+    ));
+    let tv = field(&tv, "client_id:");
+    let listed = succeeded(&qrlogin(dir.path(), &["clients", "list"], ""));
+    assert!(
+        listed_as(&listed, &tv).contains("device_grant=on"),
+        "{listed}"
+    );
+    assert!(
+        listed_as(&listed, &id).contains("device_grant=off"),
+        "{listed}"
+    );
+    // A device cannot type the phone's PIN: the two do not go together.
+    let pin_grant = qrlogin(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "Vault TV",
+            "--device-grant",
+            "--confirmation",
+            "pin",
+        ],
+        "",
+    );
+    assert!(!pin_grant.status.success());
+    assert!(
+        String::from_utf8_lossy(&pin_grant.stderr).contains("device grant"),
+        "{}",
+        String::from_utf8_lossy(&pin_grant.stderr)
+    );
     let refused = qrlogin(
         dir.path(),
         &[
@@ -417,6 +463,12 @@ async fn clients_are_added_with_a_key_shown_once_rotated_and_removed() {
         .unwrap()
         .unwrap();
     assert!(!client.accepts(&key) && client.accepts(&new_key));
+    assert!(!client.device_grant);
+    let tv = qrlogin_auth::client::registry::load(&*store, &tv)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tv.device_grant);
     drop(store);
     succeeded(&qrlogin(dir.path(), &["clients", "remove", &id], ""));
     let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))

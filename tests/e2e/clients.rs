@@ -1,6 +1,7 @@
 //! Third-party apps: registered clients create sign-ins with their API key and get an
 //! identity token for them alone; the same sign-ins as the OAuth 2.0 device authorization
-//! grant (RFC 8628), driven by an unmodified OAuth library.
+//! grant (RFC 8628), driven by an unmodified OAuth library, for the clients registered for
+//! it only. Every token says what it is (`typ`), and each verifier checks it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,17 +19,35 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Phone, TestCluster, client, error_code};
 
-/// Registers an app as `qrlogin clients add` does; its id and API key.
+/// Registers an app as `qrlogin clients add` does (without `--device-grant`); its id and
+/// API key.
 async fn register(
     cluster: &TestCluster,
     name: &str,
     confirmation: ConfirmationMode,
+) -> (String, String) {
+    register_as(cluster, name, confirmation, false).await
+}
+
+/// Registers an app as `qrlogin clients add NAME --device-grant` does; its id.
+async fn register_for_device_grant(cluster: &TestCluster, name: &str) -> String {
+    register_as(cluster, name, ConfirmationMode::Tap, true)
+        .await
+        .0
+}
+
+async fn register_as(
+    cluster: &TestCluster,
+    name: &str,
+    confirmation: ConfirmationMode,
+    device_grant: bool,
 ) -> (String, String) {
     let (registered, key) = RegisteredClient::register(
         name,
         vec!["https://space.example/callback".into()],
         vec!["https://space.example".into()],
         confirmation,
+        device_grant,
         cluster.clock.now(),
     )
     .unwrap();
@@ -76,26 +95,76 @@ async fn approved_on(phone: &Phone, id: &str) -> Value {
     json!({"confirmation": confirmation, "decided": decided})
 }
 
-/// Verifies an identity token offline, with nothing but the published JWKS.
-async fn verified_identity(
-    cluster: &TestCluster,
-    token: &str,
-    audience: &str,
-) -> Result<Value, jsonwebtoken::errors::Error> {
-    let jwks: JwkSet = client()
+async fn jwks(cluster: &TestCluster) -> JwkSet {
+    client()
         .get(format!("{}/.well-known/jwks.json", cluster.desktops[0]))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The `typ` a token's header says, as any holder can read it.
+fn typ_of(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).unwrap().typ
+}
+
+/// Verifies an identity token offline, with nothing but the published JWKS: the checks of
+/// `verify_identity_token` in `examples/relying_app.rs`, line for line (an example is a crate
+/// of its own that a test cannot call), but for expiry, which is checked against the test's
+/// manual clock instead of the system's.
+async fn verified_identity(
+    cluster: &TestCluster,
+    token: &str,
+    audience: &str,
+) -> anyhow::Result<Value> {
+    let jwks = jwks(cluster).await;
+    let issuer = cluster.desktops[0].as_str();
+    // From here as in the example.
     let header = jsonwebtoken::decode_header(token)?;
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let typ = header.typ.unwrap_or_default().to_ascii_lowercase();
+    anyhow::ensure!(
+        typ.strip_prefix("application/").unwrap_or(&typ) == "id_token+jwt",
+        "not an identity token (typ {typ:?})"
+    );
+    let kid = header.kid.unwrap_or_default();
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| anyhow::anyhow!("unknown key {kid}"))?;
     let mut validation = Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
-    validation.set_issuer(&[cluster.desktops[0].as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     // The test's clock is manual; expiry is checked against it below.
+    validation.validate_exp = false;
+    let claims =
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk)?, &validation)?.claims;
+    assert!(claims["exp"].as_i64().unwrap() > cluster.clock.now() / 1000);
+    Ok(claims)
+}
+
+/// Verifies a client's access token as the client's own API would (RFC 9068 §4): `typ`
+/// `at+jwt`, qrlogin's issuer, the client's audience, a key of the JWKS.
+async fn verified_client_access(
+    cluster: &TestCluster,
+    token: &str,
+    audience: &str,
+) -> anyhow::Result<Value> {
+    let jwks = jwks(cluster).await;
+    let header = jsonwebtoken::decode_header(token)?;
+    let typ = header.typ.unwrap_or_default().to_ascii_lowercase();
+    anyhow::ensure!(
+        typ.strip_prefix("application/").unwrap_or(&typ) == "at+jwt",
+        "not an access token (typ {typ:?})"
+    );
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap_or_default())
+        .ok_or_else(|| anyhow::anyhow!("unknown key"))?;
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&[cluster.desktops[0].as_str()]);
+    validation.set_audience(&[audience]);
     validation.validate_exp = false;
     let claims =
         jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk)?, &validation)?.claims;
@@ -140,6 +209,7 @@ async fn identity_token_for_the_client(backend: Backend) {
     let redeemed: Value = redeemed.json().await.unwrap();
     assert!(redeemed.get("access_token").is_none());
     let id_token = redeemed["id_token"].as_str().unwrap();
+    assert_eq!(typ_of(id_token).as_deref(), Some("id_token+jwt"));
     let claims = verified_identity(&cluster, id_token, &space).await.unwrap();
     assert_eq!(claims["aud"], space.as_str());
     assert_eq!(claims["sub"], "mentra:alice@example.com");
@@ -153,7 +223,11 @@ async fn identity_token_for_the_client(backend: Backend) {
     let (other, _) = register(&cluster, "Other", ConfirmationMode::Tap).await;
     let wrong_audience = verified_identity(&cluster, id_token, &other).await;
     assert_eq!(
-        wrong_audience.unwrap_err().kind(),
+        wrong_audience
+            .unwrap_err()
+            .downcast_ref::<jsonwebtoken::errors::Error>()
+            .unwrap()
+            .kind(),
         &jsonwebtoken::errors::ErrorKind::InvalidAudience
     );
 }
@@ -285,7 +359,7 @@ async fn an_oauth_library_completes_the_device_flow_by_qr_and_by_typed_code() {
     let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
         return;
     };
-    let (space, _) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let space = register_for_device_grant(&cluster, "Space").await;
     let oauth = oauth_client(&cluster, &space);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -349,11 +423,17 @@ async fn an_oauth_library_completes_the_device_flow_by_qr_and_by_typed_code() {
             .request_async(&http, sleep, None);
         let (token, ()) = tokio::join!(polled, act);
         let token = token.unwrap();
-        // The access token is Space's (its audience), for Space's API: qrlogin's refuses it.
-        let access = verified_identity(&cluster, token.access_token().secret(), &space)
+        // The access token is Space's (its audience), for Space's API: qrlogin's refuses it,
+        // and it is no identity token.
+        let access = verified_client_access(&cluster, token.access_token().secret(), &space)
             .await
             .unwrap();
         assert_eq!(access["sub"], "mentra:alice@example.com");
+        assert!(
+            verified_identity(&cluster, token.access_token().secret(), &space)
+                .await
+                .is_err()
+        );
         let on_qrlogin = client()
             .get(format!("{}/api/me", cluster.desktops[0]))
             .bearer_auth(token.access_token().secret())
@@ -399,6 +479,210 @@ async fn authorize(cluster: &TestCluster, client_id: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// A raw device authorization request with `client_id`: status and body.
+async fn ask_for_device_codes(cluster: &TestCluster, client_id: &str) -> (u16, Value) {
+    let response = client()
+        .post(format!(
+            "{}/oauth/device_authorization",
+            cluster.desktops[0]
+        ))
+        .form(&[("client_id", client_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_grant_is_refused_by_the_public_id_of_a_client_not_registered_for_it() {
+    device_grant_refused_unless_registered(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_grant_is_refused_by_the_public_id_of_a_client_not_registered_for_it_on_redis() {
+    device_grant_refused_unless_registered(Backend::Redis).await;
+}
+
+/// The attack: anyone who learns a client's public id (it is in every identity token's
+/// `aud`) used to start device sign-ins in the client's name and be handed tokens for it.
+async fn device_grant_refused_unless_registered(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
+        return;
+    };
+    let (space, key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let (status, body) = ask_for_device_codes(&cluster, &space).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client")),
+        "{body}"
+    );
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("--device-grant"), "{description}");
+    assert!(body.get("device_code").is_none());
+    // The token endpoint refuses it likewise, whatever device code is shown.
+    let forged = format!("{}.secret", qrlogin_auth::RequestId::generate());
+    let (status, body, cache) = poll(&cluster, &space, &forged).await;
+    assert_eq!(
+        (status, body["error"].as_str(), cache.as_str()),
+        (400, Some("unauthorized_client"), "no-store")
+    );
+    // The attempt is in the audit trail, against the client, and made no request.
+    let trail = cluster.audit_trail().await;
+    let refused = trail
+        .iter()
+        .find(|r| r.client.as_deref() == Some("Space"))
+        .unwrap();
+    assert_eq!(refused.event, qrlogin_auth::audit::AuditEvent::Create);
+    assert_eq!(refused.outcome, "forbidden");
+    assert!(refused.login_request.is_none());
+    // The client's server is not affected: its API key still makes sign-ins.
+    assert_eq!(create_as(&cluster, &key).await.0, 201);
+
+    // A client stored before the permission existed (no such field) keeps working, and is
+    // off: its record is read as it was written then.
+    let (older, older_key) = RegisteredClient::register(
+        "Older",
+        vec![],
+        vec![],
+        ConfirmationMode::Tap,
+        false,
+        cluster.clock.now(),
+    )
+    .unwrap();
+    let mut stored = serde_json::to_value(&older).unwrap();
+    stored
+        .as_object_mut()
+        .unwrap()
+        .remove("device_grant")
+        .unwrap();
+    assert!(
+        cluster
+            .store
+            .insert_entry(
+                qrlogin_auth::client::CLIENTS,
+                &older.id,
+                &stored.to_string()
+            )
+            .await
+            .unwrap()
+    );
+    let loaded = registry::load(&*cluster.store, &older.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!loaded.device_grant);
+    assert_eq!(
+        ask_for_device_codes(&cluster, &older.id).await.1["error"],
+        "unauthorized_client"
+    );
+    assert_eq!(create_as(&cluster, older_key.expose_secret()).await.0, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_registered_for_the_device_grant_gets_tokens_that_say_what_they_are() {
+    typed_tokens_through_the_device_grant(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_registered_for_the_device_grant_gets_tokens_that_say_what_they_are_on_redis() {
+    typed_tokens_through_the_device_grant(Backend::Redis).await;
+}
+
+/// With `--device-grant` the grant works end to end; its access token (`at+jwt`, `aud` =
+/// the client) is refused where an identity token is expected (the relying app's check),
+/// and its identity token is refused where an access token is (qrlogin's own bearer check).
+async fn typed_tokens_through_the_device_grant(backend: Backend) {
+    let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
+        return;
+    };
+    let space = register_for_device_grant(&cluster, "Space").await;
+    let (status, codes) = ask_for_device_codes(&cluster, &space).await;
+    assert_eq!(status, 200, "{codes}");
+    let device_code = codes["device_code"].as_str().unwrap();
+    let id = codes["verification_uri_complete"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        poll(&cluster, &space, device_code).await.1["error"],
+        "authorization_pending"
+    );
+    let phone = cluster.phone("alice@example.com").await;
+    approved_on(&phone, &id).await;
+    cluster.clock.advance(Duration::from_secs(5));
+    let (status, tokens, cache) = poll(&cluster, &space, device_code).await;
+    assert_eq!((status, cache.as_str()), (200, "no-store"), "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+
+    assert_eq!(typ_of(access_token).as_deref(), Some("at+jwt"));
+    assert_eq!(typ_of(id_token).as_deref(), Some("id_token+jwt"));
+    // The identity token passes the relying app's check; the access token, signed by the
+    // same key for the same audience, does not: for its type alone.
+    let identity = verified_identity(&cluster, id_token, &space).await.unwrap();
+    assert_eq!(identity["sub"], "mentra:alice@example.com");
+    let refused = verified_identity(&cluster, access_token, &space)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("not an identity token"),
+        "{refused}"
+    );
+    let access = verified_client_access(&cluster, access_token, &space)
+        .await
+        .unwrap();
+    assert_eq!(
+        (access["aud"].as_str(), access["iss"].as_str()),
+        (Some(space.as_str()), Some(cluster.desktops[0].as_str()))
+    );
+    assert!(
+        verified_client_access(&cluster, id_token, &space)
+            .await
+            .is_err()
+    );
+
+    // Neither is qrlogin's: its bearer check refuses the identity token, and the client's
+    // access token.
+    for token in [id_token, access_token] {
+        let (status, code) = error_code(
+            client()
+                .get(format!("{}/api/me", cluster.desktops[0]))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((status, code.as_str()), (401, "unauthenticated"));
+    }
+    // The code was spent.
+    cluster.clock.advance(Duration::from_secs(5));
+    assert_eq!(
+        poll(&cluster, &space, device_code).await.1["error"],
+        "invalid_grant"
+    );
+
+    // qrlogin's own access tokens say `at+jwt` as well, and its bearer check takes them.
+    let screen = cluster.screen(0);
+    let created = crate::helpers::approved(&screen, &phone).await;
+    let redeemed: Value = screen.redeem(&created).await.json().await.unwrap();
+    let own = redeemed["access_token"].as_str().unwrap();
+    assert_eq!(typ_of(own).as_deref(), Some("at+jwt"));
+    let me = client()
+        .get(format!("{}/api/me", cluster.desktops[0]))
+        .bearer_auth(own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_too_fast_slows_the_device_down_for_good() {
     slowed_down_for_good(Backend::Sqlite).await;
@@ -413,7 +697,7 @@ async fn slowed_down_for_good(backend: Backend) {
     let Some(cluster) = TestCluster::start(backend, 1, &[]).await else {
         return;
     };
-    let (space, _) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let space = register_for_device_grant(&cluster, "Space").await;
     let codes = authorize(&cluster, &space).await;
     assert_eq!(codes["interval"], 5);
     let device_code = codes["device_code"].as_str().unwrap();
@@ -461,8 +745,8 @@ async fn a_denied_or_expired_device_code_says_so_and_codes_are_bound_to_their_cl
     let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
         return;
     };
-    let (space, _) = register(&cluster, "Space", ConfirmationMode::Tap).await;
-    let (other, _) = register(&cluster, "Other", ConfirmationMode::Tap).await;
+    let space = register_for_device_grant(&cluster, "Space").await;
+    let other = register_for_device_grant(&cluster, "Other").await;
     let phone = cluster.phone("alice@example.com").await;
 
     let denied = authorize(&cluster, &space).await;
@@ -547,7 +831,7 @@ async fn the_device_grant_cannot_redeem_what_a_clients_server_made_nor_weaken_a_
     let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
         return;
     };
-    let (space, key) = register(&cluster, "Space", ConfirmationMode::Tap).await;
+    let (space, key) = register_as(&cluster, "Space", ConfirmationMode::Tap, true).await;
     // A browser following the server-made request holds its desktop secret: that must not
     // be enough to redeem it at the token endpoint with the public client id.
     let (_, created) = create_as(&cluster, &key).await;
@@ -567,8 +851,20 @@ async fn the_device_grant_cannot_redeem_what_a_clients_server_made_nor_weaken_a_
         200
     );
 
-    // A client that confirms with a PIN is not offered the device grant.
-    let (vault, _) = register(&cluster, "Vault", ConfirmationMode::Pin).await;
+    // A client that confirms with a PIN is not offered the device grant, even one stored
+    // with both (`clients add` refuses to register it so).
+    let (mut vault, _) = RegisteredClient::register(
+        "Vault",
+        vec![],
+        vec![],
+        ConfirmationMode::Tap,
+        true,
+        cluster.clock.now(),
+    )
+    .unwrap();
+    vault.confirmation = ConfirmationMode::Pin;
+    assert!(registry::add(&*cluster.store, &vault).await.unwrap());
+    let vault = vault.id;
     let response = client()
         .post(format!(
             "{}/oauth/device_authorization",
@@ -581,6 +877,7 @@ async fn the_device_grant_cannot_redeem_what_a_clients_server_made_nor_weaken_a_
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized_client");
+    assert!(body["error_description"].as_str().unwrap().contains("PIN"));
 
     // Parameters as JSON are not OAuth's.
     let json_body = client()

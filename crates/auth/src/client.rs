@@ -1,5 +1,7 @@
 //! Registered clients: third-party apps (the "Space" app's use) that create login requests
 //! server to server with an API key, and receive an identity token whose audience is them.
+//! A client registered for it may also sign devices in through the OAuth device
+//! authorization grant, by its public id alone; no other client may.
 //!
 //! An API key is `qrk_{client id}.{secret}`: it names its client, so it is checked against
 //! one stored hash. The secret is 256 random bits, so a fast hash (SHA-256, compared in
@@ -49,6 +51,11 @@ pub struct RegisteredClient {
     /// Browser origins that may follow this client's requests (poll, events).
     pub origins: Vec<String>,
     pub confirmation: ConfirmationMode,
+    /// Whether devices may sign in through the OAuth device authorization grant with this
+    /// client's id. Off unless registered with it: the id is public, so the grant would let
+    /// anyone start sign-ins in the client's name. Clients stored before it existed are off.
+    #[serde(default)]
+    pub device_grant: bool,
     pub created_at: UnixMillis,
     pub key_rotated_at: UnixMillis,
 }
@@ -82,17 +89,25 @@ pub fn is_client_id(id: &str) -> bool {
 }
 
 impl RegisteredClient {
-    /// A new client and its API key (shown once; only its hash is kept).
+    /// A new client and its API key (shown once; only its hash is kept). With
+    /// `device_grant`, devices may sign in through the OAuth device grant by its id.
     pub fn register(
         name: &str,
         redirect_uris: Vec<String>,
         origins: Vec<String>,
         confirmation: ConfirmationMode,
+        device_grant: bool,
         now: UnixMillis,
     ) -> Result<(Self, SecretString), String> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
             return Err("a client name has 1 to 64 characters".into());
+        }
+        if device_grant && confirmation == ConfirmationMode::Pin {
+            return Err(
+                "the device grant needs tap confirmation: a device cannot type the PIN the phone shows"
+                    .into(),
+            );
         }
         for uri in &redirect_uris {
             check_url(uri, "redirect URI")?;
@@ -109,6 +124,7 @@ impl RegisteredClient {
             redirect_uris,
             origins,
             confirmation,
+            device_grant,
             created_at: now,
             key_rotated_at: now,
         };
@@ -126,6 +142,24 @@ impl RegisteredClient {
     /// Constant-time.
     pub fn accepts(&self, key: &str) -> bool {
         self.key.matches(key)
+    }
+
+    /// Why devices may not sign in through the OAuth device grant with this client's id, if
+    /// they may not: the sentence for `unauthorized_client`.
+    pub fn device_grant_refusal(&self) -> Option<&'static str> {
+        if !self.device_grant {
+            return Some(
+                "This client is not registered for the device authorization grant: its operator can register it with `qrlogin clients add … --device-grant`.",
+            );
+        }
+        if self.confirmation == ConfirmationMode::Pin {
+            // A device cannot type the phone's PIN, and silently tapping instead would weaken
+            // what the client asked for.
+            return Some(
+                "This client confirms sign-ins with a PIN typed on its screen, which the device flow cannot do.",
+            );
+        }
+        None
     }
 }
 
@@ -211,6 +245,7 @@ mod tests {
             vec!["https://space.example/callback".into()],
             vec!["https://space.example".into()],
             ConfirmationMode::Tap,
+            false,
             0,
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -231,6 +266,7 @@ mod tests {
                 vec![redirect.into()],
                 vec![origin.into()],
                 ConfirmationMode::Pin,
+                false,
                 0,
             )
         };
@@ -239,5 +275,45 @@ mod tests {
         assert!(register("http://a.example/cb", "https://a.example").is_err());
         assert!(register("https://a.example/cb", "https://a.example/path").is_err());
         assert!(register("javascript:alert(1)", "https://a.example").is_err());
+    }
+
+    #[test]
+    fn the_device_grant_is_off_unless_registered_with_it_and_never_with_a_pin() {
+        let register = |confirmation, device_grant| {
+            RegisteredClient::register("Space", vec![], vec![], confirmation, device_grant, 0)
+        };
+        let (off, _) = register(ConfirmationMode::Tap, false).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!off.device_grant);
+        assert!(
+            off.device_grant_refusal()
+                .unwrap()
+                .contains("--device-grant")
+        );
+        let (on, _) = register(ConfirmationMode::Tap, true).unwrap_or_else(|e| panic!("{e}"));
+        assert!(on.device_grant);
+        assert_eq!(on.device_grant_refusal(), None);
+        assert!(register(ConfirmationMode::Pin, true).is_err());
+        // One stored with both anyway (by hand) is still refused the grant.
+        let pin = RegisteredClient {
+            confirmation: ConfirmationMode::Pin,
+            ..on
+        };
+        assert!(pin.device_grant_refusal().unwrap().contains("PIN"));
+    }
+
+    #[test]
+    fn clients_stored_before_the_device_grant_permission_are_off() {
+        let (client, _) =
+            RegisteredClient::register("Space", vec![], vec![], ConfirmationMode::Tap, true, 0)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let mut stored = serde_json::to_value(&client).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stored["device_grant"], true);
+        stored
+            .as_object_mut()
+            .map(|fields| fields.remove("device_grant"));
+        let old: RegisteredClient =
+            serde_json::from_value(stored).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!old.device_grant);
+        assert_eq!(old.id, client.id);
     }
 }

@@ -1,5 +1,7 @@
 //! RFC 8628 (OAuth 2.0 device authorization grant) over login requests: the device code is
-//! the request's id and desktop secret, and the polling pace is kept per device code.
+//! the request's id and desktop secret, and the polling pace is kept per device code. The
+//! grant's rules (which clients may use it, polling, what each state answers) are
+//! [`crate::signin::device_grant`]'s.
 
 use serde::{Deserialize, Serialize};
 

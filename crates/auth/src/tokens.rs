@@ -2,6 +2,10 @@
 //!
 //! Several keys may be configured (newest first): the newest signs, all verify, so keys rotate
 //! without signing anyone out.
+//!
+//! Every token says what it is in its header's `typ` (RFC 8725 §3.11): access tokens
+//! `at+jwt` (RFC 9068), identity tokens `id_token+jwt`. A verifier checks `typ` besides `iss`
+//! and `aud`, so one kind of token can never be passed off as the other.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,6 +23,24 @@ use crate::user::User;
 
 /// The audience of access tokens issued to screens signed in through qrlogin.
 pub const ACCESS_TOKEN_AUDIENCE: &str = "qrlogin";
+
+/// The `typ` of every access token qrlogin signs, its own and a client's (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// The `typ` of identity tokens.
+pub const IDENTITY_TOKEN_TYPE: &str = "id_token+jwt";
+
+/// Whether a header's `typ` is `expected`: media types are case-insensitive and may carry
+/// the `application/` prefix (RFC 7515 §4.1.9, RFC 9068 §4).
+pub fn is_token_type(typ: Option<&str>, expected: &str) -> bool {
+    const PREFIX: &str = "application/";
+    typ.is_some_and(|typ| {
+        let bare = match typ.split_at_checked(PREFIX.len()) {
+            Some((prefix, rest)) if prefix.eq_ignore_ascii_case(PREFIX) => rest,
+            _ => typ,
+        };
+        bare.eq_ignore_ascii_case(expected)
+    })
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -102,6 +124,10 @@ pub enum TokenError {
     WrongAudience,
     #[error("the access token is not valid")]
     WrongIssuer,
+    /// Signed by us, but not an access token: its `typ` is not `at+jwt` (an identity token,
+    /// or a token from before access tokens were typed).
+    #[error("the access token is not valid")]
+    WrongType,
     /// A bad signature, or claims missing or of the wrong shape.
     #[error("the access token is not valid")]
     Invalid,
@@ -117,6 +143,7 @@ impl TokenError {
             Self::UnknownKey => "unknown_key",
             Self::WrongAudience => "wrong_audience",
             Self::WrongIssuer => "wrong_issuer",
+            Self::WrongType => "wrong_type",
             Self::Invalid => "invalid_signature_or_claims",
         }
     }
@@ -212,16 +239,14 @@ impl SigningKeys {
             jti: random_token::<16>(),
             sid: sid.to_owned(),
         };
-        Ok((self.sign(&claims, None)?, claims))
+        Ok((self.sign(&claims, ACCESS_TOKEN_TYPE)?, claims))
     }
 
-    fn sign(&self, claims: &impl Serialize, typ: Option<&str>) -> anyhow::Result<SecretString> {
+    fn sign(&self, claims: &impl Serialize, typ: &str) -> anyhow::Result<SecretString> {
         let signer = self.keys.first().ok_or(KeyError::Empty)?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(signer.kid.clone());
-        if let Some(typ) = typ {
-            header.typ = Some(typ.to_owned());
-        }
+        header.typ = Some(typ.to_owned());
         Ok(jsonwebtoken::encode(&header, claims, &signer.encoding)?.into())
     }
 
@@ -245,11 +270,12 @@ impl SigningKeys {
             jti: random_token::<16>(),
         };
         // Typed, so it can never be taken for an access token (RFC 8725 §3.11).
-        self.sign(&claims, Some("id_token+jwt"))
+        self.sign(&claims, IDENTITY_TOKEN_TYPE)
     }
 
-    /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience and expiry.
-    /// Revocation is the caller's second step: it needs the store.
+    /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience, type (only
+    /// `at+jwt`: never an identity token) and expiry. Revocation is the caller's second step:
+    /// it needs the store.
     pub fn verify(&self, token: &str, now: UnixMillis) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             // `alg: none` (which the JWT library cannot even name) is a refusal of its own.
@@ -261,6 +287,7 @@ impl SigningKeys {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::DisallowedAlgorithm);
         }
+        let typ = header.typ;
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self
             .keys
@@ -280,6 +307,10 @@ impl SigningKeys {
                 ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
                 _ => TokenError::Invalid,
             })?;
+        // Checked once the signature is: only then is the header known to be ours.
+        if !is_token_type(typ.as_deref(), ACCESS_TOKEN_TYPE) {
+            return Err(TokenError::WrongType);
+        }
         if now / 1000 >= data.claims.exp {
             return Err(TokenError::Expired);
         }
@@ -376,6 +407,95 @@ mod tests {
             token.expose_secret().split('.').nth(1).unwrap()
         );
         assert_eq!(a.verify(&unsigned, 1), Err(TokenError::DisallowedAlgorithm));
+    }
+
+    /// The header of a token, as anyone can read it.
+    fn header_of(token: &SecretString) -> Header {
+        jsonwebtoken::decode_header(token.expose_secret()).unwrap()
+    }
+
+    #[test]
+    fn access_tokens_and_identity_tokens_say_what_they_are() {
+        let (keys, _) = keys(1);
+        let (own, _) = keys.issue(&ann(), "sid", 0, 60_000).unwrap();
+        let (clients, _) = keys
+            .issue_for_client("cl_space", &ann(), 0, 60_000)
+            .unwrap();
+        let identity = keys.issue_identity(&ann(), "cl_space", 0, 0).unwrap();
+        assert_eq!(header_of(&own).typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header_of(&clients).typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header_of(&identity).typ.as_deref(), Some("id_token+jwt"));
+    }
+
+    #[test]
+    fn only_a_token_typed_as_an_access_token_is_one() {
+        let (keys, _) = keys(1);
+        let (token, claims) = keys.issue(&ann(), "sid", 0, 60_000).unwrap();
+        assert!(keys.verify(token.expose_secret(), 1).is_ok());
+        // The very same claims, signed with our key, under any other type (an identity
+        // token's, the untyped `JWT` of tokens from before the upgrade, none at all).
+        for typ in ["id_token+jwt", "JWT", "application/id_token+jwt", "jwt", ""] {
+            let retyped = keys.sign(&claims, typ).unwrap();
+            assert_eq!(
+                keys.verify(retyped.expose_secret(), 1),
+                Err(TokenError::WrongType),
+                "typ {typ:?}"
+            );
+        }
+        let signer = &keys.keys[0];
+        let mut untyped = Header::new(Algorithm::EdDSA);
+        untyped.kid = Some(signer.kid.clone());
+        untyped.typ = None;
+        let untyped = jsonwebtoken::encode(&untyped, &claims, &signer.encoding).unwrap();
+        assert_eq!(keys.verify(&untyped, 1), Err(TokenError::WrongType));
+        assert_eq!(TokenError::WrongType.reason(), "wrong_type");
+        // RFC 9068 §4: the media type's long form, in any case, is the same type.
+        for typ in ["application/at+jwt", "AT+JWT", "Application/At+Jwt"] {
+            let retyped = keys.sign(&claims, typ).unwrap();
+            assert!(
+                keys.verify(retyped.expose_secret(), 1).is_ok(),
+                "typ {typ:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_identity_token_is_never_an_access_token_even_for_our_own_audience() {
+        let (keys, _) = keys(1);
+        // A token typed as an identity token is refused for its type alone, even with every
+        // claim of an access token, for qrlogin's own audience.
+        let (_, claims) = keys.issue(&ann(), "sid", 0, 60_000).unwrap();
+        let as_identity = keys.sign(&claims, IDENTITY_TOKEN_TYPE).unwrap();
+        assert_eq!(
+            keys.verify(as_identity.expose_secret(), 1),
+            Err(TokenError::WrongType)
+        );
+        // A real one, were it ever for qrlogin's audience, is refused too.
+        let identity = keys
+            .issue_identity(&ann(), ACCESS_TOKEN_AUDIENCE, 0, 0)
+            .unwrap();
+        assert!(keys.verify(identity.expose_secret(), 1).is_err());
+        // A client's access token is typed right but not for qrlogin's audience.
+        let (clients, _) = keys
+            .issue_for_client("cl_space", &ann(), 0, 60_000)
+            .unwrap();
+        assert_eq!(
+            keys.verify(clients.expose_secret(), 1),
+            Err(TokenError::WrongAudience)
+        );
+    }
+
+    #[test]
+    fn token_types_compare_as_media_types() {
+        assert!(is_token_type(Some("at+jwt"), ACCESS_TOKEN_TYPE));
+        assert!(is_token_type(Some("application/AT+JWT"), ACCESS_TOKEN_TYPE));
+        assert!(!is_token_type(Some("application/"), ACCESS_TOKEN_TYPE));
+        assert!(!is_token_type(Some("text/at+jwt"), ACCESS_TOKEN_TYPE));
+        assert!(!is_token_type(Some("at+jwt "), ACCESS_TOKEN_TYPE));
+        assert!(!is_token_type(Some("JWT"), ACCESS_TOKEN_TYPE));
+        assert!(!is_token_type(None, ACCESS_TOKEN_TYPE));
+        assert!(!is_token_type(Some("at+jwt"), IDENTITY_TOKEN_TYPE));
+        assert!(is_token_type(Some("id_token+jwt"), IDENTITY_TOKEN_TYPE));
     }
 
     #[test]

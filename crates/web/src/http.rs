@@ -51,13 +51,23 @@ pub async fn request_id_header(
     Ok(response)
 }
 
+/// The content security policy of our pages, whose forms may go (or be redirected) to
+/// `form_targets` besides us: origins like `https://account.mentra.glass`.
+pub fn content_security_policy(form_targets: &[&str]) -> String {
+    let targets: String = form_targets.iter().map(|t| format!(" {t}")).collect();
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'{targets}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
 /// Headers every response carries. Pages load scripts and styles only from us (no inline
-/// script, no CDN) and may not be framed.
+/// script, no CDN) and may not be framed; a page whose form leaves for another site says so
+/// in its own policy ([`content_security_policy`]), which this one does not replace.
 pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
     let mut headers = actix_web::middleware::DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            content_security_policy(&[]),
         ))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -1,18 +1,12 @@
 //! The rate limiter the use-case layer spends budgets from: the configured limit of each
-//! bucket, kept in the store (so it holds across instances), refused with `rate_limited` and
-//! a `Retry-After`.
+//! bucket, kept in the store (so it holds across instances).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use qrlogin_auth::audit::AuditEvent;
-use qrlogin_auth::clock::Clock;
 use qrlogin_auth::rate_limit::RateLimit;
-use qrlogin_auth::refusal::{ErrorCode, Refusal};
-pub use qrlogin_auth::signin::Bucket;
-use qrlogin_auth::signin::audit::Draft;
-use qrlogin_auth::signin::{AuditSink, Caller, Limiter};
-use qrlogin_auth::store::Store;
+use qrlogin_auth::signin::{Bucket, Limited, Limiter};
+use qrlogin_auth::store::{Store, StoreError};
 
 use crate::config::RateLimits;
 
@@ -38,41 +32,18 @@ fn limit_of(limits: &RateLimits, bucket: Bucket) -> &RateLimit {
 /// The configured limits over the store's buckets.
 pub struct StoreLimiter {
     pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
     pub limits: RateLimits,
-    pub audit: Arc<dyn AuditSink>,
 }
 
 #[async_trait]
 impl Limiter for StoreLimiter {
-    async fn spend(&self, caller: &Caller, bucket: Bucket, subject: &str) -> Result<(), Refusal> {
+    async fn spend(&self, bucket: Bucket, subject: &str) -> Result<Option<Limited>, StoreError> {
         let key = format!("{}:{subject}", bucket.name());
-        let limit = limit_of(&self.limits, bucket);
-        let Some(wait) = self.store.rate_limit(&key, limit).await? else {
-            return Ok(());
-        };
-        let seconds = wait.as_millis().div_ceil(1000).max(1);
-        tracing::info!(bucket = bucket.name(), "rate limited");
-        let mut refusal = Refusal::new(
-            ErrorCode::RateLimited,
-            format!(
-                "Too many attempts ({} allowed); try again in {seconds} s.",
-                limit.describe()
-            ),
-        );
-        refusal.retry_after_seconds = Some(u64::try_from(seconds).unwrap_or(u64::MAX));
-        // One record per bucket and subject per period: a flood of refused requests cannot
-        // push the real records out of the capped trail.
-        let now = self.clock.now();
-        let first = self
+        let limit = *limit_of(&self.limits, bucket);
+        Ok(self
             .store
-            .use_once(&format!("audited:{key}"), now + limit.per_ms)
-            .await?;
-        if first {
-            let mut draft = Draft::new(AuditEvent::RateLimited, caller, now);
-            draft.detail(bucket.name());
-            draft.record_as(&*self.audit, Some(ErrorCode::RateLimited));
-        }
-        Err(refusal)
+            .rate_limit(&key, &limit)
+            .await?
+            .map(|retry_after| Limited { limit, retry_after }))
     }
 }

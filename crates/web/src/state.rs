@@ -65,9 +65,7 @@ impl AppState {
         let audit = Arc::new(AuditLog::start(Arc::clone(&store)));
         let limiter = Arc::new(StoreLimiter {
             store: Arc::clone(&store),
-            clock: Arc::clone(&clock),
             limits: settings.rate_limits.clone(),
-            audit: audit.clone(),
         });
         let signin = Arc::new(SignIn::new(
             Arc::clone(&store),

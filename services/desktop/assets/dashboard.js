@@ -118,37 +118,77 @@
     catch (e) { status(e.message); }
   }
 
-  // Sign in on another device: a single-use link; when a device opens it, this screen is
-  // asked (unless the server needs no confirmation) and allows or refuses it.
+  // Sign in on another device: a single-use link. When a device opens it, this screen is
+  // asked (unless the server needs no confirmation) and allows it only with the code that
+  // device shows, so an onlooker who opened the link first cannot be allowed by mistake.
   let linkTimer = null;
+  let linkId = null;
+  function askAboutLink(link) {
+    const form = $("link-ask");
+    $("link-question").textContent = "A device opened your link: " + link.device + " (" + link.device_ip + "). Allow it to sign in as you?";
+    if (form.hidden) {
+      form.hidden = false;
+      $("link-code").value = "";
+      $("link-error").textContent = "";
+      $("link-code").focus();
+    }
+  }
+  function endLink(message) {
+    clearTimeout(linkTimer);
+    linkId = null;
+    $("link-ask").hidden = true;
+    $("link").hidden = true;
+    if (message) status(message);
+    setTimeout(() => refresh().catch((err) => status(err.message)), 1500);
+  }
   async function followLink(id) {
+    if (id !== linkId) return; // a newer link replaced this one
     try {
-      const link = await call("GET", "/api/device-links/" + id);
-      if (link.state === "claimed") {
-        $("link-question").textContent = "Allow " + link.device + " (" + link.device_ip + ") to sign in as you?";
-        $("link-ask").hidden = false;
-        $("link-allow").onclick = () => answerLink(id, true);
-        $("link-deny").onclick = () => answerLink(id, false);
-        return;
-      }
+      const link = await call("GET", "/api/device-links/" + encodeURIComponent(id));
+      if (id !== linkId) return;
+      if (link.state === "claimed") { askAboutLink(link); return; }
       linkTimer = setTimeout(() => followLink(id), 2000);
     } catch (e) {
       // Used (the device signed in) or expired: the session list tells which.
-      $("link").hidden = true;
-      refresh().catch((err) => status(err.message));
+      if (id === linkId) endLink("");
     }
   }
-  async function answerLink(id, allow) {
-    $("link-ask").hidden = true;
-    try { await call("POST", "/api/device-links/" + id + "/confirm", { allow }); status(allow ? "Allowed: the other device is signing in." : "Refused."); }
-    catch (e) { status(e.message); }
-    $("link").hidden = true;
-    setTimeout(() => refresh().catch((err) => status(err.message)), 1500);
+  async function answerLink(allow) {
+    const id = linkId;
+    if (!id) return;
+    const body = allow ? { allow: true, code: $("link-code").value.trim() } : { allow: false };
+    const buttons = [$("link-allow"), $("link-deny")];
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const res = await fetch("/api/device-links/" + encodeURIComponent(id) + "/confirm", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (res.status === 401) { location.href = "/"; return; }
+      const data = await res.json().catch(() => ({}));
+      if (res.ok) {
+        endLink(allow ? "Allowed: the other device is signing in." : "Refused: that device gets nothing.");
+      } else if (data.error === "wrong_pin" || data.error === "pin_required" || data.error === "invalid_request") {
+        // A wrong or missing code: say so and ask again.
+        $("link-error").textContent = data.message || "That is not the code the new device shows.";
+        $("link-code").value = "";
+        $("link-code").focus();
+      } else {
+        endLink(data.message || ("HTTP " + res.status)); // spent, expired or answered elsewhere
+      }
+    } catch (e) {
+      $("link-error").textContent = "The server could not be reached; try again.";
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
   }
+  $("link-ask").addEventListener("submit", (event) => { event.preventDefault(); answerLink(true); });
+  $("link-deny").addEventListener("click", () => answerLink(false));
   $("link-make").addEventListener("click", async () => {
     clearTimeout(linkTimer);
     try {
       const link = await call("POST", "/api/device-links", {});
+      linkId = link.id;
       $("link-qr").innerHTML = link.qr_svg; // our own server's SVG
       $("link-url").textContent = link.url;
       $("link-url").href = link.url;

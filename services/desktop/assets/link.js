@@ -1,35 +1,93 @@
 "use strict";
-// The device that opened a sign-in link: it asks once, waits for the signed-in screen to allow
-// it (when the server wants that), collects its own session, and goes to the dashboard.
+// The device that opened a sign-in link. Nothing happens until the person clicks "Sign in
+// as …": then it asks once, shows the code its signed-in screen must type (when the server
+// wants that), waits to be allowed, collects its own session, and goes to the dashboard.
+// A browser that clicked already (a reload) shows its code again and goes on waiting.
 (function () {
-  const id = document.getElementById("link").dataset.id;
-  const status = (text) => { document.getElementById("status").textContent = text; };
-  async function call(method, path) {
-    const res = await fetch(path, {
-      method, credentials: "same-origin",
-      headers: method === "POST" ? { "Content-Type": "application/json" } : {},
-      body: method === "POST" ? "{}" : undefined,
-    });
-    const data = await res.json().catch(() => ({}));
-    return { status: res.status, data };
+  const $ = (name) => document.getElementById(name);
+
+  // Followed from another site, this page was rendered without this browser's cookies (they
+  // are SameSite=Strict), so it could not tell who this browser is signed in as. Asked again
+  // from here, the cookies go along: a browser signed in as someone else is told so before
+  // anything is offered, and one that clicked already goes on waiting.
+  async function settle() {
+    const main = $("link");
+    try {
+      const res = await fetch(location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("link");
+      if (fresh && fresh.dataset.step !== main.dataset.step) {
+        main.replaceWith(document.importNode(fresh, true));
+      }
+    } catch (e) { /* the first rendering stands; the server refuses a switch anyway */ }
   }
-  async function wait() {
-    const { status: code, data } = await call("GET", "/api/device-links/" + id);
-    if (code !== 200) { status(data.message || "This link can no longer be used."); return; }
-    if (data.state === "allowed") return collect();
-    if (data.state === "denied") { status("Your other screen refused this device."); return; }
-    setTimeout(wait, 2000);
+
+  function start() {
+    const main = $("link");
+    const id = main.dataset.id;
+    const step = main.dataset.step;
+    if (step !== "ask" && step !== "claimed") return; // nothing to do: the page says why
+    const status = (text) => { $("status").textContent = text; };
+    const base = "/api/device-links/" + encodeURIComponent(id);
+    async function call(method, path) {
+      const res = await fetch(path, {
+        method, credentials: "same-origin",
+        headers: method === "POST" ? { "Content-Type": "application/json" } : {},
+        body: method === "POST" ? "{}" : undefined,
+      });
+      const data = await res.json().catch(() => ({}));
+      return { status: res.status, data };
+    }
+    function showCode(code) {
+      $("ask").hidden = true;
+      $("wait").hidden = false;
+      // "123 456": easier to read out and to type.
+      $("code").textContent = code ? code.slice(0, 3) + " " + code.slice(3) : "";
+      status("Waiting for your signed-in screen…");
+    }
+    function stop(text) {
+      $("wait").hidden = true;
+      status(text);
+    }
+    async function wait() {
+      let res;
+      try { res = await call("GET", base); }
+      catch (e) { setTimeout(wait, 5000); return; } // the network failed: try again
+      const { status: code, data } = res;
+      if (code !== 200) { stop(data.message || "This link can no longer be used."); return; }
+      if (data.state === "allowed") return collect();
+      if (data.state === "denied") { stop("Your signed-in screen refused this device."); return; }
+      if (data.state === "spent") { stop("A wrong code was typed too often on your signed-in screen, so this link is spent. Make a new one there."); return; }
+      if (data.code && $("code").textContent === "") showCode(data.code);
+      setTimeout(wait, 2000);
+    }
+    async function collect() {
+      status("Allowed: signing in…");
+      const { status: code, data } = await call("POST", base + "/redeem");
+      if (code === 200) { location.href = "/dashboard"; return; }
+      stop(data.message || "This device could not be signed in.");
+    }
+    async function claim() {
+      const button = $("claim");
+      button.disabled = true;
+      status("Asking…");
+      let res;
+      try { res = await call("POST", base + "/claim"); }
+      catch (e) { button.disabled = false; status("The server could not be reached; try again."); return; }
+      const { status: code, data } = res;
+      if (code === 200) { location.href = "/dashboard"; return; } // no confirmation needed
+      if (code !== 202) {
+        $("ask").hidden = true;
+        status(data.message || "This link can no longer be used.");
+        return;
+      }
+      showCode(data.code);
+      $("code").setAttribute("tabindex", "-1");
+      $("code").focus();
+      wait();
+    }
+    if (step === "claimed") { $("ask").hidden = true; wait(); return; }
+    $("claim").addEventListener("click", claim);
   }
-  async function collect() {
-    const { status: code, data } = await call("POST", "/api/device-links/" + id + "/redeem");
-    if (code === 200) { location.href = "/dashboard"; return; }
-    status(data.message || "This device could not be signed in.");
-  }
-  (async () => {
-    const { status: code, data } = await call("POST", "/api/device-links/" + id + "/claim");
-    if (code === 200) { location.href = "/dashboard"; return; }
-    if (code !== 202) { status(data.message || "This link can no longer be used."); return; }
-    status("Allow this device on your signed-in screen (" + (data.device || "this browser") + ").");
-    wait();
-  })();
+
+  settle().then(start);
 })();

@@ -6,8 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
+use qrlogin_auth::signin::links::Standing;
+use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::cookies::DESKTOP_SESSION;
 use qrlogin_web::{ApiError, AppState};
+
+use crate::routes::device_links::held_claim;
 
 #[derive(Template)]
 #[template(path = "index.html")]
@@ -74,17 +78,53 @@ pub async fn dashboard(
     Ok(html(page.render().map_err(ApiError::internal)?))
 }
 
+/// Where a browser opening a link stands, which decides what the link page offers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LinkStep {
+    /// "Sign in as Bob?" and a button: nothing is claimed before the click.
+    Ask,
+    /// This browser clicked already: it shows its code again and waits.
+    Claimed,
+    /// Already signed in as the link's user.
+    Same,
+    /// Signed in as someone else: never switched; told to sign out first.
+    Other,
+    /// The link cannot be used (unknown, used, expired).
+    Gone,
+}
+
 #[derive(Template)]
 #[template(path = "link.html")]
 struct LinkPage<'a> {
     app_name: &'a str,
     id: &'a str,
+    step: LinkStep,
+    /// Whose account the link signs into.
+    account: &'a str,
+    /// Why the link cannot be used here.
+    message: &'a str,
 }
 
-/// `GET /link/{id}`: the page a device opens from a "sign in on another device" code; its
-/// script claims the link (nothing happens on a bare GET, so link previews spend nothing).
+impl LinkPage<'_> {
+    fn step_name(&self) -> &'static str {
+        match self.step {
+            LinkStep::Ask => "ask",
+            LinkStep::Claimed => "claimed",
+            LinkStep::Same => "same",
+            LinkStep::Other => "other",
+            LinkStep::Gone => "gone",
+        }
+    }
+}
+
+/// `GET /link/{id}`: the page a device opens from a "sign in on another device" code. It says
+/// whose account the link signs into and waits for a click before its script claims anything
+/// (so link previews and a page opened by accident spend nothing). A browser signed in as
+/// someone else is told so and offered nothing.
 pub async fn link(
     state: web::Data<AppState>,
+    request: HttpRequest,
+    browser: Option<DesktopUser>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     // A link id is base64url; anything else is no link of ours (and goes nowhere near a URL).
@@ -99,11 +139,45 @@ pub async fn link(
             "This is not a sign-in link of ours.",
         ));
     }
+    let browser = browser.map(|DesktopUser(caller)| caller.user);
+    let held = held_claim(&state, &request, &id);
+    let offer = state
+        .signin
+        .link_offer(
+            &id,
+            browser.as_ref(),
+            held.as_ref().map(|held| held.secret.as_str()),
+        )
+        .await;
+    let (step, account, message) = match offer {
+        Ok(offer) => {
+            let refusal = offer.standing.refusal(&offer.link.user);
+            let step = match (&offer.standing, offer.claimed_here) {
+                (Standing::SomeoneElse(_), _) => LinkStep::Other,
+                (Standing::SameUser, _) => LinkStep::Same,
+                (Standing::SignedOut, true) => LinkStep::Claimed,
+                (Standing::SignedOut, false) => LinkStep::Ask,
+            };
+            let message = refusal.map(|r| r.message.into_owned());
+            (step, offer.link.user.name, message.unwrap_or_default())
+        }
+        Err(refused) if refused.code == qrlogin_web::ErrorCode::InvalidQrCode => {
+            (LinkStep::Gone, String::new(), refused.message.into_owned())
+        }
+        Err(refused) => return Err(refused.into()),
+    };
     let page = LinkPage {
         app_name: &state.settings.app_name,
         id: &id,
+        step,
+        account: &account,
+        message: &message,
     };
-    Ok(html(page.render().map_err(ApiError::internal)?))
+    let mut response = html(page.render().map_err(ApiError::internal)?);
+    if step == LinkStep::Gone {
+        *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
 }
 
 /// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.

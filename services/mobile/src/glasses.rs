@@ -20,7 +20,7 @@ use dashmap::DashMap;
 use qrlogin_auth::RequestId;
 use qrlogin_auth::User;
 use qrlogin_auth::events::PhotoWait;
-use qrlogin_auth::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
+use qrlogin_auth::glasses::{PendingPhoto, PhotoResult};
 use qrlogin_auth::signin::{Caller, Decided, Decision};
 use qrlogin_mentra::app::{
     AppCredentials, AppSocket, CloudEvent, CloudHosts, PING_INTERVAL, Press, SessionRequest,
@@ -444,16 +444,12 @@ impl Session {
     /// Takes the photo's single upload for ourselves, so no upload can claim anything after
     /// we stopped waiting. `false` when an upload already took it.
     async fn claim_upload_slot(&self, photo: &PendingPhoto) -> bool {
-        match self
-            .state
-            .store
-            .use_once(&photo.use_once_key(), photo.expires_at)
-            .await
-        {
-            Ok(taken) => taken,
+        match self.state.signin.take_photo_upload(photo).await {
+            Ok(()) => true,
+            Err(taken) if taken.code == ErrorCode::Conflict => false,
             Err(error) => {
                 // The upload needs the same store, so it cannot get in either.
-                tracing::warn!(%error, "cannot close the photo's upload");
+                tracing::warn!(?error, "cannot close the photo's upload");
                 true
             }
         }
@@ -491,10 +487,10 @@ impl Session {
 
     /// What the upload of `photo` led to, as the store kept it.
     async fn stored_outcome(&self, photo: &PendingPhoto) -> Option<PhotoResult> {
-        match PhotoOutcome::load(&*self.state.store, &photo.id).await {
-            Ok(outcome) => outcome.map(|outcome| outcome.result),
+        match self.state.signin.stored_photo_outcome(photo).await {
+            Ok(outcome) => outcome,
             Err(error) => {
-                tracing::warn!(%error, "cannot read a photo's outcome");
+                tracing::warn!(?error, "cannot read a photo's outcome");
                 None
             }
         }
@@ -531,17 +527,18 @@ impl Session {
     }
 
     async fn ask_for_photo(&self, link: &mut Link) -> Step {
-        let (photo, token) = PendingPhoto::new(self.wearer(), self.state.now());
-        if let Err(error) = photo.save(&*self.state.store).await {
-            tracing::warn!(%error, "cannot keep a pending photo");
-            self.say(
-                link,
-                "Sign-in is unavailable right now. Try again in a moment.",
-            )
-            .await;
-            return Step::Idle;
-        }
-        let wait = self.state.store.events().expect_photo(&photo.id);
+        let (photo, token, wait) = match self.state.signin.ask_for_photo(self.wearer()).await {
+            Ok(asked) => asked,
+            Err(error) => {
+                tracing::warn!(?error, "cannot keep a pending photo");
+                self.say(
+                    link,
+                    "Sign-in is unavailable right now. Try again in a moment.",
+                )
+                .await;
+                return Step::Idle;
+            }
+        };
         let upload_url = format!(
             "{}/photo-upload",
             self.state

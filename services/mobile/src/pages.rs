@@ -87,16 +87,31 @@ async fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<Ses
 
 fn sign_in_page(state: &AppState, next: &str) -> Result<HttpResponse, ApiError> {
     let mentra = &state.settings.mentra;
+    let offers_mentra = mentra.package_name.is_some() && mentra.api_key.is_some();
     let page = SignInPage {
         app_name: &state.settings.app_name,
         local_accounts: state.settings.local_accounts,
-        mentra: mentra.package_name.is_some() && mentra.api_key.is_some(),
+        mentra: offers_mentra,
         next,
     };
-    Ok(html(
-        StatusCode::OK,
-        page.render().map_err(ApiError::internal)?,
-    ))
+    let mut response = html(StatusCode::OK, page.render().map_err(ApiError::internal)?);
+    if offers_mentra {
+        // "Sign in with Mentra" posts to us and is redirected to MentraOS's account site,
+        // which the form's policy must allow (browsers check a form's redirects too).
+        let account = mentra.account_url.origin().ascii_serialization();
+        let policy = qrlogin_web::http::content_security_policy(&[&account]);
+        let headers = response.headers_mut();
+        if let Ok(value) = header::HeaderValue::from_str(&policy) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+        // A form post carries this page's origin only under a policy that lets it: with
+        // `no-referrer` it says `Origin: null`, which the cross-site check refuses.
+        headers.insert(
+            header::REFERRER_POLICY,
+            header::HeaderValue::from_static("same-origin"),
+        );
+    }
+    Ok(response)
 }
 
 /// `GET /mentra-auth`: "Sign in with Mentra" from a plain link, with nowhere to come back to:

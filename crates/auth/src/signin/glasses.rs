@@ -1,7 +1,11 @@
 //! Camera glasses: the photo they were asked for arrives as an upload; the code of ours in it
 //! is claimed as the wearer, by the same rules as a phone's camera frame.
 
+use secrecy::SecretString;
+
+use crate::User;
 use crate::audit::AuditEvent;
+use crate::events::PhotoWait;
 use crate::glasses::{PendingPhoto, PhotoOutcome, PhotoResult};
 use crate::refusal::{ErrorCode, Refusal};
 use crate::signin::{Bucket, Caller, ClaimSource, SignIn};
@@ -46,8 +50,32 @@ impl SignIn {
         Ok(photo)
     }
 
+    /// A photo asked of `wearer`'s glasses: kept in the store until its upload is due (any
+    /// instance may receive it), with its upload token, and the wait for its outcome.
+    pub async fn ask_for_photo(
+        &self,
+        wearer: User,
+    ) -> Result<(PendingPhoto, SecretString, PhotoWait), Refusal> {
+        let (photo, token) = PendingPhoto::new(wearer, self.now());
+        photo.save(self.store()).await?;
+        let wait = self.store().events().expect_photo(&photo.id);
+        Ok((photo, token, wait))
+    }
+
+    /// What the upload of `photo` led to, as the store kept it (for a waiter whose event was
+    /// lost while its subscription reconnected).
+    pub async fn stored_photo_outcome(
+        &self,
+        photo: &PendingPhoto,
+    ) -> Result<Option<PhotoResult>, Refusal> {
+        Ok(PhotoOutcome::load(self.store(), &photo.id)
+            .await?
+            .map(|outcome| outcome.result))
+    }
+
     /// Takes the photo's single upload: a second upload, or one after the glasses session
-    /// stopped waiting, is refused.
+    /// stopped waiting, is refused. The glasses session takes it too when it stops waiting,
+    /// so that no upload can claim anything afterwards.
     pub async fn take_photo_upload(&self, photo: &PendingPhoto) -> Result<(), Refusal> {
         match self
             .store()

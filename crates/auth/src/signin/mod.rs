@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::login_request::UnixMillis;
-use crate::refusal::Refusal;
+use crate::refusal::{ErrorCode, Refusal};
 use crate::store::Store;
 use crate::tokens::SigningKeys;
 
@@ -32,7 +32,7 @@ mod sessions;
 pub use claim::{ClaimSource, Claimed, Decided, Decision};
 pub use mentra::{MentraFailure, MentraSignIn};
 pub use policy::{Entry, Policy};
-pub use ports::{AuditSink, Bucket, Limiter};
+pub use ports::{AuditSink, Bucket, Limited, Limiter};
 pub use prompt::Prompt;
 pub use screen::Requester;
 pub use sessions::{SignOutScope, SignedInCaller};
@@ -107,10 +107,39 @@ impl SignIn {
         draft.record(&*self.audit, outcome);
     }
 
+    /// Spends one event of `bucket` for `subject`; past the budget, `rate_limited` with when
+    /// to retry, and one audit record of who hit which limit per bucket, subject and period, so
+    /// a flood of refused requests cannot push the real records out of the capped trail.
     async fn spend(&self, caller: &Caller, bucket: Bucket, subject: &str) -> Result<(), Refusal> {
-        self.limiter.spend(caller, bucket, subject).await
+        let Some(limited) = self.limiter.spend(bucket, subject).await? else {
+            return Ok(());
+        };
+        let seconds = limited.retry_after.as_millis().div_ceil(1000).max(1);
+        tracing::info!(bucket = bucket.name(), "rate limited");
+        let mut refusal = Refusal::new(
+            ErrorCode::RateLimited,
+            format!(
+                "Too many attempts ({} allowed); try again in {seconds} s.",
+                limited.limit.describe()
+            ),
+        );
+        refusal.retry_after_seconds = Some(u64::try_from(seconds).unwrap_or(u64::MAX));
+        let now = self.now();
+        let audited = format!("audited:{}:{subject}", bucket.name());
+        if self
+            .store()
+            .use_once(&audited, now + limited.limit.per_ms)
+            .await?
+        {
+            let mut draft = self.draft(AuditEvent::RateLimited, caller);
+            draft.detail(bucket.name());
+            draft.record_as(&*self.audit, Some(ErrorCode::RateLimited));
+        }
+        Err(refusal)
     }
 }
 
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;

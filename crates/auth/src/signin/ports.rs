@@ -5,19 +5,28 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditRecord;
-use crate::refusal::Refusal;
-use crate::signin::Caller;
+use crate::rate_limit::RateLimit;
+use crate::store::StoreError;
 
 /// Where audit records go: the log first and always, then the store off the request path.
 pub trait AuditSink: Send + Sync + 'static {
     fn record(&self, record: AuditRecord);
 }
 
-/// Spends budgets. A refused spend is a [`Refusal`] with `rate_limited` and when to retry,
-/// and the limiter audits who hit which limit itself (once per period, not per refusal).
+/// The configured budgets, kept where every instance sees them. What a refusal says, and
+/// that it is audited once per period, is the use-case layer's.
 #[async_trait]
 pub trait Limiter: Send + Sync + 'static {
-    async fn spend(&self, caller: &Caller, bucket: Bucket, subject: &str) -> Result<(), Refusal>;
+    /// Spends one event of `bucket` for `subject`: `None` when allowed, else the limit that
+    /// was reached and how long until one more event would be allowed.
+    async fn spend(&self, bucket: Bucket, subject: &str) -> Result<Option<Limited>, StoreError>;
+}
+
+/// A budget that ran out.
+#[derive(Clone, Copy, Debug)]
+pub struct Limited {
+    pub limit: RateLimit,
+    pub retry_after: std::time::Duration,
 }
 
 /// Every rate-limit budget a sign-in spends from, by what it protects.

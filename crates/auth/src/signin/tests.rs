@@ -2,104 +2,27 @@
 //! keeps what it is given and a limiter that allows everything. No web framework.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
-use secrecy::SecretString;
-
-use super::policy::{GlassesNetworkMismatch, LinkConfirmation, NetworkMismatch};
+use super::policy::GlassesNetworkMismatch;
+use super::testing::{MOBILE, World, caller, policy};
 use super::*;
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::client::ConfirmationMode;
-use crate::clock::ManualClock;
-use crate::flows::Lifetimes;
 use crate::login_request::{NewLoginRequest, ScreenContext};
 use crate::refusal::ErrorCode;
-use crate::store::sqlite::SqliteStore;
 use crate::{LoginState, User};
 
-const MOBILE: &str = "http://phone.test";
-
-#[derive(Default)]
-struct KeptAudit(Mutex<Vec<AuditRecord>>);
-
-impl AuditSink for KeptAudit {
-    fn record(&self, record: AuditRecord) {
-        self.0.lock().unwrap().push(record);
-    }
-}
-
-struct NoLimits;
-
-#[async_trait]
-impl Limiter for NoLimits {
-    async fn spend(&self, _: &Caller, _: Bucket, _: &str) -> Result<(), Refusal> {
-        Ok(())
-    }
-}
-
-struct World {
-    signin: SignIn,
-    audit: Arc<KeptAudit>,
-    store: Arc<dyn Store>,
-    clock: ManualClock,
-    _dir: tempfile::TempDir,
-}
-
-fn policy(glasses: GlassesNetworkMismatch) -> Policy {
-    Policy {
-        app_name: "qrlogin".into(),
-        mobile_public_url: MOBILE.into(),
-        desktop_public_url: "http://screen.test".into(),
-        network_mismatch: NetworkMismatch::Warn,
-        glasses_network_mismatch: glasses,
-        confirmation: ConfirmationMode::Tap,
-        lifetimes: Lifetimes {
-            qr_ttl_ms: 120_000,
-            session_ttl_ms: 3_600_000,
-            access_token_ttl_ms: 900_000,
-        },
-        link_confirmation: LinkConfirmation::Confirm,
-        link_ttl_ms: 300_000,
-    }
-}
-
 async fn world(glasses: GlassesNetworkMismatch) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::default();
-    let store: Arc<dyn Store> =
-        SqliteStore::open_with_clock(&dir.path().join("t.sqlite3"), Arc::new(clock.clone()))
-            .await
-            .unwrap();
-    let pem: SecretString = SigningKeys::generate_pem().unwrap();
-    let keys = Arc::new(SigningKeys::from_pem(&pem, "http://screen.test".into()).unwrap());
-    let audit = Arc::new(KeptAudit::default());
-    let signin = SignIn::new(
-        Arc::clone(&store),
-        keys,
-        Arc::new(clock.clone()),
-        policy(glasses),
-        audit.clone(),
-        Arc::new(NoLimits),
-    );
-    World {
-        signin,
-        audit,
-        store,
-        clock,
-        _dir: dir,
-    }
+    let mut policy = policy();
+    policy.glasses_network_mismatch = glasses;
+    World::new(policy).await
 }
 
-fn caller(ip: &str) -> Caller {
-    Caller {
-        ip: ip.into(),
-        user_agent: "test".into(),
-        request_id: None,
-    }
+trait Screens {
+    async fn screen_at(&self, ip: &str) -> (NewLoginRequest, String);
+    async fn state_of(&self, new: &NewLoginRequest) -> LoginState;
+    fn claims(&self) -> Vec<AuditRecord>;
 }
 
-impl World {
+impl Screens for World {
     /// A screen at `ip` shows a new request; its QR's text.
     async fn screen_at(&self, ip: &str) -> (NewLoginRequest, String) {
         let screen = ScreenContext {
@@ -126,10 +49,9 @@ impl World {
     }
 
     fn claims(&self) -> Vec<AuditRecord> {
-        let kept = self.audit.0.lock().unwrap();
-        kept.iter()
+        self.records()
+            .into_iter()
             .filter(|r| r.event == AuditEvent::Claim)
-            .cloned()
             .collect()
     }
 }

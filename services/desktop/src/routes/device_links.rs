@@ -1,69 +1,65 @@
 //! Sign in on another device: `POST /api/device-links` (the signed-in screen makes a link),
-//! `POST /api/device-links/{id}/claim` (the device that opened `/link/{id}` asks),
-//! `GET /api/device-links/{id}` (either side follows it), `POST …/confirm` (the signed-in
-//! screen allows or refuses), `POST …/redeem` (the allowed device collects its own session).
+//! `POST /api/device-links/{id}/claim` (the device that opened `/link/{id}` asks, with a
+//! click, and is given the code it shows), `GET /api/device-links/{id}` (either side follows
+//! it), `POST …/confirm` (the signed-in screen allows, with the device's code, or refuses),
+//! `POST …/redeem` (the allowed device collects its own session).
+//!
+//! The rules are `SignIn`'s (`qrlogin_auth::signin::links`); these handlers translate HTTP,
+//! and keep the claiming device's secret and code in its own cookie.
 //!
 //! An unknown, used or expired link is answered 400 `invalid_qr_code`, whatever the step.
 
 use actix_web::cookie::SameSite;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use qrlogin_auth::audit::AuditEvent;
-use qrlogin_auth::device_link::{Claimant, DeviceLink, LinkState, new_claim_secret};
-use qrlogin_auth::flows;
-use qrlogin_auth::secret::SecretHash;
-use qrlogin_auth::session::SessionKind;
-use qrlogin_web::auth::DesktopUser;
+use qrlogin_auth::device_link::{Answer, DeviceLink, LinkState};
+use qrlogin_auth::signin::SignedInCaller;
+use qrlogin_auth::signin::links::LinkClaimed;
+use qrlogin_web::auth::{DesktopUser, SignedInUser};
 use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use qrlogin_web::json::{EmptyBody, JsonObject};
-use qrlogin_web::limits::{self, Bucket};
-use qrlogin_web::{ApiError, AppState, ErrorCode};
+use qrlogin_web::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 
 use super::login_requests::signed_in_response;
 
-/// The cookie (per link) holding the secret of the device that claimed it.
+/// The cookie (per link) holding the secret of the device that claimed it, and the code it
+/// shows: `{secret}.{code}`. The store keeps only their hashes; the device can show its code
+/// again after a reload.
 const CLAIM_COOKIE_PREFIX: &str = "qrlink_";
-
-fn invalid_link() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidQrCode,
-        "This sign-in link is unknown, already used or expired. Make a new one on the signed-in screen.",
-    )
-}
-
-/// The link, while it lives and the session that made it is still signed in: signing out
-/// there (or everywhere, or a new password, or a disabled account, which end every session)
-/// ends the link too.
-async fn live_link(state: &AppState, id: &str) -> Result<DeviceLink, ApiError> {
-    let link = DeviceLink::load(&*state.store, id)
-        .await?
-        .ok_or_else(invalid_link)?;
-    if state
-        .store
-        .load_session(&link.creator_session)
-        .await?
-        .is_none()
-    {
-        return Err(invalid_link());
-    }
-    Ok(link)
-}
-
-/// Links are made and answered by a signed-in screen's own session: an access token alone
-/// could otherwise mint sessions for ever.
-fn screen_session(caller: &qrlogin_web::auth::SignedInUser) -> Result<(), ApiError> {
-    match caller.access_token {
-        Some(_) => Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "Sign-in links are made and allowed on a signed-in screen, not with an access token.",
-        )),
-        None => Ok(()),
-    }
-}
 
 fn claim_cookie(id: &str) -> String {
     format!("{CLAIM_COOKIE_PREFIX}{id}")
+}
+
+/// What this browser holds for link `id`: its claim secret and its code, if it claimed it.
+pub struct HeldClaim {
+    pub secret: String,
+    pub code: Option<String>,
+}
+
+/// The claim this browser holds for link `id` (from its cookie), if any.
+pub fn held_claim(state: &AppState, request: &HttpRequest, id: &str) -> Option<HeldClaim> {
+    let value = state.desktop_cookies().read(request, &claim_cookie(id))?;
+    // The secret is base64url: it has no '.'.
+    Some(match value.split_once('.') {
+        Some((secret, code)) => HeldClaim {
+            secret: secret.to_owned(),
+            code: Some(code.to_owned()).filter(|code| !code.is_empty()),
+        },
+        None => HeldClaim {
+            secret: value,
+            code: None,
+        },
+    })
+}
+
+fn who(caller: &SignedInUser) -> SignedInCaller<'_> {
+    SignedInCaller {
+        user: &caller.user,
+        session_id: &caller.session_id,
+        access_token: caller.access_token.as_ref(),
+    }
 }
 
 /// What either side may see of a link.
@@ -74,17 +70,26 @@ struct LinkView {
     /// Where the new device goes: the QR's content.
     url: String,
     expires_in: i64,
+    /// Whose account the new device joins (its display name).
+    account: String,
     /// For the signed-in screen's question: "Allow Chrome on Android, 203.0.113.7?"
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     device_ip: Option<String>,
-    /// Whether the signed-in screen must allow the device.
+    /// Whether the signed-in screen must allow the device (typing its code).
     confirmation: bool,
+    /// The code the new device shows: only ever to that device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    /// Wrong codes the signed-in screen may still type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_attempts_left: Option<u8>,
 }
 
 impl LinkView {
     fn of(state: &AppState, link: &DeviceLink) -> Self {
+        let confirmation = state.settings.link_confirmation;
         Self {
             id: link.id.clone(),
             state: link.state,
@@ -93,13 +98,22 @@ impl LinkView {
                 .desktop_public_url
                 .join(&format!("/link/{}", link.id)),
             expires_in: (link.expires_at - state.now()).max(0) / 1000,
+            account: link.user.name.clone(),
             device: link
                 .claimant
                 .as_ref()
                 .map(|c| describe_user_agent(&c.user_agent)),
             device_ip: link.claimant.as_ref().map(|c| c.ip.clone()),
-            confirmation: state.settings.link_confirmation,
+            confirmation,
+            code: None,
+            code_attempts_left: (confirmation && link.state == LinkState::Claimed)
+                .then(|| link.code_attempts_left()),
         }
+    }
+
+    fn with_code(mut self, code: Option<String>) -> Self {
+        self.code = code;
+        self
     }
 }
 
@@ -115,11 +129,7 @@ pub async fn create(
     client: ClientInfo,
     _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    screen_session(&caller)?;
-    limits::spend(&state, &client, Bucket::LinksPerUser, &caller.user.id).await?;
-    let ttl = i64::try_from(state.settings.link_ttl.as_millis()).unwrap_or(i64::MAX);
-    let link = DeviceLink::new(caller.user, &caller.session_id, state.now(), ttl);
-    link.save(&*state.store).await?;
+    let link = state.signin.create_link(&client, who(&caller)).await?;
     let view = LinkView::of(&state, &link);
     let qr_svg = qrlogin_qr::svg(&view.url).map_err(ApiError::internal)?;
     Ok(no_store(HttpResponse::Created()).json(serde_json::json!({
@@ -132,84 +142,77 @@ pub async fn create(
     })))
 }
 
-/// `POST /api/device-links/{id}/claim`: the device that opened the link asks to sign in.
-/// Once: a second device gets `invalid_qr_code`. Without confirmation, it is signed in at once.
+/// `POST /api/device-links/{id}/claim`: the device that opened the link asks to sign in
+/// (the link page's button). Once: a second device gets `invalid_qr_code`. A browser signed
+/// in as someone else gets 409 `conflict` and stays as it is. With confirmation: 202 with the
+/// `code` to show; without, 200 signed in at once.
 pub async fn claim(
     state: web::Data<AppState>,
     client: ClientInfo,
+    browser: Option<DesktopUser>,
     id: web::Path<String>,
     _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    // Spent before anything is looked up: guessing links costs the guesser's budget.
-    limits::spend(&state, &client, Bucket::LinkClaimsPerIp, &client.ip).await?;
-    let mut link = live_link(&state, &id).await?;
-    if link.state != LinkState::Waiting
-        || !state
-            .store
-            .use_once(&link.once_key("claim"), link.expires_at)
-            .await?
+    let browser = browser.map(|DesktopUser(caller)| caller.user);
+    match state
+        .signin
+        .claim_link(&client, &id, browser.as_ref())
+        .await?
     {
-        return Err(invalid_link());
-    }
-    let secret = new_claim_secret();
-    let now = state.now();
-    link.claimant = Some(Claimant {
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-        at: now,
-        secret: SecretHash::of(&secret),
-    });
-    if !state.settings.link_confirmation {
-        return issue(&state, &client, link).await;
-    }
-    link.state = LinkState::Claimed;
-    link.save(&*state.store).await?;
-    let cookie = state.desktop_cookies().build(
-        &claim_cookie(&link.id),
-        secret,
-        state.settings.link_ttl,
-        SameSite::Strict,
-    );
-    Ok(no_store(HttpResponse::Accepted())
-        .cookie(cookie)
-        .json(LinkView::of(&state, &link)))
-}
-
-/// Who is asking about a link: the user who made it, or the device that claimed it.
-fn is_claimant(state: &AppState, request: &HttpRequest, link: &DeviceLink) -> bool {
-    let presented = state
-        .desktop_cookies()
-        .read(request, &claim_cookie(&link.id));
-    match (&link.claimant, presented) {
-        (Some(claimant), Some(secret)) => claimant.secret.matches(&secret),
-        _ => false,
+        LinkClaimed::SignedIn(signed_in) => signed_in_response(&state, signed_in),
+        LinkClaimed::Waiting { link, secret, code } => {
+            let cookie = state.desktop_cookies().build(
+                &claim_cookie(&link.id),
+                format!("{secret}.{code}"),
+                state.settings.link_ttl,
+                SameSite::Strict,
+            );
+            Ok(no_store(HttpResponse::Accepted())
+                .cookie(cookie)
+                .json(LinkView::of(&state, &link).with_code(Some(code))))
+        }
     }
 }
 
 /// `GET /api/device-links/{id}`: the link's state, for the signed-in screen (which then
-/// asks its user about the device) or for the device waiting to be allowed.
+/// asks its user about the device and for its code) or for the device waiting to be allowed
+/// (which is given its own code again).
 pub async fn status(
     state: web::Data<AppState>,
     request: HttpRequest,
     caller: Option<DesktopUser>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let link = live_link(&state, &id).await?;
-    let is_creator = caller.is_some_and(|DesktopUser(caller)| caller.user.id == link.user.id);
-    if !is_creator && !is_claimant(&state, &request, &link) {
-        return Err(invalid_link());
-    }
-    Ok(no_store(HttpResponse::Ok()).json(LinkView::of(&state, &link)))
+    let held = held_claim(&state, &request, &id);
+    let user = caller.map(|DesktopUser(caller)| caller.user);
+    let sight = state
+        .signin
+        .follow_link(
+            &id,
+            user.as_ref(),
+            held.as_ref().map(|held| held.secret.as_str()),
+        )
+        .await?;
+    let code = held
+        .and_then(|held| held.code)
+        .filter(|_| sight.as_claimant);
+    Ok(no_store(HttpResponse::Ok()).json(LinkView::of(&state, &sight.link).with_code(code)))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
     allow: bool,
+    /// The code the new device shows: needed to allow it, not to refuse.
+    #[serde(default)]
+    code: Option<String>,
 }
 
-/// `POST /api/device-links/{id}/confirm`: the signed-in screen allows (or refuses) the
-/// device that opened its link.
+/// `POST /api/device-links/{id}/confirm`: the signed-in screen that made the link allows
+/// (`{"allow": true, "code": "123456"}`) or refuses (`{"allow": false}`) the device that
+/// opened it. A missing code is 409 `pin_required`, a malformed one 400 `invalid_request`, a
+/// wrong one 403 `wrong_pin`; the third wrong one spends the link: 423 `locked`, as is every
+/// answer after it.
 pub async fn confirm(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
@@ -217,113 +220,41 @@ pub async fn confirm(
     id: web::Path<String>,
     body: JsonObject<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
-    screen_session(&caller)?;
-    let mut link = live_link(&state, &id).await?;
-    // Only the screen that made the link answers for it.
-    if caller.session_id != link.creator_session {
-        return Err(invalid_link());
-    }
-    if link.state != LinkState::Claimed
-        || !state
-            .store
-            .use_once(&link.once_key("confirm"), link.expires_at)
-            .await?
-    {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "No device has opened this link yet (or it was already answered).",
-        ));
-    }
-    let allow = body.into_inner().allow;
-    link.state = if allow {
-        LinkState::Allowed
-    } else {
-        LinkState::Denied
+    let body = body.into_inner();
+    let answer = match body.allow {
+        true => Answer::Allow { code: body.code },
+        false => Answer::Refuse,
     };
-    let mut audit = qrlogin_web::audit::draft(
-        &state,
-        &client,
-        if allow {
-            AuditEvent::Approve
-        } else {
-            AuditEvent::Deny
-        },
-    );
-    audit.user(&caller.user.id).detail("device link");
-    let saved = link.save(&*state.store).await.map_err(ApiError::from);
-    audit.record_as(&*state.audit, saved.as_ref().err().map(|e| e.code));
-    saved?;
+    let link = state
+        .signin
+        .confirm_link(&client, who(&caller), &id, answer)
+        .await?;
     Ok(no_store(HttpResponse::Ok()).json(LinkView::of(&state, &link)))
 }
 
 /// `POST /api/device-links/{id}/redeem`: the allowed device collects its own session and
-/// access token, once; the link is then gone.
+/// access token, once; the link is then gone. A browser signed in as someone else meanwhile
+/// gets 409 `conflict` and stays as it is.
 pub async fn redeem(
     state: web::Data<AppState>,
     request: HttpRequest,
     client: ClientInfo,
+    browser: Option<DesktopUser>,
     id: web::Path<String>,
     _body: JsonObject<EmptyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let link = live_link(&state, &id).await?;
-    if !is_claimant(&state, &request, &link) {
-        return Err(invalid_link());
-    }
-    match link.state {
-        LinkState::Allowed => issue(&state, &client, link).await,
-        LinkState::Denied => {
-            link.delete(&*state.store, state.now()).await?;
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "The signed-in screen did not allow this device.",
-            ))
-        }
-        LinkState::Waiting | LinkState::Claimed => Err(ApiError::new(
-            ErrorCode::Conflict,
-            "Not allowed yet: confirm on the signed-in screen.",
-        )),
-    }
-}
-
-/// Signs the link's device in with a session of its own, once, and deletes the link.
-async fn issue(
-    state: &AppState,
-    client: &ClientInfo,
-    link: DeviceLink,
-) -> Result<HttpResponse, ApiError> {
-    if !state
-        .store
-        .use_once(&link.once_key("issue"), link.expires_at)
-        .await?
-    {
-        return Err(invalid_link());
-    }
-    let now = state.now();
-    let user = link.user.clone();
-    let id = link.id.clone();
-    link.delete(&*state.store, now).await?;
-    let mut audit = qrlogin_web::audit::draft(state, client, AuditEvent::Redeem);
-    audit.user(&user.id).detail("device link");
-    if !flows::account_enabled(&*state.store, &user).await? {
-        audit.record_as(&*state.audit, Some(ErrorCode::Forbidden));
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "This account is disabled; nothing can be signed in with it.",
-        ));
-    }
-    let signed_in = flows::sign_in(
-        &*state.store,
-        &state.keys,
-        SessionKind::Desktop,
-        user,
-        client.device(),
-        now,
-        &state.settings.lifetimes(),
-    )
-    .await
-    .map_err(ApiError::from);
-    audit.record_as(&*state.audit, signed_in.as_ref().err().map(|e| e.code));
-    let mut response = signed_in_response(state, signed_in?)?;
+    let held = held_claim(&state, &request, &id);
+    let browser = browser.map(|DesktopUser(caller)| caller.user);
+    let signed_in = state
+        .signin
+        .redeem_link(
+            &client,
+            &id,
+            held.as_ref().map(|held| held.secret.as_str()),
+            browser.as_ref(),
+        )
+        .await?;
+    let mut response = signed_in_response(&state, signed_in)?;
     response
         .add_cookie(&state.desktop_cookies().removal(&claim_cookie(&id)))
         .map_err(ApiError::internal)?;
