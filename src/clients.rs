@@ -35,6 +35,13 @@ pub enum ClientsCommand {
     List,
     /// Replace an app's API key: the old one stops working at once; prints the new one.
     RotateKey { client_id: String },
+    /// Turn the OAuth device authorization grant on or off for an app already registered
+    /// (apps registered before the option existed have it off).
+    DeviceGrant {
+        client_id: String,
+        #[arg(value_parser = ["on", "off"])]
+        switch: String,
+    },
     /// Remove an app: its key stops working, its pending sign-ins cannot be redeemed.
     Remove { client_id: String },
 }
@@ -120,6 +127,24 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
             }
             record(store, AuditEvent::ClientKeyRotated, &client).await?;
             print_key(&client.id, &key)
+        }
+        ClientsCommand::DeviceGrant { client_id, switch } => {
+            let Some(mut client) = registry::load(store, &client_id).await? else {
+                anyhow::bail!("there is no client {client_id:?}");
+            };
+            client
+                .allow_device_grant(switch == "on")
+                .map_err(|why| anyhow::anyhow!(why))?;
+            if !registry::save(store, &client).await? {
+                anyhow::bail!("the client {client_id:?} was removed meanwhile");
+            }
+            record(store, AuditEvent::ClientUpdated, &client).await?;
+            writeln!(
+                std::io::stdout(),
+                "device grant {switch} for client {client_id} ({})",
+                client.name
+            )?;
+            Ok(())
         }
         ClientsCommand::Remove { client_id } => {
             let Some(client) = registry::load(store, &client_id).await? else {

@@ -228,7 +228,7 @@ async fn every_kind_of_bad_token_is_refused_and_audited_for_what_it_is() {
             sign_eddsa(&ours, kid, &with(json!({ "aud": "someone-else" }))),
         ),
         (
-            "wrong_type (a plain JWT, or an identity token, is no access token)",
+            "wrong_type (a plain JWT is no access token)",
             sign_eddsa_typed(&ours, kid, &claims, "JWT"),
         ),
     ]

@@ -421,6 +421,30 @@ async fn clients_are_added_with_a_key_shown_once_rotated_and_removed() {
         listed_as(&listed, &id).contains("device_grant=off"),
         "{listed}"
     );
+    // The grant can be taken away from an app and given back, keeping its id and key; an
+    // app that confirms with a PIN cannot be given it.
+    succeeded(&qrlogin(
+        dir.path(),
+        &["clients", "device-grant", &tv, "off"],
+        "",
+    ));
+    let listed = succeeded(&qrlogin(dir.path(), &["clients", "list"], ""));
+    assert!(
+        listed_as(&listed, &tv).contains("device_grant=off"),
+        "{listed}"
+    );
+    succeeded(&qrlogin(
+        dir.path(),
+        &["clients", "device-grant", &tv, "on"],
+        "",
+    ));
+    let refused = qrlogin(dir.path(), &["clients", "device-grant", &id, "on"], "");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("PIN"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     // A device cannot type the phone's PIN: the two do not go together.
     let pin_grant = qrlogin(
         dir.path(),

@@ -519,7 +519,10 @@ async fn device_grant_refused_unless_registered(backend: Backend) {
         "{body}"
     );
     let description = body["error_description"].as_str().unwrap();
-    assert!(description.contains("--device-grant"), "{description}");
+    assert!(
+        description.contains("clients device-grant"),
+        "{description}"
+    );
     assert!(body.get("device_code").is_none());
     // The token endpoint refuses it likewise, whatever device code is shown.
     let forged = format!("{}.secret", qrlogin_auth::RequestId::generate());

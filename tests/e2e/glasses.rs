@@ -532,13 +532,29 @@ async fn session_webhooks_are_budgeted_per_address() {
 /// What the glasses see when an attacker's screen (a second monitor, a printout) stands beside
 /// the real one: two codes of ours, side by side, in one 1920×1080 photo.
 fn photo_of_two(left: &str, right: &str) -> Vec<u8> {
+    photo_of_two_seen(left, right, Shown::DarkOnLight)
+}
+
+/// How the right-hand screen shows its code.
+#[derive(Clone, Copy, PartialEq)]
+enum Shown {
+    DarkOnLight,
+    /// Light on dark (a dark-mode page): the decoder reads it only on a later pass.
+    LightOnDark,
+}
+
+fn photo_of_two_seen(left: &str, right: &str, shown: Shown) -> Vec<u8> {
     let half = |text: &str| {
         let mut scene = Scene::plain(960, 1080);
         scene.angle = 5.0;
         scene.noise = 4;
         render(text, &scene)
     };
-    let (left, right) = (half(left), half(right));
+    let mut right = half(right);
+    if shown == Shown::LightOnDark {
+        right.iter_mut().for_each(|p| *p = 255 - *p);
+    }
+    let left = half(left);
     let pixels = left
         .chunks(960)
         .zip(right.chunks(960))
@@ -561,6 +577,9 @@ async fn two_codes_in_view_claim_neither(backend: Backend) {
     for photo in [
         photo_of_two(&attackers.qr_url, &real.qr_url),
         photo_of_two(&real.qr_url, &attackers.qr_url),
+        // The attacker's code reads at once, the real one only on a later pass: both are
+        // still seen.
+        photo_of_two_seen(&attackers.qr_url, &real.qr_url, Shown::LightOnDark),
     ] {
         wearer.queue_photo(photo);
         wearer.press(Press::Short).await;
@@ -578,7 +597,7 @@ async fn two_codes_in_view_claim_neither(backend: Backend) {
             r.event == qrlogin_auth::audit::AuditEvent::Claim && r.outcome == "several_codes"
         })
         .count();
-    assert_eq!(refused, 2);
+    assert_eq!(refused, 3);
 
     // Looking at the real screen alone still signs it in.
     look_and_press(&wearer, &real).await;

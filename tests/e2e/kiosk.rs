@@ -99,14 +99,19 @@ async fn a_visited_code_is_not_where_a_later_sign_in_returns(backend: Backend) {
         client: client(),
         base: cluster.mobile.clone(),
     };
-    assert_eq!(
-        get(&visitor, &format!("/s/{}", planted.id)).await.status(),
-        200
+    let visited = get(&visitor, &format!("/s/{}", planted.id)).await;
+    assert_eq!(visited.status(), 200);
+    assert!(
+        visited
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .next()
+            .is_none(),
+        "visiting a code's page leaves no cookie behind"
     );
 
-    // Later, from the plain "Sign in with Mentra" link.
-    let to_account = get(&visitor, "/mentra-auth").await;
-    assert_eq!(to_account.status(), 303);
+    // Later, MentraOS's account site sends the visitor back to us, signed in.
     let token = UserTokenSpec::for_user("kim@example.com").sign();
     let back = get(
         &visitor,
@@ -117,7 +122,11 @@ async fn a_visited_code_is_not_where_a_later_sign_in_returns(backend: Backend) {
     assert_eq!(location(&back), "/scan", "not Mallory's code");
 
     // Nor can Mallory's page press the button for the visitor: another site's post is refused.
-    let forged = visitor
+    let stranger = Phone {
+        client: client(),
+        base: cluster.mobile.clone(),
+    };
+    let forged = stranger
         .client
         .post(format!("{}/mentra-auth", cluster.mobile))
         .header("origin", "https://mallory.example")
@@ -126,8 +135,26 @@ async fn a_visited_code_is_not_where_a_later_sign_in_returns(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
-    let status: Value = mallorys_screen.poll(&planted).await;
-    assert_eq!(status["state"], "pending", "nothing was claimed");
+    assert!(
+        forged
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .next()
+            .is_none()
+    );
+
+    // And the plain "Sign in with Mentra" link forgets a destination remembered earlier.
+    let pressed = press_sign_in_with_mentra(&stranger, &format!("/s/{}", planted.id)).await;
+    assert_eq!(pressed.status(), 303);
+    assert_eq!(get(&stranger, "/mentra-auth").await.status(), 303);
+    let token = UserTokenSpec::for_user("lee@example.com").sign();
+    let back = get(
+        &stranger,
+        &format!("/webview?aos_signed_user_token={token}"),
+    )
+    .await;
+    assert_eq!(location(&back), "/scan");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,9 +43,11 @@ pub enum AuditEvent {
     AccountEnabled,
     AccountPasswordChanged,
     AccountRemoved,
-    /// A third-party app was registered, had its API key replaced, or was removed.
+    /// A third-party app was registered, had its API key replaced, was changed, or was removed.
     ClientRegistered,
     ClientKeyRotated,
+    /// A registered app's settings changed (the device grant turned on or off).
+    ClientUpdated,
     ClientRemoved,
 }
 
@@ -73,6 +75,7 @@ impl AuditEvent {
             Self::AccountRemoved => "account_removed",
             Self::ClientRegistered => "client_registered",
             Self::ClientKeyRotated => "client_key_rotated",
+            Self::ClientUpdated => "client_updated",
             Self::ClientRemoved => "client_removed",
         }
     }

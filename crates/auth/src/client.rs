@@ -139,6 +139,15 @@ impl RegisteredClient {
         key
     }
 
+    /// Turns the device grant on or off; never on for a client that confirms with a PIN.
+    pub fn allow_device_grant(&mut self, on: bool) -> Result<(), String> {
+        if on && self.confirmation == ConfirmationMode::Pin {
+            return Err("a client that confirms with a PIN cannot have the device grant: a device cannot type the phone's PIN".into());
+        }
+        self.device_grant = on;
+        Ok(())
+    }
+
     /// Constant-time.
     pub fn accepts(&self, key: &str) -> bool {
         self.key.matches(key)
@@ -149,7 +158,7 @@ impl RegisteredClient {
     pub fn device_grant_refusal(&self) -> Option<&'static str> {
         if !self.device_grant {
             return Some(
-                "This client is not registered for the device authorization grant: its operator can register it with `qrlogin clients add … --device-grant`.",
+                "This client is not registered for the device authorization grant: its operator can allow it with `qrlogin clients device-grant CLIENT_ID on`.",
             );
         }
         if self.confirmation == ConfirmationMode::Pin {
@@ -287,7 +296,7 @@ mod tests {
         assert!(
             off.device_grant_refusal()
                 .unwrap()
-                .contains("--device-grant")
+                .contains("clients device-grant")
         );
         let (on, _) = register(ConfirmationMode::Tap, true).unwrap_or_else(|e| panic!("{e}"));
         assert!(on.device_grant);

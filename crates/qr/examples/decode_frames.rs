@@ -3,12 +3,16 @@
 //! noisy, through screen moiré and under glare. Per case: frames read correctly, misreads,
 //! and the decode call's median and p90 time.
 //!
-//! cargo run --release -p qrlogin-qr --example decode_frames -- [--frames N] [--save DIR]
+//! cargo run --release -p qrlogin-qr --example decode_frames -- [--frames N] [--save DIR] [--all]
+//!
+//! `--all` reads as a sign-in does (`read_all`: the whole ladder, so that a second code of
+//! ours that only a later pass reads is seen), instead of stopping at the first pass that
+//! reads a code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
 
-use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read};
+use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read, read_all};
 use qrlogin_testkit::frames::{Scene, cases, render};
 
 fn argument(name: &str) -> Option<String> {
@@ -20,6 +24,7 @@ fn argument(name: &str) -> Option<String> {
 fn main() {
     let frames: u64 = argument("--frames").map_or(20, |n| n.parse().unwrap());
     let save = argument("--save");
+    let whole_ladder = std::env::args().any(|a| a == "--all");
     println!("| frame | case | read | misread | median | p90 |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for (width, height) in [(640, 480), (1280, 720), (1920, 1080)] {
@@ -48,7 +53,10 @@ fn main() {
                 }
                 let frame = Luma::new(width, height, pixels).unwrap();
                 let started = Instant::now();
-                let texts = read(&frame, DEFAULT_BUDGET);
+                let texts = match whole_ladder {
+                    true => read_all(&frame, DEFAULT_BUDGET),
+                    false => read(&frame, DEFAULT_BUDGET),
+                };
                 times.push(started.elapsed());
                 match texts.contains(&url) {
                     true => correct += 1,

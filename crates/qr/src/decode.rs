@@ -202,6 +202,14 @@ pub fn read(frame: &Luma, budget: Duration) -> Vec<String> {
     read_wanted(frame, budget, &|_| true)
 }
 
+/// Every distinct QR text the whole ladder reads in `frame` within `budget`, in the order
+/// found: no pass is skipped because an earlier one read something. For signing in from a
+/// picture, where a second code of ours that only a later pass reads must still be seen
+/// (which screen is meant could not be told), at the cost of a frame without a code.
+pub fn read_all(frame: &Luma, budget: Duration) -> Vec<String> {
+    read_wanted(frame, budget, &|_| false)
+}
+
 /// Like [`read`], but the ladder goes on until it reads a text that is `wanted`: another
 /// code that reads more easily (a poster's, an app store's) must not hide the one sought.
 /// Returns every text read on the way.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use qrlogin_qr::decode::{Luma, read, read_wanted};
+use qrlogin_qr::decode::{Luma, read, read_all, read_wanted};
 use qrlogin_testkit::frames::{Scene, cases, render};
 
 const URL: &str = "https://m.example.com/s/q7Hc0rTz9xWk2LmN4pQs8A";
@@ -61,4 +61,32 @@ fn an_easier_code_beside_ours_does_not_hide_it() {
     // Ours is wanted: the ladder goes on until it has it.
     let texts = read_wanted(&frame, BUDGET, &|text| text == URL);
     assert!(texts.iter().any(|t| t == URL), "{texts:?}");
+}
+
+/// Two codes of ours in one picture: an attacker's that reads at once beside the real one,
+/// which takes another pass (light on dark). Reading for the first code of ours would see the
+/// attacker's alone; reading for a sign-in must see both, so that neither is claimed.
+#[test]
+fn reading_everything_sees_a_second_code_of_ours_that_needs_another_pass() {
+    const ATTACKERS: &str = "https://m.example.com/s/ATTACKERxxxxxxxxxxxxA";
+    let scene = Scene::plain(640, 480);
+    let attackers = render(ATTACKERS, &scene);
+    let real: Vec<u8> = render(URL, &scene).iter().map(|p| 255 - p).collect();
+    let side_by_side: Vec<u8> = attackers
+        .chunks(640)
+        .zip(real.chunks(640))
+        .flat_map(|(l, r)| l.iter().chain(r).copied())
+        .collect();
+    let frame = Luma::new(1280, 480, side_by_side).unwrap();
+    let ours = |text: &str| text.starts_with("https://m.example.com/s/");
+    assert_eq!(
+        read_wanted(&frame, BUDGET, &ours),
+        [ATTACKERS],
+        "the hole read_all closes"
+    );
+    let all = read_all(&frame, BUDGET);
+    assert!(
+        all.iter().any(|t| t == URL) && all.iter().any(|t| t == ATTACKERS),
+        "{all:?}"
+    );
 }

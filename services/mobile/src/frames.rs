@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use qrlogin_auth::flows::ScanTarget;
-use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read_wanted};
-use qrlogin_web::{ApiError, AppState, ErrorCode};
+use qrlogin_qr::decode::{DEFAULT_BUDGET, Luma, read_all};
+use qrlogin_web::{ApiError, ErrorCode};
 use tokio::sync::Semaphore;
 
 /// The largest frame accepted: a 4096×4096 JPEG of a busy scene fits.
@@ -33,16 +32,15 @@ impl Default for FrameReader {
 }
 
 impl FrameReader {
-    /// The QR texts read in the frame, the ladder going on until one names a request of
-    /// ours or the budget is spent (empty when none could be read).
+    /// Every QR text the decoder's whole ladder reads in the frame within its budget (empty
+    /// when none could be read). The whole ladder, even once a code of ours is read: a
+    /// second one that only a later pass reads must be seen too, or the easier code to read
+    /// (an attacker's, say) would be the only one claimed.
     pub async fn read(
         &self,
-        state: &AppState,
         content_type: Option<&str>,
         body: actix_web::web::Bytes,
     ) -> Result<Vec<String>, ApiError> {
-        let public_url = state.settings.mobile_public_url.as_str().to_owned();
-        let wanted = move |text: &str| ScanTarget::from_frame_text(text, &public_url).is_some();
         let essence = content_type
             .and_then(|t| t.split(';').next())
             .map(|t| t.trim().to_ascii_lowercase());
@@ -64,7 +62,7 @@ impl FrameReader {
             .map_err(|_| busy())?;
         let decoded = tokio::task::spawn_blocking(move || {
             let _decoder = decoder;
-            Luma::from_image(&body).map(|frame| read_wanted(&frame, DEFAULT_BUDGET, &wanted))
+            Luma::from_image(&body).map(|frame| read_all(&frame, DEFAULT_BUDGET))
         })
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("the frame decoder stopped: {e}")))?;

@@ -23,6 +23,9 @@ pub enum ClaimSource {
     Frame(Vec<String>),
     /// Every code the server read in a photo taken by camera glasses.
     GlassesPhoto(Vec<String>),
+    /// The phone named no request, or named one in more than one way: refused, but as an
+    /// attempt all the same (it spends the budgets and is audited).
+    Unclear,
 }
 
 impl ClaimSource {
@@ -63,6 +66,9 @@ impl ClaimSource {
                 .iter()
                 .filter_map(|text| ScanTarget::from_frame_text(text, mobile_public_url))
                 .collect()),
+            Self::Unclear => Err(Refusal::invalid(
+                "Send exactly one of qr_text, id or user_code.",
+            )),
         }
     }
 }

@@ -315,7 +315,7 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(refused.code(), "unauthorized_client");
-        assert!(refused.description().contains("--device-grant"));
+        assert!(refused.description().contains("clients device-grant"));
         let audited = world.records().pop().unwrap();
         assert_eq!(
             (audited.event, audited.outcome.as_str()),

@@ -16,6 +16,27 @@ pub struct MentraFailure {
     pub reason: String,
 }
 
+/// A signed user token that checked out (signature, issuer, expiry, binding to our app), not
+/// yet spent.
+pub struct SignedToken {
+    pub token: String,
+    pub user_id: String,
+    /// The last second (since the epoch) at which it is still accepted: `exp` plus leeway.
+    pub accepted_until_s: u64,
+}
+
+/// What MentraOS vouched for.
+pub enum MentraProof {
+    /// The cloud exchanged the temporary token for this user; a signed token that came with
+    /// it is spent with it.
+    Exchanged {
+        user_id: String,
+        signed: Option<SignedToken>,
+    },
+    /// The signed token alone says who it is: it is good once.
+    Signed(SignedToken),
+}
+
 /// What came of a MentraOS sign-in.
 pub enum MentraSignIn {
     SignedIn(Box<SignedIn>),
@@ -32,17 +53,35 @@ impl SignIn {
     /// Marks a signed user token as used, until the last second it is accepted (its `exp`
     /// plus the leeway), so a leaked `/webview` address cannot be replayed into new sessions.
     /// `false` when it already was. A token has no id of its own: its hash is the key.
-    pub async fn spend_signed_token(
-        &self,
-        token: &str,
-        accepted_until_s: u64,
-    ) -> Result<bool, Refusal> {
-        let key = format!("mentra-signed:{}", public_id_of(token));
-        let until = i64::try_from(accepted_until_s)
+    async fn spend_signed_token(&self, signed: &SignedToken) -> Result<bool, Refusal> {
+        let key = format!("mentra-signed:{}", public_id_of(&signed.token));
+        let until = i64::try_from(signed.accepted_until_s)
             .unwrap_or(i64::MAX / 1000)
             .saturating_mul(1000)
             .saturating_add(1000);
         Ok(self.store().use_once(&key, until).await?)
+    }
+
+    /// The MentraOS user `proof` names, once its signed token is spent.
+    async fn vouched_for(
+        &self,
+        proof: MentraProof,
+    ) -> Result<Result<String, MentraFailure>, Refusal> {
+        Ok(match proof {
+            MentraProof::Exchanged { user_id, signed } => {
+                if let Some(signed) = &signed {
+                    self.spend_signed_token(signed).await?;
+                }
+                Ok(user_id)
+            }
+            MentraProof::Signed(signed) => match self.spend_signed_token(&signed).await? {
+                true => Ok(signed.user_id),
+                false => Err(MentraFailure {
+                    upstream: false,
+                    reason: "this sign-in link was already used".into(),
+                }),
+            },
+        })
     }
 
     /// Signs the phone in as the MentraOS user `proof` names. A phone already signed in as
@@ -51,8 +90,12 @@ impl SignIn {
         &self,
         caller: &Caller,
         existing: Option<&User>,
-        proof: Result<String, MentraFailure>,
+        proof: Result<MentraProof, MentraFailure>,
     ) -> Result<MentraSignIn, Refusal> {
+        let proof = match proof {
+            Ok(proof) => self.vouched_for(proof).await?,
+            Err(failure) => Err(failure),
+        };
         let user_id = match proof {
             Ok(user_id) => user_id,
             Err(failure) if existing.is_some() && !failure.upstream => {

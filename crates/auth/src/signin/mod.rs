@@ -30,7 +30,7 @@ mod screen;
 mod sessions;
 
 pub use claim::{ClaimSource, Claimed, Decided, Decision};
-pub use mentra::{MentraFailure, MentraSignIn};
+pub use mentra::{MentraFailure, MentraProof, MentraSignIn, SignedToken};
 pub use policy::{Entry, Policy};
 pub use ports::{AuditSink, Bucket, Limited, Limiter};
 pub use prompt::Prompt;

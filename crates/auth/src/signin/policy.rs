@@ -17,7 +17,8 @@ pub enum NetworkMismatch {
 
 /// What glasses may do with a screen on another network (`GLASSES_NETWORK_MISMATCH`). A
 /// wearer cannot read a warning, and a relayed QR on a second monitor is exactly what a
-/// camera on the wearer's head would pick up, so refusing is the default.
+/// camera on the wearer's head would pick up, so refusing is the default. It can only be
+/// stricter than `NETWORK_MISMATCH`: where phones are refused, so are glasses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GlassesNetworkMismatch {
     Refuse,
@@ -73,9 +74,12 @@ impl Policy {
         if same_network(screen_ip, phone_ip) {
             return NetworkVerdict::SameNetwork;
         }
+        let phones_allowed = self.network_mismatch == NetworkMismatch::Warn;
         let allowed = match entry {
-            Entry::Phone => self.network_mismatch == NetworkMismatch::Warn,
-            Entry::Glasses => self.glasses_network_mismatch == GlassesNetworkMismatch::Allow,
+            Entry::Phone => phones_allowed,
+            Entry::Glasses => {
+                phones_allowed && self.glasses_network_mismatch == GlassesNetworkMismatch::Allow
+            }
         };
         match allowed {
             true => NetworkVerdict::Flagged,
@@ -136,13 +140,19 @@ mod tests {
             defaults.network_verdict(Entry::Glasses, screen, "203.0.113.99"),
             NetworkVerdict::SameNetwork
         );
-        let opted_in = policy(NetworkMismatch::Deny, GlassesNetworkMismatch::Allow);
+        let opted_in = policy(NetworkMismatch::Warn, GlassesNetworkMismatch::Allow);
         assert_eq!(
             opted_in.network_verdict(Entry::Glasses, screen, elsewhere),
             NetworkVerdict::Flagged
         );
+        // Where phones, which can show a warning, are refused, glasses are refused too.
+        let strict = policy(NetworkMismatch::Deny, GlassesNetworkMismatch::Allow);
         assert_eq!(
-            opted_in.network_verdict(Entry::Phone, screen, elsewhere),
+            strict.network_verdict(Entry::Phone, screen, elsewhere),
+            NetworkVerdict::Refused
+        );
+        assert_eq!(
+            strict.network_verdict(Entry::Glasses, screen, elsewhere),
             NetworkVerdict::Refused
         );
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -11,6 +12,7 @@ use crate::audit::AuditRecord;
 use crate::client::ConfirmationMode;
 use crate::clock::ManualClock;
 use crate::flows::Lifetimes;
+use crate::rate_limit::RateLimit;
 use crate::signin::policy::{GlassesNetworkMismatch, LinkConfirmation, NetworkMismatch};
 use crate::signin::{AuditSink, Bucket, Caller, Limited, Limiter, Policy, SignIn};
 use crate::store::sqlite::SqliteStore;
@@ -29,18 +31,52 @@ impl AuditSink for KeptAudit {
     }
 }
 
-pub struct NoLimits;
+/// A limiter that records every spend, and refuses one bucket if asked to.
+#[derive(Default)]
+pub struct Limits {
+    spent: Mutex<Vec<(Bucket, String)>>,
+    refused: Option<Bucket>,
+}
+
+impl Limits {
+    pub fn counting() -> Self {
+        Self::default()
+    }
+
+    pub fn refusing(bucket: Bucket) -> Self {
+        Self {
+            refused: Some(bucket),
+            ..Self::default()
+        }
+    }
+
+    /// Every bucket spent from so far, with its subject, in order.
+    pub fn spent(&self) -> Vec<(Bucket, String)> {
+        self.spent.lock().unwrap().clone()
+    }
+}
 
 #[async_trait]
-impl Limiter for NoLimits {
-    async fn spend(&self, _: Bucket, _: &str) -> Result<Option<Limited>, StoreError> {
-        Ok(None)
+impl Limiter for Limits {
+    async fn spend(&self, bucket: Bucket, subject: &str) -> Result<Option<Limited>, StoreError> {
+        self.spent
+            .lock()
+            .unwrap()
+            .push((bucket, subject.to_owned()));
+        Ok((self.refused == Some(bucket)).then_some(Limited {
+            limit: RateLimit {
+                count: 10,
+                per_ms: 60_000,
+            },
+            retry_after: Duration::from_secs(6),
+        }))
     }
 }
 
 pub struct World {
     pub signin: SignIn,
     pub audit: Arc<KeptAudit>,
+    pub limits: Arc<Limits>,
     pub store: Arc<dyn Store>,
     pub clock: ManualClock,
     _dir: tempfile::TempDir,
@@ -74,7 +110,12 @@ pub fn caller(ip: &str) -> Caller {
 }
 
 impl World {
+    /// Budgets never run out.
     pub async fn new(policy: Policy) -> Self {
+        Self::with_limiter(policy, Limits::counting()).await
+    }
+
+    pub async fn with_limiter(policy: Policy, limits: Limits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::default();
         let store: Arc<dyn Store> =
@@ -84,17 +125,19 @@ impl World {
         let pem = SigningKeys::generate_pem().unwrap();
         let keys = Arc::new(SigningKeys::from_pem(&pem, "http://screen.test".into()).unwrap());
         let audit = Arc::new(KeptAudit::default());
+        let limits = Arc::new(limits);
         let signin = SignIn::new(
             Arc::clone(&store),
             keys,
             Arc::new(clock.clone()),
             policy,
             audit.clone(),
-            Arc::new(NoLimits),
+            limits.clone(),
         );
         Self {
             signin,
             audit,
+            limits,
             store,
             clock,
             _dir: dir,

@@ -159,21 +159,115 @@ async fn signing_out_everywhere_voids_what_was_approved_before() {
         .await
         .unwrap();
     world.clock.advance(std::time::Duration::from_secs(1));
-    crate::flows::sign_out_everywhere(&*world.store, &alice.id, world.clock.now())
-        .await
-        .unwrap();
-    let redeemed = crate::flows::redeem(
+    let elsewhere = crate::flows::sign_in(
         &*world.store,
         &world.signin.keys,
-        &new.request.id,
-        &new.desktop_secret,
-        crate::flows::Device {
-            ip: "192.0.2.10".into(),
-            user_agent: "test".into(),
-        },
+        crate::session::SessionKind::Desktop,
+        alice.clone(),
+        phone.device(),
         world.clock.now(),
         &world.signin.policy.lifetimes,
     )
+    .await
+    .unwrap();
+    let who = SignedInCaller {
+        user: &alice,
+        session_id: &elsewhere.session.id,
+        access_token: None,
+    };
+    world
+        .signin
+        .sign_out(&phone, who, SignOutScope::Everywhere)
+        .await
+        .unwrap();
+    let screen = caller("192.0.2.10");
+    let refused = world
+        .signin
+        .redeem(&screen, &new.request.id, &new.desktop_secret)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+    let redeems: Vec<AuditRecord> = world
+        .records()
+        .into_iter()
+        .filter(|r| r.event == AuditEvent::Redeem)
+        .collect();
+    assert_eq!(redeems.len(), 1);
+    assert_eq!(redeems[0].outcome, "forbidden");
+}
+
+#[tokio::test]
+async fn every_entry_point_spends_the_same_budgets_for_a_claim() {
+    let world = World::with_limiter(policy(), super::testing::Limits::counting()).await;
+    let (_, qr) = world.screen_at("192.0.2.10").await;
+    let phone = caller("192.0.2.20");
+    let bob = User::mentra("bob@example.com");
+    world
+        .signin
+        .claim(&phone, bob.clone(), ClaimSource::QrText(qr.clone()))
+        .await
+        .unwrap();
+    world.signin.admit_frame(&phone, &bob).await.unwrap();
+    world
+        .signin
+        .claim(&phone, bob.clone(), ClaimSource::Frame(vec![qr.clone()]))
+        .await
+        .unwrap();
+    world
+        .signin
+        .claim(&phone, bob, ClaimSource::Unclear)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        world.limits.spent(),
+        [
+            (Bucket::ScanPerUser, "mentra:bob@example.com".to_owned()),
+            (Bucket::ScanPerIp, "192.0.2.20".to_owned()),
+            (Bucket::FramesPerUser, "mentra:bob@example.com".to_owned()),
+            (Bucket::ScanPerUser, "mentra:bob@example.com".to_owned()),
+            (Bucket::ScanPerIp, "192.0.2.20".to_owned()),
+            (Bucket::ScanPerUser, "mentra:bob@example.com".to_owned()),
+            (Bucket::ScanPerIp, "192.0.2.20".to_owned()),
+        ],
+        "a malformed attempt spends like any other"
+    );
+}
+
+#[tokio::test]
+async fn past_a_budget_the_refusal_says_when_and_is_audited_once() {
+    let world = World::with_limiter(
+        policy(),
+        super::testing::Limits::refusing(Bucket::ScanPerIp),
+    )
     .await;
-    assert!(matches!(redeemed, Err(crate::flows::FlowError::SignedOut)));
+    let (new, qr) = world.screen_at("192.0.2.10").await;
+    let phone = caller("192.0.2.20");
+    for _ in 0..3 {
+        let refused = world
+            .signin
+            .claim(
+                &phone,
+                User::mentra("bob@example.com"),
+                ClaimSource::QrText(qr.clone()),
+            )
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refused.code, ErrorCode::RateLimited);
+        assert!(refused.retry_after_seconds.is_some_and(|s| s >= 1));
+    }
+    assert_eq!(world.state_of(&new).await, LoginState::Pending);
+    let records = world.records();
+    let limited: Vec<&AuditRecord> = records
+        .iter()
+        .filter(|r| r.event == AuditEvent::RateLimited)
+        .collect();
+    assert_eq!(limited.len(), 1, "{records:?}");
+    assert_eq!(limited[0].detail.as_deref(), Some("scan-ip"));
+    assert!(
+        records.iter().all(|r| r.event != AuditEvent::Claim),
+        "the refusal is recorded once, as the limit"
+    );
 }

@@ -15,6 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::device_link::{Answer, DeviceLink, LinkState};
 use qrlogin_auth::signin::SignedInCaller;
 use qrlogin_auth::signin::links::LinkClaimed;
+use qrlogin_auth::signin::policy::LinkConfirmation;
 use qrlogin_web::auth::{DesktopUser, SignedInUser};
 use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use qrlogin_web::json::{EmptyBody, JsonObject};
@@ -89,7 +90,7 @@ struct LinkView {
 
 impl LinkView {
     fn of(state: &AppState, link: &DeviceLink) -> Self {
-        let confirmation = state.settings.link_confirmation;
+        let confirmation = state.signin.policy().link_confirmation == LinkConfirmation::Confirm;
         Self {
             id: link.id.clone(),
             state: link.state,
@@ -211,8 +212,9 @@ pub struct ConfirmBody {
 /// `POST /api/device-links/{id}/confirm`: the signed-in screen that made the link allows
 /// (`{"allow": true, "code": "123456"}`) or refuses (`{"allow": false}`) the device that
 /// opened it. A missing code is 409 `pin_required`, a malformed one 400 `invalid_request`, a
-/// wrong one 403 `wrong_pin`; the third wrong one spends the link: 423 `locked`, as is every
-/// answer after it.
+/// wrong one 403 `wrong_pin`; the third wrong one spends the link: 423 `locked`, and every
+/// answer after it is 423 too, until the device that claimed it learns the link is spent
+/// (then it is gone: 400 `invalid_qr_code`).
 pub async fn confirm(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,

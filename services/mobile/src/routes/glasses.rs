@@ -174,7 +174,7 @@ pub async fn photo_upload(
             // The glasses send JPEG; an unnamed part is read as one.
             let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
             reader
-                .read(&state, Some(&content_type), bytes)
+                .read(Some(&content_type), bytes)
                 .await
                 .map_err(Refusal::from)
         }

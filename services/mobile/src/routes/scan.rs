@@ -32,14 +32,12 @@ fn parse_id(raw: &str) -> Result<RequestId, ApiError> {
 }
 
 /// The one way of naming a request the body gives.
-fn source(body: ScanBody) -> Result<ClaimSource, ApiError> {
+fn source(body: ScanBody) -> ClaimSource {
     match (body.qr_text, body.id, body.user_code) {
-        (Some(text), None, None) => Ok(ClaimSource::QrText(text)),
-        (None, Some(id), None) => Ok(ClaimSource::Id(id)),
-        (None, None, Some(code)) => Ok(ClaimSource::UserCode(code)),
-        _ => Err(ApiError::invalid(
-            "Send exactly one of qr_text, id or user_code.",
-        )),
+        (Some(text), None, None) => ClaimSource::QrText(text),
+        (None, Some(id), None) => ClaimSource::Id(id),
+        (None, None, Some(code)) => ClaimSource::UserCode(code),
+        _ => ClaimSource::Unclear,
     }
 }
 
@@ -52,7 +50,7 @@ pub async fn scan(
     client: ClientInfo,
     body: JsonObject<ScanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let source = source(body.into_inner())?;
+    let source = source(body.into_inner());
     let claimed = state.signin.claim(&client, caller.user, source).await?;
     Ok(HttpResponse::Ok().json(claimed.prompt))
 }
@@ -75,7 +73,7 @@ pub async fn frame(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let texts = reader.read(&state, content_type, body).await?;
+    let texts = reader.read(content_type, body).await?;
     let claimed = state
         .signin
         .claim(&client, caller.user, ClaimSource::Frame(texts))

@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
-use qrlogin_auth::signin::{MentraFailure, MentraSignIn};
+use qrlogin_auth::signin::{MentraFailure, MentraProof, MentraSignIn, SignedToken};
 use qrlogin_mentra::MentraError;
 use qrlogin_web::ErrorCode;
 use qrlogin_web::client::ClientInfo;
@@ -88,55 +88,64 @@ pub async fn webview(
         ));
     };
     if let Err(refused) = state.signin.admit_webview(&client).await {
-        return Ok(rate_limited_page(&state, refused.into()));
+        return match refused.code {
+            ErrorCode::RateLimited => Ok(rate_limited_page(&state, refused.into())),
+            _ => Err(refused.into()),
+        };
     }
-    let proof = prove(&state, client_for_mentra, temp, signed).await?;
+    let proof = prove(client_for_mentra, temp, signed).await;
     let page_status = proof.as_ref().err().map(status_for);
     let proof = proof.map_err(|error| MentraFailure {
         upstream: error.is_upstream(),
         reason: error.to_string(),
     });
     let existing_user = existing.as_ref().map(|session| &session.user);
-    match state
+    let signed_in = state
         .signin
         .mentra_sign_in(&client, existing_user, proof)
-        .await
-    {
+        .await;
+    answer(&state, &next, signed_in, page_status)
+}
+
+/// The page (or redirect) a MentraOS sign-in ends with.
+fn answer(
+    state: &AppState,
+    next: &str,
+    signed_in: Result<MentraSignIn, qrlogin_auth::refusal::Refusal>,
+    page_status: Option<StatusCode>,
+) -> Result<HttpResponse, ApiError> {
+    match signed_in {
         Ok(MentraSignIn::SignedIn(signed_in)) => {
-            let mut response = redirect(&next);
+            let mut response = redirect(next);
             response.cookie(state.mobile_cookies().removal(NEXT_COOKIE));
-            Ok(signed_in_response(&state, *signed_in, response))
+            Ok(signed_in_response(state, *signed_in, response))
         }
-        Ok(MentraSignIn::AlreadySignedIn) => Ok(redirect(&next).finish()),
-        Err(refused) if refused.code == ErrorCode::Conflict => Ok(message_page(
-            &state,
-            StatusCode::CONFLICT,
-            "Signed in as someone else",
-            &refused.message,
-        )),
-        Err(refused)
-            if matches!(
-                refused.code,
-                ErrorCode::Unavailable | ErrorCode::InternalError
-            ) =>
-        {
-            Err(refused.into())
-        }
-        Err(refused) => Ok(message_page(
-            &state,
-            page_status.unwrap_or(StatusCode::UNAUTHORIZED),
-            "Sign-in did not work",
-            &refused.message,
-        )),
+        Ok(MentraSignIn::AlreadySignedIn) => Ok(redirect(next).finish()),
+        Err(refused) => match refused.code {
+            ErrorCode::Conflict => Ok(message_page(
+                state,
+                StatusCode::CONFLICT,
+                "Signed in as someone else",
+                &refused.message,
+            )),
+            ErrorCode::Unavailable | ErrorCode::InternalError => Err(refused.into()),
+            _ => Ok(message_page(
+                state,
+                page_status.unwrap_or(StatusCode::UNAUTHORIZED),
+                "Sign-in did not work",
+                &refused.message,
+            )),
+        },
     }
 }
 
 fn rate_limited_page(state: &AppState, refused: ApiError) -> HttpResponse {
-    let status = match refused.code {
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let mut page = message_page(state, status, "Too many sign-in attempts", &refused.message);
+    let mut page = message_page(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in attempts",
+        &refused.message,
+    );
     if let Some(seconds) = refused.retry_after_seconds {
         page.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
@@ -145,49 +154,37 @@ fn rate_limited_page(state: &AppState, refused: ApiError) -> HttpResponse {
 }
 
 /// Who MentraOS says the phone is: the temporary token exchanged with the cloud, else the
-/// signed user token verified offline. A signed token is spent either way (it came with the
-/// temporary one, or it is the proof), until the last second it is accepted.
+/// signed user token verified offline. (Spending the signed token is the use-case layer's.)
 async fn prove(
-    state: &AppState,
     mentra: &qrlogin_mentra::MentraClient,
     temp: Option<String>,
     signed: Option<String>,
-) -> Result<Result<String, MentraError>, ApiError> {
-    let verify_signed = async || -> Result<Result<String, MentraError>, ApiError> {
-        let Some(token) = &signed else {
-            return Ok(Err(MentraError::InvalidSignedToken("missing")));
-        };
-        let verified = match mentra.verify_signed_user_token(token) {
-            Ok(verified) => verified,
-            Err(error) => return Ok(Err(error)),
-        };
-        if !state
-            .signin
-            .spend_signed_token(token, verified.accepted_until_s)
-            .await?
-        {
-            return Ok(Err(MentraError::TokenUsed));
-        }
-        Ok(Ok(verified.user_id))
+) -> Result<MentraProof, MentraError> {
+    let verify_signed = |token: &str| {
+        mentra
+            .verify_signed_user_token(token)
+            .map(|verified| SignedToken {
+                token: token.to_owned(),
+                user_id: verified.user_id,
+                accepted_until_s: verified.accepted_until_s,
+            })
     };
     let Some(temp) = temp else {
-        return verify_signed().await;
+        let token = signed.ok_or(MentraError::InvalidSignedToken("missing"))?;
+        return verify_signed(&token).map(MentraProof::Signed);
     };
-    match mentra.exchange_temp_token(&SecretString::from(temp)).await {
-        Ok(user_id) => {
-            // The signed token that came with it is spent with it.
-            if let Some(token) = &signed
-                && let Ok(verified) = mentra.verify_signed_user_token(token)
-            {
-                state
-                    .signin
-                    .spend_signed_token(token, verified.accepted_until_s)
-                    .await?;
-            }
-            Ok(Ok(user_id))
-        }
+    match (
+        mentra.exchange_temp_token(&SecretString::from(temp)).await,
+        signed,
+    ) {
+        (Ok(user_id), signed) => Ok(MentraProof::Exchanged {
+            user_id,
+            signed: signed.and_then(|token| verify_signed(&token).ok()),
+        }),
         // The temp token failed (not the cloud): the signed token may still prove who it is.
-        Err(error) if !error.is_upstream() && signed.is_some() => verify_signed().await,
-        Err(error) => Ok(Err(error)),
+        (Err(error), Some(token)) if !error.is_upstream() => {
+            verify_signed(&token).map(MentraProof::Signed)
+        }
+        (Err(error), _) => Err(error),
     }
 }
