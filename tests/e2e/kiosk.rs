@@ -5,7 +5,7 @@
 use qrlogin_testkit::mentra::{PACKAGE_NAME, UserTokenSpec};
 use serde_json::Value;
 
-use crate::helpers::{Backend, Phone, TestCluster, client};
+use crate::helpers::{Backend, Phone, TestCluster};
 
 async fn get(phone: &Phone, path: &str) -> reqwest::Response {
     phone
@@ -27,10 +27,7 @@ async fn a_visitor_signs_in_with_mentra_in_a_plain_browser_and_approves() {
     };
     let kiosk = cluster.screen(0);
     let created = kiosk.create().await;
-    let visitor = Phone {
-        client: client(),
-        base: cluster.mobile.clone(),
-    };
+    let visitor = cluster.signed_out_phone();
 
     // The QR's page, not signed in: the way to sign in with Mentra.
     let page = get(&visitor, &format!("/s/{}", created.id)).await;
@@ -95,10 +92,7 @@ async fn a_visited_code_is_not_where_a_later_sign_in_returns(backend: Backend) {
     };
     let mallorys_screen = cluster.screen(0);
     let planted = mallorys_screen.create().await;
-    let visitor = Phone {
-        client: client(),
-        base: cluster.mobile.clone(),
-    };
+    let visitor = cluster.signed_out_phone();
     let visited = get(&visitor, &format!("/s/{}", planted.id)).await;
     assert_eq!(visited.status(), 200);
     assert!(
@@ -122,10 +116,7 @@ async fn a_visited_code_is_not_where_a_later_sign_in_returns(backend: Backend) {
     assert_eq!(location(&back), "/scan", "not Mallory's code");
 
     // Nor can Mallory's page press the button for the visitor: another site's post is refused.
-    let stranger = Phone {
-        client: client(),
-        base: cluster.mobile.clone(),
-    };
+    let stranger = cluster.signed_out_phone();
     let forged = stranger
         .client
         .post(format!("{}/mentra-auth", cluster.mobile))
@@ -178,10 +169,7 @@ async fn sign_in_with_mentra_is_not_offered_without_a_mentraos_app() {
     else {
         return;
     };
-    let visitor = Phone {
-        client: client(),
-        base: cluster.mobile.clone(),
-    };
+    let visitor = cluster.signed_out_phone();
     let page = get(&visitor, "/scan").await.text().await.unwrap();
     assert!(!page.contains("/mentra-auth"), "{page}");
     assert_eq!(get(&visitor, "/mentra-auth").await.status(), 503);

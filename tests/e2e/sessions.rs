@@ -11,6 +11,18 @@ async fn signed_in(screen: &Screen, phone: &crate::helpers::Phone) -> String {
     redeemed["access_token"].as_str().unwrap().to_owned()
 }
 
+/// "Sign out everywhere" from `screen`'s dashboard.
+async fn sign_out_everywhere(screen: &Screen) {
+    let everywhere = screen
+        .client
+        .post(format!("{}/api/logout", screen.base))
+        .json(&json!({ "everywhere": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), 204);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_everywhere_ends_every_session_and_token_on_every_instance() {
     let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
@@ -24,14 +36,7 @@ async fn signing_out_everywhere_ends_every_session_and_token_on_every_instance()
     let bob = cluster.screen(0);
     signed_in(&bob, &bob_phone).await;
 
-    let everywhere = home
-        .client
-        .post(format!("{}/api/logout", home.base))
-        .json(&json!({ "everywhere": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(everywhere.status(), 204);
+    sign_out_everywhere(&home).await;
 
     assert_eq!(
         office.me().await.status(),
@@ -314,14 +319,7 @@ async fn signing_out_everywhere_voids_what_was_approved_before(backend: Backend)
     let approved_there = approved(&left_behind, &phone).await;
 
     cluster.clock.advance(std::time::Duration::from_secs(1));
-    let everywhere = home
-        .client
-        .post(format!("{}/api/logout", home.base))
-        .json(&json!({ "everywhere": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(everywhere.status(), 204);
+    sign_out_everywhere(&home).await;
 
     let (status, code) = error_code(left_behind.redeem(&approved_there).await).await;
     assert_eq!((status, code.as_str()), (403, "forbidden"));

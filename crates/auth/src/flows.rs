@@ -89,19 +89,20 @@ pub async fn transition(
     transition: &Transition,
     now: UnixMillis,
 ) -> Result<LoginRequest, FlowError> {
-    transition_with(store, id, now, |_| transition.clone()).await
+    transition_with(store, id, now, |_| Ok(transition.clone())).await
 }
 
-/// [`transition`], with the transition made from the current request at each attempt.
+/// [`transition`], with the transition made from the current request at each attempt (or
+/// refused, seeing it).
 async fn transition_with(
     store: &dyn Store,
     id: &RequestId,
     now: UnixMillis,
-    mut make: impl FnMut(&LoginRequest) -> Transition,
+    mut make: impl FnMut(&LoginRequest) -> Result<Transition, FlowError>,
 ) -> Result<LoginRequest, FlowError> {
     for _ in 0..MAX_SWAP_ATTEMPTS {
         let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
-        match current.apply(&make(&current), now) {
+        match current.apply(&make(&current)?, now) {
             Ok(next) if next.version == current.version => return Ok(next),
             Ok(next) => {
                 if store.swap_request(&next, current.version).await? {
@@ -134,18 +135,22 @@ pub async fn approve(
     if !account_enabled(store, &user).await? {
         return Err(FlowError::AccountDisabled);
     }
-    let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
-    if claimed_before_sign_out(store, &current).await? {
-        return Err(FlowError::SignedOut);
-    }
+    // A claim the approver made before signing out everywhere is void.
+    let not_before = store.not_before(&user.id).await?;
     let mut pin = None;
     let approved = transition_with(store, id, now, |current| {
+        let void = current.claim.as_ref().is_some_and(|claim| {
+            claim.user.id == user.id && issued_before_sign_out(claim.at, not_before)
+        });
+        if void {
+            return Err(FlowError::SignedOut);
+        }
         let mode = current.screen.confirmation.unwrap_or(default);
         pin = (mode == ConfirmationMode::Pin).then(generate_pin);
-        Transition::Approve {
+        Ok(Transition::Approve {
             user: user.clone(),
             pin: pin.clone(),
-        }
+        })
     })
     .await?;
     Ok((approved, pin))
@@ -550,10 +555,15 @@ async fn signed_out_since(
     user_id: &str,
     issued_at: UnixMillis,
 ) -> Result<bool, StoreError> {
-    Ok(store
-        .not_before(user_id)
-        .await?
-        .is_some_and(|not_before| issued_at < not_before))
+    Ok(issued_before_sign_out(
+        issued_at,
+        store.not_before(user_id).await?,
+    ))
+}
+
+/// Whether something issued at `issued_at` predates the user's sign-out everywhere.
+fn issued_before_sign_out(issued_at: UnixMillis, not_before: Option<UnixMillis>) -> bool {
+    not_before.is_some_and(|not_before| issued_at < not_before)
 }
 
 /// Ends every session and access token of `user_id`, on every instance, at once: every check

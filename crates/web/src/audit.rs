@@ -81,7 +81,7 @@ enum Command {
 /// wait for its four records, and a burst costs a handful of writes instead of one each.
 /// Every record is in the log first, whatever becomes of its copy in the store.
 #[derive(Clone)]
-pub struct AuditWriter {
+struct AuditWriter {
     queue: mpsc::Sender<Command>,
 }
 

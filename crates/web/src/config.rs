@@ -88,14 +88,10 @@ pub const MENTRAOS_CLOUD_HOSTS: [&str; 3] = [
 /// that created it (a sign of a relayed QR code); glasses have a setting of their own.
 pub use qrlogin_auth::signin::policy::{GlassesNetworkMismatch, NetworkMismatch};
 
-/// How the screen confirms an approval (`LOGIN_CONFIRMATION`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoginConfirmation {
-    /// The tap on the phone is enough.
-    Tap,
-    /// The phone shows a 6-digit PIN that must be typed on the screen.
-    Pin,
-}
+/// How the screen confirms an approval (`LOGIN_CONFIRMATION`), and whether the signed-in
+/// screen must allow a device that opens its link (`LINK_CONFIRMATION`).
+pub use qrlogin_auth::client::ConfirmationMode;
+pub use qrlogin_auth::signin::policy::LinkConfirmation;
 
 /// Rate limits (DESIGN §5), each `N/duration`: at most N, refilling evenly over the duration.
 #[derive(Clone, Debug)]
@@ -150,7 +146,7 @@ pub struct Settings {
     /// How long a "sign in on another device" link lives.
     pub link_ttl: Duration,
     /// Whether the signed-in screen must allow the device that opens its link.
-    pub link_confirmation: bool,
+    pub link_confirmation: LinkConfirmation,
     /// How long a client may take to send a request's line and headers.
     pub header_timeout: Duration,
     /// How long a whole request may take, body and answer included (WebSockets, once open,
@@ -174,7 +170,7 @@ pub struct Settings {
     pub network_mismatch: NetworkMismatch,
     /// `GLASSES_NETWORK_MISMATCH`: `refuse` (the default) or `allow`.
     pub glasses_network_mismatch: GlassesNetworkMismatch,
-    pub login_confirmation: LoginConfirmation,
+    pub login_confirmation: ConfirmationMode,
     pub mentra: MentraSettings,
     pub log_format: LogFormat,
     pub rust_log: String,
@@ -467,7 +463,10 @@ impl Settings {
                 .as_deref()
                 .and_then(|v| parse_duration(v).ok()),
             link_ttl: parse_duration(&link_ttl).unwrap_or(Duration::from_secs(300)),
-            link_confirmation: link_confirmation != "none",
+            link_confirmation: match link_confirmation.as_str() {
+                "none" => LinkConfirmation::None,
+                _ => LinkConfirmation::Confirm,
+            },
             header_timeout: parse_duration(&header_timeout).unwrap_or(Duration::from_secs(5)),
             request_timeout: parse_duration(&request_timeout).unwrap_or(Duration::from_secs(30)),
             keep_alive: parse_duration(&keep_alive).unwrap_or(Duration::from_secs(15)),
@@ -490,11 +489,8 @@ impl Settings {
             } else {
                 GlassesNetworkMismatch::Refuse
             },
-            login_confirmation: if login_confirmation == "pin" {
-                LoginConfirmation::Pin
-            } else {
-                LoginConfirmation::Tap
-            },
+            login_confirmation: ConfirmationMode::parse(&login_confirmation)
+                .unwrap_or(ConfirmationMode::Tap),
             mentra: MentraSettings {
                 package_name: get("PACKAGE_NAME"),
                 api_key: get("MENTRAOS_API_KEY").map(Into::into),
@@ -554,23 +550,15 @@ impl Settings {
 
     /// The sign-in rules these settings choose, for the use-case layer.
     pub fn policy(&self) -> qrlogin_auth::signin::Policy {
-        use qrlogin_auth::client::ConfirmationMode;
-        use qrlogin_auth::signin::policy::LinkConfirmation;
         qrlogin_auth::signin::Policy {
             app_name: self.app_name.clone(),
             mobile_public_url: self.mobile_public_url.as_str().to_owned(),
             desktop_public_url: self.desktop_public_url.as_str().to_owned(),
             network_mismatch: self.network_mismatch,
             glasses_network_mismatch: self.glasses_network_mismatch,
-            confirmation: match self.login_confirmation {
-                LoginConfirmation::Pin => ConfirmationMode::Pin,
-                LoginConfirmation::Tap => ConfirmationMode::Tap,
-            },
+            confirmation: self.login_confirmation,
             lifetimes: self.lifetimes(),
-            link_confirmation: match self.link_confirmation {
-                true => LinkConfirmation::Confirm,
-                false => LinkConfirmation::None,
-            },
+            link_confirmation: self.link_confirmation,
             link_ttl_ms: i64::try_from(self.link_ttl.as_millis()).unwrap_or(i64::MAX),
         }
     }

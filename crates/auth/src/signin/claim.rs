@@ -2,7 +2,6 @@
 //! photo), what the claimant is shown, and the claimant's decision.
 
 use crate::audit::AuditEvent;
-use crate::client::ConfirmationMode;
 use crate::flows::{self, FlowError, ScanTarget};
 use crate::login_request::{Claim, LoginRequest, RequestId, Transition, TransitionError};
 use crate::refusal::{ErrorCode, Refusal};
@@ -181,15 +180,14 @@ impl SignIn {
         let id = self.only_request(targets?).await?;
         draft.login_request(&id);
         let now = self.now();
-        let request = flows::load(self.store(), &id, now).await?;
-        draft.client(&request.screen.client_name);
-        let screen_ip = &request.screen.ip;
-        match self.policy.network_verdict(entry, screen_ip, &caller.ip) {
-            NetworkVerdict::SameNetwork => {}
-            NetworkVerdict::Flagged => {
-                draft.detail(network_mismatch_detail(screen_ip, &caller.ip));
-            }
-            NetworkVerdict::Refused => {
+        // Where a mismatch would be refused, the screen's address is looked at before the
+        // claim; where it is only flagged, the claimed request says it.
+        if self.policy.refuses_mismatch(entry) {
+            let request = flows::load(self.store(), &id, now).await?;
+            draft.client(&request.screen.client_name);
+            let screen_ip = &request.screen.ip;
+            if self.policy.network_verdict(entry, screen_ip, &caller.ip) == NetworkVerdict::Refused
+            {
                 draft.detail(network_mismatch_detail(screen_ip, &caller.ip));
                 tracing::warn!(request = %id, "claim refused: the claimant is on another network than the screen");
                 return Err(mismatch_refused(entry));
@@ -203,6 +201,11 @@ impl SignIn {
         let claimed = flows::transition(self.store(), &id, &claim, now)
             .await
             .map_err(claimed_by_someone_else)?;
+        draft.client(&claimed.screen.client_name);
+        let screen_ip = &claimed.screen.ip;
+        if self.policy.network_verdict(entry, screen_ip, &caller.ip) == NetworkVerdict::Flagged {
+            draft.detail(network_mismatch_detail(screen_ip, &caller.ip));
+        }
         Ok(Claimed {
             prompt: Prompt::of(&claimed, &caller.ip, now),
             request: claimed,
@@ -285,7 +288,7 @@ impl SignIn {
         let now = self.now();
         let decided = match decision {
             Decision::Approve => {
-                flows::approve(self.store(), id, user, self.default_confirmation(), now)
+                flows::approve(self.store(), id, user, self.policy.confirmation, now)
                     .await
                     .map(|(request, pin)| Decided { request, pin })
             }
@@ -299,9 +302,5 @@ impl SignIn {
         }
         self.record(draft, &decided);
         decided
-    }
-
-    fn default_confirmation(&self) -> ConfirmationMode {
-        self.policy.confirmation
     }
 }

@@ -13,10 +13,9 @@ use crate::audit::AuditEvent;
 use crate::device_link::{
     Answer, Claimant, DeviceLink, LinkError, LinkState, LinkStep, new_claim_secret, new_code,
 };
-use crate::flows::{self, SignedIn};
+use crate::flows::{self, FlowError, SignedIn};
 use crate::refusal::{ErrorCode, Refusal};
 use crate::session::SessionKind;
-use crate::signin::policy::LinkConfirmation;
 use crate::signin::{Bucket, Caller, SignIn, SignedInCaller};
 
 /// What a device that claimed a link gets.
@@ -169,10 +168,6 @@ fn screen_session(who: &SignedInCaller<'_>) -> Result<(), Refusal> {
 }
 
 impl SignIn {
-    fn link_confirmation(&self) -> bool {
-        self.policy.link_confirmation == LinkConfirmation::Confirm
-    }
-
     /// The link, while it lives and the session that made it is still signed in.
     async fn live_link(&self, id: &str) -> Result<DeviceLink, Refusal> {
         let link = DeviceLink::load(self.store(), id)
@@ -238,7 +233,7 @@ impl SignIn {
     ) -> Result<LinkClaimed, Refusal> {
         let mut draft = self.draft(AuditEvent::Claim, caller);
         draft.detail("device link");
-        let confirmation = self.link_confirmation();
+        let confirmation = self.policy.confirms_links();
         let claimed = async {
             self.spend(caller, Bucket::LinkClaimsPerIp, &caller.ip)
                 .await?;
@@ -439,10 +434,7 @@ impl SignIn {
         let user = link.user.clone();
         link.delete(self.store(), now).await?;
         if !flows::account_enabled(self.store(), &user).await? {
-            return Err(Refusal::new(
-                ErrorCode::Forbidden,
-                "This account is disabled; nothing can be signed in with it.",
-            ));
+            return Err(FlowError::AccountDisabled.into());
         }
         Ok(flows::sign_in(
             self.store(),
@@ -466,6 +458,7 @@ mod tests {
     use super::*;
     use crate::audit::AuditRecord;
     use crate::clock::Clock;
+    use crate::signin::policy::LinkConfirmation;
     use crate::signin::testing::{World, policy};
 
     async fn world(confirmation: LinkConfirmation) -> World {

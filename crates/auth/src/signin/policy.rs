@@ -72,18 +72,28 @@ pub enum NetworkVerdict {
 impl Policy {
     pub fn network_verdict(&self, entry: Entry, screen_ip: &str, phone_ip: &str) -> NetworkVerdict {
         if same_network(screen_ip, phone_ip) {
-            return NetworkVerdict::SameNetwork;
+            NetworkVerdict::SameNetwork
+        } else if self.refuses_mismatch(entry) {
+            NetworkVerdict::Refused
+        } else {
+            NetworkVerdict::Flagged
         }
-        let phones_allowed = self.network_mismatch == NetworkMismatch::Warn;
-        let allowed = match entry {
-            Entry::Phone => phones_allowed,
+    }
+
+    /// Whether the signed-in screen must allow a device that opens its link.
+    pub fn confirms_links(&self) -> bool {
+        self.link_confirmation == LinkConfirmation::Confirm
+    }
+
+    /// Whether a claim from `entry` on another network than the screen is refused (else it
+    /// is allowed and flagged). Glasses are refused wherever phones are.
+    pub fn refuses_mismatch(&self, entry: Entry) -> bool {
+        let phones_refused = self.network_mismatch == NetworkMismatch::Deny;
+        match entry {
+            Entry::Phone => phones_refused,
             Entry::Glasses => {
-                phones_allowed && self.glasses_network_mismatch == GlassesNetworkMismatch::Allow
+                phones_refused || self.glasses_network_mismatch == GlassesNetworkMismatch::Refuse
             }
-        };
-        match allowed {
-            true => NetworkVerdict::Flagged,
-            false => NetworkVerdict::Refused,
         }
     }
 }

@@ -15,7 +15,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::device_link::{Answer, DeviceLink, LinkState};
 use qrlogin_auth::signin::SignedInCaller;
 use qrlogin_auth::signin::links::LinkClaimed;
-use qrlogin_auth::signin::policy::LinkConfirmation;
 use qrlogin_web::auth::{DesktopUser, SignedInUser};
 use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use qrlogin_web::json::{EmptyBody, JsonObject};
@@ -90,7 +89,7 @@ struct LinkView {
 
 impl LinkView {
     fn of(state: &AppState, link: &DeviceLink) -> Self {
-        let confirmation = state.signin.policy().link_confirmation == LinkConfirmation::Confirm;
+        let confirmation = state.signin.policy().confirms_links();
         Self {
             id: link.id.clone(),
             state: link.state,
