@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, TestCluster, client, error_code};
+use crate::helpers::{Backend, TestCluster, captured_logs, client, error_code};
 
 /// The longest a request may take to say the store is unreachable.
 const FAIL_FAST: Duration = Duration::from_secs(5);
@@ -84,4 +84,52 @@ async fn a_redis_outage_fails_fast_and_heals_without_a_restart() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+}
+
+/// Orchestrators probe every few seconds: a passing probe is not an INFO line (the log shows
+/// what people did), a failing one is a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_probes_are_quiet_until_one_fails() {
+    let Some(mut cluster) = TestCluster::start(Backend::OwnRedis, 1, &[]).await else {
+        return;
+    };
+    let desktop = &cluster.desktops[0];
+    for path in ["/healthz", "/readyz"] {
+        let response = client().get(format!("{desktop}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    cluster.screen(0).create().await;
+    cluster.own_redis.as_mut().unwrap().stop();
+    let failed = client().get(format!("{desktop}/readyz")).send().await.unwrap();
+    assert_eq!(failed.status(), 503);
+
+    let lines: Vec<serde_json::Value> = captured_logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let path_of = |line: &serde_json::Value| {
+        line["span"]["http.path"]
+            .as_str()
+            .or(line["fields"]["http.path"].as_str())
+            .map(str::to_owned)
+    };
+    let probe_lines: Vec<_> = lines
+        .iter()
+        .filter(|line| matches!(path_of(line).as_deref(), Some("/healthz" | "/readyz")))
+        .collect();
+    assert!(!probe_lines.is_empty(), "the probes are logged at DEBUG");
+    for line in &probe_lines {
+        assert_ne!(line["level"], "INFO", "a probe logged at INFO: {line}");
+    }
+    assert!(
+        probe_lines.iter().any(|line| line["level"] == "WARN"
+            && line["fields"]["message"] == "probe failed"
+            && path_of(line).as_deref() == Some("/readyz")),
+        "the failed probe is a warning"
+    );
+    let other_requests = lines
+        .iter()
+        .filter(|line| line["level"] == "INFO" && line["span"]["name"] == "request")
+        .count();
+    assert!(other_requests > 0, "other requests are still INFO lines");
 }

@@ -267,8 +267,12 @@ fn start_nginx(
             })
             .collect::<String>()
     };
+    // A fixed list instead of Docker's DNS: blocks that the variables name, as the shipped
+    // upstreams.conf describes for other setups.
     let upstreams = format!(
-        "upstream qrlogin_desktop {{\n{}    keepalive 32;\n}}\nupstream qrlogin_mobile {{\n{}    keepalive 32;\n}}\n",
+        "upstream desktop_servers {{\n{}    keepalive 32;\n}}\nupstream mobile_servers {{\n{}    keepalive 32;\n}}\n\
+         map $host $qrlogin_desktop {{ default desktop_servers; }}\n\
+         map $host $qrlogin_mobile {{ default mobile_servers; }}\n",
         group("desktop"),
         group("mobile")
     );

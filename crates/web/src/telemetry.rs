@@ -31,6 +31,31 @@ where
 /// The per-request span: method, path (no query), route, status and the request id.
 pub struct RequestSpan;
 
+/// Paths that orchestrators and scrapers call every few seconds: their spans are DEBUG, so an
+/// INFO log shows what people did, and a failed probe is logged once as a warning.
+const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+fn is_probe(path: &str) -> bool {
+    PROBES.contains(&path)
+}
+
+macro_rules! request_span {
+    ($level:expr, $request:expr, $request_id:expr) => {
+        tracing::span!(
+            $level,
+            "request",
+            http.method = %$request.method(),
+            http.path = %$request.path(),
+            http.route = tracing::field::Empty,
+            http.status_code = tracing::field::Empty,
+            request_id = %$request_id,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    };
+}
+
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         use actix_web::HttpMessage;
@@ -39,27 +64,27 @@ impl RootSpanBuilder for RequestSpan {
             .get::<tracing_actix_web::RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        tracing::info_span!(
-            "request",
-            http.method = %request.method(),
-            http.path = %request.path(),
-            http.route = tracing::field::Empty,
-            http.status_code = tracing::field::Empty,
-            request_id = %request_id,
-            otel.status_code = tracing::field::Empty,
-            exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
-        )
+        // `span!` needs a constant level, hence one arm per level.
+        if is_probe(request.path()) {
+            request_span!(tracing::Level::DEBUG, request, request_id)
+        } else {
+            request_span!(tracing::Level::INFO, request, request_id)
+        }
     }
 
     fn on_request_end<B: actix_web::body::MessageBody>(
         span: Span,
         outcome: &Result<ServiceResponse<B>, Error>,
     ) {
-        if let Ok(response) = outcome
-            && let Some(route) = response.request().match_pattern()
-        {
-            span.record("http.route", route);
+        if let Ok(response) = outcome {
+            if let Some(route) = response.request().match_pattern() {
+                span.record("http.route", route);
+            }
+            let path = response.request().path();
+            let status = response.status();
+            if is_probe(path) && !status.is_success() {
+                tracing::warn!(parent: &span, http.path = path, http.status_code = status.as_u16(), "probe failed");
+            }
         }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
