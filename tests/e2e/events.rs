@@ -95,3 +95,31 @@ async fn arbitrary_client_messages_do_not_disturb_the_socket() {
     assert_eq!(phone.scan_id(&created.id).await.status(), 200);
     assert_eq!(events.next_state().await.unwrap()["state"], "claimed");
 }
+
+/// A client that closes its socket hears the server's Close in reply, so both ends let go of
+/// the connection at once (a Close left unanswered kept it open on both ends until a timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_from_the_client_is_answered() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let created = screen.create().await;
+    let mut events = screen.events(&created).await;
+    assert_eq!(events.next_state().await.unwrap()["state"], "pending");
+    let leaving = CloseFrame {
+        code: CloseCode::Away,
+        reason: "".into(),
+    };
+    events.0.send(Message::Close(Some(leaving))).await.unwrap();
+    let reply = events.0.next().await;
+    match reply {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Away),
+        other => panic!("the server did not answer the Close: {other:?}"),
+    }
+}

@@ -31,14 +31,19 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
 /// A client silent for this long (no pong, no message) is gone.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Keeps a socket honest: pings it when idle, answers its pings, and notices a client that
-/// went quiet. `Err(close)` ends the socket (with a close code, or without when it is gone).
+/// Keeps a socket honest: pings it when idle, answers its pings and its Close, and notices a
+/// client that went quiet. `Err(close)` ends the socket (with a Close frame, or without when
+/// the client is gone).
 struct Liveness {
     heartbeat: tokio::time::Interval,
     last_heard: tokio::time::Instant,
 }
 
-type Ended = Option<CloseCode>;
+type Ended = Option<CloseReason>;
+
+fn closing(code: CloseCode) -> Ended {
+    Some(code.into())
+}
 
 impl Liveness {
     async fn start() -> Self {
@@ -52,7 +57,7 @@ impl Liveness {
 
     async fn on_heartbeat(&self, session: &mut actix_ws::Session) -> Result<(), Ended> {
         if self.last_heard.elapsed() > CLIENT_TIMEOUT {
-            return Err(Some(CloseCode::Away));
+            return Err(closing(CloseCode::Away));
         }
         session.ping(b"").await.map_err(|_| None)
     }
@@ -67,7 +72,10 @@ impl Liveness {
                 self.last_heard = tokio::time::Instant::now();
                 session.pong(&bytes).await.map_err(|_| None)
             }
-            Some(Ok(Message::Close(_)) | Err(_)) | None => Err(None),
+            // Answered at once with the client's own code: until it hears our Close, the
+            // client keeps the connection (and its descriptor here) open.
+            Some(Ok(Message::Close(reason))) => Err(reason.or(closing(CloseCode::Normal))),
+            Some(Err(_)) | None => Err(None),
             Some(Ok(_)) => {
                 self.last_heard = tokio::time::Instant::now();
                 Ok(())
@@ -76,15 +84,10 @@ impl Liveness {
     }
 }
 
-/// Closes the socket with `close`'s code, unless the client is already gone.
+/// Closes the socket with `close`, unless the client is already gone.
 async fn end(session: actix_ws::Session, close: Ended) {
-    if let Some(code) = close {
-        let _ = session
-            .close(Some(CloseReason {
-                code,
-                description: None,
-            }))
-            .await;
+    if close.is_some() {
+        let _ = session.close(close).await;
     }
 }
 
@@ -151,7 +154,7 @@ async fn stream_states(
             break 'socket None;
         }
         if latest.state_at(state.now()).is_final() {
-            break 'socket Some(CloseCode::Normal);
+            break 'socket closing(CloseCode::Normal);
         }
         let mut live = Liveness::start().await;
         loop {
@@ -166,7 +169,7 @@ async fn stream_states(
                     }
                     latest = newer;
                     if session.text(message(&latest, state.now())).await.is_err() { break None; }
-                    if latest.state_at(state.now()).is_final() { break Some(CloseCode::Normal); }
+                    if latest.state_at(state.now()).is_final() { break closing(CloseCode::Normal); }
                 }
                 () = tokio::time::sleep(until_expiry) => {
                     // Records the expiry for every instance; our own copy says the same if the
@@ -176,9 +179,9 @@ async fn stream_states(
                         latest = Arc::new(stored);
                     }
                     let _ = session.text(message(&latest, now)).await;
-                    if latest.state_at(now).is_final() { break Some(CloseCode::Normal); }
+                    if latest.state_at(now).is_final() { break closing(CloseCode::Normal); }
                 }
-                () = state.shutdown.draining() => break Some(CloseCode::Restart),
+                () = state.shutdown.draining() => break closing(CloseCode::Restart),
                 _ = live.heartbeat.tick() => {
                     if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
                 }
@@ -238,7 +241,7 @@ async fn stream_sign_ins(
                 // A dashboard signed out meanwhile hears nothing more about the account.
                 match state.store.load_session(&own_session).await {
                     Ok(Some(_)) => {}
-                    Ok(None) => break Some(CloseCode::Policy),
+                    Ok(None) => break closing(CloseCode::Policy),
                     Err(_) => continue,
                 }
                 let message = SignInMessage {
@@ -252,11 +255,11 @@ async fn stream_sign_ins(
                 let text = serde_json::to_string(&message).unwrap_or_default();
                 if session.text(text).await.is_err() { break None; }
             }
-            () = state.shutdown.draining() => break Some(CloseCode::Restart),
+            () = state.shutdown.draining() => break closing(CloseCode::Restart),
             _ = live.heartbeat.tick() => {
                 // A dashboard signed out elsewhere stops listening within a heartbeat.
                 if let Ok(None) = state.store.load_session(&own_session).await {
-                    break Some(CloseCode::Policy);
+                    break closing(CloseCode::Policy);
                 }
                 if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
             }
