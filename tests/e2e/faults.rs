@@ -95,12 +95,20 @@ async fn health_probes_are_quiet_until_one_fails() {
     };
     let desktop = &cluster.desktops[0];
     for path in ["/healthz", "/readyz"] {
-        let response = client().get(format!("{desktop}{path}")).send().await.unwrap();
+        let response = client()
+            .get(format!("{desktop}{path}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
     }
     cluster.screen(0).create().await;
     cluster.own_redis.as_mut().unwrap().stop();
-    let failed = client().get(format!("{desktop}/readyz")).send().await.unwrap();
+    let failed = client()
+        .get(format!("{desktop}/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(failed.status(), 503);
 
     let lines: Vec<serde_json::Value> = captured_logs()
