@@ -3,12 +3,12 @@
 //! open and answering pings for a while, and reads the server's memory and CPU from /proc.
 //!
 //! Start a desktop instance (release build) on its own Redis, with room for one IP's
-//! requests and QR codes that outlive the run, then point this at it:
+//! requests and sockets and QR codes that outlive the run, then point this at it:
 //!
 //! ```sh
 //! redis-server --port 6390 --save '' &
 //! REDIS_URL=redis://127.0.0.1:6390 QR_TTL=10m RATE_LIMIT_CREATE_PER_IP=1000000/1s \
-//!   DESKTOP_PORT=8098 target/release/qrlogin desktop &
+//!   WEBSOCKETS_PER_IP=1000000 DESKTOP_PORT=8098 target/release/qrlogin desktop &
 //! cargo run --release --example hold_sockets -- --desktop http://127.0.0.1:8098 \
 //!   --pid $(pgrep -f 'qrlogin desktop') --sockets 10000 --hold 60
 //! ```

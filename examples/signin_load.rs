@@ -82,6 +82,7 @@ async fn main() {
         ("RATE_LIMIT_SCAN_PER_USER", "1000000/1s".to_owned()),
         ("RATE_LIMIT_SCAN_PER_IP", "1000000/1s".to_owned()),
         ("RATE_LIMIT_WEBVIEW_PER_IP", "1000000/1s".to_owned()),
+        ("WEBSOCKETS_PER_IP", "1000000".to_owned()),
         (
             "REDIS_URL",
             redis.as_ref().map(RedisServer::url).unwrap_or_default(),

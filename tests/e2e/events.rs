@@ -1,6 +1,6 @@
 //! The screen's WebSocket: current state first, then every change, from any instance.
 
-use crate::helpers::{Backend, TestCluster, approved, error_code};
+use crate::helpers::{Backend, Created, Screen, TestCluster, approved, error_code};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_made_before_the_socket_connects_is_its_first_message_on_another_instance() {
@@ -121,5 +121,92 @@ async fn a_close_from_the_client_is_answered() {
     match reply {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Away),
         other => panic!("the server did not answer the Close: {other:?}"),
+    }
+}
+
+/// Opens a screen's socket through `forwarded_for` (a trusted proxy's report), or says which
+/// HTTP status refused it before the upgrade.
+async fn open_socket(
+    screen: &Screen,
+    created: &Created,
+    forwarded_for: &str,
+) -> Result<crate::helpers::Events, u16> {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!(
+        "{}/api/login-requests/{}/events",
+        screen.base.replace("http://", "ws://"),
+        created.id
+    );
+    let mut request = url.into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert("x-desktop-secret", created.secret.parse().unwrap());
+    headers.insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(crate::helpers::Events(socket)),
+        Err(Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+/// A flood of sockets on one request, or from one network (an IPv6 /64 counts as one), is
+/// refused with 429 before the upgrade, and counted; other requests and networks still get
+/// theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_past_their_caps_are_refused_before_the_upgrade() {
+    let vars = [("TRUST_PROXY", "127.0.0.1"), ("WEBSOCKETS_PER_IP", "4")];
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &vars).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let flooded = screen.create().await;
+    // Held open, as a flooding client holds them.
+    let mut held = Vec::new();
+    held.push(
+        open_socket(&screen, &flooded, "2001:db8:1:1::1")
+            .await
+            .unwrap(),
+    );
+    held.push(
+        open_socket(&screen, &flooded, "2001:db8:1:1::2")
+            .await
+            .expect("a reload"),
+    );
+    assert_eq!(
+        open_socket(&screen, &flooded, "198.51.100.9").await.err(),
+        Some(429),
+        "a third socket on one request, from anywhere"
+    );
+    for _ in 0..2 {
+        let other = screen.create().await;
+        held.push(
+            open_socket(&screen, &other, "2001:db8:1:1::3")
+                .await
+                .unwrap(),
+        );
+    }
+    let fifth = screen.create().await;
+    assert_eq!(
+        open_socket(&screen, &fifth, "2001:db8:1:1:ffff::9")
+            .await
+            .err(),
+        Some(429),
+        "a fifth socket from one /64"
+    );
+    held.push(
+        open_socket(&screen, &fifth, "2001:db8:1:2::1")
+            .await
+            .expect("another network is served"),
+    );
+    let metrics = crate::metrics::scrape(&cluster.desktops[0]).await;
+    assert_eq!(held.len(), 5);
+    for reason in ["per_request", "per_ip"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with("qrlogin_websockets_refused_total")
+                    && line.contains(&format!("reason=\"{reason}\""))),
+            "refusals counted by cap: {reason}"
+        );
     }
 }

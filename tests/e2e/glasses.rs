@@ -529,6 +529,38 @@ async fn session_webhooks_are_budgeted_per_address() {
     assert_eq!(status, 429, "{body}");
 }
 
+/// `/webhook` is unsigned: every kind of call spends from the address's budget, a session id
+/// that could forge a log line is refused, and a body is at most 16 KiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_webhooks_cannot_flood_or_forge_log_lines() {
+    let Some(cluster) = TestCluster::start(
+        Backend::Sqlite,
+        1,
+        &[("RATE_LIMIT_WEBHOOKS_PER_IP", "2/1m")],
+    )
+    .await
+    else {
+        return;
+    };
+    let stop = |session_id: String| json!({"type": "stop_request", "sessionId": session_id, "userId": "x", "reason": "user_disabled"});
+    let forged = "x\n2026-12-02T09:00:00Z INFO audit event=\"redeem\" user=\"local:admin\"";
+    let (status, body) = cluster.glasses.post_webhook(stop(forged.into())).await;
+    assert_eq!(status, 400, "a newline in the session id: {body}");
+    let (status, _) = cluster.glasses.post_webhook(stop("y".repeat(20_000))).await;
+    assert_eq!(status, 413, "a body over 16 KiB");
+    let (status, _) = cluster.glasses.post_webhook(stop("z".into())).await;
+    assert_eq!(status, 200);
+    let (status, body) = cluster.glasses.post_webhook(stop("z".into())).await;
+    assert_eq!(
+        status, 429,
+        "stop requests spend from the budget too: {body}"
+    );
+    assert!(
+        !crate::helpers::captured_logs().contains("local:admin"),
+        "the forged record reached the log"
+    );
+}
+
 /// What the glasses see when an attacker's screen (a second monitor, a printout) stands beside
 /// the real one: two codes of ours, side by side, in one 1920×1080 photo.
 fn photo_of_two(left: &str, right: &str) -> Vec<u8> {

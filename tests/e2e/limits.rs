@@ -40,6 +40,32 @@ async fn creating_past_the_limit_from_one_ip_is_refused_with_retry_after_on_ever
     assert_eq!(error_code(refused).await, (429, "rate_limited".into()));
 }
 
+/// One IPv6 connection is given a whole /64: a fresh address for every request must not be a
+/// fresh budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_address_of_an_ipv6_64_spends_from_one_budget() {
+    let vars = [
+        ("RATE_LIMIT_CREATE_PER_IP", "3/1m"),
+        ("TRUST_PROXY", "127.0.0.1"),
+    ];
+    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &vars).await else {
+        return;
+    };
+    for n in 1..=3 {
+        let address = format!("2001:db8:7:7::{n:x}");
+        assert_eq!(create_from(&cluster, 0, Some(&address)).await.status(), 201);
+    }
+    let next_address = create_from(&cluster, 0, Some("2001:db8:7:7:ffff:1:2:3")).await;
+    assert_eq!(error_code(next_address).await, (429, "rate_limited".into()));
+    assert_eq!(
+        create_from(&cluster, 0, Some("2001:db8:7:8::1"))
+            .await
+            .status(),
+        201,
+        "the next /64 is someone else"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_two_clients_do_not_share_a_bucket() {
     let vars = [
@@ -161,6 +187,64 @@ async fn parallel_password_guesses_cannot_outrun_the_budget() {
     );
 }
 
+/// A local sign-in from `address`, as a trusted proxy reports it: its status.
+async fn local_login_from(cluster: &TestCluster, address: &str, password: &str) -> u16 {
+    client()
+        .post(format!("{}/api/local/login", cluster.mobile))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "username": "erin", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A password spray from many networks cannot lock the owner out: the account's budget is
+/// spent only by networks that never signed in to it, so the owner, on a network they used
+/// before, signs in throughout, and the spray is still throttled (even a right guess).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spray_from_many_networks_is_throttled_without_locking_the_owner_out() {
+    let vars = [
+        ("RATE_LIMIT_LOGIN_PER_ACCOUNT", "3/10m"),
+        ("TRUST_PROXY", "127.0.0.1"),
+    ];
+    let Some(cluster) = TestCluster::start(Backend::Redis, 1, &vars).await else {
+        return;
+    };
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
+    let home = "203.0.113.7";
+    assert_eq!(
+        local_login_from(&cluster, home, "correct horse battery").await,
+        200
+    );
+
+    let mut spray = Vec::new();
+    for n in 1..=20 {
+        spray.push(local_login_from(&cluster, &format!("2001:db8:{n:x}::1"), "guess").await);
+    }
+    // The account's budget of 3: the owner's first sign-in from home (then unknown) spent one.
+    assert_eq!(spray.iter().filter(|s| **s == 401).count(), 2, "{spray:?}");
+    assert_eq!(spray.iter().filter(|s| **s == 429).count(), 18, "{spray:?}");
+    assert_eq!(
+        local_login_from(&cluster, "2001:db8:99::1", "correct horse battery").await,
+        429,
+        "a new network is throttled even with the right password"
+    );
+    assert_eq!(
+        local_login_from(&cluster, home, "a typo").await,
+        401,
+        "the owner's own mistakes are their network's"
+    );
+    assert_eq!(
+        local_login_from(&cluster, home, "correct horse battery").await,
+        200,
+        "the owner signs in on their usual network during the spray"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_are_limited_per_account() {
     let Some(cluster) = TestCluster::start(
@@ -234,7 +318,7 @@ async fn relayed_claim(
     let near = near_phone
         .client
         .post(format!("{}/api/scan", cluster.mobile))
-        .header("x-forwarded-for", "203.0.113.50")
+        .header("x-forwarded-for", "203.0.113.7")
         .json(&json!({ "id": id }))
         .send()
         .await

@@ -14,6 +14,7 @@ async fn pages_waiting_on_a_stopping_instance_reconnect_elsewhere_and_sign_in() 
         ("RATE_LIMIT_CREATE_PER_IP", "1000/1m"),
         ("RATE_LIMIT_SCAN_PER_USER", "1000/1m"),
         ("RATE_LIMIT_SCAN_PER_IP", "1000/1m"),
+        ("WEBSOCKETS_PER_IP", "1000"),
     ];
     let Some(cluster) = TestCluster::start(Backend::Redis, 2, &vars).await else {
         return;

@@ -143,6 +143,8 @@ impl Topology {
                 .env("RATE_LIMIT_SCAN_PER_IP", "100000/1m")
                 .env("RATE_LIMIT_SCAN_PER_USER", "100000/1m")
                 .env("RATE_LIMIT_WEBVIEW_PER_IP", "100000/1m")
+                // Every page of these tests comes from 127.0.0.1.
+                .env("WEBSOCKETS_PER_IP", "100000")
                 .env("SHUTDOWN_DRAIN", "1s")
                 .env("RUST_LOG", "warn")
                 .env("LOG_FORMAT", "json")

@@ -12,6 +12,7 @@ pub mod events;
 pub mod flows;
 pub mod glasses;
 pub mod login_request;
+pub mod network;
 pub mod rate_limit;
 pub mod refusal;
 pub mod secret;

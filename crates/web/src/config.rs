@@ -119,6 +119,8 @@ pub struct RateLimits {
     pub login_per_ip: RateLimit,
     /// Local-account sign-in attempts per account.
     pub login_per_account: RateLimit,
+    /// Local-account sign-in attempts per account from one network.
+    pub login_per_account_network: RateLimit,
     /// PIN entries per login request (past the lock after five wrong ones, this spares the
     /// store a flood of refusals).
     pub pin_per_request: RateLimit,
@@ -167,6 +169,10 @@ pub struct Settings {
     /// The name the phone shows for what is being signed in.
     pub app_name: String,
     pub rate_limits: RateLimits,
+    /// Caps on open WebSockets per login request, network, user and instance.
+    pub sockets: crate::sockets::SocketCaps,
+    /// What counts as one network (per-IP budgets, socket caps, "same network").
+    pub networks: qrlogin_auth::network::NetworkGrouping,
     pub network_mismatch: NetworkMismatch,
     /// `GLASSES_NETWORK_MISMATCH`: `refuse` (the default) or `allow`.
     pub glasses_network_mismatch: GlassesNetworkMismatch,
@@ -349,6 +355,7 @@ impl Settings {
             poll_per_request: limit("RATE_LIMIT_POLL_PER_REQUEST", "120/1m"),
             login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", "20/10m"),
             login_per_account: limit("RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/10m"),
+            login_per_account_network: limit("RATE_LIMIT_LOGIN_PER_ACCOUNT_IP", "5/10m"),
             pin_per_request: limit("RATE_LIMIT_PIN_PER_REQUEST", "30/1m"),
             webview_per_ip: limit("RATE_LIMIT_WEBVIEW_PER_IP", "60/1m"),
             frames_per_user: limit("RATE_LIMIT_FRAMES_PER_USER", "240/1m"),
@@ -356,6 +363,29 @@ impl Settings {
             link_claims_per_ip: limit("RATE_LIMIT_LINK_CLAIMS_PER_IP", "30/10m"),
             webhooks_per_ip: limit("RATE_LIMIT_WEBHOOKS_PER_IP", "600/1m"),
             rejected_token_per_ip: limit("RATE_LIMIT_REJECTED_TOKEN_PER_IP", "30/1m"),
+        };
+        let count = |name: &str, default: &str, range: std::ops::RangeInclusive<u32>| {
+            let check = |v: &str| match v.parse::<u32>() {
+                Ok(n) if range.contains(&n) => Ok(()),
+                _ => Err(format!(
+                    "expected a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                )),
+            };
+            parse(name, default, &check)
+                .parse::<u32>()
+                .unwrap_or(*range.start())
+        };
+        let sockets = crate::sockets::SocketCaps {
+            per_request: count("WEBSOCKETS_PER_REQUEST", "2", 1..=100),
+            per_network: count("WEBSOCKETS_PER_IP", "100", 1..=1_000_000),
+            per_user: count("WEBSOCKETS_PER_USER", "20", 1..=1_000_000),
+            instance: get("MAX_WEBSOCKETS").map(|_| count("MAX_WEBSOCKETS", "1", 1..=10_000_000)),
+        };
+        let networks = qrlogin_auth::network::NetworkGrouping {
+            ipv4_prefix: u8::try_from(count("NETWORK_PREFIX_IPV4", "32", 8..=32)).unwrap_or(32),
+            ipv6_prefix: u8::try_from(count("NETWORK_PREFIX_IPV6", "64", 16..=128)).unwrap_or(64),
         };
         let login_confirmation = parse("LOGIN_CONFIRMATION", "tap", &|v| match v {
             "tap" | "pin" => Ok(()),
@@ -479,6 +509,8 @@ impl Settings {
             jwt_signing_keys: jwt_signing_keys.map(Into::into),
             app_name,
             rate_limits,
+            sockets,
+            networks,
             network_mismatch: if network_mismatch == "deny" {
                 NetworkMismatch::Deny
             } else {
@@ -560,6 +592,7 @@ impl Settings {
             lifetimes: self.lifetimes(),
             link_confirmation: self.link_confirmation,
             link_ttl_ms: i64::try_from(self.link_ttl.as_millis()).unwrap_or(i64::MAX),
+            networks: self.networks,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metrics;
 pub mod server;
 pub mod shutdown;
+pub mod sockets;
 pub mod state;
 pub mod telemetry;
 

@@ -19,6 +19,7 @@ fn limit_of(limits: &RateLimits, bucket: Bucket) -> &RateLimit {
         Bucket::PollPerRequest => &limits.poll_per_request,
         Bucket::LoginPerIp => &limits.login_per_ip,
         Bucket::LoginPerAccount => &limits.login_per_account,
+        Bucket::LoginPerAccountNetwork => &limits.login_per_account_network,
         Bucket::PinPerRequest => &limits.pin_per_request,
         Bucket::WebviewPerIp => &limits.webview_per_ip,
         Bucket::RejectedTokenPerIp => &limits.rejected_token_per_ip,

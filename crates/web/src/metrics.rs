@@ -19,6 +19,8 @@ pub const HTTP_REQUESTS: &str = "qrlogin_http_requests_total";
 pub const EVENTS: &str = "qrlogin_events_total";
 pub const APPROVAL_NOTIFY_SECONDS: &str = "qrlogin_approval_notify_seconds";
 pub const WEBSOCKETS_OPEN: &str = "qrlogin_websockets_open";
+/// Sockets refused before the upgrade, by socket and by the cap that was full.
+pub const WEBSOCKETS_REFUSED: &str = "qrlogin_websockets_refused_total";
 pub const STORE_ERRORS: &str = "qrlogin_store_errors_total";
 
 /// From a millisecond to ten seconds: where an approval reaching its screen should land.

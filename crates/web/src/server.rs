@@ -29,11 +29,15 @@ pub fn bind(addr: IpAddr, port: u16, variable: &str) -> anyhow::Result<TcpListen
 
 /// Extractor settings both services share: JSON bodies up to 16 KiB, and every extractor
 /// failure answered in the one error shape.
+/// The largest body of a JSON call, a form or a webhook (camera frames and photos have their
+/// own limits).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
 pub fn configure_extractors(config: &mut web::ServiceConfig) {
     config
         .app_data(
             web::JsonConfig::default()
-                .limit(16 * 1024)
+                .limit(BODY_LIMIT)
                 .error_handler(|error, _| {
                     let api = match &error {
                         actix_web::error::JsonPayloadError::Overflow { .. }

@@ -15,6 +15,7 @@ use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::cookies::CookiePolicy;
 use crate::limits::StoreLimiter;
+use crate::sockets::{SocketRegistry, raise_descriptor_limit};
 
 /// Key prefix of everything qrlogin keeps in Redis.
 pub const REDIS_PREFIX: &str = "qrlogin:";
@@ -30,6 +31,8 @@ pub struct AppState {
     /// Every sign-in step, with its rules: what handlers call.
     pub signin: Arc<SignIn>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The WebSockets open on this instance, within their caps.
+    pub sockets: Arc<SocketRegistry>,
     pub shutdown: crate::shutdown::Shutdown,
 }
 
@@ -75,7 +78,13 @@ impl AppState {
             audit.clone(),
             limiter,
         ));
+        let sockets = Arc::new(SocketRegistry::new(
+            settings.sockets,
+            raise_descriptor_limit(),
+        ));
+        tracing::debug!(max_websockets = sockets.instance_cap(), "socket caps");
         Ok(Self {
+            sockets,
             settings: Arc::new(settings),
             audit,
             signin,

@@ -26,8 +26,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/readyz").get(readyz))
         .service(web::resource("/.well-known/jwks.json").get(me::jwks))
         .service(web::resource("/.well-known/oauth-authorization-server").get(oauth::metadata))
-        .service(web::resource("/oauth/device_authorization").post(oauth::device_authorization))
-        .service(web::resource("/oauth/token").post(oauth::token))
+        .service(
+            web::resource("/oauth/device_authorization")
+                .app_data(web::PayloadConfig::new(qrlogin_web::server::BODY_LIMIT))
+                .post(oauth::device_authorization),
+        )
+        .service(
+            web::resource("/oauth/token")
+                .app_data(web::PayloadConfig::new(qrlogin_web::server::BODY_LIMIT))
+                .post(oauth::token),
+        )
         .service(web::resource("/api/login-requests").post(login_requests::create))
         .service(
             web::resource("/api/login-requests/{id}")

@@ -272,7 +272,7 @@ impl Session {
         User::mentra(&self.user_id)
     }
 
-    #[tracing::instrument(name = "glasses session", skip_all, fields(session = %self.session_id))]
+    #[tracing::instrument(name = "glasses session", skip_all, fields(session = ?self.session_id))]
     async fn run(self, socket: AppSocket, mut sockets: mpsc::Receiver<AppSocket>) {
         tracing::info!("Mentra Live session connected");
         metrics::gauge!("qrlogin_glasses_sessions").increment(1.0);
@@ -349,11 +349,11 @@ impl Session {
                 }
                 Wake::Reconnected(Err(SocketError::Refused { code, message })) => {
                     // No more tries; the cloud may still hand us a socket by webhook.
-                    tracing::warn!(%code, %message, "MentraOS refused the reconnection");
+                    tracing::warn!(%code, ?message, "MentraOS refused the reconnection");
                     link.attempts = RECONNECT_AT.len();
                 }
                 Wake::Reconnected(Err(SocketError::Failed(reason))) => {
-                    tracing::warn!(%reason, "reconnecting failed");
+                    tracing::warn!(?reason, "reconnecting failed");
                 }
                 Wake::Cloud(event) => match event {
                     CloudEvent::Button(press) => {
@@ -364,7 +364,7 @@ impl Session {
                         message,
                     } => {
                         if matches!(&step, Step::Photo { photo, .. } if photo.id == request_id) {
-                            tracing::warn!(%message, "the glasses could not take the photo");
+                            tracing::warn!(?message, "the glasses could not take the photo");
                             step = self
                                 .give_up_on_photo(
                                     &mut link,
@@ -376,9 +376,12 @@ impl Session {
                     }
                     CloudEvent::Error { code, message } => {
                         if code == "PERMISSION_DENIED" {
-                            tracing::error!(%message, "MentraOS refused a photo: give the app the Camera permission in the MentraOS developer console");
+                            tracing::error!(
+                                ?message,
+                                "MentraOS refused a photo: give the app the Camera permission in the MentraOS developer console"
+                            );
                         } else {
-                            tracing::warn!(%code, %message, "MentraOS refused a request of this session");
+                            tracing::warn!(%code, ?message, "MentraOS refused a request of this session");
                         }
                     }
                     CloudEvent::Stopped => {
@@ -392,10 +395,10 @@ impl Session {
                     } => {
                         link.socket = None;
                         if r#final {
-                            tracing::info!(?code, %reason, "MentraOS closed the session");
+                            tracing::info!(?code, ?reason, "MentraOS closed the session");
                             break;
                         }
-                        tracing::warn!(?code, %reason, "the app socket dropped; reconnecting");
+                        tracing::warn!(?code, ?reason, "the app socket dropped; reconnecting");
                         self.dropped(&mut link);
                     }
                     CloudEvent::Other => {}

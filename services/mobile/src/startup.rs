@@ -76,7 +76,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(crate::frames::MAX_FRAME_BYTES))
                 .post(scan::frame),
         )
-        .service(web::resource("/webhook").post(glasses::webhook))
+        .service(
+            web::resource("/webhook")
+                .app_data(web::PayloadConfig::new(qrlogin_web::server::BODY_LIMIT))
+                .post(glasses::webhook),
+        )
         .service(web::resource("/photo-upload").post(glasses::photo_upload))
         .service(web::resource("/api/login-requests/{id}").get(scan::status))
         .service(web::resource("/api/login-requests/{id}/approve").post(scan::approve))

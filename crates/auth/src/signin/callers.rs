@@ -59,7 +59,7 @@ impl SignIn {
     }
 
     async fn refuse_credential(&self, caller: &Caller, detail: String) -> Result<(), Refusal> {
-        self.spend(caller, Bucket::RejectedTokenPerIp, &caller.ip)
+        self.spend(caller, Bucket::RejectedTokenPerIp, &self.network_of(caller))
             .await?;
         let mut draft = self.draft(AuditEvent::TokenRejected, caller);
         draft.detail(detail);

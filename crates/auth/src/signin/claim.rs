@@ -176,7 +176,8 @@ impl SignIn {
         self.spend(caller, Bucket::ScanPerUser, &user.id).await?;
         // Guessing codes is what the per-IP budget stops. Every attempt spends it up front,
         // so parallel guesses cannot outrun the count and a hit refunds nothing.
-        self.spend(caller, Bucket::ScanPerIp, &caller.ip).await?;
+        self.spend(caller, Bucket::ScanPerIp, &self.network_of(caller))
+            .await?;
         let id = self.only_request(targets?).await?;
         draft.login_request(&id);
         let now = self.now();
@@ -207,7 +208,7 @@ impl SignIn {
             draft.detail(network_mismatch_detail(screen_ip, &caller.ip));
         }
         Ok(Claimed {
-            prompt: Prompt::of(&claimed, &caller.ip, now),
+            prompt: Prompt::of(&claimed, &caller.ip, &self.policy.networks, now),
             request: claimed,
         })
     }
@@ -267,7 +268,7 @@ impl SignIn {
         let Some(claim) = request.claim.as_ref().filter(|c| c.user.id == user.id) else {
             return Err(no_such_request());
         };
-        Ok(Prompt::of(&request, &claim.ip, now))
+        Ok(Prompt::of(&request, &claim.ip, &self.policy.networks, now))
     }
 
     /// The claimant approves or denies. An approval in PIN mode (the request's client's, else

@@ -133,7 +133,8 @@ impl SignIn {
         if let Some(why) = client.device_grant_refusal() {
             // Recorded, for it is what probing a client's public id looks like; paid for
             // first, so that probing cannot flood the trail.
-            self.spend(caller, Bucket::CreatePerIp, &caller.ip).await?;
+            self.spend(caller, Bucket::CreatePerIp, &self.network_of(caller))
+                .await?;
             let mut draft = self.draft(AuditEvent::Create, caller);
             draft
                 .client(&client.name)

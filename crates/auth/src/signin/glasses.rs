@@ -21,7 +21,8 @@ impl SignIn {
     /// A MentraOS session webhook makes us dial the cloud with our API key: a per-IP budget
     /// applies (the cloud's few addresses carry every wearer's webhooks).
     pub async fn admit_webhook(&self, caller: &Caller) -> Result<(), Refusal> {
-        self.spend(caller, Bucket::WebhooksPerIp, &caller.ip).await
+        self.spend(caller, Bucket::WebhooksPerIp, &self.network_of(caller))
+            .await
     }
 
     /// The pending photo an upload's bearer token names, if the token is its own and the

@@ -235,7 +235,7 @@ impl SignIn {
         draft.detail("device link");
         let confirmation = self.policy.confirms_links();
         let claimed = async {
-            self.spend(caller, Bucket::LinkClaimsPerIp, &caller.ip)
+            self.spend(caller, Bucket::LinkClaimsPerIp, &self.network_of(caller))
                 .await?;
             let link = self.live_link(id).await?;
             draft.user(&link.user.id);

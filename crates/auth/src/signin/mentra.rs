@@ -47,7 +47,8 @@ pub enum MentraSignIn {
 impl SignIn {
     /// Each webview entry can cost a call to the MentraOS cloud: a per-IP budget applies.
     pub async fn admit_webview(&self, caller: &Caller) -> Result<(), Refusal> {
-        self.spend(caller, Bucket::WebviewPerIp, &caller.ip).await
+        self.spend(caller, Bucket::WebviewPerIp, &self.network_of(caller))
+            .await
     }
 
     /// Marks a signed user token as used, until the last second it is accepted (its `exp`

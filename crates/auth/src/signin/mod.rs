@@ -110,6 +110,11 @@ impl SignIn {
     /// Spends one event of `bucket` for `subject`; past the budget, `rate_limited` with when
     /// to retry, and one audit record of who hit which limit per bucket, subject and period, so
     /// a flood of refused requests cannot push the real records out of the capped trail.
+    /// The caller's network: what every per-IP budget counts (an IPv6 connection's /64).
+    fn network_of(&self, caller: &Caller) -> String {
+        self.policy.networks.network_of(&caller.ip)
+    }
+
     async fn spend(&self, caller: &Caller, bucket: Bucket, subject: &str) -> Result<(), Refusal> {
         let Some(limited) = self.limiter.spend(bucket, subject).await? else {
             return Ok(());

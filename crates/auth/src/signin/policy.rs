@@ -1,10 +1,9 @@
 //! The rules every entry point shares: what a network mismatch does, which codes in a picture
 //! may be claimed, and the deployment's defaults. Settings become a [`Policy`] once, at start.
 
-use std::net::IpAddr;
-
 use crate::client::ConfirmationMode;
 use crate::flows::Lifetimes;
+use crate::network::NetworkGrouping;
 
 /// What a phone on another network than the screen may do (`NETWORK_MISMATCH`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +57,8 @@ pub struct Policy {
     pub lifetimes: Lifetimes,
     pub link_confirmation: LinkConfirmation,
     pub link_ttl_ms: i64,
+    /// What counts as one network: for per-IP budgets and for "same network".
+    pub networks: NetworkGrouping,
 }
 
 /// What the policy makes of a claim from another network than the screen's.
@@ -71,7 +72,7 @@ pub enum NetworkVerdict {
 
 impl Policy {
     pub fn network_verdict(&self, entry: Entry, screen_ip: &str, phone_ip: &str) -> NetworkVerdict {
-        if same_network(screen_ip, phone_ip) {
+        if self.networks.same_network(screen_ip, phone_ip) {
             NetworkVerdict::SameNetwork
         } else if self.refuses_mismatch(entry) {
             NetworkVerdict::Refused
@@ -95,15 +96,6 @@ impl Policy {
                 phones_refused || self.glasses_network_mismatch == GlassesNetworkMismatch::Refuse
             }
         }
-    }
-}
-
-/// Whether two client addresses look like one network: the same IPv4 /24 or IPv6 /64.
-pub fn same_network(a: &str, b: &str) -> bool {
-    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
-        (Ok(IpAddr::V4(a)), Ok(IpAddr::V4(b))) => a.octets()[..3] == b.octets()[..3],
-        (Ok(IpAddr::V6(a)), Ok(IpAddr::V6(b))) => a.segments()[..4] == b.segments()[..4],
-        _ => false,
     }
 }
 
@@ -131,6 +123,7 @@ mod tests {
             },
             link_confirmation: LinkConfirmation::Confirm,
             link_ttl_ms: 1,
+            networks: NetworkGrouping::default(),
         }
     }
 
@@ -147,7 +140,7 @@ mod tests {
             NetworkVerdict::Refused
         );
         assert_eq!(
-            defaults.network_verdict(Entry::Glasses, screen, "203.0.113.99"),
+            defaults.network_verdict(Entry::Glasses, screen, screen),
             NetworkVerdict::SameNetwork
         );
         let opted_in = policy(NetworkMismatch::Warn, GlassesNetworkMismatch::Allow);
@@ -165,13 +158,5 @@ mod tests {
             strict.network_verdict(Entry::Glasses, screen, elsewhere),
             NetworkVerdict::Refused
         );
-    }
-
-    #[test]
-    fn networks_compare_by_prefix() {
-        assert!(same_network("192.0.2.10", "192.0.2.99"));
-        assert!(!same_network("203.0.113.7", "198.51.100.9"));
-        assert!(!same_network("unknown", "unknown"));
-        assert!(same_network("2001:db8:1:2::1", "2001:db8:1:2:ffff::9"));
     }
 }

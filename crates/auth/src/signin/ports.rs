@@ -39,7 +39,11 @@ pub enum Bucket {
     ScanPerIp,
     PollPerRequest,
     LoginPerIp,
+    /// Password tries on an account from networks that never signed in to it: a spray from
+    /// many networks is slowed, and the owner on a usual network is not locked out by it.
     LoginPerAccount,
+    /// Password tries on one account from one network.
+    LoginPerAccountNetwork,
     PinPerRequest,
     WebviewPerIp,
     RejectedTokenPerIp,
@@ -63,6 +67,7 @@ impl Bucket {
             Self::PollPerRequest => "poll-request",
             Self::LoginPerIp => "login-ip",
             Self::LoginPerAccount => "login-account",
+            Self::LoginPerAccountNetwork => "login-account-network",
             Self::PinPerRequest => "pin-request",
             Self::WebviewPerIp => "webview-ip",
             Self::RejectedTokenPerIp => "rejected-token-ip",

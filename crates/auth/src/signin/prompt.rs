@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::LoginState;
 use crate::login_request::{LoginRequest, UnixMillis};
-use crate::signin::policy::same_network;
+use crate::network::NetworkGrouping;
 
 /// Everything the screen reported about itself, and how the claim relates to it.
 #[derive(Clone, Debug, Serialize)]
@@ -34,7 +34,12 @@ pub struct Prompt {
 
 impl Prompt {
     /// The request as its claimant (whose address is `claimant_ip`) sees it at `now`.
-    pub fn of(request: &LoginRequest, claimant_ip: &str, now: UnixMillis) -> Self {
+    pub fn of(
+        request: &LoginRequest,
+        claimant_ip: &str,
+        networks: &NetworkGrouping,
+        now: UnixMillis,
+    ) -> Self {
         Self {
             id: request.id.to_string(),
             state: request.state_at(now),
@@ -42,7 +47,7 @@ impl Prompt {
             client_name: request.screen.client_name.clone(),
             screen_device: describe_user_agent(&request.screen.user_agent),
             screen_ip: request.screen.ip.clone(),
-            same_network: same_network(&request.screen.ip, claimant_ip),
+            same_network: networks.same_network(&request.screen.ip, claimant_ip),
             started_seconds_ago: (now - request.created_at).max(0) / 1000,
             expires_in: (request.expires_at - now).max(0) / 1000,
             pin_failed_attempts: request.pin.as_ref().map(|pin| pin.failed_attempts),
@@ -103,7 +108,8 @@ mod tests {
             ..ScreenContext::default()
         };
         let request = LoginRequest::create(screen, 0, 60_000).request;
-        let near = Prompt::of(&request, "203.0.113.8", 0).spoken();
+        let networks = NetworkGrouping::default();
+        let near = Prompt::of(&request, "203.0.113.7", &networks, 0).spoken();
         let code: String = request.user_code.display().replace('-', "");
         assert!(
             near.starts_with("Sign in to Space on Firefox, Linux, code "),
@@ -111,7 +117,7 @@ mod tests {
         );
         assert!(near.contains(&code.chars().map(String::from).collect::<Vec<_>>().join(" ")));
         assert!(!near.contains("different network"));
-        let far = Prompt::of(&request, "198.51.100.9", 0).spoken();
+        let far = Prompt::of(&request, "198.51.100.9", &networks, 0).spoken();
         assert!(far.contains("different network"), "{far}");
         assert!(far.ends_with("Press again to confirm."));
     }

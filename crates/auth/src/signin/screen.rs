@@ -57,7 +57,10 @@ impl SignIn {
                     self.spend(caller, Bucket::CreatePerClient, &client.id)
                         .await?
                 }
-                _ => self.spend(caller, Bucket::CreatePerIp, &caller.ip).await?,
+                _ => {
+                    self.spend(caller, Bucket::CreatePerIp, &self.network_of(caller))
+                        .await?
+                }
             }
             let ttl = self.policy.lifetimes.qr_ttl_ms;
             Ok(flows::create_request(self.store(), screen, self.now(), ttl).await?)

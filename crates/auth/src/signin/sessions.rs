@@ -12,6 +12,11 @@ use crate::session::SessionKind;
 use crate::signin::{Bucket, Caller, SignIn};
 use crate::tokens::AccessClaims;
 
+/// Networks an account signed in from: their tries do not spend the account's own budget.
+const KNOWN_NETWORK: &str = "known-network";
+/// How long a network stays known after its last successful sign-in: 30 days.
+const KNOWN_NETWORK_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// Where a signing-out caller stands.
 pub struct SignedInCaller<'a> {
     pub user: &'a User,
@@ -43,9 +48,19 @@ impl SignIn {
         draft.detail("local account");
         let signed_in = async {
             let account_key = username.trim().to_ascii_lowercase();
-            self.spend(caller, Bucket::LoginPerIp, &caller.ip).await?;
-            self.spend(caller, Bucket::LoginPerAccount, &account_key)
+            let network = self.network_of(caller);
+            let account_network = format!("{account_key}|{network}");
+            self.spend(caller, Bucket::LoginPerIp, &network).await?;
+            self.spend(caller, Bucket::LoginPerAccountNetwork, &account_network)
                 .await?;
+            let known = (self.store())
+                .get_ephemeral(KNOWN_NETWORK, &account_network)
+                .await?
+                .is_some();
+            if !known {
+                self.spend(caller, Bucket::LoginPerAccount, &account_key)
+                    .await?;
+            }
             let account = match Username::parse(username) {
                 Ok(username) => self.store().load_account(&username).await?,
                 Err(_) => None,
@@ -71,6 +86,10 @@ impl SignIn {
                     "This account is disabled.",
                 ));
             }
+            let until = self.now().saturating_add(KNOWN_NETWORK_MS);
+            (self.store())
+                .put_ephemeral(KNOWN_NETWORK, &account_network, "", until)
+                .await?;
             self.start_phone_session(caller, account.user()).await
         }
         .await;

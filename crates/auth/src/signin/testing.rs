@@ -98,6 +98,7 @@ pub fn policy() -> Policy {
         },
         link_confirmation: LinkConfirmation::Confirm,
         link_ttl_ms: 300_000,
+        networks: crate::network::NetworkGrouping::default(),
     }
 }
 

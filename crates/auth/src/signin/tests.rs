@@ -59,6 +59,7 @@ impl Screens for World {
 #[tokio::test]
 async fn a_picture_with_two_of_our_codes_claims_neither() {
     let world = world(GlassesNetworkMismatch::Refuse).await;
+    // The wearer shares the real screen's network (one NAT address).
     let (real, real_qr) = world.screen_at("192.0.2.10").await;
     let (planted, planted_qr) = world.screen_at("192.0.2.11").await;
     let wearer = User::mentra("wendy@example.com");
@@ -68,7 +69,7 @@ async fn a_picture_with_two_of_our_codes_claims_neither() {
     ] {
         let refused = world
             .signin
-            .claim(&caller("192.0.2.50"), wearer.clone(), source)
+            .claim(&caller("192.0.2.10"), wearer.clone(), source)
             .await
             .err()
             .unwrap();
@@ -84,7 +85,7 @@ async fn a_picture_with_two_of_our_codes_claims_neither() {
     let claimed = world
         .signin
         .claim(
-            &caller("192.0.2.50"),
+            &caller("192.0.2.10"),
             wearer,
             ClaimSource::GlassesPhoto(vec![real_qr.clone(), real_qr]),
         )
@@ -224,12 +225,12 @@ async fn every_entry_point_spends_the_same_budgets_for_a_claim() {
         world.limits.spent(),
         [
             (Bucket::ScanPerUser, "mentra:bob@example.com".to_owned()),
-            (Bucket::ScanPerIp, "192.0.2.20".to_owned()),
+            (Bucket::ScanPerIp, "192.0.2.20/32".to_owned()),
             (Bucket::FramesPerUser, "mentra:bob@example.com".to_owned()),
             (Bucket::ScanPerUser, "mentra:bob@example.com".to_owned()),
-            (Bucket::ScanPerIp, "192.0.2.20".to_owned()),
+            (Bucket::ScanPerIp, "192.0.2.20/32".to_owned()),
             (Bucket::ScanPerUser, "mentra:bob@example.com".to_owned()),
-            (Bucket::ScanPerIp, "192.0.2.20".to_owned()),
+            (Bucket::ScanPerIp, "192.0.2.20/32".to_owned()),
         ],
         "a malformed attempt spends like any other"
     );

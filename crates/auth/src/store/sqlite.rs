@@ -47,6 +47,43 @@ const SCHEMA: &str = "
     CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user_id, seq);
 ";
 
+/// The database holds sessions, password hashes and (in dev) the signing key: its directory is
+/// the owner's alone (0700) and the file too (0600; SQLite gives its `-wal` and `-shm` files
+/// the database's mode). A directory or file made by an older version is tightened.
+fn private_files(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(directory) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the data directory {}: {e}",
+                    directory.display()
+                )
+            })?;
+        if let Err(e) = std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700))
+        {
+            tracing::warn!(directory = %directory.display(), "cannot make the data directory private: {e}");
+        }
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if Path::new(&file).exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| anyhow::anyhow!("cannot make {file} private: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
     /// Rate-limit buckets (µs arrival times). One process serves the embedded store, so they
@@ -69,11 +106,7 @@ impl SqliteStore {
     ) -> Result<Arc<Self>, StoreError> {
         let path = path.to_owned();
         let connection = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    anyhow::anyhow!("cannot create the data directory {}: {e}", parent.display())
-                })?;
-            }
+            private_files(&path)?;
             let connection = Connection::open(&path)
                 .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
             connection.pragma_update(None, "journal_mode", "WAL")?;

@@ -17,9 +17,10 @@ use qrlogin_auth::events::SignInSubscription;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::SessionKind;
 use qrlogin_web::auth::DesktopUser;
-use qrlogin_web::client::describe_user_agent;
+use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use qrlogin_web::http::ServiceOrigin;
 use qrlogin_web::metrics::{APPROVAL_NOTIFY_SECONDS, OpenSocket};
+use qrlogin_web::sockets::{SocketHolder, SocketPermit};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::Serialize;
 use tracing::Instrument;
@@ -119,10 +120,16 @@ fn refuse_other_sites(request: &HttpRequest, origin: &ServiceOrigin) -> Result<(
     }
 }
 
+/// The caller's network, as every socket is counted against it.
+fn network_of(state: &AppState, caller: &ClientInfo) -> SocketHolder {
+    SocketHolder::Network(state.settings.networks.network_of(&caller.ip))
+}
+
 pub async fn events(
     state: web::Data<AppState>,
     origin: web::Data<ServiceOrigin>,
     request: HttpRequest,
+    caller: ClientInfo,
     body: web::Payload,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -131,11 +138,18 @@ pub async fn events(
     // Subscribe first: whatever happens after this point reaches the socket.
     let subscription = state.store.events().subscribe(&id);
     let current = load_owned(&request, &state, &id).await?;
+    let permit = state.sockets.admit(
+        "login_request",
+        vec![
+            SocketHolder::LoginRequest(id.to_string()),
+            network_of(&state, &caller),
+        ],
+    )?;
     let (response, session, stream) = actix_ws::handle(&request, body)
         .map_err(|e| ApiError::invalid(format!("This address speaks WebSocket only: {e}")))?;
     let span = tracing::info_span!("login request socket", request = %id);
     actix_web::rt::spawn(
-        stream_states(state, current, subscription, session, stream).instrument(span),
+        stream_states(state, current, subscription, session, stream, permit).instrument(span),
     );
     Ok(response)
 }
@@ -146,6 +160,7 @@ async fn stream_states(
     mut subscription: qrlogin_auth::events::Subscription,
     mut session: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
+    _permit: SocketPermit,
 ) {
     let _open = OpenSocket::new("login_request");
     let mut latest = Arc::new(current);
@@ -212,15 +227,24 @@ pub async fn sign_ins(
     origin: web::Data<ServiceOrigin>,
     request: HttpRequest,
     body: web::Payload,
+    client: ClientInfo,
     DesktopUser(caller): DesktopUser,
 ) -> Result<HttpResponse, ApiError> {
     refuse_other_sites(&request, &origin)?;
+    let permit = state.sockets.admit(
+        "sign_ins",
+        vec![
+            SocketHolder::User(caller.user.id.clone()),
+            network_of(&state, &client),
+        ],
+    )?;
     let subscription = state.store.events().subscribe_sign_ins(&caller.user.id);
     let (response, session, stream) = actix_ws::handle(&request, body)
         .map_err(|e| ApiError::invalid(format!("This address speaks WebSocket only: {e}")))?;
     let span = tracing::info_span!("sign-in notices socket");
+    let own_session = caller.session_id;
     actix_web::rt::spawn(
-        stream_sign_ins(state, caller.session_id, subscription, session, stream).instrument(span),
+        stream_sign_ins(state, own_session, subscription, session, stream, permit).instrument(span),
     );
     Ok(response)
 }
@@ -231,6 +255,7 @@ async fn stream_sign_ins(
     mut subscription: SignInSubscription,
     mut session: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
+    _permit: SocketPermit,
 ) {
     let _open = OpenSocket::new("sign_ins");
     let mut live = Liveness::start().await;

@@ -11,7 +11,7 @@ use qrlogin_web::client::ClientInfo;
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde_json::json;
 
-use crate::frames::{FrameReader, MAX_FRAME_BYTES};
+use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
 use crate::glasses::{Glasses, StartError};
 
 /// What the MentraOS SDK answers; the cloud only looks at the status.
@@ -29,16 +29,19 @@ pub async fn webhook(
     client: ClientInfo,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // Every call spends, whatever it says: an unsigned endpoint is a flooding point.
+    state.signin.admit_webhook(&client).await?;
     let hook: Webhook = serde_json::from_slice(&body).map_err(|_| {
         ApiError::invalid(
             "Expected a MentraOS webhook: a session_request or stop_request with its sessionId.",
         )
     })?;
+    refuse_odd_session_ids(&hook)?;
     match hook {
         Webhook::StopRequest(stop) => {
             // Nothing is stopped on the word of an unsigned request: the cloud follows it
             // with `app_stopped` and a close on the session's own socket, which ends it.
-            tracing::info!(session = %stop.session_id, reason = ?stop.reason, held = glasses.holds(&stop.session_id), "MentraOS says a session stops");
+            tracing::info!(session = ?stop.session_id, reason = ?stop.reason, held = glasses.holds(&stop.session_id), "MentraOS says a session stops");
             Ok(success())
         }
         Webhook::SessionRequest(_) if state.shutdown.is_draining() => {
@@ -50,7 +53,6 @@ pub async fn webhook(
             ))
         }
         Webhook::SessionRequest(request) => {
-            state.signin.admit_webhook(&client).await?;
             let started = glasses
                 .clone()
                 .into_inner()
@@ -66,7 +68,7 @@ pub async fn webhook(
                     "The session_request names no websocketUrl.",
                 )),
                 Err(StartError::HostNotAllowed(why)) => {
-                    tracing::warn!(session = %request.session_id, %why, "webhook refused");
+                    tracing::warn!(session = ?request.session_id, %why, "webhook refused");
                     Err(ApiError::new(
                         ErrorCode::Forbidden,
                         format!("Refused: {why}."),
@@ -75,7 +77,7 @@ pub async fn webhook(
                 Err(StartError::Socket(error)) => {
                     // What the cloud said stays in our log: repeated to the caller, it would
                     // tell anyone whether an address has a live MentraOS session.
-                    tracing::warn!(session = %request.session_id, %error, "cannot open the app socket");
+                    tracing::warn!(session = ?request.session_id, %error, "cannot open the app socket");
                     Err(ApiError::new(
                         ErrorCode::UpstreamError,
                         "The MentraOS app socket could not be opened.",
@@ -85,6 +87,25 @@ pub async fn webhook(
             }
         }
     }
+}
+
+/// MentraOS names a session `{userId}-{packageName}`: anything longer, or with control
+/// characters (a newline would forge a log line), is not from the cloud.
+fn refuse_odd_session_ids(hook: &Webhook) -> Result<(), ApiError> {
+    const LONGEST: usize = 320;
+    let session_id = match hook {
+        Webhook::StopRequest(stop) => &stop.session_id,
+        Webhook::SessionRequest(request) => &request.session_id,
+    };
+    if session_id.is_empty()
+        || session_id.len() > LONGEST
+        || session_id.chars().any(char::is_control)
+    {
+        return Err(ApiError::invalid(
+            "The sessionId is not one MentraOS makes: 1 to 320 printable characters.",
+        ));
+    }
+    Ok(())
 }
 
 /// The parts of an upload we use.
@@ -173,7 +194,7 @@ pub async fn photo_upload(
             // The glasses send JPEG; an unnamed part is read as one.
             let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
             reader
-                .read(Some(&content_type), bytes)
+                .read(&Reader::Glasses, Some(&content_type), bytes)
                 .await
                 .map_err(Refusal::from)
         }

@@ -12,7 +12,7 @@ use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
 
-use crate::frames::FrameReader;
+use crate::frames::{FrameReader, Reader};
 
 /// Exactly one of the three ways to name a request.
 #[derive(Deserialize)]
@@ -73,7 +73,9 @@ pub async fn frame(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let texts = reader.read(content_type, body).await?;
+    let texts = reader
+        .read(&Reader::Phone(caller.user.id.clone()), content_type, body)
+        .await?;
     let claimed = state
         .signin
         .claim(&client, caller.user, ClaimSource::Frame(texts))

@@ -1,0 +1,51 @@
+//! The embedded database holds sessions, password hashes and (in dev) the signing key: nobody
+//! but its owner may read it, whatever the umask.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use qrlogin_auth::store::Store;
+use qrlogin_auth::store::sqlite::SqliteStore;
+
+fn mode(path: &Path) -> u32 {
+    let metadata = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    metadata.permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn the_database_and_its_directory_are_the_owners_alone() {
+    let root = tempfile::tempdir().unwrap();
+    let directory = root.path().join("data");
+    let database = directory.join("qrlogin.sqlite3");
+    let store = SqliteStore::open(&database).await.unwrap();
+    store
+        .shared_signing_key("a key, as dev mode keeps one".to_owned().into())
+        .await
+        .unwrap();
+
+    assert_eq!(mode(&directory), 0o700, "the data directory");
+    for file in [
+        "qrlogin.sqlite3",
+        "qrlogin.sqlite3-wal",
+        "qrlogin.sqlite3-shm",
+    ] {
+        let path = directory.join(file);
+        assert!(path.exists(), "{file} exists after a write");
+        assert_eq!(mode(&path), 0o600, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn a_database_left_readable_by_an_older_version_is_made_private() {
+    let root = tempfile::tempdir().unwrap();
+    let directory = root.path().join("data");
+    std::fs::create_dir(&directory).unwrap();
+    std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let database = directory.join("qrlogin.sqlite3");
+    drop(SqliteStore::open(&database).await.unwrap());
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let _store = SqliteStore::open(&database).await.unwrap();
+    assert_eq!(mode(&directory), 0o700);
+    assert_eq!(mode(&database), 0o600);
+}
