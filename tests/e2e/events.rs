@@ -58,6 +58,16 @@ async fn a_socket_without_the_desktop_secret_or_from_another_site_is_refused() {
     assert_eq!(error_code(foreign).await, (403, "forbidden".into()));
 }
 
+/// One instance on the embedded store, and a page waiting on its socket (pending heard).
+async fn a_waiting_page() -> Option<(TestCluster, Created, crate::helpers::Events)> {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await?;
+    let screen = cluster.screen(0);
+    let created = screen.create().await;
+    let mut events = screen.events(&created).await;
+    assert_eq!(events.next_state().await.unwrap()["state"], "pending");
+    Some((cluster, created, events))
+}
+
 /// Whatever a client sends on the socket (arbitrary text, binary, huge or empty frames), the
 /// server ignores it and goes on reporting the request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,13 +76,9 @@ async fn arbitrary_client_messages_do_not_disturb_the_socket() {
     use proptest::strategy::{Strategy, ValueTree};
     use tokio_tungstenite::tungstenite::Message;
 
-    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+    let Some((cluster, created, mut events)) = a_waiting_page().await else {
         return;
     };
-    let screen = cluster.screen(0);
-    let created = screen.create().await;
-    let mut events = screen.events(&created).await;
-    assert_eq!(events.next_state().await.unwrap()["state"], "pending");
 
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let texts = proptest::collection::vec("\\PC{0,200}", 64);
@@ -105,13 +111,9 @@ async fn a_close_from_the_client_is_answered() {
     use tokio_tungstenite::tungstenite::protocol::CloseFrame;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+    let Some((_cluster, _created, mut events)) = a_waiting_page().await else {
         return;
     };
-    let screen = cluster.screen(0);
-    let created = screen.create().await;
-    let mut events = screen.events(&created).await;
-    assert_eq!(events.next_state().await.unwrap()["state"], "pending");
     let leaving = CloseFrame {
         code: CloseCode::Away,
         reason: "".into(),

@@ -34,6 +34,16 @@ pub enum Webhook {
     StopRequest(StopRequest),
 }
 
+impl Webhook {
+    /// The session the call is about, whichever kind it is.
+    pub fn session_id(&self) -> &str {
+        match self {
+            Self::SessionRequest(request) => &request.session_id,
+            Self::StopRequest(stop) => &stop.session_id,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRequest {

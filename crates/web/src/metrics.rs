@@ -85,19 +85,3 @@ pub async fn render(state: web::Data<AppState>) -> HttpResponse {
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
 }
-
-/// Counts a WebSocket as open for as long as it lives.
-pub struct OpenSocket(&'static str);
-
-impl OpenSocket {
-    pub fn new(kind: &'static str) -> Self {
-        metrics::gauge!(WEBSOCKETS_OPEN, "socket" => kind).increment(1.0);
-        Self(kind)
-    }
-}
-
-impl Drop for OpenSocket {
-    fn drop(&mut self) {
-        metrics::gauge!(WEBSOCKETS_OPEN, "socket" => self.0).decrement(1.0);
-    }
-}

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::WEBSOCKETS_REFUSED;
+use crate::metrics::{WEBSOCKETS_OPEN, WEBSOCKETS_REFUSED};
 
 /// The configured caps (`WEBSOCKETS_PER_REQUEST`, `…_PER_IP`, `…_PER_USER`, `MAX_WEBSOCKETS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,9 +73,11 @@ pub struct SocketRegistry {
     open: Mutex<OpenCounts>,
 }
 
-/// An admitted socket's place: given back when dropped, however the socket ends.
+/// An admitted socket's place, counted in `qrlogin_websockets_open` as long as it lives: given
+/// back when dropped, however the socket ends.
 pub struct SocketPermit {
     registry: Arc<SocketRegistry>,
+    socket: &'static str,
     holders: Vec<SocketHolder>,
 }
 
@@ -122,8 +124,11 @@ impl SocketRegistry {
         for holder in &holders {
             *open.by_holder.entry(holder.clone()).or_insert(0) += 1;
         }
+        drop(open);
+        metrics::gauge!(WEBSOCKETS_OPEN, "socket" => socket).increment(1.0);
         Ok(SocketPermit {
             registry: Arc::clone(self),
+            socket,
             holders,
         })
     }
@@ -151,6 +156,7 @@ fn refuse(
 
 impl Drop for SocketPermit {
     fn drop(&mut self) {
+        metrics::gauge!(WEBSOCKETS_OPEN, "socket" => self.socket).decrement(1.0);
         let mut open = self
             .registry
             .open
@@ -176,29 +182,30 @@ pub fn instance_cap(descriptor_limit: Option<u64>) -> u32 {
     u32::try_from(limit.saturating_sub(margin).max(1)).unwrap_or(u32::MAX)
 }
 
-/// Raises the soft descriptor limit to the hard one (as far as 1,048,576) and returns it, so
-/// that the instance cap is as high as the operator allowed. `None` where it cannot be read.
-pub fn raise_descriptor_limit() -> Option<u64> {
+/// The process's (soft) descriptor limit; `None` where it cannot be read or is unlimited.
+pub fn descriptor_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// Raises the soft descriptor limit to the hard one (as far as 1,048,576), so that the instance
+/// cap is as high as the operator allowed. Once per process, at start; a failure leaves the
+/// limit as it was.
+pub fn raise_descriptor_limit() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let current = getrlimit(Resource::Nofile);
-    let soft = current.current?;
-    let wanted = current
-        .maximum
-        .map_or(soft, |hard| hard.min(1 << 20))
-        .max(soft);
-    if wanted > soft
-        && setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: Some(wanted),
-                maximum: current.maximum,
-            },
-        )
-        .is_ok()
-    {
-        return Some(wanted);
+    let (Some(soft), Some(hard)) = (current.current, current.maximum) else {
+        return;
+    };
+    let wanted = hard.min(1 << 20);
+    if wanted > soft {
+        let raised = Rlimit {
+            current: Some(wanted),
+            maximum: current.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(soft, hard, "cannot raise the descriptor limit: {e}");
+        }
     }
-    Some(soft)
 }
 
 #[cfg(test)]

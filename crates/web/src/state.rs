@@ -15,7 +15,7 @@ use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::cookies::CookiePolicy;
 use crate::limits::StoreLimiter;
-use crate::sockets::{SocketRegistry, raise_descriptor_limit};
+use crate::sockets::{SocketRegistry, descriptor_limit, raise_descriptor_limit};
 
 /// Key prefix of everything qrlogin keeps in Redis.
 pub const REDIS_PREFIX: &str = "qrlogin:";
@@ -40,6 +40,7 @@ impl AppState {
     /// Settings → the store (Redis when `REDIS_URL` is set, else SQLite in `DATA_DIR`) →
     /// the signing keys. One store per process, shared by both services when embedded.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        raise_descriptor_limit();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = open_store(&settings, Arc::clone(&clock), REDIS_PREFIX).await?;
         Self::with_store(settings, store, clock).await
@@ -78,10 +79,7 @@ impl AppState {
             audit.clone(),
             limiter,
         ));
-        let sockets = Arc::new(SocketRegistry::new(
-            settings.sockets,
-            raise_descriptor_limit(),
-        ));
+        let sockets = Arc::new(SocketRegistry::new(settings.sockets, descriptor_limit()));
         tracing::debug!(max_websockets = sockets.instance_cap(), "socket caps");
         Ok(Self {
             sockets,

@@ -49,20 +49,18 @@ impl Default for FrameReader {
     }
 }
 
-/// A user's turn at the decoders: given back when dropped.
+/// A phone user's turn at the decoders: given back when dropped.
 struct Turn {
     reading: Arc<Mutex<HashSet<String>>>,
-    user: Option<String>,
+    user: String,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        if let Some(user) = &self.user {
-            self.reading
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(user);
-        }
+        self.reading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.user);
     }
 }
 
@@ -75,12 +73,10 @@ impl FrameReader {
         }
     }
 
-    fn turn(&self, reader: &Reader) -> Result<Turn, ApiError> {
+    /// The phone user's turn (none for the glasses, whose photos come one per token).
+    fn turn(&self, reader: &Reader) -> Result<Option<Turn>, ApiError> {
         let Reader::Phone(user) = reader else {
-            return Ok(Turn {
-                reading: Arc::clone(&self.reading),
-                user: None,
-            });
+            return Ok(None);
         };
         let mut reading = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
         if !reading.insert(user.clone()) {
@@ -90,14 +86,17 @@ impl FrameReader {
                 "Your last picture is still being read: wait for its answer before sending another.",
             ));
         }
-        Ok(Turn {
+        Ok(Some(Turn {
             reading: Arc::clone(&self.reading),
-            user: Some(user.clone()),
-        })
+            user: user.clone(),
+        }))
     }
 
     /// A decoder for `reader`, waited for in turn; what it holds is given back when dropped.
-    async fn decoder(&self, reader: &Reader) -> Result<(Turn, OwnedSemaphorePermit), ApiError> {
+    async fn decoder(
+        &self,
+        reader: &Reader,
+    ) -> Result<(Option<Turn>, OwnedSemaphorePermit), ApiError> {
         let turn = self.turn(reader)?;
         let pool = match reader {
             Reader::Phone(_) => &self.phone_decoders,

@@ -111,7 +111,7 @@ impl SignIn {
     /// to retry, and one audit record of who hit which limit per bucket, subject and period, so
     /// a flood of refused requests cannot push the real records out of the capped trail.
     /// The caller's network: what every per-IP budget counts (an IPv6 connection's /64).
-    fn network_of(&self, caller: &Caller) -> String {
+    pub fn network_of(&self, caller: &Caller) -> String {
         self.policy.networks.network_of(&caller.ip)
     }
 

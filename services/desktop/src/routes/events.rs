@@ -19,7 +19,7 @@ use qrlogin_auth::session::SessionKind;
 use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use qrlogin_web::http::ServiceOrigin;
-use qrlogin_web::metrics::{APPROVAL_NOTIFY_SECONDS, OpenSocket};
+use qrlogin_web::metrics::APPROVAL_NOTIFY_SECONDS;
 use qrlogin_web::sockets::{SocketHolder, SocketPermit};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::Serialize;
@@ -122,7 +122,7 @@ fn refuse_other_sites(request: &HttpRequest, origin: &ServiceOrigin) -> Result<(
 
 /// The caller's network, as every socket is counted against it.
 fn network_of(state: &AppState, caller: &ClientInfo) -> SocketHolder {
-    SocketHolder::Network(state.settings.networks.network_of(&caller.ip))
+    SocketHolder::Network(state.signin.network_of(caller))
 }
 
 pub async fn events(
@@ -162,7 +162,6 @@ async fn stream_states(
     mut stream: actix_ws::MessageStream,
     _permit: SocketPermit,
 ) {
-    let _open = OpenSocket::new("login_request");
     let mut latest = Arc::new(current);
     let close = 'socket: {
         if session.text(message(&latest, state.now())).await.is_err() {
@@ -257,7 +256,6 @@ async fn stream_sign_ins(
     mut stream: actix_ws::MessageStream,
     _permit: SocketPermit,
 ) {
-    let _open = OpenSocket::new("sign_ins");
     let mut live = Liveness::start().await;
     let close = loop {
         tokio::select! {

@@ -93,10 +93,7 @@ pub async fn webhook(
 /// characters (a newline would forge a log line), is not from the cloud.
 fn refuse_odd_session_ids(hook: &Webhook) -> Result<(), ApiError> {
     const LONGEST: usize = 320;
-    let session_id = match hook {
-        Webhook::StopRequest(stop) => &stop.session_id,
-        Webhook::SessionRequest(request) => &request.session_id,
-    };
+    let session_id = hook.session_id();
     if session_id.is_empty()
         || session_id.len() > LONGEST
         || session_id.chars().any(char::is_control)
