@@ -8,6 +8,7 @@ use qrlogin_auth::account::Username;
 use qrlogin_auth::flows;
 use qrlogin_auth::secret::random_token;
 use qrlogin_web::config::{Environment, Settings};
+use qrlogin_web::metrics::{MetricsAddr, MetricsEndpoint};
 use qrlogin_web::server::bind;
 use qrlogin_web::{AppState, telemetry};
 
@@ -24,6 +25,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let desktop_listener = bind(settings.bind_addr, settings.desktop_port, "DESKTOP_PORT")?;
     let mobile_listener = bind(settings.bind_addr, settings.mobile_port, "MOBILE_PORT")?;
     let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings)?);
+    let metrics = MetricsEndpoint::start(settings.metrics_addr, MetricsAddr::DESKTOP_PORT)?;
     let state = web::Data::new(AppState::build(settings).await?);
     state.shutdown.on_signals();
     if let Some(password) = ensure_demo_account(&state).await? {
@@ -37,7 +39,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let desktop = qrlogin_desktop::build(state.clone(), desktop_listener)?;
     let mobile = qrlogin_mobile::build(state, mentra, mobile_listener)?;
-    tokio::try_join!(desktop.run_until_stopped(), mobile.run_until_stopped())?;
+    let served = tokio::try_join!(desktop.run_until_stopped(), mobile.run_until_stopped());
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
+    served?;
     Ok(())
 }
 

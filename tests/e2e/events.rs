@@ -200,7 +200,7 @@ async fn sockets_past_their_caps_are_refused_before_the_upgrade() {
             .await
             .expect("another network is served"),
     );
-    let metrics = crate::metrics::scrape(&cluster.desktops[0]).await;
+    let metrics = crate::metrics::scrape(&cluster.metrics).await;
     assert_eq!(held.len(), 5);
     for reason in ["per_request", "per_ip"] {
         assert!(

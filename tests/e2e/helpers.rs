@@ -18,6 +18,7 @@ use qrlogin_testkit::mentra_cloud::{FakeCloudOptions, FakeMentraCloud as Glasses
 use qrlogin_testkit::{RedisServer, unique_prefix};
 use qrlogin_web::AppState;
 use qrlogin_web::config::{LogFormat, Settings};
+use qrlogin_web::metrics::{MetricsAddr, MetricsEndpoint};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -33,6 +34,8 @@ pub enum Backend {
 pub struct TestCluster {
     pub desktops: Vec<String>,
     pub mobile: String,
+    /// The process's `GET /metrics` endpoint (one per process, as in the binaries).
+    pub metrics: String,
     pub clock: ManualClock,
     pub cloud: FakeMentraCloud,
     /// The MentraOS cloud as Mentra Live glasses meet it (webhook, app socket, uploads).
@@ -180,9 +183,13 @@ impl TestCluster {
         let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings).unwrap());
         let app = qrlogin_mobile::build(state, mentra, mobile_listener).unwrap();
         tokio::spawn(app.run_until_stopped());
+        let metrics = MetricsEndpoint::start(MetricsAddr::At(([127, 0, 0, 1], 0).into()), 0)
+            .unwrap()
+            .unwrap();
         Some(Self {
             desktops: desktop_urls,
             mobile: mobile_url,
+            metrics: format!("http://{}", metrics.addr()),
             clock,
             cloud,
             glasses,

@@ -1,4 +1,5 @@
-//! `GET /metrics` on both services, in the Prometheus text format: what a sign-in moves.
+//! `GET /metrics`, in the Prometheus text format, on the process's own metrics address: what a
+//! sign-in moves, and that the public service ports never answer it.
 
 use crate::helpers::{Backend, TestCluster, approved, client};
 
@@ -9,9 +10,10 @@ fn sample(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-pub async fn scrape(base: &str) -> String {
+/// The metrics served at `endpoint` (scheme, host and port).
+pub async fn scrape(endpoint: &str) -> String {
     let response = client()
-        .get(format!("{base}/metrics"))
+        .get(format!("{endpoint}/metrics"))
         .send()
         .await
         .unwrap();
@@ -37,7 +39,7 @@ async fn a_sign_in_shows_in_the_metrics_of_both_services() {
     let approvals = r#"qrlogin_http_requests_total{service="mobile",route="/api/login-requests/{id}/approve",status="200"}"#;
     let redeemed_events = r#"qrlogin_events_total{event="redeem",outcome="ok"}"#;
     let notified = "qrlogin_approval_notify_seconds_count";
-    let before = scrape(desktop).await;
+    let before = scrape(&cluster.metrics).await;
 
     let screen = cluster.screen(0);
     let phone = cluster.phone("alice@example.com").await;
@@ -64,7 +66,7 @@ async fn a_sign_in_shows_in_the_metrics_of_both_services() {
         403
     );
 
-    let after = scrape(desktop).await;
+    let after = scrape(&cluster.metrics).await;
     for series in [redeems, redeemed_events, notified] {
         assert!(
             sample(&after, series) >= sample(&before, series) + 1.0,
@@ -74,6 +76,25 @@ async fn a_sign_in_shows_in_the_metrics_of_both_services() {
     assert!(after.contains(r#"route="/api/login-requests/{id}/redeem",status="403""#));
     assert!(after.contains("qrlogin_approval_notify_seconds_bucket{le=\"0.001\"}"));
     assert!(after.contains(r#"qrlogin_websockets_open{socket="login_request"}"#));
-    let mobile = scrape(&cluster.mobile).await;
-    assert!(sample(&mobile, approvals) >= 2.0, "{mobile}");
+    assert!(sample(&after, approvals) >= 2.0, "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_ports_never_serve_metrics() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    for service in [&cluster.desktops[0], &cluster.mobile] {
+        for path in ["/metrics", "/metrics/", "/metrics?format=text"] {
+            let response = client()
+                .get(format!("{service}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 404, "{service}{path}");
+            let body = response.text().await.unwrap();
+            assert!(!body.contains("qrlogin_"), "{service}{path}: {body}");
+        }
+    }
+    assert!(scrape(&cluster.metrics).await.contains("qrlogin_"));
 }

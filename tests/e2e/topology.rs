@@ -41,6 +41,7 @@ impl Store {
 struct Replica {
     role: &'static str,
     port: u16,
+    metrics_port: u16,
     child: Child,
     log: PathBuf,
 }
@@ -120,7 +121,7 @@ impl Topology {
         let mobile = format!("http://127.0.0.1:{mobile_port}");
         let (redis_var, redis_value) = store.vars();
         let spawn = |role: &'static str, index: usize| {
-            let port = free_port();
+            let (port, metrics_port) = (free_port(), free_port());
             let log = dir.path().join(format!("{role}-{index}.log"));
             let output = std::fs::File::create(&log).unwrap();
             let child = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
@@ -131,6 +132,7 @@ impl Topology {
                 .env("BIND_ADDR", "127.0.0.1")
                 .env("DESKTOP_PORT", port.to_string())
                 .env("MOBILE_PORT", port.to_string())
+                .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
                 .env("DESKTOP_PUBLIC_URL", &desktop)
                 .env("MOBILE_PUBLIC_URL", &mobile)
                 .env("TRUST_PROXY", "127.0.0.1")
@@ -157,6 +159,7 @@ impl Topology {
             Replica {
                 role,
                 port,
+                metrics_port,
                 child,
                 log,
             }
@@ -231,7 +234,7 @@ impl Topology {
     async fn requests_served(&self) -> Vec<(String, f64)> {
         let mut served = Vec::new();
         for replica in &self.replicas {
-            let text = scrape(&replica.url()).await;
+            let text = scrape(&format!("http://127.0.0.1:{}", replica.metrics_port)).await;
             let total: f64 = text
                 .lines()
                 .filter(|l| l.starts_with("qrlogin_http_requests_total{"))

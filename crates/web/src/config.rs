@@ -135,6 +135,8 @@ pub struct RateLimits {
 pub struct Settings {
     pub environment: Environment,
     pub bind_addr: IpAddr,
+    /// Where `GET /metrics` is served (never on the service ports).
+    pub metrics_addr: crate::metrics::MetricsAddr,
     pub desktop_port: u16,
     pub mobile_port: u16,
     pub desktop_public_url: PublicUrl,
@@ -233,6 +235,9 @@ impl Settings {
                 .map(|_| ())
                 .map_err(|_| "expected a port number 0-65535".to_owned())
         };
+        let metrics_addr = parse("METRICS_ADDR", "loopback", &|v| {
+            crate::metrics::MetricsAddr::parse(v).map(|_| ())
+        });
         let desktop_port = parse("DESKTOP_PORT", "98", &port_check);
         let mobile_port = parse("MOBILE_PORT", "96", &port_check);
         let url_check = |v: &str| PublicUrl::parse(v).map(|_| ());
@@ -470,6 +475,8 @@ impl Settings {
         let settings = Settings {
             environment,
             bind_addr: bind_addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            metrics_addr: crate::metrics::MetricsAddr::parse(&metrics_addr)
+                .unwrap_or(crate::metrics::MetricsAddr::Loopback),
             desktop_port: desktop_port.parse().unwrap_or(98),
             mobile_port: mobile_port.parse().unwrap_or(96),
             desktop_public_url: PublicUrl::parse(&desktop_public_url)
@@ -678,6 +685,12 @@ mod tests {
         assert_eq!(s.qr_ttl, Duration::from_secs(60));
         assert_eq!(s.session_ttl, Duration::from_secs(3600));
         assert!(s.local_accounts && s.redis.is_none());
+        // A bare `cargo run` binds the services to every address, but never the metrics.
+        assert_eq!(
+            s.metrics_addr
+                .resolve(crate::metrics::MetricsAddr::DESKTOP_PORT),
+            Some("127.0.0.1:9098".parse().unwrap())
+        );
         assert!(
             s.mentra
                 .user_token_public_key
@@ -690,11 +703,17 @@ mod tests {
         let err = settings(&[
             ("DESKTOP_PORT", "ninety"),
             ("QR_TTL", "soon"),
+            ("METRICS_ADDR", "0.0.0.0"),
             ("MOBILE_PUBLIC_URL", "ftp://x"),
         ])
         .unwrap_err();
         let text = err.to_string();
-        for name in ["DESKTOP_PORT", "QR_TTL", "MOBILE_PUBLIC_URL"] {
+        for name in [
+            "DESKTOP_PORT",
+            "QR_TTL",
+            "METRICS_ADDR",
+            "MOBILE_PUBLIC_URL",
+        ] {
             assert!(text.contains(name), "{text}");
         }
     }

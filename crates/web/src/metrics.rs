@@ -1,19 +1,20 @@
-//! Prometheus metrics, `GET /metrics` on both services: requests by route and status, every
-//! audited event by outcome (which covers each login-request transition and each rejection
-//! reason), the approval-to-screen latency, open WebSockets and store errors.
+//! Prometheus metrics: requests by route and status, every audited event by outcome (which
+//! covers each login-request transition and each rejection reason), the approval-to-screen
+//! latency, open WebSockets and store errors.
 //!
 //! The `metrics` facade keeps one recorder per process by design; it is installed the first
-//! time a state is built, and every state renders from it.
+//! time a state is built, and every state renders from it. So a process has one `GET /metrics`,
+//! on its own address (`METRICS_ADDR`, loopback by default): the service ports, which face
+//! the public, never answer it.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::OnceLock;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::state::AppState;
 
 pub const HTTP_REQUESTS: &str = "qrlogin_http_requests_total";
 pub const EVENTS: &str = "qrlogin_events_total";
@@ -78,10 +79,94 @@ pub async fn count_requests(
     Ok(response)
 }
 
+/// `METRICS_ADDR`: where a process serves `GET /metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricsAddr {
+    /// `loopback` (the default): 127.0.0.1 on the process's own port, 9098 when it serves the
+    /// desktop (alone or with the mobile service) and 9096 for the mobile service alone, so the
+    /// two split services can run on one host unconfigured.
+    Loopback,
+    /// `host:port`, e.g. `0.0.0.0:9100` in a container that Prometheus scrapes.
+    At(SocketAddr),
+    /// `off`: no metrics endpoint.
+    Off,
+}
+
+impl MetricsAddr {
+    pub const DESKTOP_PORT: u16 = 9098;
+    pub const MOBILE_PORT: u16 = 9096;
+
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "loopback" => Ok(Self::Loopback),
+            "off" => Ok(Self::Off),
+            other => other.parse().map(Self::At).map_err(|_| {
+                "expected `loopback`, `off` or an address with a port (e.g. 0.0.0.0:9100)".into()
+            }),
+        }
+    }
+
+    /// The address to bind, given the process's loopback port; `None` when off.
+    pub fn resolve(self, loopback_port: u16) -> Option<SocketAddr> {
+        match self {
+            Self::Loopback => Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                loopback_port,
+            )),
+            Self::At(addr) => Some(addr),
+            Self::Off => None,
+        }
+    }
+}
+
+/// The process's `GET /metrics` server, on one worker: scrapes are rare and small.
+pub struct MetricsEndpoint {
+    addr: SocketAddr,
+    handle: ServerHandle,
+}
+
+impl MetricsEndpoint {
+    /// Binds `METRICS_ADDR` (nothing when it is `off`) and starts serving.
+    pub fn start(addr: MetricsAddr, loopback_port: u16) -> anyhow::Result<Option<Self>> {
+        let Some(addr) = addr.resolve(loopback_port) else {
+            return Ok(None);
+        };
+        let listener = crate::server::bind(addr.ip(), addr.port(), "METRICS_ADDR")?;
+        Self::serve(listener).map(Some)
+    }
+
+    fn serve(listener: TcpListener) -> anyhow::Result<Self> {
+        let addr = listener.local_addr()?;
+        let recorder = web::Data::new(recorder());
+        let server: Server = HttpServer::new(move || {
+            App::new()
+                .app_data(recorder.clone())
+                .service(web::resource("/metrics").get(render))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        Ok(Self { addr, handle })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving; called once the services themselves have stopped.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
 /// `GET /metrics`: the Prometheus text format.
-pub async fn render(state: web::Data<AppState>) -> HttpResponse {
-    state.metrics.run_upkeep();
+async fn render(recorder: web::Data<PrometheusHandle>) -> HttpResponse {
+    recorder.run_upkeep();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(recorder.render())
 }

@@ -130,7 +130,6 @@ impl Application {
                 .app_data(origin.clone())
                 .app_data(deadline.clone())
                 .app_data(service.clone())
-                .service(web::resource("/metrics").get(crate::metrics::render))
                 .configure(configure_extractors)
                 .configure(routes.clone())
         })

@@ -30,7 +30,6 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// Every sign-in step, with its rules: what handlers call.
     pub signin: Arc<SignIn>,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The WebSockets open on this instance, within their caps.
     pub sockets: Arc<SocketRegistry>,
     pub shutdown: crate::shutdown::Shutdown,
@@ -81,12 +80,13 @@ impl AppState {
         ));
         let sockets = Arc::new(SocketRegistry::new(settings.sockets, descriptor_limit()));
         tracing::debug!(max_websockets = sockets.instance_cap(), "socket caps");
+        // Installed before anything is counted; `MetricsEndpoint` serves it.
+        crate::metrics::recorder();
         Ok(Self {
             sockets,
             settings: Arc::new(settings),
             audit,
             signin,
-            metrics: crate::metrics::recorder(),
             shutdown: crate::shutdown::Shutdown::default(),
             store,
             keys,

@@ -15,8 +15,15 @@ pub async fn serve(settings: qrlogin_web::config::Settings) -> anyhow::Result<()
     qrlogin_web::telemetry::init(settings.log_format, &settings.rust_log, std::io::stdout);
     let listener =
         qrlogin_web::server::bind(settings.bind_addr, settings.desktop_port, "DESKTOP_PORT")?;
+    let metrics = qrlogin_web::metrics::MetricsEndpoint::start(
+        settings.metrics_addr,
+        qrlogin_web::metrics::MetricsAddr::DESKTOP_PORT,
+    )?;
     let state = actix_web::web::Data::new(qrlogin_web::AppState::build(settings).await?);
     state.shutdown.on_signals();
-    build(state, listener)?.run_until_stopped().await?;
-    Ok(())
+    let served = build(state, listener)?.run_until_stopped().await;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
+    Ok(served?)
 }

@@ -19,8 +19,15 @@ pub async fn serve(settings: qrlogin_web::config::Settings) -> anyhow::Result<()
     let listener =
         qrlogin_web::server::bind(settings.bind_addr, settings.mobile_port, "MOBILE_PORT")?;
     let mentra = actix_web::web::Data::new(MentraLogin::from_settings(&settings)?);
+    let metrics = qrlogin_web::metrics::MetricsEndpoint::start(
+        settings.metrics_addr,
+        qrlogin_web::metrics::MetricsAddr::MOBILE_PORT,
+    )?;
     let state = actix_web::web::Data::new(qrlogin_web::AppState::build(settings).await?);
     state.shutdown.on_signals();
-    build(state, mentra, listener)?.run_until_stopped().await?;
-    Ok(())
+    let served = build(state, mentra, listener)?.run_until_stopped().await;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
+    Ok(served?)
 }

@@ -71,11 +71,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/api/local/login").post(local::login))
         .service(web::resource("/api/logout").post(local::logout))
         .service(web::resource("/api/scan").post(scan::scan))
-        .service(
-            web::resource("/api/frames")
-                .app_data(web::PayloadConfig::new(crate::frames::MAX_FRAME_BYTES))
-                .post(scan::frame),
-        )
+        .service(web::resource("/api/frames").post(scan::frame))
         .service(
             web::resource("/webhook")
                 .app_data(web::PayloadConfig::new(qrlogin_web::server::BODY_LIMIT))

@@ -190,10 +190,10 @@ pub async fn photo_upload(
         (false, Some((content_type, bytes))) => {
             // The glasses send JPEG; an unnamed part is read as one.
             let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
-            reader
-                .read(&Reader::Glasses, Some(&content_type), bytes)
-                .await
-                .map_err(Refusal::from)
+            match reader.begin(&Reader::Glasses, Some(&content_type)).await {
+                Ok(reading) => reading.decode(bytes).await.map_err(Refusal::from),
+                Err(refused) => Err(Refusal::from(refused)),
+            }
         }
     };
     state.signin.photo_read(&client, &photo, read).await?;

@@ -12,7 +12,7 @@ use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
 
-use crate::frames::{FrameReader, Reader};
+use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
 
 /// Exactly one of the three ways to name a request.
 #[derive(Deserialize)]
@@ -66,21 +66,38 @@ pub async fn frame(
     client: ClientInfo,
     reader: web::Data<FrameReader>,
     request: HttpRequest,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     state.signin.admit_frame(&client, &caller.user).await?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let texts = reader
-        .read(&Reader::Phone(caller.user.id.clone()), content_type, body)
+    // Refused frames are never read: a refusal costs nothing, whatever the body's size.
+    let reading = reader
+        .begin(&Reader::Phone(caller.user.id.clone()), content_type)
         .await?;
+    let body = read_frame(body).await?;
+    let texts = reading.decode(body).await?;
     let claimed = state
         .signin
         .claim(&client, caller.user, ClaimSource::Frame(texts))
         .await?;
     Ok(HttpResponse::Ok().json(claimed.prompt))
+}
+
+/// The frame's bytes, up to [`MAX_FRAME_BYTES`].
+async fn read_frame(body: web::Payload) -> Result<web::Bytes, ApiError> {
+    match body.to_bytes_limited(MAX_FRAME_BYTES).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => Err(ApiError::invalid(format!(
+            "The frame did not arrive whole: {error}"
+        ))),
+        Err(_) => Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "The frame is larger than 8 MiB.",
+        )),
+    }
 }
 
 /// `GET /api/login-requests/{id}`: the claimant's view of the request it is deciding, polled
