@@ -78,6 +78,66 @@ async fn text(browser: &fantoccini::Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Makes the page prefer a dark colour scheme, as a phone or desktop in dark mode does
+/// (through ChromeDriver's DevTools passthrough).
+async fn prefer_dark(driver: &ChromeDriver, browser: &fantoccini::Client) {
+    let session = browser.session_id().await.unwrap().unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/session/{session}/goog/cdp/execute",
+            driver.1
+        ))
+        .json(&json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": { "features": [{ "name": "prefers-color-scheme", "value": "dark" }] },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "{}",
+        answer.text().await.unwrap()
+    );
+}
+
+/// The WCAG contrast ratio of the first element `css` matches: its text colour against the
+/// first opaque background behind it.
+async fn contrast(browser: &fantoccini::Client, css: &str) -> f64 {
+    let colours = browser
+        .execute(
+            "const el = document.querySelector(arguments[0]);
+             let behind = el;
+             while (behind && ['transparent', 'rgba(0, 0, 0, 0)'].includes(getComputedStyle(behind).backgroundColor)) behind = behind.parentElement;
+             return [getComputedStyle(el).color, getComputedStyle(behind || document.body).backgroundColor];",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    let luminance = |rgb: &serde_json::Value| {
+        let channels: Vec<f64> = rgb
+            .as_str()
+            .unwrap()
+            .trim_start_matches("rgba(")
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .take(3)
+            .map(|c| c.trim().parse::<f64>().unwrap() / 255.0)
+            .map(|c| {
+                if c <= 0.04045 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            })
+            .collect();
+        0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+    };
+    let (text, background) = (luminance(&colours[0]), luminance(&colours[1]));
+    (text.max(background) + 0.05) / (text.min(background) + 0.05)
+}
+
 /// A headless Chromium with its own fresh profile (kept alive by the returned directory).
 async fn browser(driver: &ChromeDriver) -> (fantoccini::Client, tempfile::TempDir) {
     browser_with(driver, &[]).await
@@ -131,6 +191,11 @@ async fn signed_in_by_typed_code(
         .await
         .unwrap();
     wait_for(browser, "#qr svg").await;
+    let pin_form = browser.find(Locator::Id("pin-form")).await.unwrap();
+    assert!(
+        !pin_form.is_displayed().await.unwrap(),
+        "no PIN form under a code nobody has approved (and none at all in tap mode)"
+    );
     let user_code = text(browser, "#user-code").await;
     assert_eq!(
         user_code.len(),
@@ -203,6 +268,12 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
     let notice = wait_for(&browser, ".notice button").await;
     let said = text(&browser, ".notice").await;
     assert!(said.starts_with("New sign-in to your account"), "{said}");
+    // Readable in dark mode too: the notice, grey text and both kinds of button (WCAG AA).
+    prefer_dark(&driver, &browser).await;
+    for element in [".notice", ".muted", ".button.secondary", "#sign-out"] {
+        let ratio = contrast(&browser, element).await;
+        assert!(ratio >= 4.5, "{element} in dark mode: {ratio:.2}:1");
+    }
     if let Ok(png) = browser.screenshot().await {
         let _ = std::fs::write(std::env::temp_dir().join("qrlogin-dashboard.png"), png);
     }
@@ -216,6 +287,20 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
         .await
         .unwrap();
     assert_eq!(elsewhere.me().await.status(), 401);
+
+    // The phone's session, listed with its own Revoke button: the button ends it.
+    let revoke = wait_for(&browser, "#sessions li button").await;
+    revoke.click().await.unwrap();
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath("//ul[@id='sessions' and count(li)=1]"))
+        .await
+        .unwrap_or_else(|_| panic!("the phone's session is still listed"));
+    let said = text(&browser, "#status").await;
+    assert!(!said.contains("not a function"), "{said}");
+    let scanned = phone.scan(json!({ "user_code": "BCDF-GHJK" })).await;
+    assert_eq!(scanned.status(), 401, "the phone is signed out");
     browser.close().await.unwrap();
 }
 

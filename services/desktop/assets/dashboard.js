@@ -31,15 +31,16 @@
       what.textContent = s.device + " · " + s.ip + " · since " + new Date(s.created_at).toLocaleString() + " · last seen " + ago(s.last_seen_at) + (s.current ? " (this screen)" : "");
       item.append(what);
       if (!s.current) {
-        const revoke = document.createElement("button");
-        revoke.type = "button";
-        revoke.className = "button secondary small";
-        revoke.textContent = "Revoke";
-        revoke.addEventListener("click", async () => {
+        // Not named `revoke`: that would hide the function it calls.
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "button secondary small";
+        button.textContent = "Revoke";
+        button.addEventListener("click", async () => {
           try { await revoke(s.id); }
           catch (e) { status(e.message); }
         });
-        item.append(" ", revoke);
+        item.append(" ", button);
       }
       list.append(item);
     }
