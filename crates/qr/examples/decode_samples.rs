@@ -1,4 +1,5 @@
-//! The frame decoder against the real photos in `../shared/qr-samples` (or `QR_SAMPLES`):
+//! The frame decoder against a collection of real camera photos of QR codes, each with its
+//! expected text (not part of this repository: `QR_SAMPLES` names its folder):
 //! per folder and in total, images read correctly, misreads, and the decode call's median and
 //! p90 time (the image file is decoded to greyscale first, untimed).
 //!

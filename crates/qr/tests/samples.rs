@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
-//! The decoder against the real photos in `../shared/qr-samples`: every photo it reads today
+//! The decoder against a collection of real camera photos of QR codes with their expected text
+//! (kept outside this repository, in a `qr-samples` folder beside it): every photo it reads today
 //! stays read (the table below), and no photo is ever misread. Skipped with a notice where the
-//! folder is absent (CI has it).
+//! folder is absent.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
