@@ -31,9 +31,10 @@ where
 /// The per-request span: method, path (no query), route, status and the request id.
 pub struct RequestSpan;
 
-/// Paths that orchestrators and scrapers call every few seconds: their spans are DEBUG, so an
-/// INFO log shows what people did, and a failed probe is logged once as a warning.
-const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+/// Paths that orchestrators call every few seconds: their spans are DEBUG, so an INFO log shows
+/// what people did, and a failed probe is logged once as a warning. (`/metrics` is served on its
+/// own address, without this logging; on the service ports it is an ordinary 404.)
+const PROBES: [&str; 2] = ["/healthz", "/readyz"];
 
 fn is_probe(path: &str) -> bool {
     PROBES.contains(&path)
