@@ -274,8 +274,7 @@ async fn wait_for_state(socket: &mut Socket, wanted: &str) -> Result<(), String>
 /// What one phase measured.
 #[derive(Default)]
 struct Phase {
-    durations: Vec<Duration>,
-    errors: BTreeMap<String, usize>,
+    ordinary: Tally,
     attacker: BTreeMap<String, usize>,
     peak_rss_kib: u64,
     peak_descriptors: usize,
@@ -513,27 +512,19 @@ fn attack(
     frame: &'static [u8],
     attacks: &[String],
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let on = |name: &str| attacks.iter().any(|a| a == name);
+    type Attack = fn(Attacker, &'static [u8]) -> tokio::task::JoinHandle<()>;
+    // Each attack by name, with how many tasks run it at once.
+    let all: [(&str, usize, Attack); 5] = [
+        ("sockets", 4, |a, _| tokio::spawn(a.flood_sockets())),
+        ("tokens", 2, |a, _| tokio::spawn(a.junk_tokens())),
+        ("codes", 2, |a, _| tokio::spawn(a.guess_codes())),
+        ("pins", 1, |a, _| tokio::spawn(a.guess_pins())),
+        ("frames", 3, |a, frame| tokio::spawn(a.noise_frames(frame))),
+    ];
     let mut tasks = Vec::new();
-    for _ in 0..4 {
-        if on("sockets") {
-            tasks.push(tokio::spawn(attacker.clone().flood_sockets()));
-        }
-    }
-    for _ in 0..2 {
-        if on("tokens") {
-            tasks.push(tokio::spawn(attacker.clone().junk_tokens()));
-        }
-        if on("codes") {
-            tasks.push(tokio::spawn(attacker.clone().guess_codes()));
-        }
-    }
-    if on("pins") {
-        tasks.push(tokio::spawn(attacker.clone().guess_pins()));
-    }
-    for _ in 0..3 {
-        if on("frames") {
-            tasks.push(tokio::spawn(attacker.clone().noise_frames(frame)));
+    for (name, copies, start) in all {
+        if attacks.iter().any(|wanted| wanted == name) {
+            tasks.extend((0..copies).map(|_| start(attacker.clone(), frame)));
         }
     }
     tasks
@@ -572,13 +563,12 @@ async fn phase(
         result.peak_descriptors = result.peak_descriptors.max(process::open_descriptors(pid));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let Tally { durations, errors } = std::mem::take(&mut *tally.lock().unwrap());
+    result.ordinary = std::mem::take(&mut *tally.lock().unwrap());
     result.elapsed = started.elapsed();
     let ticks_after = ticks();
     // Linux counts CPU time in ticks of 1/100 s (USER_HZ).
     result.instance_cpu = (ticks_after.0 - ticks_before.0) as f64 / 100.0;
     result.generator_cpu = (ticks_after.1 - ticks_before.1) as f64 / 100.0;
-    (result.durations, result.errors) = (durations, errors);
     if let Some((stop, tasks, answers)) = attack {
         stop.store(true, Ordering::Relaxed);
         for task in tasks {
@@ -590,20 +580,21 @@ async fn phase(
 }
 
 fn report(name: &str, phase: &mut Phase, pid: u32) {
-    phase.durations.sort();
+    phase.ordinary.durations.sort();
     let at = |q: f64| {
         phase
+            .ordinary
             .durations
-            .get(((phase.durations.len().saturating_sub(1)) as f64 * q).round() as usize)
+            .get(((phase.ordinary.durations.len().saturating_sub(1)) as f64 * q).round() as usize)
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
     };
     println!(
         "{name:<8} sign-ins {:>6}  {:>6.1}/s  p50 {:>7.1} ms  p99 {:>7.1} ms  errors {:>3}  peak RSS {:>4} MiB  peak fds {:>5}  (now {} MiB, {} fds)  CPU s: instance {:.1}, generator {:.1}",
-        phase.durations.len(),
-        phase.durations.len() as f64 / phase.elapsed.as_secs_f64(),
+        phase.ordinary.durations.len(),
+        phase.ordinary.durations.len() as f64 / phase.elapsed.as_secs_f64(),
         at(0.5),
         at(0.99),
-        phase.errors.values().sum::<usize>(),
+        phase.ordinary.errors.values().sum::<usize>(),
         phase.peak_rss_kib / 1024,
         phase.peak_descriptors,
         process::rss_kib(pid) / 1024,
@@ -611,7 +602,7 @@ fn report(name: &str, phase: &mut Phase, pid: u32) {
         phase.instance_cpu,
         phase.generator_cpu,
     );
-    for (error, times) in &phase.errors {
+    for (error, times) in &phase.ordinary.errors {
         println!("         ordinary error ×{times}: {error}");
     }
     if !phase.attacker.is_empty() {
@@ -689,8 +680,8 @@ async fn main() {
         worker.abort();
     }
     // Against both calm phases, so a drift over the run (a growing database) favours neither.
-    let calm_mean = (calm.durations.len() + after.durations.len()) as f64 / 2.0;
-    let kept = attacked.durations.len() as f64 / calm_mean.max(1.0);
+    let calm_mean = (calm.ordinary.durations.len() + after.ordinary.durations.len()) as f64 / 2.0;
+    let kept = attacked.ordinary.durations.len() as f64 / calm_mean.max(1.0);
     println!(
         "under attack: {:.0} % of the calm phases' mean throughput",
         kept * 100.0

@@ -190,10 +190,11 @@ pub async fn photo_upload(
         (false, Some((content_type, bytes))) => {
             // The glasses send JPEG; an unnamed part is read as one.
             let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
-            match reader.begin(&Reader::Glasses, Some(&content_type)).await {
-                Ok(reading) => reading.decode(bytes).await.map_err(Refusal::from),
-                Err(refused) => Err(Refusal::from(refused)),
-            }
+            let reading = async {
+                let reading = reader.begin(&Reader::Glasses, Some(&content_type)).await?;
+                reading.decode(bytes).await
+            };
+            reading.await.map_err(Refusal::from)
         }
     };
     state.signin.photo_read(&client, &photo, read).await?;
