@@ -29,13 +29,31 @@ pub struct SignInNotice {
     pub at: UnixMillis,
 }
 
+/// What a user's open dashboards hear of: a new session, or the end of one (a dashboard whose
+/// own session ended leaves at once, wherever it was ended).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum AccountNotice {
+    SignedIn(SignInNotice),
+    SessionEnded { user_id: String, session_id: String },
+}
+
+impl AccountNotice {
+    pub fn user_id(&self) -> &str {
+        match self {
+            Self::SignedIn(notice) => &notice.user_id,
+            Self::SessionEnded { user_id, .. } => user_id,
+        }
+    }
+}
+
 /// How many notices a slow dashboard may fall behind before it skips the oldest.
 const NOTICE_BACKLOG: usize = 16;
 
 #[derive(Default)]
 pub struct EventHub {
     channels: DashMap<RequestId, watch::Sender<Latest>>,
-    sign_ins: DashMap<String, broadcast::Sender<SignInNotice>>,
+    accounts: DashMap<String, broadcast::Sender<AccountNotice>>,
     photos: DashMap<String, oneshot::Sender<PhotoOutcome>>,
 }
 
@@ -73,14 +91,14 @@ impl EventHub {
         }
     }
 
-    /// Listens for the new sessions of `user_id`.
-    pub fn subscribe_sign_ins(self: &Arc<Self>, user_id: &str) -> SignInSubscription {
+    /// Listens for the sessions of `user_id` starting and ending.
+    pub fn subscribe_account(self: &Arc<Self>, user_id: &str) -> AccountSubscription {
         let receiver = self
-            .sign_ins
+            .accounts
             .entry(user_id.to_owned())
             .or_insert_with(|| broadcast::channel(NOTICE_BACKLOG).0)
             .subscribe();
-        SignInSubscription {
+        AccountSubscription {
             hub: Arc::clone(self),
             user_id: user_id.to_owned(),
             receiver: Some(receiver),
@@ -88,8 +106,8 @@ impl EventHub {
     }
 
     /// Hands `notice` to this instance's dashboards of that user, if any.
-    pub fn announce_sign_in(&self, notice: SignInNotice) {
-        if let Some(sender) = self.sign_ins.get(&notice.user_id) {
+    pub fn announce(&self, notice: AccountNotice) {
+        if let Some(sender) = self.accounts.get(notice.user_id()) {
             // No receiver left is not an error: the dashboard just closed.
             let _ = sender.send(notice);
         }
@@ -193,16 +211,16 @@ impl Drop for PhotoWait {
     }
 }
 
-/// One dashboard's view of its user's new sessions. Dropping it unsubscribes.
-pub struct SignInSubscription {
+/// One dashboard's view of its user's sessions. Dropping it unsubscribes.
+pub struct AccountSubscription {
     hub: Arc<EventHub>,
     user_id: String,
-    receiver: Option<broadcast::Receiver<SignInNotice>>,
+    receiver: Option<broadcast::Receiver<AccountNotice>>,
 }
 
-impl SignInSubscription {
-    /// The next new session (a dashboard that fell behind skips to the newest it can get).
-    pub async fn next(&mut self) -> SignInNotice {
+impl AccountSubscription {
+    /// The next notice (a dashboard that fell behind skips to the newest it can get).
+    pub async fn next(&mut self) -> AccountNotice {
         loop {
             let Some(receiver) = self.receiver.as_mut() else {
                 return std::future::pending().await;
@@ -217,11 +235,11 @@ impl SignInSubscription {
     }
 }
 
-impl Drop for SignInSubscription {
+impl Drop for AccountSubscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
         self.hub
-            .sign_ins
+            .accounts
             .remove_if(&self.user_id, |_, sender| sender.receiver_count() == 0);
     }
 }

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::account::{LocalAccount, Username, hash_password};
 use crate::client::ConfirmationMode;
-use crate::events::SignInNotice;
+use crate::events::{AccountNotice, SignInNotice};
 use crate::login_request::{
     LoginRequest, NewLoginRequest, RequestId, ScreenContext, Transition, TransitionError,
     UnixMillis, generate_pin,
@@ -246,21 +246,27 @@ pub async fn sign_in(
     Ok(signed_in)
 }
 
-/// Best effort: the sign-in has happened whether or not the dashboards could be told, so a
-/// failure to tell them is logged, not returned.
+/// Tells the user's open dashboards of a new session of theirs.
 async fn announce_sign_in(store: &dyn Store, session: &Session) {
-    let announced = store
-        .announce_sign_in(&SignInNotice {
+    announce(
+        store,
+        AccountNotice::SignedIn(SignInNotice {
             user_id: session.user.id.clone(),
             session_id: session.id.clone(),
             session_kind: session.kind,
             ip: session.ip.clone(),
             user_agent: session.user_agent.clone(),
             at: session.created_at,
-        })
-        .await;
-    if let Err(error) = announced {
-        tracing::warn!(%error, "the user's dashboards were not told of a new sign-in");
+        }),
+    )
+    .await;
+}
+
+/// Best effort: what happened to the session has happened whether or not the dashboards
+/// could be told, so a failure to tell them is logged, not returned.
+async fn announce(store: &dyn Store, notice: AccountNotice) {
+    if let Err(error) = store.announce(&notice).await {
+        tracing::warn!(%error, "the user's dashboards were not told of a session change");
     }
 }
 
@@ -614,12 +620,23 @@ pub async fn end_session(
     session_id: &str,
     now: UnixMillis,
 ) -> Result<(), StoreError> {
-    if let Some(session) = store.delete_session(session_id).await?
-        && let (Some(jti), Some(until)) = (session.access_jti, session.access_expires_at)
+    let Some(session) = store.delete_session(session_id).await? else {
+        return Ok(());
+    };
+    if let (Some(jti), Some(until)) = (&session.access_jti, session.access_expires_at)
         && until > now
     {
-        store.revoke_token(&jti, until).await?;
+        store.revoke_token(jti, until).await?;
     }
+    // Its dashboard, wherever it is open, leaves at once.
+    announce(
+        store,
+        AccountNotice::SessionEnded {
+            user_id: session.user.id,
+            session_id: session.id,
+        },
+    )
+    .await;
     Ok(())
 }
 

@@ -40,6 +40,30 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the catalogue test that each has a message people read.
+    pub const ALL: [Self; 20] = [
+        Self::InvalidRequest,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::Expired,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::NoCodeFound,
+        Self::SeveralCodes,
+        Self::InvalidQrCode,
+        Self::RequestTimeout,
+        Self::Locked,
+        Self::WrongPin,
+        Self::PinRequired,
+        Self::RateLimited,
+        Self::InternalError,
+        Self::UpstreamError,
+        Self::Unavailable,
+    ];
+
     /// The code as it appears in the error body (and in the audit trail).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,6 +103,8 @@ pub struct Refusal {
     pub code: ErrorCode,
     pub message: Cow<'static, str>,
     pub retry_after_seconds: Option<u64>,
+    /// After a wrong PIN or link code: how many more may be tried (pages show it).
+    pub attempts_left: Option<u8>,
     pub cause: Option<anyhow::Error>,
 }
 
@@ -88,8 +114,14 @@ impl Refusal {
             code,
             message: message.into(),
             retry_after_seconds: None,
+            attempts_left: None,
             cause: None,
         }
+    }
+
+    pub fn with_attempts_left(mut self, attempts_left: u8) -> Self {
+        self.attempts_left = Some(attempts_left);
+        self
     }
 
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
@@ -182,7 +214,9 @@ impl From<TransitionError> for Refusal {
                     "That PIN is wrong, and it was the last attempt: this sign-in is locked. Start again with a new QR code.",
                 );
             }
-            TransitionError::WrongPin { .. } => ErrorCode::WrongPin,
+            TransitionError::WrongPin { attempts_left } => {
+                return Self::new(ErrorCode::WrongPin, message).with_attempts_left(attempts_left);
+            }
         };
         Self::new(code, message)
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use qrlogin_auth::account::{LocalAccount, Username};
 use qrlogin_auth::audit::{AuditEntry, AuditQuery, AuditRecord};
 use qrlogin_auth::clock::{Clock, ManualClock};
-use qrlogin_auth::events::{EventHub, SignInNotice};
+use qrlogin_auth::events::{AccountNotice, EventHub};
 use qrlogin_auth::flows::{self, Device, Lifetimes};
 use qrlogin_auth::glasses::PhotoOutcome;
 use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, ScreenContext, Transition};
@@ -107,8 +107,8 @@ impl Store for QuietAfterSwap {
     ) -> Result<Option<std::time::Duration>, StoreError> {
         self.inner.rate_limit(key, limit).await
     }
-    async fn announce_sign_in(&self, n: &SignInNotice) -> Result<(), StoreError> {
-        self.inner.announce_sign_in(n).await
+    async fn announce(&self, n: &AccountNotice) -> Result<(), StoreError> {
+        self.inner.announce(n).await
     }
     async fn insert_entry(&self, k: &str, id: &str, d: &str) -> Result<bool, StoreError> {
         self.inner.insert_entry(k, id, d).await

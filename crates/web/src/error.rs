@@ -134,16 +134,15 @@ struct ErrorBody<'a> {
     error: ErrorCode,
     message: &'a str,
     request_id: Option<String>,
+    /// After a wrong PIN or link code only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u8>,
 }
 
-fn error_body(code: ErrorCode, message: &str, request_id: Option<String>) -> HttpResponse {
-    let mut response = HttpResponse::build(status_of(code));
+fn error_body(body: ErrorBody<'_>) -> HttpResponse {
+    let mut response = HttpResponse::build(status_of(body.error));
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    response.json(ErrorBody {
-        error: code,
-        message,
-        request_id,
-    })
+    response.json(body)
 }
 
 impl ResponseError for ApiError {
@@ -153,7 +152,12 @@ impl ResponseError for ApiError {
 
     /// The body gets its `request_id` from [`render_errors`], which sees the request.
     fn error_response(&self) -> HttpResponse {
-        let mut response = error_body(self.code, &self.message, None);
+        let mut response = error_body(ErrorBody {
+            error: self.code,
+            message: &self.message,
+            request_id: None,
+            attempts_left: self.attempts_left,
+        });
         if let Some(seconds) = self.retry_after_seconds
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {
@@ -198,12 +202,14 @@ pub fn render_errors<B: MessageBody + 'static>(
         .get::<RequestId>()
         .map(|id| id.to_string());
     let status = response.status();
+    let mut attempts_left = None;
     let (code, message, keep_headers) = match response.response().error() {
         Some(error) => match error.as_error::<ApiError>() {
             Some(api) => {
                 if api.code == ErrorCode::InternalError || status_of(api.code).is_server_error() {
                     tracing::error!(error = ?api, "request failed");
                 }
+                attempts_left = api.attempts_left;
                 (api.code, api.message.to_string(), true)
             }
             None => {
@@ -225,7 +231,24 @@ pub fn render_errors<B: MessageBody + 'static>(
         }
     };
     let (request, old) = response.into_parts();
-    let mut fresh = error_body(code, &message, request_id);
+    // A browser that opened an address gets a page in words; scripts and API clients get JSON.
+    if crate::pages::wants_a_page(&request)
+        && let Some(page) = crate::pages::error_page(&request, status, code)
+    {
+        let mut page: HttpResponse<BoxBody> = page;
+        if let Some(allow) = old.headers().get(header::ALLOW) {
+            page.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        return Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(request, page).map_into_right_body::<B>(),
+        ));
+    }
+    let mut fresh = error_body(ErrorBody {
+        error: code,
+        message: &message,
+        request_id,
+        attempts_left,
+    });
     *fresh.status_mut() = status;
     for (name, value) in old.headers() {
         let carried = keep_headers || name == header::ALLOW || name == header::RETRY_AFTER;
@@ -299,18 +322,32 @@ mod tests {
 
     #[test]
     fn the_body_has_exactly_the_documented_shape() {
-        let response = error_body(ErrorCode::Conflict, "already used", Some("rid".into()));
+        let response = error_body(ErrorBody {
+            error: ErrorCode::Conflict,
+            message: "already used",
+            request_id: Some("rid".into()),
+            attempts_left: None,
+        });
         assert_eq!(response.status(), StatusCode::CONFLICT);
         let body = serde_json::to_value(ErrorBody {
             error: ErrorCode::RateLimited,
             message: "m",
             request_id: None,
+            attempts_left: None,
         })
         .unwrap();
         assert_eq!(
             body,
             serde_json::json!({"error": "rate_limited", "message": "m", "request_id": null})
         );
+        let wrong_pin = serde_json::to_value(ErrorBody {
+            error: ErrorCode::WrongPin,
+            message: "m",
+            request_id: None,
+            attempts_left: Some(2),
+        })
+        .unwrap();
+        assert_eq!(wrong_pin["attempts_left"], 2, "and only after a wrong code");
     }
 
     #[test]

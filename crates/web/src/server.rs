@@ -3,12 +3,11 @@
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
 use actix_web::dev::Server;
-use actix_web::http::header;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpServer, web};
 
 use crate::AppState;
 use crate::config::PublicUrl;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::http::{RequestDeadline, ServiceOrigin};
 use crate::metrics::ServiceName;
 
@@ -131,6 +130,7 @@ impl Application {
                 .app_data(deadline.clone())
                 .app_data(service.clone())
                 .configure(configure_extractors)
+                .configure(crate::pages::common_routes)
                 .configure(routes.clone())
         })
         // Idle or slow clients cannot hold a connection: the head must arrive in time, an idle
@@ -161,23 +161,4 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-/// The stylesheet both services' pages use.
-pub const STYLESHEET: &str = include_str!("../assets/style.css");
-
-/// `GET /assets/{file}`: `style.css`, or one of the service's own `scripts`, all compiled in.
-pub fn asset(file: &str, scripts: &[(&str, &'static str)]) -> Result<HttpResponse, ApiError> {
-    let (body, content_type) = match file {
-        "style.css" => (STYLESHEET, "text/css; charset=utf-8"),
-        _ => scripts
-            .iter()
-            .find(|(name, _)| *name == file)
-            .map(|(_, body)| (*body, "text/javascript; charset=utf-8"))
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such asset."))?,
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(body))
 }

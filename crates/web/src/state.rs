@@ -32,6 +32,8 @@ pub struct AppState {
     pub signin: Arc<SignIn>,
     /// The WebSockets open on this instance, within their caps.
     pub sockets: Arc<SocketRegistry>,
+    /// The catalogues of what pages say, one per language.
+    pub text: Arc<crate::i18n::Catalogues>,
     pub shutdown: crate::shutdown::Shutdown,
 }
 
@@ -84,6 +86,7 @@ impl AppState {
         crate::metrics::recorder();
         Ok(Self {
             sockets,
+            text: Arc::new(crate::i18n::Catalogues::load()?),
             settings: Arc::new(settings),
             audit,
             signin,

@@ -1,24 +1,30 @@
 "use strict";
 // The dashboard: the sign-in time in local time, the user's sessions with revoke buttons,
 // their recent activity, a notice at once when the account signs in elsewhere, and sign out
-// here or everywhere. Server data is written with textContent, never as HTML.
+// here or (after a confirmation) everywhere. When this session ends anywhere, the server
+// closes the events socket with 1008 and the page leaves at once. Server data is written
+// with textContent, never as HTML.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const status = (text) => { $("status").textContent = text; };
+  const { text, api, problem } = window.qrlogin;
+  const status = (message) => { $("status").textContent = message; };
   const since = $("since");
   const ms = Number(since.dataset.ms);
   if (ms) since.textContent = new Date(ms).toLocaleString();
 
+  // An API call; signed out (401), the page leaves for the QR.
   async function call(method, path, body) {
-    const res = await fetch(path, {
-      method, credentials: "same-origin",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (res.status === 401) { location.href = "/"; throw new Error("signed out"); }
-    const data = res.status === 204 ? {} : await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data.message || ("HTTP " + res.status));
-    return data;
+    try { return await api(method, path, body); }
+    catch (e) { if (e.status === 401) leave(); throw e; }
+  }
+
+  function leave() { location.replace("/"); }
+
+  function ago(at) {
+    const seconds = Math.max(0, Math.round((Date.now() - at) / 1000));
+    if (seconds < 60) return text("time-just-now");
+    if (seconds < 3600) return text("time-minutes-ago", { minutes: Math.round(seconds / 60) });
+    return new Date(at).toLocaleString();
   }
 
   async function showSessions() {
@@ -28,17 +34,21 @@
     for (const s of sessions) {
       const item = document.createElement("li");
       const what = document.createElement("span");
-      what.textContent = s.device + " · " + s.ip + " · since " + new Date(s.created_at).toLocaleString() + " · last seen " + ago(s.last_seen_at) + (s.current ? " (this screen)" : "");
+      what.textContent = text("dashboard-session-row", {
+        kind: text("session-kind-" + s.kind), device: s.device, ip: s.ip,
+        since: new Date(s.created_at).toLocaleString(), seen: ago(s.last_seen_at),
+      }) + (s.current ? " " + text("dashboard-session-current") : "");
       item.append(what);
       if (!s.current) {
         // Not named `revoke`: that would hide the function it calls.
         const button = document.createElement("button");
         button.type = "button";
         button.className = "button secondary small";
-        button.textContent = "Revoke";
+        button.textContent = text("dashboard-revoke");
+        button.setAttribute("aria-label", text("dashboard-revoke-label", { device: s.device, ip: s.ip }));
         button.addEventListener("click", async () => {
-          try { await revoke(s.id); }
-          catch (e) { status(e.message); }
+          try { await revoke(s.id); status(text("dashboard-revoked")); }
+          catch (e) { status(problem(e)); }
         });
         item.append(" ", button);
       }
@@ -46,23 +56,10 @@
     }
   }
 
-  function ago(ms) {
-    const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
-    if (seconds < 60) return "just now";
-    if (seconds < 3600) return Math.round(seconds / 60) + " minutes ago";
-    return new Date(ms).toLocaleString();
-  }
-
   async function revoke(id) {
     await call("DELETE", "/api/sessions/" + encodeURIComponent(id));
     await refresh();
   }
-
-  const EVENT_NAMES = {
-    redeem: "Screen signed in", phone_sign_in: "Phone signed in", claim: "Code scanned",
-    approve: "Sign-in approved", deny: "Sign-in denied", pin: "PIN typed", lock: "Sign-in locked",
-    logout: "Signed out", logout_everywhere: "Signed out everywhere", revoke: "Session revoked",
-  };
 
   async function showActivity() {
     const { activity } = await call("GET", "/api/me/activity");
@@ -70,8 +67,10 @@
     list.replaceChildren();
     for (const a of activity) {
       const item = document.createElement("li");
-      const outcome = a.outcome === "ok" ? "" : " (refused: " + a.outcome + ")";
-      item.textContent = (EVENT_NAMES[a.event] || a.event) + outcome + " · " + a.device + " · " + (a.ip || "") + " · " + ago(a.at);
+      const key = "event-" + a.event.replace(/_/g, "-");
+      const name = text(key) === key ? a.event : text(key);
+      const outcome = a.outcome === "ok" ? "" : " " + text("activity-refused");
+      item.textContent = name + outcome + " · " + a.device + " · " + (a.ip || "") + " · " + ago(a.at);
       list.append(item);
     }
   }
@@ -80,24 +79,33 @@
     await Promise.all([showSessions(), showActivity()]);
   }
 
-  // Another sign-in of this account, told at once, with a button to end it.
+  // A device this screen just allowed through a link signs in next: that is expected, not a
+  // warning. Anything else is told at once, with a button to end it.
+  let expected = null; // { device, ip, until }
   function noticeSignIn(n) {
     const box = document.createElement("div");
     box.className = "notice";
-    box.setAttribute("role", "alert");
-    const text = document.createElement("span");
-    text.textContent = "New sign-in to your account: " + n.device + ", " + n.ip + ", " + ago(n.at) + ". Not you? ";
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "button deny small";
-    button.textContent = "Revoke that session";
-    button.addEventListener("click", async () => {
-      try { await revoke(n.session_id); box.remove(); status("That session is ended."); }
-      catch (e) { status(e.message); }
-    });
-    box.append(text, button);
+    const wasExpected = expected && expected.until > Date.now() && expected.ip === n.ip && expected.device === n.device;
+    if (wasExpected) {
+      expected = null;
+      box.setAttribute("role", "status");
+      box.textContent = text("dashboard-linked-device-in", { device: n.device });
+    } else {
+      box.setAttribute("role", "alert");
+      const message = document.createElement("span");
+      message.textContent = text("dashboard-new-sign-in", { device: n.device, ip: n.ip, when: ago(n.at) }) + " ";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button deny small";
+      button.textContent = text("dashboard-revoke-that");
+      button.addEventListener("click", async () => {
+        try { await revoke(n.session_id); box.remove(); status(text("dashboard-revoked")); }
+        catch (e) { status(problem(e)); }
+      });
+      box.append(message, button);
+    }
     $("notices").prepend(box);
-    refresh().catch((e) => status(e.message));
+    refresh().catch((e) => status(problem(e)));
   }
 
   function listen() {
@@ -108,30 +116,40 @@
       if (message.type === "signed_in") noticeSignIn(message);
     };
     socket.onclose = (event) => {
-      if (event.code === 1008) { location.href = "/"; return; } // this session has ended
+      if (event.code === 1008) { leave(); return; } // this session has ended
       setTimeout(listen, event.code === 1012 ? 250 + Math.random() * 500 : 5000); // 1012: restarting
     };
   }
 
   async function signOut(everywhere) {
-    status("Signing out…");
-    try { await call("POST", "/api/logout", { everywhere }); location.href = "/"; }
-    catch (e) { status(e.message); }
+    status(text("dashboard-signing-out"));
+    try { await call("POST", "/api/logout", { everywhere }); leave(); }
+    catch (e) { status(problem(e)); }
+  }
+
+  function askEverywhere(open) {
+    $("everywhere-confirm").hidden = !open;
+    $("sign-out-choices").hidden = open;
+    if (open) $("everywhere-question").focus(); else $("sign-out-everywhere").focus();
   }
 
   // Sign in on another device: a single-use link. When a device opens it, this screen is
   // asked (unless the server needs no confirmation) and allows it only with the code that
   // device shows, so an onlooker who opened the link first cannot be allowed by mistake.
+  const LINK_POLL_MS = 1000;
   let linkTimer = null;
   let linkId = null;
+  let asked = null; // the device the open question is about
   function askAboutLink(link) {
     const form = $("link-ask");
-    $("link-question").textContent = "A device opened your link: " + link.device + " (" + link.device_ip + "). Allow it to sign in as you?";
+    asked = { device: link.device, ip: link.device_ip };
+    $("link-question").textContent = text("dashboard-link-question", { device: link.device, ip: link.device_ip });
     if (form.hidden) {
       form.hidden = false;
       $("link-code").value = "";
       $("link-error").textContent = "";
-      $("link-code").focus();
+      form.scrollIntoView({ block: "center" });
+      $("link-code").focus({ preventScroll: true });
     }
   }
   function endLink(message) {
@@ -140,7 +158,8 @@
     $("link-ask").hidden = true;
     $("link").hidden = true;
     if (message) status(message);
-    setTimeout(() => refresh().catch((err) => status(err.message)), 1500);
+    $("link-make").focus();
+    refresh().catch((err) => status(problem(err)));
   }
   async function followLink(id) {
     if (id !== linkId) return; // a newer link replaced this one
@@ -148,7 +167,7 @@
       const link = await call("GET", "/api/device-links/" + encodeURIComponent(id));
       if (id !== linkId) return;
       if (link.state === "claimed") { askAboutLink(link); return; }
-      linkTimer = setTimeout(() => followLink(id), 2000);
+      linkTimer = setTimeout(() => followLink(id), LINK_POLL_MS);
     } catch (e) {
       // Used (the device signed in) or expired: the session list tells which.
       if (id === linkId) endLink("");
@@ -161,24 +180,20 @@
     const buttons = [$("link-allow"), $("link-deny")];
     buttons.forEach((b) => { b.disabled = true; });
     try {
-      const res = await fetch("/api/device-links/" + encodeURIComponent(id) + "/confirm", {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-      });
-      if (res.status === 401) { location.href = "/"; return; }
-      const data = await res.json().catch(() => ({}));
-      if (res.ok) {
-        endLink(allow ? "Allowed: the other device is signing in." : "Refused: that device gets nothing.");
-      } else if (data.error === "wrong_pin" || data.error === "pin_required" || data.error === "invalid_request") {
+      await call("POST", "/api/device-links/" + encodeURIComponent(id) + "/confirm", body);
+      if (allow && asked) expected = { device: asked.device, ip: asked.ip, until: Date.now() + 120000 };
+      endLink(text(allow ? "dashboard-link-allowed" : "dashboard-link-refused"));
+    } catch (e) {
+      if (e.code === "wrong_pin" || e.code === "pin_required" || e.code === "invalid_request") {
         // A wrong or missing code: say so and ask again.
-        $("link-error").textContent = data.message || "That is not the code the new device shows.";
+        $("link-error").textContent = e.code === "wrong_pin" ? text("dashboard-link-wrong-code", { left: e.left }) : text("dashboard-link-type-code");
         $("link-code").value = "";
         $("link-code").focus();
+      } else if (e.status === 0) {
+        $("link-error").textContent = text("network-failed");
       } else {
-        endLink(data.message || ("HTTP " + res.status)); // spent, expired or answered elsewhere
+        endLink(problem(e)); // spent, expired or answered elsewhere
       }
-    } catch (e) {
-      $("link-error").textContent = "The server could not be reached; try again.";
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
     }
@@ -196,7 +211,7 @@
       $("link-ask").hidden = true;
       $("link").hidden = false;
       if (link.confirmation) followLink(link.id);
-    } catch (e) { status(e.message); }
+    } catch (e) { status(problem(e)); }
   });
 
   // Kiosks: without input for KIOSK_IDLE_TIMEOUT, sign out and go back to a fresh QR, with
@@ -212,19 +227,21 @@
     const tick = async () => {
       const left = Math.ceil((idleMs - (Date.now() - lastInput)) / 1000);
       if (left > 0) {
-        idle.textContent = "This shared screen signs out after " + Math.round(idleMs / 1000) + " s without use: " + left + " s left.";
+        idle.textContent = text("dashboard-kiosk-idle", { total: Math.round(idleMs / 1000), left });
         setTimeout(tick, 1000);
         return;
       }
-      idle.textContent = "Signing out: nobody used this screen.";
-      try { await call("POST", "/api/logout", { everywhere: false }); location.href = "/"; }
+      idle.textContent = text("dashboard-kiosk-signing-out");
+      try { await call("POST", "/api/logout", { everywhere: false }); leave(); }
       catch (e) { setTimeout(tick, 5000); } // the network or the server failed: try again
     };
     tick();
   }
 
   $("sign-out").addEventListener("click", () => signOut(false));
-  $("sign-out-everywhere").addEventListener("click", () => signOut(true));
-  refresh().catch((e) => status(e.message));
+  $("sign-out-everywhere").addEventListener("click", () => askEverywhere(true));
+  $("everywhere-no").addEventListener("click", () => askEverywhere(false));
+  $("everywhere-yes").addEventListener("click", () => signOut(true));
+  refresh().catch((e) => status(problem(e)));
   listen();
 })();

@@ -1,27 +1,21 @@
 "use strict";
 // The QR page: create a login request, show its QR and code, follow its state over a
-// WebSocket (polling if sockets fail), redeem the approval and go to the dashboard.
+// WebSocket (polling if sockets fail), redeem the approval and go to the dashboard. A request
+// that ends any other way replaces the QR with what happened and one button; an expired code
+// is renewed at once while the page is visible, and when it is shown again if it was hidden.
 (function () {
-  const AUTO_RENEWALS = 3;      // expired codes renewed without a click
   const POLL_INTERVAL_MS = 2000;
+  const RETRY_AFTER_FAILURE_MS = 15000; // a screen left alone retries a failed start
+  const REDEEM_RETRIES = 5;             // a store that is briefly away answers 503: try again
   const $ = (id) => document.getElementById(id);
-  let renewals = 0;
-  let current = null;          // { id, expires_at, … } of the request on screen
+  const { text, api, problem } = window.qrlogin;
+  let current = null;          // { id, deadline, … } of the request on screen
   let timer = null;
   let socket = null;
+  let retry = null;
+  let pin = { left: null, wrong: false };
 
-  function status(text) { $("status").textContent = text; }
-
-  async function api(method, path, body) {
-    const res = await fetch(path, {
-      method, credentials: "same-origin",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw Object.assign(new Error(data.message || ("HTTP " + res.status)), { status: res.status, code: data.error });
-    return data;
-  }
+  function status(message) { $("status").textContent = message; }
 
   // Tells the server this page no longer waits for `current` (renewal, leaving the page).
   function abandon() {
@@ -33,24 +27,37 @@
   async function start() {
     stop();
     abandon();
-    $("renew").hidden = true;
-    status("Preparing a sign-in code…");
+    clearTimeout(retry);
+    pin = { left: null, wrong: false };
+    $("ended").hidden = true;
+    $("waiting").hidden = false;
+    $("pin-form").hidden = true;
+    $("qr").replaceChildren(placeholder(text("screen-preparing")));
+    $("user-code").textContent = "…";
+    $("countdown").textContent = "";
+    status(text("screen-preparing"));
     try {
       const request = await api("POST", "/api/login-requests", { qr_svg: true });
       current = request;
-      const skew = Date.now() - (request.expires_at - request.expires_in * 1000);
-      current.deadline = request.expires_at + skew;
+      current.deadline = Date.now() + request.expires_in * 1000;
       $("qr").innerHTML = request.qr_svg; // our own server's SVG
       $("user-code").textContent = request.user_code;
       $("phone-link").href = request.qr_url;
-      status("Scan the code to sign in.");
+      status(text("screen-scan-now"));
       tick();
       timer = setInterval(tick, 1000);
       listen(request);
     } catch (e) {
-      status("Could not create a sign-in code: " + e.message);
-      offerRenewal();
+      finish("failed", problem(e));
+      retry = setTimeout(whenVisible(start), RETRY_AFTER_FAILURE_MS);
     }
+  }
+
+  function placeholder(message) {
+    const span = document.createElement("span");
+    span.className = "placeholder";
+    span.textContent = message;
+    return span;
   }
 
   function stop() {
@@ -63,7 +70,16 @@
   function tick() {
     if (!current) return;
     const left = Math.max(0, Math.round((current.deadline - Date.now()) / 1000));
-    $("countdown").textContent = left > 0 ? "This code expires in " + left + " s." : "";
+    $("countdown").textContent = left > 0 ? text("screen-expires-in", { seconds: left }) : "";
+  }
+
+  // `then` now if the page is visible, else as soon as it is shown again.
+  function whenVisible(then) {
+    return function () {
+      if (!document.hidden) { then(); return; }
+      const shown = () => { if (document.hidden) return; removeEventListener("visibilitychange", shown); then(); };
+      addEventListener("visibilitychange", shown);
+    };
   }
 
   function listen(request) {
@@ -72,7 +88,7 @@
     socket = new WebSocket(scheme + location.host + request.events_url);
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
-      if (message.id !== current.id) return;
+      if (!current || message.id !== current.id) return;
       finished = onState(message) || finished;
     };
     socket.onclose = (event) => {
@@ -97,28 +113,41 @@
 
   // Returns true when the request has reached a final state on this page.
   function onState(message) {
-    if (typeof message.expires_in === "number") current.deadline = Date.now() + message.expires_in * 1000;
+    if (typeof message.expires_in === "number" && current) current.deadline = Date.now() + message.expires_in * 1000;
     switch (message.state) {
-      case "pending": status("Scan the code to sign in."); return false;
-      case "claimed": status("Scanned. Confirm on your phone, and check the code matches " + $("user-code").textContent + "."); return false;
+      case "pending": status(text("screen-scan-now")); return false;
+      case "claimed": status(text("screen-claimed", { code: $("user-code").textContent })); return false;
       case "approved":
         if (message.pin_required) { askForPin(message.pin_attempts_left); return false; }
-        $("pin-form").hidden = true;
         redeem(current.id);
         return true;
       case "redeemed": return true;
-      case "denied": stop(); status("The sign-in was refused on the phone."); offerRenewal(); return true;
-      case "cancelled": stop(); status("This sign-in was cancelled."); offerRenewal(); return true;
-      case "locked": stop(); $("pin-form").hidden = true; status("Too many wrong PINs: this sign-in is locked. Start again with a new code."); offerRenewal(); return true;
-      case "expired": expired(); return true;
+      case "denied": finish("denied"); return true;
+      case "cancelled": finish("cancelled"); return true;
+      case "locked": finish("locked"); return true;
+      case "expired": stop(); current = null; whenVisible(start)(); return true;
       default: return false;
     }
   }
 
+  // The request is over without a sign-in: the QR, code, countdown and PIN form give way to
+  // what happened and the one thing to do next.
+  function finish(how, detail) {
+    stop();
+    current = null;
+    $("waiting").hidden = true;
+    $("ended").hidden = false;
+    $("ended-title").textContent = text("screen-" + how + "-title");
+    $("ended-detail").textContent = detail || text("screen-" + how + "-detail");
+    status("");
+    $("ended-title").focus();
+  }
+
   function askForPin(attemptsLeft) {
     const form = $("pin-form");
+    pin.left = attemptsLeft;
     if (form.hidden) { form.hidden = false; $("pin").value = ""; $("pin").focus(); }
-    status("Approved on the phone. Type the 6-digit PIN your phone shows (" + attemptsLeft + " attempts left).");
+    status(text(pin.wrong ? "screen-pin-wrong" : "screen-pin-ask", { left: pin.left }));
   }
 
   $("pin-form").addEventListener("submit", async (event) => {
@@ -127,20 +156,22 @@
     const id = current.id;
     try {
       const s = await api("POST", "/api/login-requests/" + id + "/pin", { pin: $("pin").value.trim() });
-      if (!s.pin_required) { $("pin-form").hidden = true; redeem(id); }
+      if (!s.pin_required) redeem(id);
     } catch (e) {
       $("pin").value = "";
+      $("pin").focus();
       if (e.status === 423) { onState({ state: "locked" }); return; }
-      status(e.message);
+      if (e.code === "wrong_pin") { pin.wrong = true; askForPin(e.left); return; }
+      status(problem(e));
     }
   });
 
   let redeeming = null; // the id being redeemed: the PIN answer and the socket may both ask
-  const REDEEM_RETRIES = 5;      // a store that is briefly away answers 503: try again
   async function redeem(id) {
     if (redeeming === id) return;
     redeeming = id;
-    status("Approved. Signing in…");
+    $("pin-form").hidden = true;
+    status(text("screen-signing-in"));
     try {
       for (let attempt = 1; ; attempt++) {
         try { await api("POST", "/api/login-requests/" + id + "/redeem", {}); break; }
@@ -153,24 +184,11 @@
       current = null; // redeemed: nothing to abandon
       location.href = "/dashboard";
     } catch (e) {
-      stop();
-      status("Signing in failed: " + e.message);
-      offerRenewal();
+      finish("failed", problem(e));
     }
   }
 
-  function expired() {
-    stop();
-    if (renewals < AUTO_RENEWALS) { renewals += 1; start(); return; }
-    status("The code expired.");
-    $("qr").innerHTML = '<div class="placeholder">Code expired</div>';
-    $("countdown").textContent = "";
-    offerRenewal();
-  }
-
-  function offerRenewal() { $("renew").hidden = false; }
-
-  $("renew").addEventListener("click", () => { renewals = 0; start(); });
+  $("renew").addEventListener("click", start);
   window.addEventListener("pagehide", abandon);
   start();
 })();

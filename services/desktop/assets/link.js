@@ -5,6 +5,9 @@
 // A browser that clicked already (a reload) shows its code again and goes on waiting.
 (function () {
   const $ = (name) => document.getElementById(name);
+  const { text, problem: inWords } = window.qrlogin;
+  const problem = (data) => (data.error ? inWords({ code: data.error }) : text("link-unusable"));
+  const LINK_POLL_MS = 1000;
 
   // Followed from another site, this page was rendered without this browser's cookies (they
   // are SameSite=Strict), so it could not tell who this browser is signed in as. Asked again
@@ -42,7 +45,7 @@
       $("wait").hidden = false;
       // "123 456": easier to read out and to type.
       $("code").textContent = code ? code.slice(0, 3) + " " + code.slice(3) : "";
-      status("Waiting for your signed-in screen…");
+      status(text("link-waiting"));
     }
     function stop(text) {
       $("wait").hidden = true;
@@ -53,31 +56,31 @@
       try { res = await call("GET", base); }
       catch (e) { setTimeout(wait, 5000); return; } // the network failed: try again
       const { status: code, data } = res;
-      if (code !== 200) { stop(data.message || "This link can no longer be used."); return; }
+      if (code !== 200) { stop(problem(data)); return; }
       if (data.state === "allowed") return collect();
-      if (data.state === "denied") { stop("Your signed-in screen refused this device."); return; }
-      if (data.state === "spent") { stop("A wrong code was typed too often on your signed-in screen, so this link is spent. Make a new one there."); return; }
+      if (data.state === "denied") { stop(text("link-denied")); return; }
+      if (data.state === "spent") { stop(text("link-spent")); return; }
       if (data.code && $("code").textContent === "") showCode(data.code);
-      setTimeout(wait, 2000);
+      setTimeout(wait, LINK_POLL_MS);
     }
     async function collect() {
-      status("Allowed: signing in…");
+      status(text("link-allowed"));
       const { status: code, data } = await call("POST", base + "/redeem");
       if (code === 200) { location.href = "/dashboard"; return; }
-      stop(data.message || "This device could not be signed in.");
+      stop(problem(data));
     }
     async function claim() {
       const button = $("claim");
       button.disabled = true;
-      status("Asking…");
+      status(text("link-asking"));
       let res;
       try { res = await call("POST", base + "/claim"); }
-      catch (e) { button.disabled = false; status("The server could not be reached; try again."); return; }
+      catch (e) { button.disabled = false; status(text("network-failed")); return; }
       const { status: code, data } = res;
       if (code === 200) { location.href = "/dashboard"; return; } // no confirmation needed
       if (code !== 202) {
         $("ask").hidden = true;
-        status(data.message || "This link can no longer be used.");
+        status(problem(data));
         return;
       }
       showCode(data.code);

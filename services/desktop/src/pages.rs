@@ -9,22 +9,97 @@ use qrlogin_auth::session::SessionKind;
 use qrlogin_auth::signin::links::Standing;
 use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::cookies::DESKTOP_SESSION;
+use qrlogin_web::i18n::Text;
 use qrlogin_web::{ApiError, AppState};
 
 use crate::routes::device_links::held_claim;
 
+/// What the QR page's script says as the request moves on.
+const INDEX_SCRIPT: &[(&str, &[&str])] = &[
+    ("screen-preparing", &[]),
+    ("screen-scan-now", &[]),
+    ("screen-expires-in", &["seconds"]),
+    ("screen-claimed", &["code"]),
+    ("screen-pin-ask", &["left"]),
+    ("screen-pin-wrong", &["left"]),
+    ("screen-signing-in", &[]),
+    ("screen-denied-title", &[]),
+    ("screen-denied-detail", &[]),
+    ("screen-cancelled-title", &[]),
+    ("screen-cancelled-detail", &[]),
+    ("screen-locked-title", &[]),
+    ("screen-locked-detail", &[]),
+    ("screen-failed-title", &[]),
+    ("screen-failed-detail", &[]),
+];
+
+/// What the dashboard's script says: its lists, notices, the device link and the kiosk timer.
+const DASHBOARD_SCRIPT: &[(&str, &[&str])] = &[
+    ("time-just-now", &[]),
+    ("time-minutes-ago", &["minutes"]),
+    ("session-kind-desktop", &[]),
+    ("session-kind-mobile", &[]),
+    (
+        "dashboard-session-row",
+        &["kind", "device", "ip", "since", "seen"],
+    ),
+    ("dashboard-session-current", &[]),
+    ("dashboard-revoke", &[]),
+    ("dashboard-revoke-label", &["device", "ip"]),
+    ("dashboard-revoked", &[]),
+    ("activity-refused", &[]),
+    ("dashboard-new-sign-in", &["device", "ip", "when"]),
+    ("dashboard-revoke-that", &[]),
+    ("dashboard-linked-device-in", &["device"]),
+    ("dashboard-signing-out", &[]),
+    ("dashboard-link-question", &["device", "ip"]),
+    ("dashboard-link-allowed", &[]),
+    ("dashboard-link-refused", &[]),
+    ("dashboard-link-wrong-code", &["left"]),
+    ("dashboard-link-type-code", &[]),
+    ("dashboard-kiosk-idle", &["total", "left"]),
+    ("dashboard-kiosk-signing-out", &[]),
+    ("event-redeem", &[]),
+    ("event-phone-sign-in", &[]),
+    ("event-claim", &[]),
+    ("event-approve", &[]),
+    ("event-deny", &[]),
+    ("event-pin", &[]),
+    ("event-lock", &[]),
+    ("event-logout", &[]),
+    ("event-logout-everywhere", &[]),
+    ("event-revoke", &[]),
+    ("event-cancel", &[]),
+    ("event-create", &[]),
+];
+
+/// What the link page's script says while a new device waits to be allowed.
+const LINK_SCRIPT: &[(&str, &[&str])] = &[
+    ("link-asking", &[]),
+    ("link-waiting", &[]),
+    ("link-allowed", &[]),
+    ("link-denied", &[]),
+    ("link-spent", &[]),
+    ("link-unusable", &[]),
+];
+
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage<'a> {
+    t: &'a Text,
+    script_text: String,
     app_name: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage<'a> {
+    t: &'a Text,
+    script_text: String,
     app_name: &'a str,
     name: &'a str,
-    user_id: &'a str,
+    /// "demo (local account)", "Mentra account": never the internal id.
+    account: String,
     since_ms: i64,
     ip: &'a str,
     /// KIOSK_IDLE_TIMEOUT in ms (0: off).
@@ -32,15 +107,14 @@ struct DashboardPage<'a> {
 }
 
 fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
+    qrlogin_web::pages::html(actix_web::http::StatusCode::OK, body)
 }
 
 /// `GET /`: the QR code, the typed code, a countdown and the live status.
-pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn index(state: web::Data<AppState>, t: Text) -> Result<HttpResponse, ApiError> {
     let page = IndexPage {
+        script_text: t.for_script(INDEX_SCRIPT),
+        t: &t,
         app_name: &state.settings.app_name,
     };
     Ok(html(page.render().map_err(ApiError::internal)?))
@@ -50,6 +124,7 @@ pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 pub async fn dashboard(
     state: web::Data<AppState>,
     request: HttpRequest,
+    t: Text,
 ) -> Result<HttpResponse, ApiError> {
     let cookie = state.desktop_cookies().read(&request, DESKTOP_SESSION);
     let session = match cookie {
@@ -65,9 +140,11 @@ pub async fn dashboard(
             .finish());
     };
     let page = DashboardPage {
+        script_text: t.for_script(DASHBOARD_SCRIPT),
+        account: account_of(&t, &session.user.id),
+        t: &t,
         app_name: &state.settings.app_name,
         name: &session.user.name,
-        user_id: &session.user.id,
         since_ms: session.created_at,
         ip: &session.ip,
         idle_ms: state
@@ -76,6 +153,14 @@ pub async fn dashboard(
             .map_or(0, |idle| idle.as_millis()),
     };
     Ok(html(page.render().map_err(ApiError::internal)?))
+}
+
+/// The account as its owner knows it: the username of a local account, or "Mentra account".
+fn account_of(t: &Text, user_id: &str) -> String {
+    match user_id.strip_prefix("local:") {
+        Some(username) => t.with("account-local", &[("username", username)]),
+        None => t.get("account-mentra"),
+    }
 }
 
 /// Where a browser opening a link stands, which decides what the link page offers.
@@ -96,13 +181,15 @@ enum LinkStep {
 #[derive(Template)]
 #[template(path = "link.html")]
 struct LinkPage<'a> {
+    t: &'a Text,
+    script_text: String,
     app_name: &'a str,
     id: &'a str,
     step: LinkStep,
     /// Whose account the link signs into.
     account: &'a str,
     /// Why the link cannot be used here.
-    message: &'a str,
+    message: String,
 }
 
 impl LinkPage<'_> {
@@ -126,6 +213,7 @@ pub async fn link(
     request: HttpRequest,
     browser: Option<DesktopUser>,
     id: web::Path<String>,
+    t: Text,
 ) -> Result<HttpResponse, ApiError> {
     // A link id is base64url; anything else is no link of ours (and goes nowhere near a URL).
     if id.is_empty()
@@ -151,27 +239,31 @@ pub async fn link(
         .await;
     let (step, account, message) = match offer {
         Ok(offer) => {
-            let refusal = offer.standing.refusal(&offer.link.user);
-            let step = match (&offer.standing, offer.claimed_here) {
-                (Standing::SomeoneElse(_), _) => LinkStep::Other,
-                (Standing::SameUser, _) => LinkStep::Same,
-                (Standing::SignedOut, true) => LinkStep::Claimed,
-                (Standing::SignedOut, false) => LinkStep::Ask,
-            };
-            let message = refusal.map(|r| r.message.into_owned());
-            (step, offer.link.user.name, message.unwrap_or_default())
+            let account = offer.link.user.name;
+            match (&offer.standing, offer.claimed_here) {
+                (Standing::SomeoneElse(current), _) => {
+                    let names = [("current", current.name.as_str()), ("account", &account)];
+                    let message = t.with("link-other-lead", &names);
+                    (LinkStep::Other, account, message)
+                }
+                (Standing::SameUser, _) => (LinkStep::Same, account, String::new()),
+                (Standing::SignedOut, true) => (LinkStep::Claimed, account, String::new()),
+                (Standing::SignedOut, false) => (LinkStep::Ask, account, String::new()),
+            }
         }
         Err(refused) if refused.code == qrlogin_web::ErrorCode::InvalidQrCode => {
-            (LinkStep::Gone, String::new(), refused.message.into_owned())
+            (LinkStep::Gone, String::new(), t.get("link-gone-lead"))
         }
         Err(refused) => return Err(refused.into()),
     };
     let page = LinkPage {
+        script_text: t.for_script(LINK_SCRIPT),
+        t: &t,
         app_name: &state.settings.app_name,
         id: &id,
         step,
         account: &account,
-        message: &message,
+        message,
     };
     let mut response = html(page.render().map_err(ApiError::internal)?);
     if step == LinkStep::Gone {
@@ -182,7 +274,7 @@ pub async fn link(
 
 /// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    qrlogin_web::server::asset(
+    qrlogin_web::pages::asset(
         &file,
         &[
             ("desktop.js", include_str!("../assets/desktop.js")),

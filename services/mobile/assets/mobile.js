@@ -1,31 +1,24 @@
 "use strict";
 // The phone: sign in with a local account, claim a request (from the QR link or a typed
-// code), show what the screen reported, and send the decision. Everything shown comes from
-// the server as data and is written with textContent, never as HTML.
+// code), show what the screen reported, send the decision, and follow the request to its end
+// over a WebSocket (polling if sockets fail): signed in, denied, locked, or ended because the
+// screen left or the code expired. Everything shown comes from the server as data and is
+// written with textContent, never as HTML.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const status = (text) => { const s = $("status"); if (s) s.textContent = text; };
-
-  async function api(path, body) {
-    const res = await fetch(path, body === undefined ? { credentials: "same-origin" } : {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw Object.assign(new Error(data.message || ("HTTP " + res.status)), { status: res.status });
-    return data;
-  }
+  const { text, api, problem } = window.qrlogin;
+  const status = (message) => { const s = $("status"); if (s) s.textContent = message; };
 
   const signin = $("signin");
   if (signin) {
     const form = $("local-login");
     if (form) form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      status("Signing in…");
+      status(text("signin-signing-in"));
       try {
-        await api("/api/local/login", { username: form.username.value, password: form.password.value });
+        await api("POST", "/api/local/login", { username: form.username.value, password: form.password.value });
         location.href = signin.dataset.next || "/scan";
-      } catch (e) { status(e.message); }
+      } catch (e) { status(e.status === 401 ? text("signin-wrong") : problem(e)); }
     });
     return;
   }
@@ -33,59 +26,120 @@
   const scan = $("scan");
   if (!scan) return;
   let requestId = null;
+  let started = null;   // when the screen started the request, in this phone's clock
+  let ageTimer = null;
+  let following = null; // the request whose socket or poll is open
+  let shown = null;     // the outcome on show ("approved", "signed-in", …), if any
 
   function ago(seconds) {
-    if (seconds < 60) return seconds + " s ago";
-    return Math.round(seconds / 60) + " min ago";
+    if (seconds < 60) return text("time-seconds-ago", { seconds });
+    return text("time-minutes-ago", { minutes: Math.round(seconds / 60) });
+  }
+
+  // One section at a time, and focus on its heading so a screen reader says what changed.
+  function show(section) {
+    for (const id of ["enter-code", "confirm", "pin-box", "outcome"]) $(id).hidden = id !== section;
+    const heading = $(section).querySelector("h1");
+    if (heading) heading.focus();
   }
 
   function confirm(c) {
     requestId = c.id;
-    $("enter-code").hidden = true;
-    $("confirm").hidden = false;
+    shown = null;
     $("c-client").textContent = c.client_name;
     $("c-device").textContent = c.screen_device;
     $("c-ip").textContent = c.screen_ip;
-    $("c-network").textContent = c.same_network ? "Same network as this phone" : "A different network";
+    $("c-network").textContent = text(c.same_network ? "confirm-same-network" : "confirm-different-network");
     $("c-warning").hidden = c.same_network;
-    $("c-age").textContent = ago(c.started_seconds_ago);
     $("c-code").textContent = c.user_code;
+    started = Date.now() - c.started_seconds_ago * 1000;
+    const age = () => { $("c-age").textContent = ago(Math.max(0, Math.round((Date.now() - started) / 1000))); };
+    age();
+    clearInterval(ageTimer);
+    ageTimer = setInterval(age, 1000);
+    $("approve").disabled = false; $("deny").disabled = false;
+    show("confirm");
+    status("");
+    follow(c.id);
+  }
+
+  // How the request ended, in words, with the one thing left to do.
+  function outcome(kind) {
+    shown = kind;
+    clearInterval(ageTimer);
+    $("approve").disabled = true; $("deny").disabled = true;
+    $("outcome-title").textContent = text("outcome-" + kind + "-title");
+    $("outcome-detail").textContent = text("outcome-" + kind + "-detail");
+    $("outcome-next").hidden = kind === "approved";
+    show("outcome");
     status("");
   }
 
+  // What the phone shows for each state the request reaches while it follows it.
+  function onState(s) {
+    if (s.id !== requestId) return false;
+    if (s.pin_failed_attempts > 0) $("pin-attempts").textContent = text("pin-wrong-typed", { count: s.pin_failed_attempts, left: s.pin_attempts_left });
+    switch (s.state) {
+      case "approved":
+        // In PIN mode the PIN stays on show until the screen has typed it.
+        if (s.pin_confirmed === false) return false;
+        if (shown !== "approved") outcome("approved");
+        return false;
+      case "redeemed": outcome("signed-in"); return true;
+      case "denied": outcome("denied"); return true;
+      case "locked": outcome("locked"); return true;
+      case "expired": outcome("expired"); return true;
+      case "cancelled": outcome("cancelled"); return true;
+      default: return false;
+    }
+  }
+
+  function follow(id) {
+    if (following === id) return;
+    following = id;
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    let finished = false;
+    const socket = new WebSocket(scheme + location.host + "/api/login-requests/" + encodeURIComponent(id) + "/events");
+    socket.onmessage = (event) => { finished = onState(JSON.parse(event.data)) || finished; };
+    socket.onclose = (event) => {
+      if (finished || following !== id) return;
+      if (event.code === 1012) { following = null; setTimeout(() => follow(id), 250 + Math.random() * 500); return; }
+      poll(id);
+    };
+  }
+
+  const POLL_MS = 2000;
+  async function poll(id) {
+    while (following === id) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      try { if (onState(await api("GET", "/api/login-requests/" + id))) return; }
+      catch (e) {
+        if (e.status === 404) { outcome("expired"); return; }
+        if (e.status === 429) await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    }
+  }
+
   async function claim(body) {
-    status("Checking the code…");
-    try { confirm(await api("/api/scan", body)); } catch (e) { status(e.message); }
+    status(text("scan-checking"));
+    try { confirm(await api("POST", "/api/scan", body)); }
+    catch (e) {
+      status(e.code === "invalid_request" && body.user_code !== undefined ? text("scan-code-invalid") : problem(e));
+      const input = $("user-code");
+      if (!$("enter-code").hidden && input) input.focus();
+    }
   }
 
   async function decide(verb) {
     $("approve").disabled = true; $("deny").disabled = true;
     try {
-      const decided = await api("/api/login-requests/" + requestId + "/" + verb, {});
-      $("confirm").hidden = true;
-      if (decided.pin) { showPin(decided.pin); return; }
-      status(verb === "approve" ? "Approved. The screen is signing in." : "Denied. Nothing was signed in.");
+      const decided = await api("POST", "/api/login-requests/" + requestId + "/" + verb, {});
+      if (decided.pin) { $("pin").textContent = decided.pin; show("pin-box"); return; }
+      outcome(verb === "approve" ? "approved" : "denied");
     } catch (e) {
-      status(e.message);
+      status(problem(e));
+      if (e.status === 409 || e.status === 410 || e.status === 423) return; // it ended: the socket says how
       $("approve").disabled = false; $("deny").disabled = false;
-    }
-  }
-
-  // PIN mode: show the PIN until the screen has typed it, with the attempts it made.
-  const PIN_POLL_MS = 2000;
-  async function showPin(pin) {
-    $("pin-box").hidden = false;
-    $("pin").textContent = pin;
-    status("Type this PIN on the screen.");
-    const id = requestId;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, PIN_POLL_MS));
-      let s;
-      try { s = await api("/api/login-requests/" + id); } catch (e) { status(e.message); return; }
-      if (s.pin_failed_attempts > 0) $("pin-attempts").textContent = "Wrong PINs typed on the screen: " + s.pin_failed_attempts + " (" + s.pin_attempts_left + " left).";
-      if (s.pin_confirmed) { $("pin-box").hidden = true; status("The screen typed the PIN. It is signing in."); return; }
-      if (s.state === "locked") { $("pin-box").hidden = true; status("Too many wrong PINs were typed on the screen: this sign-in is locked. If that was not you, someone else may be trying to sign in."); return; }
-      if (s.state !== "approved") { $("pin-box").hidden = true; status("This sign-in is " + s.state + "."); return; }
     }
   }
 
@@ -95,7 +149,7 @@
   const FRAME_INTERVAL_MS = 333;
   const FRAME_MAX_WIDTH = 960;
   let camera = null;
-  const isOurs = (text) => text.startsWith(location.origin + "/s/") || /^[A-Za-z]{4}-?[A-Za-z]{4}$/.test(text.trim());
+  const isOurs = (value) => value.startsWith(location.origin + "/s/") || /^[A-Za-z]{4}-?[A-Za-z]{4}$/.test(value.trim());
 
   function stopCamera() {
     if (camera) { camera.stream.getTracks().forEach((t) => t.stop()); camera.stopped = true; }
@@ -104,16 +158,24 @@
     $("camera-start").hidden = false;
   }
 
+  function cameraProblem(e) {
+    if (e.name === "NotAllowedError" || e.name === "SecurityError") return text("scan-camera-denied");
+    if (e.name === "NotFoundError" || e.name === "OverconstrainedError") return text("scan-camera-missing");
+    return text("scan-camera-failed");
+  }
+
   async function startCamera() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      status("This browser cannot use the camera here. Type the code shown under the QR code.");
+      status(text("scan-camera-unsupported"));
+      $("user-code").focus();
       return;
     }
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
     } catch (e) {
-      status("The camera is not available (" + e.name + "). Type the code shown under the QR code.");
+      status(cameraProblem(e));
+      $("user-code").focus();
       return;
     }
     const video = $("camera-view");
@@ -122,8 +184,12 @@
     camera = { stream, stopped: false };
     $("camera").hidden = false;
     $("camera-start").hidden = true;
-    status("Point the camera at the QR code on the screen.");
-    const own = camera;
+    $("camera-stop").focus();
+    status(text("scan-camera-point"));
+    readFrames(camera, video);
+  }
+
+  async function readFrames(own, video) {
     const detector = ("BarcodeDetector" in window) ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
     const canvas = document.createElement("canvas");
     while (!own.stopped) {
@@ -146,14 +212,15 @@
         const res = await fetch("/api/frames", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "image/jpeg" }, body: frame });
         const data = await res.json().catch(() => ({}));
         if (res.ok) { stopCamera(); confirm(data); return; }
-        if (res.status === 422) continue; // no code of ours in view yet
+        if (res.status === 422 && data.error !== "several_codes") continue; // no code of ours in view yet
         if (res.status === 429 || res.status === 503) {
           const wait = Number(res.headers.get("Retry-After")) || 2;
           await new Promise((r) => setTimeout(r, wait * 1000));
           continue;
         }
+        if (data.error === "several_codes") { status(problem({ code: data.error })); continue; }
         stopCamera();
-        status(data.message || ("HTTP " + res.status));
+        status(problem({ code: data.error }));
         return;
       } catch (e) {
         // A transient network failure: keep trying while the camera is on.
@@ -162,7 +229,7 @@
   }
 
   $("camera-start").addEventListener("click", startCamera);
-  $("camera-stop").addEventListener("click", () => { stopCamera(); status(""); });
+  $("camera-stop").addEventListener("click", () => { stopCamera(); status(""); $("camera-start").focus(); });
 
   $("code-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -173,7 +240,7 @@
   $("deny").addEventListener("click", () => decide("deny"));
   $("sign-out").addEventListener("click", async (event) => {
     event.preventDefault();
-    await api("/api/logout", {}).catch(() => {});
+    await api("POST", "/api/logout", {}).catch(() => {});
     location.href = "/scan";
   });
   if (scan.dataset.requestId) claim({ id: scan.dataset.requestId });

@@ -8,14 +8,49 @@ use qrlogin_auth::RequestId;
 use qrlogin_auth::flows;
 use qrlogin_auth::session::{Session, SessionKind};
 use qrlogin_web::cookies::MOBILE_SESSION;
+use qrlogin_web::i18n::Text;
+use qrlogin_web::pages::html;
 use qrlogin_web::{ApiError, AppState};
 
 /// Where to go after signing in (a `/s/{id}` the user opened before they were signed in).
 pub const NEXT_COOKIE: &str = "qrlogin_next";
 
+/// What the sign-in page's script says.
+const SIGN_IN_SCRIPT: &[(&str, &[&str])] = &[("signin-signing-in", &[]), ("signin-wrong", &[])];
+
+/// What the scan page's script says, from the code entry to how the sign-in ended.
+const SCAN_SCRIPT: &[(&str, &[&str])] = &[
+    ("time-seconds-ago", &["seconds"]),
+    ("time-minutes-ago", &["minutes"]),
+    ("scan-camera-point", &[]),
+    ("scan-camera-unsupported", &[]),
+    ("scan-camera-denied", &[]),
+    ("scan-camera-missing", &[]),
+    ("scan-camera-failed", &[]),
+    ("scan-code-invalid", &[]),
+    ("scan-checking", &[]),
+    ("confirm-same-network", &[]),
+    ("confirm-different-network", &[]),
+    ("pin-wrong-typed", &["count", "left"]),
+    ("outcome-approved-title", &[]),
+    ("outcome-approved-detail", &[]),
+    ("outcome-signed-in-title", &[]),
+    ("outcome-signed-in-detail", &[]),
+    ("outcome-denied-title", &[]),
+    ("outcome-denied-detail", &[]),
+    ("outcome-expired-title", &[]),
+    ("outcome-expired-detail", &[]),
+    ("outcome-cancelled-title", &[]),
+    ("outcome-cancelled-detail", &[]),
+    ("outcome-locked-title", &[]),
+    ("outcome-locked-detail", &[]),
+];
+
 #[derive(Template)]
 #[template(path = "signin.html")]
 struct SignInPage<'a> {
+    t: &'a Text,
+    script_text: String,
     app_name: &'a str,
     local_accounts: bool,
     /// "Sign in with Mentra" is offered (the app's MentraOS credentials are set).
@@ -26,41 +61,11 @@ struct SignInPage<'a> {
 #[derive(Template)]
 #[template(path = "scan.html")]
 struct ScanPage<'a> {
+    t: &'a Text,
+    script_text: String,
     app_name: &'a str,
     name: &'a str,
     request_id: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage<'a> {
-    app_name: &'a str,
-    title: &'a str,
-    message: &'a str,
-}
-
-fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
-}
-
-pub fn message_page(
-    state: &AppState,
-    status: StatusCode,
-    title: &str,
-    message: &str,
-) -> HttpResponse {
-    let page = MessagePage {
-        app_name: &state.settings.app_name,
-        title,
-        message,
-    };
-    match page.render() {
-        Ok(body) => html(status, body),
-        Err(_) => HttpResponse::build(status).body(message.to_owned()),
-    }
 }
 
 /// The remembered destination, if it is one of ours; else the scanner.
@@ -85,10 +90,19 @@ async fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<Ses
     }
 }
 
-fn sign_in_page(state: &AppState, next: &str) -> Result<HttpResponse, ApiError> {
+/// A page that says one thing, from the catalogue's `message-{what}-title` and `-detail`.
+pub fn message(state: &AppState, t: &Text, status: StatusCode, what: &str) -> HttpResponse {
+    let title = t.get(&format!("message-{what}-title"));
+    let detail = t.get(&format!("message-{what}-detail"));
+    qrlogin_web::pages::message_page(state, t, status, &title, &detail, None)
+}
+
+fn sign_in_page(state: &AppState, t: &Text, next: &str) -> Result<HttpResponse, ApiError> {
     let mentra = &state.settings.mentra;
     let offers_mentra = mentra.package_name.is_some() && mentra.api_key.is_some();
     let page = SignInPage {
+        script_text: t.for_script(SIGN_IN_SCRIPT),
+        t,
         app_name: &state.settings.app_name,
         local_accounts: state.settings.local_accounts,
         mentra: offers_mentra,
@@ -116,9 +130,9 @@ fn sign_in_page(state: &AppState, next: &str) -> Result<HttpResponse, ApiError> 
 
 /// `GET /mentra-auth`: "Sign in with Mentra" from a plain link, with nowhere to come back to:
 /// any remembered destination is forgotten, so none planted earlier is followed.
-pub async fn mentra_auth(state: web::Data<AppState>) -> HttpResponse {
+pub async fn mentra_auth(state: web::Data<AppState>, t: Text) -> HttpResponse {
     with_cookie(
-        to_mentra_account(&state),
+        to_mentra_account(&state, &t),
         &state.mobile_cookies().removal(NEXT_COOKIE),
     )
 }
@@ -137,6 +151,7 @@ pub struct MentraAuthForm {
 pub async fn mentra_auth_from_page(
     state: web::Data<AppState>,
     form: web::Form<MentraAuthForm>,
+    t: Text,
 ) -> HttpResponse {
     let next = form
         .into_inner()
@@ -153,7 +168,7 @@ pub async fn mentra_auth_from_page(
         ),
         None => state.mobile_cookies().removal(NEXT_COOKIE),
     };
-    with_cookie(to_mentra_account(&state), &cookie)
+    with_cookie(to_mentra_account(&state, &t), &cookie)
 }
 
 fn with_cookie(mut response: HttpResponse, cookie: &actix_web::cookie::Cookie<'_>) -> HttpResponse {
@@ -163,15 +178,10 @@ fn with_cookie(mut response: HttpResponse, cookie: &actix_web::cookie::Cookie<'_
     response
 }
 
-fn to_mentra_account(state: &AppState) -> HttpResponse {
+fn to_mentra_account(state: &AppState, t: &Text) -> HttpResponse {
     let mentra = &state.settings.mentra;
     let (Some(package), Some(_)) = (&mentra.package_name, &mentra.api_key) else {
-        return message_page(
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign in with Mentra is off",
-            "This server has no MentraOS app configured. Sign in with a local account instead.",
-        );
+        return message(state, t, StatusCode::SERVICE_UNAVAILABLE, "mentra-off");
     };
     let mut target = mentra.account_url.clone();
     target.set_path("/auth");
@@ -195,11 +205,14 @@ pub async fn home() -> HttpResponse {
 pub async fn scan(
     state: web::Data<AppState>,
     request: HttpRequest,
+    t: Text,
 ) -> Result<HttpResponse, ApiError> {
     let Some(session) = signed_in(&state, &request).await? else {
-        return sign_in_page(&state, "/scan");
+        return sign_in_page(&state, &t, "/scan");
     };
     let page = ScanPage {
+        script_text: t.for_script(SCAN_SCRIPT),
+        t: &t,
         app_name: &state.settings.app_name,
         name: &session.user.name,
         request_id: "",
@@ -216,20 +229,18 @@ pub async fn scanned(
     state: web::Data<AppState>,
     request: HttpRequest,
     id: web::Path<String>,
+    t: Text,
 ) -> Result<HttpResponse, ApiError> {
     let Some(id) = RequestId::parse(&id) else {
-        return Ok(message_page(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Unknown code",
-            "This is not a sign-in code of ours. Scan the QR code on the screen again.",
-        ));
+        return Ok(message(&state, &t, StatusCode::NOT_FOUND, "unknown-code"));
     };
     let here = format!("/s/{id}");
     let Some(session) = signed_in(&state, &request).await? else {
-        return sign_in_page(&state, &here);
+        return sign_in_page(&state, &t, &here);
     };
     let page = ScanPage {
+        script_text: t.for_script(SCAN_SCRIPT),
+        t: &t,
         app_name: &state.settings.app_name,
         name: &session.user.name,
         request_id: id.as_str(),
@@ -242,5 +253,5 @@ pub async fn scanned(
 
 /// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    qrlogin_web::server::asset(&file, &[("mobile.js", include_str!("../assets/mobile.js"))])
+    qrlogin_web::pages::asset(&file, &[("mobile.js", include_str!("../assets/mobile.js"))])
 }

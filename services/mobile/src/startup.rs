@@ -79,6 +79,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .service(web::resource("/photo-upload").post(glasses::photo_upload))
         .service(web::resource("/api/login-requests/{id}").get(scan::status))
+        .service(web::resource("/api/login-requests/{id}/events").get(scan::events))
         .service(web::resource("/api/login-requests/{id}/approve").post(scan::approve))
         .service(web::resource("/api/login-requests/{id}/deny").post(scan::deny));
 }

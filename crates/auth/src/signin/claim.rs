@@ -3,7 +3,9 @@
 
 use crate::audit::AuditEvent;
 use crate::flows::{self, FlowError, ScanTarget};
-use crate::login_request::{Claim, LoginRequest, RequestId, Transition, TransitionError};
+use crate::login_request::{
+    Claim, LoginRequest, RequestId, Transition, TransitionError, UnixMillis,
+};
 use crate::refusal::{ErrorCode, Refusal};
 use crate::signin::audit::Draft;
 use crate::signin::policy::{Entry, NetworkVerdict, network_mismatch_detail};
@@ -265,10 +267,20 @@ impl SignIn {
                 FlowError::NotFound => no_such_request(),
                 other => other.into(),
             })?;
-        let Some(claim) = request.claim.as_ref().filter(|c| c.user.id == user.id) else {
-            return Err(no_such_request());
-        };
-        Ok(Prompt::of(&request, &claim.ip, &self.policy.networks, now))
+        self.prompt_for(&request, user, now)
+            .ok_or_else(no_such_request)
+    }
+
+    /// What `user` is shown of `request` at `now`, if they are its claimant (for a socket that
+    /// follows the request after [`claimant_view`](Self::claimant_view) let it in).
+    pub fn prompt_for(
+        &self,
+        request: &LoginRequest,
+        user: &User,
+        now: UnixMillis,
+    ) -> Option<Prompt> {
+        let claim = request.claim.as_ref().filter(|c| c.user.id == user.id)?;
+        Some(Prompt::of(request, &claim.ip, &self.policy.networks, now))
     }
 
     /// The claimant approves or denies. An approval in PIN mode (the request's client's, else

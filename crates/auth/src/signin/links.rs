@@ -118,13 +118,15 @@ fn wrong_code(attempts_left: u8) -> Refusal {
         1 => Refusal::new(
             ErrorCode::WrongPin,
             "That is not the code the new device shows; 1 attempt left. If the device shows no code, refuse it.",
-        ),
+        )
+        .with_attempts_left(1),
         left => Refusal::new(
             ErrorCode::WrongPin,
             format!(
                 "That is not the code the new device shows; {left} attempts left. If the device shows no code, refuse it."
             ),
-        ),
+        )
+        .with_attempts_left(left),
     }
 }
 

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
-use crate::events::{EventHub, SignInNotice};
+use crate::events::{AccountNotice, EventHub};
 use crate::glasses::PhotoOutcome;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
@@ -100,8 +100,8 @@ pub trait Store: Send + Sync + 'static {
         limit: &RateLimit,
     ) -> Result<Option<std::time::Duration>, StoreError>;
 
-    /// Tells every instance's open dashboards of the user about a new session.
-    async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError>;
+    /// Tells every instance's open dashboards of the user about a session started or ended.
+    async fn announce(&self, notice: &AccountNotice) -> Result<(), StoreError>;
 
     /// A small record operators manage (a registered client), by kind and id: stored as
     /// JSON. `Ok(false)` when the id is taken.

@@ -24,7 +24,7 @@ use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AUDIT_CAPACITY_PER_USER, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
-use crate::events::{EventHub, SignInNotice};
+use crate::events::{AccountNotice, EventHub};
 use crate::glasses::PhotoOutcome;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::RateLimit;
@@ -364,8 +364,7 @@ async fn relay_events(
             };
             let channel = message.get_channel_name();
             let delivered = if channel.starts_with(&store.sign_in_channel("")) {
-                from_json::<SignInNotice>(&payload)
-                    .map(|notice| store.events.announce_sign_in(notice))
+                from_json::<AccountNotice>(&payload).map(|notice| store.events.announce(notice))
             } else if channel.starts_with(&store.photo_channel("")) {
                 from_json::<PhotoOutcome>(&payload)
                     .map(|outcome| store.events.deliver_photo(outcome))
@@ -1081,9 +1080,9 @@ impl Store for RedisStore {
             .map_err(redis_error)
     }
 
-    async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError> {
+    async fn announce(&self, notice: &AccountNotice) -> Result<(), StoreError> {
         self.connection()
-            .publish::<_, _, ()>(self.sign_in_channel(&notice.user_id), to_json(notice)?)
+            .publish::<_, _, ()>(self.sign_in_channel(notice.user_id()), to_json(notice)?)
             .await
             .map_err(redis_error)
     }

@@ -14,7 +14,7 @@ use super::{REQUEST_RETENTION_MS, Store, StoreError, from_json, to_json};
 use crate::account::{LocalAccount, Username};
 use crate::audit::{AUDIT_CAPACITY, AuditEntry, AuditQuery, AuditRecord};
 use crate::clock::{Clock, SystemClock};
-use crate::events::{EventHub, SignInNotice};
+use crate::events::{AccountNotice, EventHub};
 use crate::glasses::PhotoOutcome;
 use crate::login_request::{LoginRequest, RequestId, UnixMillis};
 use crate::rate_limit::{Gcra, RateLimit, gcra};
@@ -578,8 +578,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn announce_sign_in(&self, notice: &SignInNotice) -> Result<(), StoreError> {
-        self.events.announce_sign_in(notice.clone());
+    async fn announce(&self, notice: &AccountNotice) -> Result<(), StoreError> {
+        self.events.announce(notice.clone());
         Ok(())
     }
 

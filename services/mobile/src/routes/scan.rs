@@ -12,6 +12,14 @@ use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use qrlogin_auth::LoginRequest;
+use qrlogin_web::http::ServiceOrigin;
+use qrlogin_web::live::{Follower, RequestFollower, network_of, refuse_other_sites, upgrade};
+use qrlogin_web::sockets::SocketHolder;
+use tracing::Instrument;
+
 use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
 
 /// Exactly one of the three ways to name a request.
@@ -116,6 +124,55 @@ pub async fn status(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(prompt))
+}
+
+/// `GET /api/login-requests/{id}/events`: the claimant's live view of the request it decides,
+/// as `GET /api/login-requests/{id}` answers it, first now and then at every change until the
+/// request ends: the phone learns at once that the screen signed in, left, or was locked.
+pub async fn events(
+    state: web::Data<AppState>,
+    origin: web::Data<ServiceOrigin>,
+    request: HttpRequest,
+    MobileUser(caller): MobileUser,
+    client: ClientInfo,
+    body: web::Payload,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    refuse_other_sites(&request, &origin)?;
+    let id = parse_id(&id)?;
+    // Subscribe first: whatever happens after this point reaches the socket.
+    let subscription = state.store.events().subscribe(&id);
+    state
+        .signin
+        .claimant_view(&client, &caller.user, &id)
+        .await?;
+    let current = qrlogin_auth::flows::load(&*state.store, &id, state.now()).await?;
+    let permit = state.sockets.admit(
+        "claimant",
+        vec![
+            SocketHolder::User(caller.user.id.clone()),
+            network_of(&state, &client),
+        ],
+    )?;
+    let (response, session, stream) = upgrade(&request, body)?;
+    let signin = Arc::clone(&state.signin);
+    let user = caller.user;
+    let render = move |request: &LoginRequest, now| {
+        signin
+            .prompt_for(request, &user, now)
+            .and_then(|prompt| serde_json::to_string(&prompt).ok())
+            .unwrap_or_default()
+    };
+    let span = tracing::info_span!("claimant socket", request = %id);
+    let follower = RequestFollower {
+        state,
+        follower: Follower::Phone,
+        render,
+        subscription,
+        permit,
+    };
+    actix_web::rt::spawn(follower.run(current, session, stream).instrument(span));
+    Ok(response)
 }
 
 /// What the phone learns from its decision; in PIN mode, the PIN to show (only here, once).

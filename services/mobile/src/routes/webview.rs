@@ -15,9 +15,11 @@ use qrlogin_web::{ApiError, AppState};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::pages::{NEXT_COOKIE, message_page, next_path};
+use crate::pages::{NEXT_COOKIE, message, next_path};
 use crate::signed_in::signed_in_response;
 use crate::startup::MentraLogin;
+use qrlogin_web::i18n::Text;
+use qrlogin_web::pages::message_page;
 
 /// The parameters MentraOS appends. `cloudApiUrl` and friends are ignored on purpose: they
 /// can be forged (platform.md §7); the cloud URL comes from our configuration only.
@@ -50,6 +52,7 @@ pub async fn webview(
     request: HttpRequest,
     client: ClientInfo,
     query: web::Query<WebviewQuery>,
+    t: Text,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let next = next_path(&state, &request);
@@ -69,27 +72,22 @@ pub async fn webview(
         (None, None) => {
             return Ok(match existing {
                 Some(_) => redirect(&next).finish(),
-                None => message_page(
-                    &state,
-                    StatusCode::OK,
-                    "Open this from MentraOS",
-                    "Open this app from the MentraOS app on your phone to sign in with your Mentra account.",
-                ),
+                None => message(&state, &t, StatusCode::OK, "open-from-mentra"),
             });
         }
         tokens => tokens,
     };
     let Some(client_for_mentra) = mentra.0.as_ref() else {
-        return Ok(message_page(
+        return Ok(message(
             &state,
+            &t,
             StatusCode::SERVICE_UNAVAILABLE,
-            "MentraOS sign-in is not set up",
-            "This server has no MentraOS app credentials (PACKAGE_NAME, MENTRAOS_API_KEY). Ask its operator.",
+            "mentra-unset",
         ));
     };
     if let Err(refused) = state.signin.admit_webview(&client).await {
         return match refused.code {
-            ErrorCode::RateLimited => Ok(rate_limited_page(&state, refused.into())),
+            ErrorCode::RateLimited => Ok(rate_limited_page(&state, &t, refused.into())),
             _ => Err(refused.into()),
         };
     }
@@ -104,12 +102,13 @@ pub async fn webview(
         .signin
         .mentra_sign_in(&client, existing_user, proof)
         .await;
-    answer(&state, &next, signed_in, page_status)
+    answer(&state, &t, &next, signed_in, page_status)
 }
 
 /// The page (or redirect) a MentraOS sign-in ends with.
 fn answer(
     state: &AppState,
+    t: &Text,
     next: &str,
     signed_in: Result<MentraSignIn, qrlogin_auth::refusal::Refusal>,
     page_status: Option<StatusCode>,
@@ -122,29 +121,30 @@ fn answer(
         }
         Ok(MentraSignIn::AlreadySignedIn) => Ok(redirect(next).finish()),
         Err(refused) => match refused.code {
-            ErrorCode::Conflict => Ok(message_page(
-                state,
-                StatusCode::CONFLICT,
-                "Signed in as someone else",
-                &refused.message,
-            )),
+            ErrorCode::Conflict => Ok(message(state, t, StatusCode::CONFLICT, "someone-else")),
             ErrorCode::Unavailable | ErrorCode::InternalError => Err(refused.into()),
+            // The reason (a link already used, a token expired) is specific: it stays as the
+            // use-case layer words it.
             _ => Ok(message_page(
                 state,
+                t,
                 page_status.unwrap_or(StatusCode::UNAUTHORIZED),
-                "Sign-in did not work",
+                &t.get("message-signin-failed-title"),
                 &refused.message,
+                None,
             )),
         },
     }
 }
 
-fn rate_limited_page(state: &AppState, refused: ApiError) -> HttpResponse {
+fn rate_limited_page(state: &AppState, t: &Text, refused: ApiError) -> HttpResponse {
     let mut page = message_page(
         state,
+        t,
         StatusCode::TOO_MANY_REQUESTS,
-        "Too many sign-in attempts",
-        &refused.message,
+        &t.get("message-rate-limited-title"),
+        &t.error(ErrorCode::RateLimited),
+        None,
     );
     if let Some(seconds) = refused.retry_after_seconds {
         page.headers_mut()

@@ -1,222 +1,13 @@
-//! A real browser: headless Chromium opens the QR page, the flow is approved through the
-//! mobile API, and the page arrives at the dashboard showing the user.
+//! Whole flows in real browsers: the screen's QR page to its dashboard, the phone's pages,
+//! PIN mode, the camera, kiosks, Mentra and device links.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::json;
 
+use super::*;
 use crate::helpers::{Backend, TestCluster};
-
-struct ChromeDriver(Child, u16);
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts chromedriver, or says why the browser test cannot run here. CI sets
-/// `QRLOGIN_REQUIRE_BROWSER=1` (and installs Chromium), so there a missing browser fails.
-async fn chromedriver() -> Option<ChromeDriver> {
-    let required = std::env::var("QRLOGIN_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let present = ["/usr/bin/chromedriver", "/usr/bin/chromium"]
-        .iter()
-        .all(|p| std::path::Path::new(p).exists());
-    if !present {
-        assert!(
-            !required,
-            "QRLOGIN_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
-        );
-        eprintln!(
-            "NOTICE: chromium and chromium-driver are not installed; the browser test is skipped."
-        );
-        return None;
-    }
-    let port = qrlogin_testkit::free_port();
-    let child = Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let driver = ChromeDriver(child, port);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("http://127.0.0.1:{port}/status"))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Some(driver)
-}
-
-/// How long a page may take to reach what a test waits for.
-const PAGE_WAIT: Duration = Duration::from_secs(15);
-
-/// Waits until `css` matches an element on the page.
-async fn wait_for(browser: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
-    browser
-        .wait()
-        .at_most(PAGE_WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-}
-
-/// The text of the element `css` matches.
-async fn text(browser: &fantoccini::Client, css: &str) -> String {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Makes the page prefer a dark colour scheme, as a phone or desktop in dark mode does
-/// (through ChromeDriver's DevTools passthrough).
-async fn prefer_dark(driver: &ChromeDriver, browser: &fantoccini::Client) {
-    let session = browser.session_id().await.unwrap().unwrap();
-    let answer = reqwest::Client::new()
-        .post(format!(
-            "http://127.0.0.1:{}/session/{session}/goog/cdp/execute",
-            driver.1
-        ))
-        .json(&json!({
-            "cmd": "Emulation.setEmulatedMedia",
-            "params": { "features": [{ "name": "prefers-color-scheme", "value": "dark" }] },
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        answer.status().is_success(),
-        "{}",
-        answer.text().await.unwrap()
-    );
-}
-
-/// The WCAG contrast ratio of the first element `css` matches: its text colour against the
-/// first opaque background behind it.
-async fn contrast(browser: &fantoccini::Client, css: &str) -> f64 {
-    let colours = browser
-        .execute(
-            "const el = document.querySelector(arguments[0]);
-             let behind = el;
-             while (behind && ['transparent', 'rgba(0, 0, 0, 0)'].includes(getComputedStyle(behind).backgroundColor)) behind = behind.parentElement;
-             return [getComputedStyle(el).color, getComputedStyle(behind || document.body).backgroundColor];",
-            vec![json!(css)],
-        )
-        .await
-        .unwrap();
-    let luminance = |rgb: &serde_json::Value| {
-        let channels: Vec<f64> = rgb
-            .as_str()
-            .unwrap()
-            .trim_start_matches("rgba(")
-            .trim_start_matches("rgb(")
-            .trim_end_matches(')')
-            .split(',')
-            .take(3)
-            .map(|c| c.trim().parse::<f64>().unwrap() / 255.0)
-            .map(|c| {
-                if c <= 0.04045 {
-                    c / 12.92
-                } else {
-                    ((c + 0.055) / 1.055).powf(2.4)
-                }
-            })
-            .collect();
-        0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
-    };
-    let (text, background) = (luminance(&colours[0]), luminance(&colours[1]));
-    (text.max(background) + 0.05) / (text.min(background) + 0.05)
-}
-
-/// A headless Chromium with its own fresh profile (kept alive by the returned directory).
-async fn browser(driver: &ChromeDriver) -> (fantoccini::Client, tempfile::TempDir) {
-    browser_with(driver, &[]).await
-}
-
-async fn browser_with(
-    driver: &ChromeDriver,
-    extra_args: &[String],
-) -> (fantoccini::Client, tempfile::TempDir) {
-    let profile = tempfile::tempdir().unwrap();
-    let mut args: Vec<String> = [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.push(format!("--user-data-dir={}", profile.path().display()));
-    args.extend_from_slice(extra_args);
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": args,
-        }),
-    );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{}", driver.1))
-        .await
-        .unwrap();
-    (browser, profile)
-}
-
-/// The screen's page shows its code; `phone` types it and approves; the screen arrives at its
-/// dashboard.
-async fn signed_in_by_typed_code(
-    browser: &fantoccini::Client,
-    cluster: &TestCluster,
-    phone: &crate::helpers::Phone,
-) {
-    browser
-        .goto(&format!("{}/", cluster.desktops[0]))
-        .await
-        .unwrap();
-    wait_for(browser, "#qr svg").await;
-    let pin_form = browser.find(Locator::Id("pin-form")).await.unwrap();
-    assert!(
-        !pin_form.is_displayed().await.unwrap(),
-        "no PIN form under a code nobody has approved (and none at all in tap mode)"
-    );
-    let user_code = text(browser, "#user-code").await;
-    assert_eq!(
-        user_code.len(),
-        9,
-        "a code like WDJB-MJHT is shown, got {user_code:?}"
-    );
-    let claimed = phone.scan(json!({ "user_code": user_code })).await;
-    assert_eq!(claimed.status(), 200);
-    let id = claimed.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(phone.decide(&id, "approve").await.status(), 200);
-    let dashboard = url::Url::parse(&format!("{}/dashboard", cluster.desktops[0])).unwrap();
-    browser
-        .wait()
-        .at_most(PAGE_WAIT)
-        .for_url(&dashboard)
-        .await
-        .unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
@@ -247,7 +38,7 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
     assert!(
         listed
             .iter()
-            .any(|s| s.starts_with("Chrome on Linux") && s.ends_with("(this screen)")),
+            .any(|s| s.starts_with("Screen: Chrome on Linux") && s.ends_with("(this screen)")),
         "{listed:?}"
     );
     // The audit trail is written just off the request path: wait for it rather than race it.
@@ -304,93 +95,6 @@ async fn a_real_browser_shows_the_qr_and_arrives_at_the_dashboard() {
     browser.close().await.unwrap();
 }
 
-/// Two real browsers, a screen and a phone: the screen shows its QR page, the phone follows
-/// the QR's link, signs in with a local account ("Erin") and reaches the confirmation, which
-/// it checks shows the screen's code. Returns the cluster, the screen and the phone.
-struct TwoBrowsers {
-    cluster: TestCluster,
-    screen: fantoccini::Client,
-    phone: fantoccini::Client,
-    _profiles: (tempfile::TempDir, tempfile::TempDir),
-}
-
-/// The phone page's local sign-in form, filled in as the test account `erin`.
-async fn sign_in_as_erin(phone: &fantoccini::Client) {
-    let form = wait_for(phone, "#local-login").await;
-    for (field, value) in [("username", "erin"), ("password", "correct horse battery")] {
-        form.find(Locator::Css(&format!("input[name={field}]")))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn phone_at_the_confirmation(driver: &ChromeDriver, extra: &[(&str, &str)]) -> TwoBrowsers {
-    let cluster = TestCluster::start(Backend::Sqlite, 1, extra).await.unwrap();
-    cluster
-        .add_local_account("erin", "Erin", "correct horse battery")
-        .await;
-    let (screen, screen_profile) = browser(driver).await;
-    let (phone, phone_profile) = browser(driver).await;
-
-    screen
-        .goto(&format!("{}/", cluster.desktops[0]))
-        .await
-        .unwrap();
-    wait_for(&screen, "#qr svg").await;
-    let qr_link = screen
-        .find(Locator::Id("phone-link"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
-    let user_code = text(&screen, "#user-code").await;
-
-    phone.goto(&qr_link).await.unwrap();
-    sign_in_as_erin(&phone).await;
-    wait_for(&phone, "#confirm:not([hidden]) #approve").await;
-    let shown_code = text(&phone, "#c-code").await;
-    assert_eq!(
-        shown_code, user_code,
-        "the phone shows the code the screen shows"
-    );
-    TwoBrowsers {
-        cluster,
-        screen,
-        phone,
-        _profiles: (screen_profile, phone_profile),
-    }
-}
-
-impl TwoBrowsers {
-    async fn screen_reaches_the_dashboard(&self) {
-        let dashboard =
-            url::Url::parse(&format!("{}/dashboard", self.cluster.desktops[0])).unwrap();
-        self.screen
-            .wait()
-            .at_most(PAGE_WAIT)
-            .for_url(&dashboard)
-            .await
-            .unwrap();
-        assert_eq!(text(&self.screen, "#user-name").await, "Erin");
-    }
-
-    async fn close(self) {
-        self.screen.close().await.unwrap();
-        self.phone.close().await.unwrap();
-    }
-}
-
 /// Both sides in real browsers: the phone follows the QR's link, signs in with a local
 /// account on the sign-in page, sees the confirmation and taps Approve; the screen arrives at
 /// its dashboard.
@@ -411,8 +115,13 @@ async fn a_phone_browser_follows_the_qr_link_signs_in_and_approves() {
         .await
         .unwrap();
     both.screen_reaches_the_dashboard().await;
-    let status = text(&both.phone, "#status").await;
-    assert!(status.starts_with("Approved"), "{status}");
+    wait_xpath(
+        &both.phone,
+        "//h1[@id='outcome-title' and (.='Approved' or .='Signed in')]",
+        PAGE_WAIT,
+        "the phone says it is approved",
+    )
+    .await;
     both.close().await;
 }
 
@@ -434,6 +143,7 @@ async fn in_pin_mode_the_screen_types_the_pin_the_phone_shows() {
     wait_for(&both.phone, "#pin-box:not([hidden])").await;
     let pin = text(&both.phone, "#pin").await;
     assert_eq!(pin.len(), 6, "{pin:?}");
+    audit(&driver, &both.phone, "phone-pin").await;
 
     let wrong = if pin == "000000" { "111111" } else { "000000" };
     let form = wait_for(&both.screen, "#pin-form:not([hidden])").await;
@@ -462,6 +172,13 @@ async fn in_pin_mode_the_screen_types_the_pin_the_phone_shows() {
         .await
         .unwrap();
     both.screen_reaches_the_dashboard().await;
+    wait_xpath(
+        &both.phone,
+        "//h1[@id='outcome-title' and .='Signed in']",
+        PAGE_WAIT,
+        "the phone hears the PIN was typed and the screen signed in",
+    )
+    .await;
     both.close().await;
 }
 
@@ -535,7 +252,8 @@ async fn a_kiosk_left_alone_signs_itself_out_back_to_a_fresh_code() {
     let Some(driver) = chromedriver().await else {
         return;
     };
-    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("KIOSK_IDLE_TIMEOUT", "8s")])
+    // Long enough for the audit of the signed-in kiosk to finish first.
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("KIOSK_IDLE_TIMEOUT", "25s")])
         .await
         .unwrap();
     let (browser, _profile) = browser(&driver).await;
@@ -547,15 +265,16 @@ async fn a_kiosk_left_alone_signs_itself_out_back_to_a_fresh_code() {
         .wait()
         .at_most(PAGE_WAIT)
         .for_element(Locator::XPath(
-            "//p[@id='idle' and contains(., 'signs out after 8 s without use')]",
+            "//p[@id='idle' and contains(., 'signs out after 25 s without use')]",
         ))
         .await
         .unwrap();
+    audit(&driver, &browser, "kiosk").await;
     // Nobody touches it: it signs out and shows a fresh code.
     let start = url::Url::parse(&format!("{}/", cluster.desktops[0])).unwrap();
     browser
         .wait()
-        .at_most(PAGE_WAIT)
+        .at_most(Duration::from_secs(40))
         .for_url(&start)
         .await
         .unwrap();
@@ -672,6 +391,7 @@ async fn a_new_device_shows_its_code_and_the_signed_in_screen_types_it() {
         .await
         .unwrap();
     assert_eq!(seen, json!("waiting"), "claimed before the click");
+    audit(&driver, &device, "link-ask").await;
     device
         .find(Locator::Id("claim"))
         .await
@@ -687,6 +407,7 @@ async fn a_new_device_shows_its_code_and_the_signed_in_screen_types_it() {
         6,
         "the device shows a 6-digit code, got {shown:?}"
     );
+    audit(&driver, &device, "link-waiting").await;
 
     // The signed-in screen asks about the device, with the code field focused.
     wait_for(&screen, "#link-ask:not([hidden])").await;
@@ -700,6 +421,16 @@ async fn a_new_device_shows_its_code_and_the_signed_in_screen_types_it() {
         .await
         .unwrap();
     assert_eq!(focused.as_deref(), Some("link-code"));
+    // In view, not below the fold of a 1366×768 screen.
+    let in_view = screen
+        .execute(
+            "const r = document.getElementById('link-ask').getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(in_view, json!(true), "the question is scrolled into view");
+    audit(&driver, &screen, "dashboard-link-question").await;
     let wrong = if code == "000000" { "999999" } else { "000000" };
     let input = screen.find(Locator::Id("link-code")).await.unwrap();
     input.send_keys(wrong).await.unwrap();
@@ -714,7 +445,7 @@ async fn a_new_device_shows_its_code_and_the_signed_in_screen_types_it() {
         .wait()
         .at_most(PAGE_WAIT)
         .for_element(Locator::XPath(
-            "//p[@id='link-error' and contains(., '2 attempts left')]",
+            "//p[@id='link-error' and contains(., 'Tries left: 2')]",
         ))
         .await
         .unwrap();
@@ -737,6 +468,30 @@ async fn a_new_device_shows_its_code_and_the_signed_in_screen_types_it() {
         .await
         .unwrap();
     assert_eq!(text(&device, "#user-name").await, "lee@example.com");
+    // The screen that allowed it is told calmly, not warned about its own doing.
+    wait_xpath(
+        &screen,
+        "//div[@class='notice' and @role='status' and contains(., 'Your other device is signed in')]",
+        PAGE_WAIT,
+        "the allowed device's sign-in is expected",
+    )
+    .await;
+    assert!(
+        screen
+            .find(Locator::Css(".notice[role=alert]"))
+            .await
+            .is_err(),
+        "no 'Not you?' warning for the device just allowed"
+    );
+    // Opened again, the used link has nothing to offer, and says so.
+    device.goto(&link).await.unwrap();
+    let step = wait_for(&device, "#link")
+        .await
+        .attr("data-step")
+        .await
+        .unwrap();
+    assert!(matches!(step.as_deref(), Some("gone" | "same")), "{step:?}");
+    audit(&driver, &device, "link-used").await;
     screen.close().await.unwrap();
     device.close().await.unwrap();
 }

@@ -1,0 +1,204 @@
+//! What every live socket of ours shares: the cross-site check on the handshake, keeping the
+//! connection honest (pings, answers, a client gone quiet), and following one login request
+//! to its end, for the screen that waits for it and for the phone that decides it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_ws::{CloseCode, CloseReason, Message};
+use futures_util::StreamExt;
+use qrlogin_auth::events::Subscription;
+use qrlogin_auth::flows;
+use qrlogin_auth::{LoginRequest, LoginState, UnixMillis};
+
+use crate::client::ClientInfo;
+use crate::http::ServiceOrigin;
+use crate::metrics::APPROVAL_NOTIFY_SECONDS;
+use crate::sockets::{SocketHolder, SocketPermit};
+use crate::{ApiError, AppState, ErrorCode};
+
+/// How often the server pings an idle socket.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
+/// A client silent for this long (no pong, no message) is gone.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How a socket ends: with a Close frame, or without one when the client is already gone.
+pub type Ended = Option<CloseReason>;
+
+pub fn closing(code: CloseCode) -> Ended {
+    Some(code.into())
+}
+
+/// Keeps a socket honest: pings it when idle, answers its pings and its Close, and notices a
+/// client that went quiet. `Err(close)` ends the socket.
+pub struct Liveness {
+    pub heartbeat: tokio::time::Interval,
+    last_heard: tokio::time::Instant,
+}
+
+impl Liveness {
+    pub async fn start() -> Self {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+        heartbeat.tick().await;
+        Self {
+            heartbeat,
+            last_heard: tokio::time::Instant::now(),
+        }
+    }
+
+    pub async fn on_heartbeat(&self, session: &mut actix_ws::Session) -> Result<(), Ended> {
+        if self.last_heard.elapsed() > CLIENT_TIMEOUT {
+            return Err(closing(CloseCode::Away));
+        }
+        session.ping(b"").await.map_err(|_| None)
+    }
+
+    pub async fn on_incoming(
+        &mut self,
+        session: &mut actix_ws::Session,
+        incoming: Option<Result<Message, actix_ws::ProtocolError>>,
+    ) -> Result<(), Ended> {
+        match incoming {
+            Some(Ok(Message::Ping(bytes))) => {
+                self.last_heard = tokio::time::Instant::now();
+                session.pong(&bytes).await.map_err(|_| None)
+            }
+            // Answered at once with the client's own code: until it hears our Close, the
+            // client keeps the connection (and its descriptor here) open.
+            Some(Ok(Message::Close(reason))) => Err(reason.or(closing(CloseCode::Normal))),
+            Some(Err(_)) | None => Err(None),
+            Some(Ok(_)) => {
+                self.last_heard = tokio::time::Instant::now();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Closes the socket with `close`, unless the client is already gone.
+pub async fn end(session: actix_ws::Session, close: Ended) {
+    if close.is_some() {
+        let _ = session.close(close).await;
+    }
+}
+
+/// Browsers always send `Origin` on a WebSocket handshake; one from another site is refused
+/// (a cookie-authenticated socket is otherwise open to cross-site hijacking).
+pub fn refuse_other_sites(request: &HttpRequest, origin: &ServiceOrigin) -> Result<(), ApiError> {
+    match request.headers().get(header::ORIGIN) {
+        Some(sent) if sent.as_bytes() != origin.0.as_bytes() => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "WebSockets from other sites are refused.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Answers the WebSocket handshake: the response, and the socket's two ends.
+pub fn upgrade(
+    request: &HttpRequest,
+    body: actix_web::web::Payload,
+) -> Result<
+    (
+        actix_web::HttpResponse,
+        actix_ws::Session,
+        actix_ws::MessageStream,
+    ),
+    ApiError,
+> {
+    actix_ws::handle(request, body)
+        .map_err(|e| ApiError::invalid(format!("This address speaks WebSocket only: {e}")))
+}
+
+/// The caller's network, as every socket is counted against it.
+pub fn network_of(state: &AppState, caller: &ClientInfo) -> SocketHolder {
+    SocketHolder::Network(state.signin.network_of(caller))
+}
+
+/// Who follows a request, which decides what each change is rendered as.
+pub enum Follower {
+    /// The screen that created it (its approval is timed: `APPROVAL_NOTIFY_SECONDS`).
+    Screen,
+    /// The phone that claimed it.
+    Phone,
+}
+
+/// One socket following one request: its current state first, then every newer one, until a
+/// final state or expiry (or the instance drains). `render` turns a state into the message.
+pub struct RequestFollower<R> {
+    pub state: actix_web::web::Data<AppState>,
+    pub follower: Follower,
+    pub render: R,
+    pub subscription: Subscription,
+    pub permit: SocketPermit,
+}
+
+impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
+    pub async fn run(
+        mut self,
+        current: LoginRequest,
+        mut session: actix_ws::Session,
+        mut stream: actix_ws::MessageStream,
+    ) {
+        let state = self.state.clone();
+        let mut latest = Arc::new(current);
+        let close = 'socket: {
+            if session
+                .text((self.render)(&latest, state.now()))
+                .await
+                .is_err()
+            {
+                break 'socket None;
+            }
+            if latest.state_at(state.now()).is_final() {
+                break 'socket closing(CloseCode::Normal);
+            }
+            let mut live = Liveness::start().await;
+            loop {
+                let until_expiry = Duration::from_millis(
+                    u64::try_from(latest.expires_at - state.now()).unwrap_or(0),
+                );
+                tokio::select! {
+                    newer = self.subscription.newer_than(latest.version) => {
+                        self.time_approval(&latest, &newer);
+                        latest = newer;
+                        if session.text((self.render)(&latest, state.now())).await.is_err() { break None; }
+                        if latest.state_at(state.now()).is_final() { break closing(CloseCode::Normal); }
+                    }
+                    () = tokio::time::sleep(until_expiry) => {
+                        // Records the expiry for every instance; our own copy says the same if
+                        // the store cannot be reached.
+                        let now = state.now();
+                        if let Ok(stored) = flows::load(&*state.store, &latest.id, now).await {
+                            latest = Arc::new(stored);
+                        }
+                        let _ = session.text((self.render)(&latest, now)).await;
+                        if latest.state_at(now).is_final() { break closing(CloseCode::Normal); }
+                    }
+                    () = state.shutdown.draining() => break closing(CloseCode::Restart),
+                    _ = live.heartbeat.tick() => {
+                        if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
+                    }
+                    incoming = stream.next() => {
+                        if let Err(close) = live.on_incoming(&mut session, incoming).await { break close; }
+                    }
+                }
+            }
+        };
+        drop(self.permit);
+        end(session, close).await;
+    }
+
+    /// From the approval (stamped by whichever instance took it) to the screen hearing of it.
+    fn time_approval(&self, before: &LoginRequest, after: &LoginRequest) {
+        if matches!(self.follower, Follower::Screen)
+            && after.state == LoginState::Approved
+            && before.state != LoginState::Approved
+        {
+            let waited_ms = (self.state.now() - after.updated_at).max(0) as f64;
+            metrics::histogram!(APPROVAL_NOTIFY_SECONDS).record(waited_ms / 1000.0);
+        }
+    }
+}
