@@ -135,7 +135,9 @@
     try {
       const decided = await api("POST", "/api/login-requests/" + requestId + "/" + verb, {});
       if (decided.pin) { $("pin").textContent = decided.pin; show("pin-box"); return; }
-      outcome(verb === "approve" ? "approved" : "denied");
+      // The socket may have told how it went on already (the screen is that quick): the
+      // answer to this call must not take the phone back to an earlier step.
+      if (shown === null) outcome(verb === "approve" ? "approved" : "denied");
     } catch (e) {
       status(problem(e));
       if (e.status === 409 || e.status === 410 || e.status === 423) return; // it ended: the socket says how
