@@ -212,3 +212,46 @@ async fn sockets_past_their_caps_are_refused_before_the_upgrade() {
         );
     }
 }
+
+/// The phone's socket on its request (`GET /api/login-requests/{id}/events` on the mobile
+/// service) is its claimant's alone: not for another account, not signed out, not from
+/// another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claimants_socket_is_for_the_claimant_alone() {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let created = cluster.screen(0).create().await;
+    let alice = cluster.phone("alice@example.com").await;
+    assert_eq!(alice.scan_id(&created.id).await.status(), 200);
+    let url = format!(
+        "{}/api/login-requests/{}/events",
+        cluster.mobile, created.id
+    );
+    let upgrade = |request: reqwest::RequestBuilder| {
+        request
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .send()
+    };
+    let bob = cluster.phone("bob@example.com").await;
+    let stranger = upgrade(bob.client.get(&url)).await.unwrap();
+    assert_eq!(error_code(stranger).await, (404, "not_found".into()));
+    let signed_out = upgrade(crate::helpers::client().get(&url)).await.unwrap();
+    assert_eq!(error_code(signed_out).await.0, 401);
+    let foreign = upgrade(
+        alice
+            .client
+            .get(&url)
+            .header("origin", "https://evil.example"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(error_code(foreign).await, (403, "forbidden".into()));
+    let own = upgrade(alice.client.get(&url)).await.unwrap();
+    assert_eq!(
+        own.status().as_u16(),
+        101,
+        "the claimant's own socket opens"
+    );
+}

@@ -242,6 +242,43 @@ async fn other_dashboards_hear_of_a_new_sign_in_at_once_and_can_revoke_it() {
     );
 }
 
+/// A dashboard's socket closes with 1008 as soon as its session is revoked, on another
+/// instance too: the page leaves then, not at the next heartbeat (20 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_dashboard_hears_it_at_once_on_any_instance() {
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
+    let phone = cluster.phone("alice@example.com").await;
+    let office = cluster.screen(0);
+    let office_token = signed_in(&office, &phone).await;
+    let office_session = office.me().await.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut notices = sign_in_notices(&cluster.desktops[1], &office_token, None)
+        .await
+        .unwrap();
+    let home = cluster.screen(0);
+    let home_token = signed_in(&home, &phone).await;
+    assert_eq!(notices.next_state().await.unwrap()["type"], "signed_in");
+
+    let revoked = client()
+        .delete(format!(
+            "{}/api/sessions/{office_session}",
+            cluster.desktops[0]
+        ))
+        .bearer_auth(&home_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(3), notices.close_code())
+        .await
+        .expect("the revoked dashboard's socket closed within 3 s");
+    assert_eq!(closed, Some(1008));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_notices_socket_refuses_other_sites_and_strangers() {
     let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {

@@ -77,8 +77,8 @@
   function whenVisible(then) {
     return function () {
       if (!document.hidden) { then(); return; }
-      const shown = () => { if (document.hidden) return; removeEventListener("visibilitychange", shown); then(); };
-      addEventListener("visibilitychange", shown);
+      const shown = () => { if (document.hidden) return; document.removeEventListener("visibilitychange", shown); then(); };
+      document.addEventListener("visibilitychange", shown);
     };
   }
 

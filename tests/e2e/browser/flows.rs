@@ -547,6 +547,7 @@ async fn a_link_followed_from_another_site_never_switches_a_signed_in_browser() 
         .await
         .unwrap();
     assert!(victim.find(Locator::Id("claim")).await.is_err());
+    audit(&driver, &victim, "link-other").await;
     victim
         .goto(&format!("{}/dashboard", cluster.desktops[0]))
         .await

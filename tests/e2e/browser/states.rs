@@ -115,61 +115,63 @@ async fn a_pin_lock_leaves_no_dead_form_behind() {
     let Some(driver) = chromedriver().await else {
         return;
     };
-    let cluster = TestCluster::start(Backend::Sqlite, 1, &[("LOGIN_CONFIRMATION", "pin")])
+    let both = phone_at_the_confirmation(&driver, &[("LOGIN_CONFIRMATION", "pin")]).await;
+    let (browser, phone) = (&both.screen, &both.phone);
+    phone
+        .find(Locator::Id("approve"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
-    let (browser, _profile) = browser(&driver).await;
-    let phone = cluster.phone("alice@example.com").await;
-    browser
-        .goto(&format!("{}/", cluster.desktops[0]))
-        .await
-        .unwrap();
-    wait_for(&browser, "#qr svg").await;
-    let id = shown_request(&browser).await;
-    assert_eq!(phone.scan_id(&id).await.status(), 200);
-    let approved: serde_json::Value = phone.decide(&id, "approve").await.json().await.unwrap();
-    let pin = approved["pin"].as_str().unwrap().to_owned();
-    let form = wait_for(&browser, "#pin-form:not([hidden])").await;
-    assert_eq!(
-        focused(&browser).await,
-        "pin",
-        "the PIN field has the focus"
-    );
-    audit(&driver, &browser, "screen-pin").await;
+    wait_for(phone, "#pin-box:not([hidden])").await;
+    let pin = text(phone, "#pin").await;
+    let form = wait_for(browser, "#pin-form:not([hidden])").await;
+    assert_eq!(focused(browser).await, "pin", "the PIN field has the focus");
+    audit(&driver, browser, "screen-pin").await;
 
     let wrong = if pin == "000000" { "111111" } else { "000000" };
     let input = form.find(Locator::Id("pin")).await.unwrap();
     for _ in 0..10 {
-        if shown(&browser, "#ended").await {
+        if shown(browser, "#ended").await {
             break;
         }
         input.send_keys(wrong).await.unwrap();
         input.send_keys("\u{E007}").await.unwrap(); // Enter
         // Answered: the page empties the field (or the sign-in is locked).
         wait_until(
-            &browser,
+            browser,
             "return document.getElementById('pin').value === '' || !document.getElementById('ended').hidden;",
             PAGE_WAIT,
             "the wrong PIN was answered",
         )
         .await;
-        let said = text(&browser, "#status").await;
+        let said = text(browser, "#status").await;
         assert!(!said.contains("attempts left"), "no server wording: {said}");
     }
     wait_xpath(
-        &browser,
+        browser,
         "//h2[@id='ended-title' and .='Sign-in locked']",
         PAGE_WAIT,
         "locked",
     )
     .await;
     assert!(
-        !shown(&browser, "#pin-form").await,
+        !shown(browser, "#pin-form").await,
         "no PIN form under a locked sign-in"
     );
-    assert!(!shown(&browser, "#qr").await);
-    audit(&driver, &browser, "screen-locked").await;
-    browser.close().await.unwrap();
+    assert!(!shown(browser, "#qr").await);
+    audit(&driver, browser, "screen-locked").await;
+    // The phone that showed the PIN hears of the lock.
+    wait_xpath(
+        phone,
+        "//h1[@id='outcome-title' and .='Sign-in locked']",
+        PAGE_WAIT,
+        "the phone hears of the lock",
+    )
+    .await;
+    audit(&driver, phone, "phone-locked").await;
+    both.close().await;
 }
 
 /// Left alone, a screen keeps showing fresh codes: more renewals than the three it used to
@@ -207,11 +209,50 @@ async fn an_unattended_screen_keeps_renewing_its_code() {
                 seen.push(now);
             }
         }
-        // The servers' clock is the test's: it keeps pace with the real one here.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        cluster.clock.advance(Duration::from_millis(200));
+        pace(&cluster).await;
     }
+
+    // A hidden tab asks for no code nobody can see: its code expires (4 s, two lifetimes,
+    // pass) and stays; shown again, it gets a fresh one at once.
+    browser
+        .execute(
+            "Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+             document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let hidden_with = shown_request(&browser).await;
+    for _ in 0..20 {
+        pace(&cluster).await;
+        assert_eq!(
+            shown_request(&browser).await,
+            hidden_with,
+            "renewed while hidden"
+        );
+    }
+    browser
+        .execute(
+            "Object.defineProperty(document, 'hidden', { value: false, configurable: true });
+             document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until(
+        &browser,
+        &format!("return !document.getElementById('phone-link').href.endsWith('/{hidden_with}');"),
+        PAGE_WAIT,
+        "a fresh code once shown again",
+    )
+    .await;
     browser.close().await.unwrap();
+}
+
+/// 200 ms pass, for the servers too: their clock is the test's, kept in step with the real one.
+async fn pace(cluster: &TestCluster) {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.clock.advance(Duration::from_millis(200));
 }
 
 /// The dashboard names the account as its owner knows it, asks before signing out
@@ -470,5 +511,19 @@ async fn unknown_addresses_answer_browsers_with_a_page() {
             "not_found"
         );
     }
+    // The phone's pages that only say something: a code that is not ours, and the MentraOS
+    // entry opened outside MentraOS.
+    browser
+        .goto(&format!("{}/s/not-a-code", cluster.mobile))
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, "h1").await, "Unknown code");
+    audit(&driver, &browser, "phone-unknown-code").await;
+    browser
+        .goto(&format!("{}/webview", cluster.mobile))
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, "h1").await, "Open this from MentraOS");
+    audit(&driver, &browser, "phone-open-from-mentra").await;
     browser.close().await.unwrap();
 }
