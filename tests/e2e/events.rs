@@ -255,3 +255,66 @@ async fn the_claimants_socket_is_for_the_claimant_alone() {
         "the claimant's own socket opens"
     );
 }
+
+/// A phone signed out while its socket follows a request stops hearing of it at once (1008):
+/// what it claimed is no longer its business.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claimants_socket_closes_when_its_session_ends() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
+    let created = cluster.screen(0).create().await;
+    let plain = crate::helpers::client();
+    let login = plain
+        .post(format!("{}/api/local/login", cluster.mobile))
+        .json(&serde_json::json!({ "username": "erin", "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let scanned = plain
+        .post(format!("{}/api/scan", cluster.mobile))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({ "id": created.id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scanned.status(), 200);
+
+    let url = format!(
+        "{}/api/login-requests/{}/events",
+        cluster.mobile, created.id
+    );
+    let mut request = url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut events = crate::helpers::Events(socket);
+    assert_eq!(events.next_state().await.unwrap()["state"], "claimed");
+
+    let signed_out = plain
+        .post(format!("{}/api/logout", cluster.mobile))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(3), events.close_code())
+        .await
+        .expect("the socket closed within 3 s of the sign-out");
+    assert_eq!(closed, Some(1008));
+}

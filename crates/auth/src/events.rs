@@ -39,6 +39,14 @@ pub enum AccountNotice {
 }
 
 impl AccountNotice {
+    /// A notice as it crossed instances (JSON). An instance of the version before
+    /// `AccountNotice` sent a bare [`SignInNotice`]: still read, as a sign-in. (Such an
+    /// instance reads this version's sign-ins too: it ignores the `notice` tag.)
+    pub fn from_wire(payload: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(payload)
+            .or_else(|_| serde_json::from_str::<SignInNotice>(payload).map(Self::SignedIn))
+    }
+
     pub fn user_id(&self) -> &str {
         match self {
             Self::SignedIn(notice) => &notice.user_id,
@@ -247,6 +255,36 @@ impl Drop for AccountSubscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_notices_are_read_across_a_rolling_upgrade() {
+        let notice = SignInNotice {
+            user_id: "local:erin".into(),
+            session_id: "s1".into(),
+            session_kind: SessionKind::Desktop,
+            ip: "192.0.2.1".into(),
+            user_agent: "curl/8".into(),
+            at: 1,
+        };
+        let older = serde_json::to_string(&notice).unwrap();
+        assert_eq!(
+            AccountNotice::from_wire(&older).unwrap(),
+            AccountNotice::SignedIn(notice.clone()),
+            "what an older instance sends"
+        );
+        let newer = serde_json::to_string(&AccountNotice::SignedIn(notice.clone())).unwrap();
+        assert_eq!(
+            serde_json::from_str::<SignInNotice>(&newer).unwrap(),
+            notice,
+            "what an older instance reads"
+        );
+        let ended = AccountNotice::SessionEnded {
+            user_id: "local:erin".into(),
+            session_id: "s1".into(),
+        };
+        let wire = serde_json::to_string(&ended).unwrap();
+        assert_eq!(AccountNotice::from_wire(&wire).unwrap(), ended);
+    }
     use crate::login_request::{LoginRequest, ScreenContext};
 
     fn request() -> LoginRequest {

@@ -16,7 +16,8 @@ window.qrlogin = (function () {
   }
 
   // A call to our API: its JSON answer, or an Error carrying the answer's `status`, error
-  // `code` and `left` (attempts left); status 0 when the server could not be reached.
+  // `code`, `left` (attempts left) and `retryAfter` (seconds, from a 429 or 503); status 0
+  // when the server could not be reached.
   async function api(method, path, body) {
     let res;
     try {
@@ -27,7 +28,10 @@ window.qrlogin = (function () {
       });
     } catch (e) { throw Object.assign(new Error("network"), { status: 0 }); }
     const data = res.status === 204 ? {} : await res.json().catch(() => ({}));
-    if (!res.ok) throw Object.assign(new Error(data.message || ("HTTP " + res.status)), { status: res.status, code: data.error, left: data.attempts_left });
+    if (!res.ok) {
+      const retryAfter = Number(res.headers.get("Retry-After")) || undefined;
+      throw Object.assign(new Error(data.message || ("HTTP " + res.status)), { status: res.status, code: data.error, left: data.attempts_left, retryAfter });
+    }
     return data;
   }
 

@@ -19,17 +19,17 @@ session-kind-mobile = Phone
 error-invalid-request = Something in that request was not right. Check it and try again.
 error-unauthenticated = You are signed out. Sign in again to continue.
 error-forbidden = That is not allowed from here.
-error-not-found = That sign-in no longer exists. Start again with the code on the screen.
+error-not-found = This no longer exists: it may have ended already. Start again.
 error-method-not-allowed = That cannot be done here.
-error-conflict = This sign-in has already finished, or another phone has it. Start again with the code on the screen.
-error-expired = This code has expired. The screen shows a new one: use that.
+error-conflict = This has already been answered or has finished, or someone else has it. Start again.
+error-expired = This has expired. Start again with a new one.
 error-payload-too-large = That is too large to send.
 error-unsupported-media-type = That kind of file cannot be used here.
 error-no-code-found = No sign-in code could be seen. Hold the camera steady in front of the QR code.
 error-several-codes = More than one sign-in code is in view. Point the camera at one screen only.
 error-invalid-qr-code = That is not one of our sign-in codes.
 error-request-timeout = That took too long. Try again.
-error-locked = Too many wrong PINs were typed, so this sign-in is locked. Start again with a new code.
+error-locked = Too many wrong codes were typed, so this is locked. Start again with a new one.
 error-wrong-pin = That PIN is not the one the phone shows.
 error-pin-required = First type the PIN the phone shows.
 error-rate-limited = Too many tries in a short time. Wait a few minutes, then try again.
@@ -43,6 +43,7 @@ page-not-found-title = Nothing here
 page-not-found-detail = There is no page at this address. Check the link, or start again from the sign-in page.
 page-error-title = Something went wrong
 page-go-home = Go to the sign-in page
+page-reference = Reference:
 
 ## The screen: its QR page
 
@@ -135,6 +136,13 @@ event-logout-everywhere = Signed out everywhere
 event-revoke = Session revoked
 event-cancel = Sign-in stopped
 event-create = Code shown
+event-rate-limited = Too many tries
+event-token-rejected = Sign-in token refused
+event-account-created = Account created
+event-account-disabled = Account disabled
+event-account-enabled = Account enabled
+event-account-password-changed = Password changed
+event-account-removed = Account removed
 
 ## A device opening a sign-in link
 

@@ -18,17 +18,17 @@ session-kind-mobile = 휴대폰
 error-invalid-request = 요청에 올바르지 않은 부분이 있습니다. 확인하고 다시 시도하세요.
 error-unauthenticated = 로그아웃되었습니다. 계속하려면 다시 로그인하세요.
 error-forbidden = 여기에서는 허용되지 않는 작업입니다.
-error-not-found = 이 로그인 요청은 더 이상 존재하지 않습니다. 화면의 코드로 다시 시작하세요.
+error-not-found = 더 이상 존재하지 않습니다. 이미 끝났을 수 있습니다. 다시 시작하세요.
 error-method-not-allowed = 여기에서는 할 수 없는 작업입니다.
-error-conflict = 이 로그인은 이미 완료되었거나 다른 휴대폰에서 진행 중입니다. 화면의 코드로 다시 시작하세요.
-error-expired = 이 코드는 만료되었습니다. 화면에 표시된 새 코드를 사용하세요.
+error-conflict = 이미 응답되었거나 끝났거나, 다른 사람이 사용 중입니다. 다시 시작하세요.
+error-expired = 만료되었습니다. 새로 다시 시작하세요.
 error-payload-too-large = 크기가 너무 커서 보낼 수 없습니다.
 error-unsupported-media-type = 여기에서는 사용할 수 없는 파일 형식입니다.
 error-no-code-found = 로그인 코드를 인식하지 못했습니다. QR 코드 앞에서 카메라를 흔들리지 않게 들고 계세요.
 error-several-codes = 로그인 코드가 두 개 이상 보입니다. 카메라를 화면 하나에만 향하게 하세요.
 error-invalid-qr-code = 이 서비스의 로그인 코드가 아닙니다.
 error-request-timeout = 시간이 너무 오래 걸렸습니다. 다시 시도하세요.
-error-locked = 잘못된 PIN을 너무 많이 입력하여 이 로그인이 잠겼습니다. 새 코드로 다시 시작하세요.
+error-locked = 잘못된 코드를 너무 많이 입력하여 잠겼습니다. 새로 다시 시작하세요.
 error-wrong-pin = 휴대폰에 표시된 PIN이 아닙니다.
 error-pin-required = 먼저 휴대폰에 표시된 PIN을 입력하세요.
 error-rate-limited = 짧은 시간에 너무 많이 시도했습니다. 몇 분 후에 다시 시도하세요.
@@ -42,6 +42,7 @@ page-not-found-title = 페이지를 찾을 수 없습니다
 page-not-found-detail = 이 주소에는 페이지가 없습니다. 링크를 확인하거나 로그인 페이지에서 다시 시작하세요.
 page-error-title = 문제가 발생했습니다
 page-go-home = 로그인 페이지로 이동
+page-reference = 참조 번호:
 
 ## 화면: QR 페이지
 
@@ -134,6 +135,13 @@ event-logout-everywhere = 모든 기기에서 로그아웃됨
 event-revoke = 세션 종료됨
 event-cancel = 로그인 중단됨
 event-create = 코드 표시됨
+event-rate-limited = 시도 횟수 초과
+event-token-rejected = 로그인 토큰 거부됨
+event-account-created = 계정 생성됨
+event-account-disabled = 계정 비활성화됨
+event-account-enabled = 계정 활성화됨
+event-account-password-changed = 비밀번호 변경됨
+event-account-removed = 계정 삭제됨
 
 ## 로그인 링크를 연 기기
 

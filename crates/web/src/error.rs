@@ -233,11 +233,13 @@ pub fn render_errors<B: MessageBody + 'static>(
     let (request, old) = response.into_parts();
     // A browser that opened an address gets a page in words; scripts and API clients get JSON.
     if crate::pages::wants_a_page(&request)
-        && let Some(page) = crate::pages::error_page(&request, status, code)
+        && let Some(page) = crate::pages::error_page(&request, status, code, request_id.as_deref())
     {
         let mut page: HttpResponse<BoxBody> = page;
-        if let Some(allow) = old.headers().get(header::ALLOW) {
-            page.headers_mut().insert(header::ALLOW, allow.clone());
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(value) = old.headers().get(&name) {
+                page.headers_mut().insert(name, value.clone());
+            }
         }
         return Ok(ErrorHandlerResponse::Response(
             ServiceResponse::new(request, page).map_into_right_body::<B>(),

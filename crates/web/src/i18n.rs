@@ -55,7 +55,7 @@ impl Catalogues {
 
     /// The catalogue index that best serves an `Accept-Language` header.
     fn negotiate(&self, accept_language: &str) -> Language {
-        let requested = fluent_langneg::accepted_languages::parse(accept_language);
+        let requested = requested(accept_language);
         let available: Vec<&LanguageIdentifier> =
             self.bundles.iter().map(|(language, _)| language).collect();
         let chosen = fluent_langneg::negotiate_languages(
@@ -88,6 +88,29 @@ impl Catalogues {
         tracing::warn!(key, "no catalogue has this message");
         key.to_owned()
     }
+}
+
+/// The languages an `Accept-Language` header asks for, the most wanted first (by `q`, then
+/// by order); `q=0` ("not this one") and what is not a language tag are left out.
+fn requested(header: &str) -> Vec<LanguageIdentifier> {
+    let mut weighted: Vec<(f32, usize, LanguageIdentifier)> = header
+        .split(',')
+        .enumerate()
+        .filter_map(|(order, item)| {
+            let mut parts = item.split(';');
+            let language = parts.next()?.trim().parse::<LanguageIdentifier>().ok()?;
+            let weight = match parts.find_map(|p| p.trim().strip_prefix("q=")) {
+                Some(q) => q.trim().parse::<f32>().ok()?,
+                None => 1.0,
+            };
+            (weight > 0.0).then_some((weight, order, language))
+        })
+        .collect();
+    weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    weighted
+        .into_iter()
+        .map(|(_, _, language)| language)
+        .collect()
 }
 
 /// Which catalogue: an index into [`Catalogues`].
@@ -276,6 +299,13 @@ mod tests {
         assert_eq!(lang(Some("")), "en");
         assert_eq!(lang(Some("garbage;;q=x")), "en");
         assert_eq!(lang(None), "en");
+        assert_eq!(lang(Some("ko;q=0.2, th;q=0.9")), "th", "the weights decide");
+        assert_eq!(
+            lang(Some("ko;q=0, en;q=0.5")),
+            "en",
+            "q=0 means not this one"
+        );
+        assert_eq!(lang(Some("*, ko;q=0.5")), "ko");
     }
 
     #[test]

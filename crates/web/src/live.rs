@@ -9,7 +9,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
-use qrlogin_auth::events::Subscription;
+use qrlogin_auth::events::{AccountNotice, AccountSubscription, Subscription};
 use qrlogin_auth::flows;
 use qrlogin_auth::{LoginRequest, LoginState, UnixMillis};
 
@@ -133,6 +133,30 @@ pub struct RequestFollower<R> {
     pub render: R,
     pub subscription: Subscription,
     pub permit: SocketPermit,
+    /// A follower signed in with a session stops hearing when that session ends (1008).
+    pub session: Option<SessionWatch>,
+}
+
+/// The session a socket was opened with, and the account's notices that tell of its end.
+pub struct SessionWatch {
+    pub notices: AccountSubscription,
+    pub session_id: String,
+}
+
+impl SessionWatch {
+    /// Resolves when the session ends (never, without a watch).
+    async fn ended(watch: Option<&mut Self>) {
+        let Some(watch) = watch else {
+            return std::future::pending().await;
+        };
+        loop {
+            if let AccountNotice::SessionEnded { session_id, .. } = watch.notices.next().await
+                && session_id == watch.session_id
+            {
+                return;
+            }
+        }
+    }
 }
 
 impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
@@ -178,6 +202,7 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
                         if latest.state_at(now).is_final() { break closing(CloseCode::Normal); }
                     }
                     () = state.shutdown.draining() => break closing(CloseCode::Restart),
+                    () = SessionWatch::ended(self.session.as_mut()) => break closing(CloseCode::Policy),
                     _ = live.heartbeat.tick() => {
                         if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
                     }

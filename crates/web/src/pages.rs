@@ -70,6 +70,8 @@ struct MessagePage<'a> {
     message: &'a str,
     /// The one thing to do next: where and its label.
     next_step: Option<(&'a str, String)>,
+    /// The request id of a failed request, for the person to quote.
+    reference: Option<&'a str>,
 }
 
 /// A page that says one thing: a heading, a sentence, and at most one next step.
@@ -87,10 +89,15 @@ pub fn message_page(
         title,
         message,
         next_step,
+        reference: None,
     };
+    render(&page, status)
+}
+
+fn render(page: &MessagePage<'_>, status: StatusCode) -> HttpResponse {
     match page.render() {
         Ok(body) => html(status, body),
-        Err(_) => HttpResponse::build(status).body(message.to_owned()),
+        Err(_) => HttpResponse::build(status).body(page.message.to_owned()),
     }
 }
 
@@ -104,11 +111,13 @@ pub fn wants_a_page(request: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.trim_start().starts_with("text/html"))
 }
 
-/// The page a browser gets for a failed request: what went wrong in words, and the way back.
+/// The page a browser gets for a failed request: what went wrong in words, the way back, and
+/// the request id to quote.
 pub fn error_page(
     request: &HttpRequest,
     status: StatusCode,
     code: ErrorCode,
+    request_id: Option<&str>,
 ) -> Option<HttpResponse> {
     let state = request.app_data::<web::Data<AppState>>()?;
     let t = Text::of_request(state, request);
@@ -119,13 +128,13 @@ pub fn error_page(
         ),
         other => (t.get("page-error-title"), t.error(other)),
     };
-    let home = (("/"), t.get("page-go-home"));
-    Some(message_page(
-        state,
-        &t,
-        status,
-        &title,
-        &message,
-        Some(home),
-    ))
+    let page = MessagePage {
+        t: &t,
+        app_name: &state.settings.app_name,
+        title: &title,
+        message: &message,
+        next_step: Some(("/", t.get("page-go-home"))),
+        reference: request_id,
+    };
+    Some(render(&page, status))
 }

@@ -114,10 +114,13 @@
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === "signed_in") noticeSignIn(message);
+      if (message.type === "session_ended") refresh().catch((e) => status(problem(e)));
     };
     socket.onclose = (event) => {
       if (event.code === 1008) { leave(); return; } // this session has ended
-      setTimeout(listen, event.code === 1012 ? 250 + Math.random() * 500 : 5000); // 1012: restarting
+      // Whatever happened while the socket was down: still signed in? (A 401 leaves.)
+      const again = () => call("GET", "/api/me").then(listen, (e) => { if (e.status !== 401) setTimeout(again, 5000); });
+      setTimeout(again, event.code === 1012 ? 250 + Math.random() * 500 : 2000); // 1012: restarting
     };
   }
 

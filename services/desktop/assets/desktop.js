@@ -6,6 +6,7 @@
 (function () {
   const POLL_INTERVAL_MS = 2000;
   const RETRY_AFTER_FAILURE_MS = 15000; // a screen left alone retries a failed start
+  const EXPIRY_GRACE_MS = 5000;          // past its deadline and not told: renew anyway
   const REDEEM_RETRIES = 5;             // a store that is briefly away answers 503: try again
   const $ = (id) => document.getElementById(id);
   const { text, api, problem } = window.qrlogin;
@@ -49,7 +50,7 @@
       listen(request);
     } catch (e) {
       finish("failed", problem(e));
-      retry = setTimeout(whenVisible(start), RETRY_AFTER_FAILURE_MS);
+      retry = setTimeout(whenVisible(start), e.retryAfter ? e.retryAfter * 1000 : RETRY_AFTER_FAILURE_MS);
     }
   }
 
@@ -71,6 +72,9 @@
     if (!current) return;
     const left = Math.max(0, Math.round((current.deadline - Date.now()) / 1000));
     $("countdown").textContent = left > 0 ? text("screen-expires-in", { seconds: left }) : "";
+    // The server says when a code expired; a page that was not told (its socket half-open)
+    // does not keep a dead code up.
+    if (Date.now() > current.deadline + EXPIRY_GRACE_MS) onState({ id: current.id, state: "expired" });
   }
 
   // `then` now if the page is visible, else as soon as it is shown again.
@@ -86,11 +90,7 @@
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     let finished = false;
     socket = new WebSocket(scheme + location.host + request.events_url);
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (!current || message.id !== current.id) return;
-      finished = onState(message) || finished;
-    };
+    socket.onmessage = (event) => { finished = onState(JSON.parse(event.data)) || finished; };
     socket.onclose = (event) => {
       if (finished || !current || current.id !== request.id) return;
       // 1012: this instance is restarting; another one will carry on from the current state.
@@ -101,19 +101,23 @@
 
   async function poll(id) {
     while (current && current.id === id) {
+      let wait = POLL_INTERVAL_MS;
       try {
         const s = await api("GET", "/api/login-requests/" + id);
         if (onState(s)) return;
       } catch (e) {
-        if (e.status === 410 || e.status === 404) { onState({ state: "expired" }); return; }
+        if (e.status === 410 || e.status === 404) { onState({ id, state: "expired" }); return; }
+        if (e.status === 429 || e.status === 503) wait = (e.retryAfter || 5) * 1000;
       }
-      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 
-  // Returns true when the request has reached a final state on this page.
+  // Returns true when the request has reached a final state on this page. A message about
+  // a request this page no longer shows (a late answer) changes nothing.
   function onState(message) {
-    if (typeof message.expires_in === "number" && current) current.deadline = Date.now() + message.expires_in * 1000;
+    if (!current || message.id !== current.id) return true;
+    if (typeof message.expires_in === "number") current.deadline = Date.now() + message.expires_in * 1000;
     switch (message.state) {
       case "pending": status(text("screen-scan-now")); return false;
       case "claimed": status(text("screen-claimed", { code: $("user-code").textContent })); return false;
@@ -158,9 +162,10 @@
       const s = await api("POST", "/api/login-requests/" + id + "/pin", { pin: $("pin").value.trim() });
       if (!s.pin_required) redeem(id);
     } catch (e) {
+      if (!current || current.id !== id) return; // a late answer about a code no longer shown
       $("pin").value = "";
       $("pin").focus();
-      if (e.status === 423) { onState({ state: "locked" }); return; }
+      if (e.status === 423) { onState({ id, state: "locked" }); return; }
       if (e.code === "wrong_pin") { pin.wrong = true; askForPin(e.left); return; }
       status(problem(e));
     }

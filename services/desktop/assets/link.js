@@ -47,9 +47,12 @@
       $("code").textContent = code ? code.slice(0, 3) + " " + code.slice(3) : "";
       status(text("link-waiting"));
     }
-    function stop(text) {
+    // The wait is over without a sign-in: what happened takes the place (and the focus) of
+    // the code.
+    function stop(message) {
       $("wait").hidden = true;
-      status(text);
+      status(message);
+      $("status").focus();
     }
     async function wait() {
       let res;
@@ -80,7 +83,7 @@
       if (code === 200) { location.href = "/dashboard"; return; } // no confirmation needed
       if (code !== 202) {
         $("ask").hidden = true;
-        status(problem(data));
+        stop(problem(data));
         return;
       }
       showCode(data.code);

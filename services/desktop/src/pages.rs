@@ -71,6 +71,13 @@ const DASHBOARD_SCRIPT: &[(&str, &[&str])] = &[
     ("event-revoke", &[]),
     ("event-cancel", &[]),
     ("event-create", &[]),
+    ("event-rate-limited", &[]),
+    ("event-token-rejected", &[]),
+    ("event-account-created", &[]),
+    ("event-account-disabled", &[]),
+    ("event-account-enabled", &[]),
+    ("event-account-password-changed", &[]),
+    ("event-account-removed", &[]),
 ];
 
 /// What the link page's script says while a new device waits to be allowed.

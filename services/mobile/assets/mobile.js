@@ -112,10 +112,12 @@
   async function poll(id) {
     while (following === id) {
       await new Promise((r) => setTimeout(r, POLL_MS));
-      try { if (onState(await api("GET", "/api/login-requests/" + id))) return; }
+      try { if (following === id && onState(await api("GET", "/api/login-requests/" + id))) return; }
       catch (e) {
+        if (following !== id) return;
         if (e.status === 404) { outcome("expired"); return; }
-        if (e.status === 429) await new Promise((r) => setTimeout(r, POLL_MS));
+        if (e.status === 401 || e.status === 403) { status(problem(e)); return; }
+        if (e.status === 429 || e.status === 503) await new Promise((r) => setTimeout(r, (e.retryAfter || 5) * 1000));
       }
     }
   }
@@ -134,11 +136,13 @@
     $("approve").disabled = true; $("deny").disabled = true;
     try {
       const decided = await api("POST", "/api/login-requests/" + requestId + "/" + verb, {});
+      // The socket may have told how it went on already (the screen is that quick, or it
+      // left): the answer to this call must not take the phone back to an earlier step.
+      if (shown !== null) return;
       if (decided.pin) { $("pin").textContent = decided.pin; show("pin-box"); return; }
-      // The socket may have told how it went on already (the screen is that quick): the
-      // answer to this call must not take the phone back to an earlier step.
-      if (shown === null) outcome(verb === "approve" ? "approved" : "denied");
+      outcome(verb === "approve" ? "approved" : "denied");
     } catch (e) {
+      if (shown !== null) return; // how it ended is on show already
       status(problem(e));
       if (e.status === 409 || e.status === 410 || e.status === 423) return; // it ended: the socket says how
       $("approve").disabled = false; $("deny").disabled = false;

@@ -360,6 +360,11 @@ async fn the_phone_follows_its_request_to_signed_in() {
     audit(&driver, &phone, "phone-sign-in").await;
     sign_in_as_erin(&phone).await;
     wait_for(&phone, "#confirm:not([hidden]) #approve").await;
+    assert_eq!(
+        focused(&phone).await,
+        "confirm-title",
+        "focus moves to the question"
+    );
     audit(&driver, &phone, "phone-confirm").await;
     phone
         .find(Locator::Id("approve"))
@@ -526,4 +531,66 @@ async fn unknown_addresses_answer_browsers_with_a_page() {
     assert_eq!(text(&browser, "h1").await, "Open this from MentraOS");
     audit(&driver, &browser, "phone-open-from-mentra").await;
     browser.close().await.unwrap();
+}
+
+/// The scanner with the camera on (a fake camera that shows no code: the page keeps looking),
+/// and a camera the browser may not use, said in words with the code field focused instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_camera_is_on_show_or_its_refusal_said_in_words() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
+    let fake_camera = [
+        "--use-fake-ui-for-media-stream".to_owned(),
+        "--use-fake-device-for-media-stream".to_owned(),
+    ];
+    let (phone, _profile) = browser_with(&driver, &fake_camera).await;
+    phone
+        .goto(&format!("{}/scan", cluster.mobile))
+        .await
+        .unwrap();
+    sign_in_as_erin(&phone).await;
+    wait_for(&phone, "#camera-start")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&phone, "#camera:not([hidden]) #camera-view").await;
+    assert_eq!(focused(&phone).await, "camera-stop");
+    audit(&driver, &phone, "phone-camera").await;
+    phone.close().await.unwrap();
+
+    // A camera is there, and the person says no to it.
+    let refused = [
+        "--use-fake-device-for-media-stream".to_owned(),
+        "--deny-permission-prompts".to_owned(),
+    ];
+    let (phone, _profile) = browser_with(&driver, &refused).await;
+    phone
+        .goto(&format!("{}/scan", cluster.mobile))
+        .await
+        .unwrap();
+    sign_in_as_erin(&phone).await;
+    wait_for(&phone, "#camera-start")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_xpath(
+        &phone,
+        "//p[@id='status' and contains(., 'The camera was not allowed')]",
+        PAGE_WAIT,
+        "a refused camera is said in words",
+    )
+    .await;
+    assert_eq!(
+        focused(&phone).await,
+        "user-code",
+        "typing the code is what is left"
+    );
+    phone.close().await.unwrap();
 }

@@ -364,12 +364,17 @@ async fn relay_events(
             };
             let channel = message.get_channel_name();
             let delivered = if channel.starts_with(&store.sign_in_channel("")) {
-                from_json::<AccountNotice>(&payload).map(|notice| store.events.announce(notice))
+                AccountNotice::from_wire(&payload)
+                    .map(|notice| store.events.announce(notice))
+                    .map_err(drop)
             } else if channel.starts_with(&store.photo_channel("")) {
                 from_json::<PhotoOutcome>(&payload)
                     .map(|outcome| store.events.deliver_photo(outcome))
+                    .map_err(drop)
             } else {
-                from_json::<LoginRequest>(&payload).map(|request| store.events.publish(request))
+                from_json::<LoginRequest>(&payload)
+                    .map(|request| store.events.publish(request))
+                    .map_err(drop)
             };
             if delivered.is_err() {
                 tracing::warn!(channel = message.get_channel_name(), "unreadable event");

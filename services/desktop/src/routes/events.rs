@@ -14,7 +14,8 @@ use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::client::{ClientInfo, describe_user_agent};
 use qrlogin_web::http::ServiceOrigin;
 use qrlogin_web::live::{
-    Follower, Liveness, RequestFollower, closing, end, network_of, refuse_other_sites, upgrade,
+    Ended, Follower, Liveness, RequestFollower, closing, end, network_of, refuse_other_sites,
+    upgrade,
 };
 use qrlogin_web::sockets::{SocketHolder, SocketPermit};
 use qrlogin_web::{ApiError, AppState};
@@ -67,9 +68,46 @@ pub async fn events(
         render: message,
         subscription,
         permit,
+        session: None,
     };
     actix_web::rt::spawn(follower.run(current, session, stream).instrument(span));
     Ok(response)
+}
+
+/// What the dashboard of `own_session` is told of `notice`: `Ok(None)` is nothing for it;
+/// `Err` ends its socket (its own session ended: the page leaves).
+async fn told(
+    state: &AppState,
+    own_session: &str,
+    notice: AccountNotice,
+) -> Result<Option<String>, Ended> {
+    let notice = match notice {
+        AccountNotice::SessionEnded { session_id, .. } if session_id == own_session => {
+            return Err(closing(CloseCode::Policy));
+        }
+        // Another session of the account ended: its row goes from the list.
+        AccountNotice::SessionEnded { session_id, .. } => {
+            let message = serde_json::json!({ "type": "session_ended", "session_id": session_id });
+            return Ok(Some(message.to_string()));
+        }
+        AccountNotice::SignedIn(notice) if notice.session_id == own_session => return Ok(None),
+        AccountNotice::SignedIn(notice) => notice,
+    };
+    // A dashboard signed out meanwhile hears nothing more about the account.
+    match state.store.load_session(own_session).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(closing(CloseCode::Policy)),
+        Err(_) => return Ok(None),
+    }
+    let message = SignInMessage {
+        r#type: "signed_in",
+        device: describe_user_agent(&notice.user_agent),
+        session_id: notice.session_id,
+        kind: notice.session_kind,
+        ip: notice.ip,
+        at: notice.at,
+    };
+    Ok(serde_json::to_string(&message).ok())
 }
 
 #[derive(Serialize)]
@@ -125,30 +163,11 @@ async fn stream_sign_ins(
     let close = loop {
         tokio::select! {
             notice = subscription.next() => {
-                let notice = match notice {
-                    AccountNotice::SessionEnded { session_id, .. } if session_id == own_session => {
-                        break closing(CloseCode::Policy);
-                    }
-                    AccountNotice::SessionEnded { .. } => continue,
-                    AccountNotice::SignedIn(notice) if notice.session_id == own_session => continue,
-                    AccountNotice::SignedIn(notice) => notice,
-                };
-                // A dashboard signed out meanwhile hears nothing more about the account.
-                match state.store.load_session(&own_session).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => break closing(CloseCode::Policy),
-                    Err(_) => continue,
+                match told(&state, &own_session, notice).await {
+                    Ok(Some(text)) => if session.text(text).await.is_err() { break None; },
+                    Ok(None) => {}
+                    Err(close) => break close,
                 }
-                let message = SignInMessage {
-                    r#type: "signed_in",
-                    device: describe_user_agent(&notice.user_agent),
-                    session_id: notice.session_id,
-                    kind: notice.session_kind,
-                    ip: notice.ip,
-                    at: notice.at,
-                };
-                let text = serde_json::to_string(&message).unwrap_or_default();
-                if session.text(text).await.is_err() { break None; }
             }
             () = state.shutdown.draining() => break closing(CloseCode::Restart),
             _ = live.heartbeat.tick() => {

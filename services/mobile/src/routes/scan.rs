@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use qrlogin_auth::LoginRequest;
 use qrlogin_web::http::ServiceOrigin;
-use qrlogin_web::live::{Follower, RequestFollower, network_of, refuse_other_sites, upgrade};
+use qrlogin_web::live::{
+    Follower, RequestFollower, SessionWatch, network_of, refuse_other_sites, upgrade,
+};
 use qrlogin_web::sockets::SocketHolder;
 use tracing::Instrument;
 
@@ -128,7 +130,8 @@ pub async fn status(
 
 /// `GET /api/login-requests/{id}/events`: the claimant's live view of the request it decides,
 /// as `GET /api/login-requests/{id}` answers it, first now and then at every change until the
-/// request ends: the phone learns at once that the screen signed in, left, or was locked.
+/// request ends: the phone learns at once that the screen signed in, left, or was locked. It
+/// closes (1008) as soon as the phone's session ends.
 pub async fn events(
     state: web::Data<AppState>,
     origin: web::Data<ServiceOrigin>,
@@ -142,10 +145,15 @@ pub async fn events(
     let id = parse_id(&id)?;
     // Subscribe first: whatever happens after this point reaches the socket.
     let subscription = state.store.events().subscribe(&id);
+    let notices = state.store.events().subscribe_account(&caller.user.id);
     state
         .signin
         .claimant_view(&client, &caller.user, &id)
         .await?;
+    let watch = SessionWatch {
+        notices,
+        session_id: caller.session_id,
+    };
     let current = qrlogin_auth::flows::load(&*state.store, &id, state.now()).await?;
     let permit = state.sockets.admit(
         "claimant",
@@ -155,24 +163,30 @@ pub async fn events(
         ],
     )?;
     let (response, session, stream) = upgrade(&request, body)?;
-    let signin = Arc::clone(&state.signin);
-    let user = caller.user;
-    let render = move |request: &LoginRequest, now| {
+    let span = tracing::info_span!("claimant socket", request = %id);
+    let follower = RequestFollower {
+        render: prompt_for(Arc::clone(&state.signin), caller.user),
+        state,
+        follower: Follower::Phone,
+        subscription,
+        permit,
+        session: Some(watch),
+    };
+    actix_web::rt::spawn(follower.run(current, session, stream).instrument(span));
+    Ok(response)
+}
+
+/// The request as `user`, its claimant, sees it: what the claimant's socket sends.
+fn prompt_for(
+    signin: Arc<qrlogin_auth::signin::SignIn>,
+    user: qrlogin_auth::User,
+) -> impl Fn(&LoginRequest, qrlogin_auth::UnixMillis) -> String {
+    move |request, now| {
         signin
             .prompt_for(request, &user, now)
             .and_then(|prompt| serde_json::to_string(&prompt).ok())
             .unwrap_or_default()
-    };
-    let span = tracing::info_span!("claimant socket", request = %id);
-    let follower = RequestFollower {
-        state,
-        follower: Follower::Phone,
-        render,
-        subscription,
-        permit,
-    };
-    actix_web::rt::spawn(follower.run(current, session, stream).instrument(span));
-    Ok(response)
+    }
 }
 
 /// What the phone learns from its decision; in PIN mode, the PIN to show (only here, once).
