@@ -533,6 +533,28 @@ async fn unknown_addresses_answer_browsers_with_a_page() {
     browser.close().await.unwrap();
 }
 
+/// A phone browser started with `camera_flags`, signed in as Erin on the scanner page, that
+/// has pressed "Scan with the camera".
+async fn camera_pressed(
+    driver: &ChromeDriver,
+    cluster: &TestCluster,
+    camera_flags: &[&str],
+) -> (fantoccini::Client, tempfile::TempDir) {
+    let flags: Vec<String> = camera_flags.iter().map(|flag| (*flag).to_owned()).collect();
+    let (phone, profile) = browser_with(driver, &flags).await;
+    phone
+        .goto(&format!("{}/scan", cluster.mobile))
+        .await
+        .unwrap();
+    sign_in_as_erin(&phone).await;
+    wait_for(&phone, "#camera-start")
+        .await
+        .click()
+        .await
+        .unwrap();
+    (phone, profile)
+}
+
 /// The scanner with the camera on (a fake camera that shows no code: the page keeps looking),
 /// and a camera the browser may not use, said in words with the code field focused instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -545,20 +567,10 @@ async fn the_camera_is_on_show_or_its_refusal_said_in_words() {
         .add_local_account("erin", "Erin", "correct horse battery")
         .await;
     let fake_camera = [
-        "--use-fake-ui-for-media-stream".to_owned(),
-        "--use-fake-device-for-media-stream".to_owned(),
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
     ];
-    let (phone, _profile) = browser_with(&driver, &fake_camera).await;
-    phone
-        .goto(&format!("{}/scan", cluster.mobile))
-        .await
-        .unwrap();
-    sign_in_as_erin(&phone).await;
-    wait_for(&phone, "#camera-start")
-        .await
-        .click()
-        .await
-        .unwrap();
+    let (phone, _profile) = camera_pressed(&driver, &cluster, &fake_camera).await;
     wait_for(&phone, "#camera:not([hidden]) #camera-view").await;
     assert_eq!(focused(&phone).await, "camera-stop");
     audit(&driver, &phone, "phone-camera").await;
@@ -566,20 +578,10 @@ async fn the_camera_is_on_show_or_its_refusal_said_in_words() {
 
     // A camera is there, and the person says no to it.
     let refused = [
-        "--use-fake-device-for-media-stream".to_owned(),
-        "--deny-permission-prompts".to_owned(),
+        "--use-fake-device-for-media-stream",
+        "--deny-permission-prompts",
     ];
-    let (phone, _profile) = browser_with(&driver, &refused).await;
-    phone
-        .goto(&format!("{}/scan", cluster.mobile))
-        .await
-        .unwrap();
-    sign_in_as_erin(&phone).await;
-    wait_for(&phone, "#camera-start")
-        .await
-        .click()
-        .await
-        .unwrap();
+    let (phone, _profile) = camera_pressed(&driver, &cluster, &refused).await;
     wait_xpath(
         &phone,
         "//p[@id='status' and contains(., 'The camera was not allowed')]",
