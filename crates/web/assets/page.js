@@ -41,5 +41,11 @@ window.qrlogin = (function () {
     return e.code ? text("error-" + e.code.replace(/_/g, "-")) : text("network-failed");
   }
 
-  return { text, api, problem };
+  // A browser and its system, as the API's `device_name` gives them, in the reader's words.
+  function device(name) {
+    if (!name || !name.browser) return text("device-unknown");
+    return name.system ? text("device-on", { browser: name.browser, system: name.system }) : name.browser;
+  }
+
+  return { text, api, problem, device };
 })();

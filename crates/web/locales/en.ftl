@@ -13,6 +13,9 @@ time-seconds-ago = { $seconds } s ago
 time-minutes-ago = { $minutes } min ago
 session-kind-desktop = Screen
 session-kind-mobile = Phone
+# script
+device-on = { $browser } on { $system }
+device-unknown = an unknown browser
 
 ## Errors, as people read them (the API's own message is for developers)
 

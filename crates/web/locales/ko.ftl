@@ -12,6 +12,9 @@ time-seconds-ago = { $seconds }초 전
 time-minutes-ago = { $minutes }분 전
 session-kind-desktop = 화면
 session-kind-mobile = 휴대폰
+# script
+device-on = { $system }의 { $browser }
+device-unknown = 알 수 없는 브라우저
 
 ## 오류 (사용자에게 보이는 문구; API 자체 메시지는 개발자용)
 

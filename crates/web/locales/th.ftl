@@ -12,6 +12,9 @@ time-seconds-ago = { $seconds } วินาทีที่แล้ว
 time-minutes-ago = { $minutes } นาทีที่แล้ว
 session-kind-desktop = หน้าจอ
 session-kind-mobile = โทรศัพท์
+# script
+device-on = { $browser } บน { $system }
+device-unknown = เบราว์เซอร์ที่ไม่รู้จัก
 
 ## ข้อผิดพลาด (ข้อความสำหรับผู้ใช้; ข้อความของ API มีไว้สำหรับนักพัฒนา)
 

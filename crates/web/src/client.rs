@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use ipnet::IpNet;
 use qrlogin_auth::signin::Caller;
-pub use qrlogin_auth::signin::prompt::describe_user_agent;
+pub use qrlogin_auth::signin::prompt::{DeviceName, describe_user_agent};
 
 use crate::state::AppState;
 

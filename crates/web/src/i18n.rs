@@ -167,7 +167,7 @@ impl Text {
     /// The messages a page script shows, as a JSON object from key to text, for the page's
     /// `data-text` attribute: `messages` (each key with its variables, which stay in the text
     /// as `{name}` for the script's `text()` to fill in), every error code's message
-    /// (`error-rate-limited`) and `network-failed`.
+    /// (`error-rate-limited`), `network-failed`, and the words for a device (`device-on`).
     pub fn for_script(&self, messages: &[(&str, &[&str])]) -> String {
         let mut texts: serde_json::Map<String, serde_json::Value> = messages
             .iter()
@@ -183,6 +183,9 @@ impl Text {
             texts.insert(error_key(code), self.error(code).into());
         }
         texts.insert("network-failed".into(), self.get("network-failed").into());
+        let device = [("browser", "{browser}"), ("system", "{system}")];
+        texts.insert("device-on".into(), self.with("device-on", &device).into());
+        texts.insert("device-unknown".into(), self.get("device-unknown").into());
         serde_json::Value::Object(texts).to_string()
     }
 
@@ -315,5 +318,13 @@ mod tests {
             serde_json::from_str(&text.for_script(&[("screen-expires-in", &["seconds"])])).unwrap();
         let message = json["screen-expires-in"].as_str().unwrap();
         assert!(message.contains("{seconds}"), "{message}");
+        // Every page script can word a device, in its reader's language.
+        let korean = Text::negotiated(&catalogues(), Some("ko"));
+        let json: serde_json::Value = serde_json::from_str(&korean.for_script(&[])).unwrap();
+        assert_eq!(json["device-on"], "{system}의 {browser}");
+        assert_eq!(
+            json["error-rate-limited"],
+            korean.error(ErrorCode::RateLimited)
+        );
     }
 }

@@ -6,7 +6,7 @@
 // with textContent, never as HTML.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const { text, api, problem } = window.qrlogin;
+  const { text, api, problem, device } = window.qrlogin;
   const status = (message) => { $("status").textContent = message; };
   const since = $("since");
   const ms = Number(since.dataset.ms);
@@ -35,7 +35,7 @@
       const item = document.createElement("li");
       const what = document.createElement("span");
       what.textContent = text("dashboard-session-row", {
-        kind: text("session-kind-" + s.kind), device: s.device, ip: s.ip,
+        kind: text("session-kind-" + s.kind), device: device(s.device_name), ip: s.ip,
         since: new Date(s.created_at).toLocaleString(), seen: ago(s.last_seen_at),
       }) + (s.current ? " " + text("dashboard-session-current") : "");
       item.append(what);
@@ -45,7 +45,7 @@
         button.type = "button";
         button.className = "button secondary small";
         button.textContent = text("dashboard-revoke");
-        button.setAttribute("aria-label", text("dashboard-revoke-label", { device: s.device, ip: s.ip }));
+        button.setAttribute("aria-label", text("dashboard-revoke-label", { device: device(s.device_name), ip: s.ip }));
         button.addEventListener("click", async () => {
           try { await revoke(s.id); status(text("dashboard-revoked")); }
           catch (e) { status(problem(e)); }
@@ -70,7 +70,7 @@
       const key = "event-" + a.event.replace(/_/g, "-");
       const name = text(key) === key ? a.event : text(key);
       const outcome = a.outcome === "ok" ? "" : " " + text("activity-refused");
-      item.textContent = name + outcome + " · " + a.device + " · " + (a.ip || "") + " · " + ago(a.at);
+      item.textContent = name + outcome + " · " + device(a.device_name) + " · " + (a.ip || "") + " · " + ago(a.at);
       list.append(item);
     }
   }
@@ -89,11 +89,11 @@
     if (wasExpected) {
       expected = null;
       box.setAttribute("role", "status");
-      box.textContent = text("dashboard-linked-device-in", { device: n.device });
+      box.textContent = text("dashboard-linked-device-in", { device: device(n.device_name) });
     } else {
       box.setAttribute("role", "alert");
       const message = document.createElement("span");
-      message.textContent = text("dashboard-new-sign-in", { device: n.device, ip: n.ip, when: ago(n.at) }) + " ";
+      message.textContent = text("dashboard-new-sign-in", { device: device(n.device_name), ip: n.ip, when: ago(n.at) }) + " ";
       const button = document.createElement("button");
       button.type = "button";
       button.className = "button deny small";
@@ -146,7 +146,7 @@
   function askAboutLink(link) {
     const form = $("link-ask");
     asked = { device: link.device, ip: link.device_ip };
-    $("link-question").textContent = text("dashboard-link-question", { device: link.device, ip: link.device_ip });
+    $("link-question").textContent = text("dashboard-link-question", { device: device(link.device_name), ip: link.device_ip });
     if (form.hidden) {
       form.hidden = false;
       $("link-code").value = "";

@@ -6,7 +6,7 @@
 // written with textContent, never as HTML.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const { text, api, problem } = window.qrlogin;
+  const { text, api, problem, device } = window.qrlogin;
   const status = (message) => { const s = $("status"); if (s) s.textContent = message; };
 
   const signin = $("signin");
@@ -47,7 +47,7 @@
     requestId = c.id;
     shown = null;
     $("c-client").textContent = c.client_name;
-    $("c-device").textContent = c.screen_device;
+    $("c-device").textContent = device(c.screen_device_name);
     $("c-ip").textContent = c.screen_ip;
     $("c-network").textContent = text(c.same_network ? "confirm-same-network" : "confirm-different-network");
     $("c-warning").hidden = c.same_network;

@@ -17,6 +17,8 @@ pub struct Prompt {
     pub client_name: String,
     /// "Firefox on Linux".
     pub screen_device: String,
+    /// `screen_device`'s parts, for a page to word in its reader's language.
+    pub screen_device_name: DeviceName,
     pub screen_ip: String,
     /// Whether the screen and the device that claimed it look like one network.
     pub same_network: bool,
@@ -46,6 +48,7 @@ impl Prompt {
             user_code: request.user_code.display(),
             client_name: request.screen.client_name.clone(),
             screen_device: describe_user_agent(&request.screen.user_agent),
+            screen_device_name: DeviceName::of(&request.screen.user_agent),
             screen_ip: request.screen.ip.clone(),
             same_network: networks.same_network(&request.screen.ip, claimant_ip),
             started_seconds_ago: (now - request.created_at).max(0) / 1000,
@@ -80,16 +83,38 @@ impl Prompt {
 
 /// "Firefox on Linux", "Chrome on Windows 10", or "an unknown browser".
 pub fn describe_user_agent(user_agent: &str) -> String {
-    match woothee::parser::Parser::new().parse(user_agent) {
-        Some(r) if r.name != "UNKNOWN" => {
-            let os = if r.os == "UNKNOWN" {
-                String::new()
-            } else {
-                format!(" on {}", r.os)
-            };
-            format!("{}{os}", r.name)
+    DeviceName::of(user_agent).to_string()
+}
+
+/// A browser and its system as a user agent names them (proper names, the same in every
+/// language): what pages put into words of the reader's language.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeviceName {
+    pub browser: Option<String>,
+    pub system: Option<String>,
+}
+
+impl DeviceName {
+    pub fn of(user_agent: &str) -> Self {
+        let known = |name: &str| (name != "UNKNOWN").then(|| name.to_owned());
+        match woothee::parser::Parser::new().parse(user_agent) {
+            Some(r) if r.name != "UNKNOWN" => Self {
+                browser: Some(r.name.to_owned()),
+                system: known(r.os),
+            },
+            _ => Self::default(),
         }
-        _ => "an unknown browser".into(),
+    }
+}
+
+/// In English, for the API's `device` fields, logs and the glasses' spoken prompt.
+impl std::fmt::Display for DeviceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.browser, &self.system) {
+            (Some(browser), Some(system)) => write!(f, "{browser} on {system}"),
+            (Some(browser), None) => f.write_str(browser),
+            (None, _) => f.write_str("an unknown browser"),
+        }
     }
 }
 
@@ -127,5 +152,10 @@ mod tests {
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
         assert_eq!(describe_user_agent(firefox), "Firefox on Linux");
         assert_eq!(describe_user_agent("<script>"), "an unknown browser");
+        let parts = DeviceName::of(firefox);
+        assert_eq!(
+            (parts.browser.as_deref(), parts.system.as_deref()),
+            (Some("Firefox"), Some("Linux"))
+        );
     }
 }

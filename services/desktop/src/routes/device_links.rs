@@ -16,7 +16,7 @@ use qrlogin_auth::device_link::{Answer, DeviceLink, LinkState};
 use qrlogin_auth::signin::SignedInCaller;
 use qrlogin_auth::signin::links::LinkClaimed;
 use qrlogin_web::auth::{DesktopUser, SignedInUser};
-use qrlogin_web::client::{ClientInfo, describe_user_agent};
+use qrlogin_web::client::{ClientInfo, DeviceName, describe_user_agent};
 use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,9 @@ struct LinkView {
     /// For the signed-in screen's question: "Allow Chrome on Android, 203.0.113.7?"
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<String>,
+    /// `device`'s parts, for a page to word in its reader's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_name: Option<DeviceName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     device_ip: Option<String>,
     /// Whether the signed-in screen must allow the device (typing its code).
@@ -103,6 +106,10 @@ impl LinkView {
                 .claimant
                 .as_ref()
                 .map(|c| describe_user_agent(&c.user_agent)),
+            device_name: link
+                .claimant
+                .as_ref()
+                .map(|c| DeviceName::of(&c.user_agent)),
             device_ip: link.claimant.as_ref().map(|c| c.ip.clone()),
             confirmation,
             code: None,

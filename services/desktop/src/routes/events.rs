@@ -11,7 +11,7 @@ use qrlogin_auth::LoginRequest;
 use qrlogin_auth::events::{AccountNotice, AccountSubscription};
 use qrlogin_auth::session::SessionKind;
 use qrlogin_web::auth::DesktopUser;
-use qrlogin_web::client::{ClientInfo, describe_user_agent};
+use qrlogin_web::client::{ClientInfo, DeviceName, describe_user_agent};
 use qrlogin_web::http::ServiceOrigin;
 use qrlogin_web::live::{
     Ended, Follower, Liveness, RequestFollower, closing, end, network_of, refuse_other_sites,
@@ -102,6 +102,7 @@ async fn told(
     let message = SignInMessage {
         r#type: "signed_in",
         device: describe_user_agent(&notice.user_agent),
+        device_name: DeviceName::of(&notice.user_agent),
         session_id: notice.session_id,
         kind: notice.session_kind,
         ip: notice.ip,
@@ -117,6 +118,8 @@ struct SignInMessage {
     kind: SessionKind,
     /// "Firefox on Linux".
     device: String,
+    /// `device`'s parts, for a page to word in its reader's language.
+    device_name: DeviceName,
     ip: String,
     at: i64,
 }

@@ -10,7 +10,7 @@ use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
 
 use qrlogin_auth::audit::{AuditEvent, AuditQuery};
-use qrlogin_web::client::{ClientInfo, describe_user_agent};
+use qrlogin_web::client::{ClientInfo, DeviceName, describe_user_agent};
 use serde::Deserialize;
 
 #[derive(Serialize)]
@@ -74,6 +74,8 @@ struct SessionView {
     kind: qrlogin_auth::session::SessionKind,
     /// "Firefox on Linux".
     device: String,
+    /// `device`'s parts, for a page to word in its reader's language.
+    device_name: DeviceName,
     ip: String,
     created_at: i64,
     expires_at: i64,
@@ -95,6 +97,7 @@ pub async fn sessions(
             current: s.id == caller.session_id,
             last_seen_at: s.last_seen(),
             device: describe_user_agent(&s.user_agent),
+            device_name: DeviceName::of(&s.user_agent),
             id: s.id,
             kind: s.kind,
             ip: s.ip,
@@ -131,6 +134,8 @@ struct ActivityView {
     outcome: String,
     /// "Firefox on Linux".
     device: String,
+    /// `device`'s parts, for a page to word in its reader's language.
+    device_name: DeviceName,
     ip: Option<String>,
 }
 
@@ -154,6 +159,7 @@ pub async fn activity(
             event: e.record.event,
             outcome: e.record.outcome,
             device: describe_user_agent(e.record.user_agent.as_deref().unwrap_or_default()),
+            device_name: DeviceName::of(e.record.user_agent.as_deref().unwrap_or_default()),
             ip: e.record.ip,
         })
         .collect();
