@@ -108,6 +108,8 @@ struct DashboardPage<'a> {
     /// "demo (local account)", "Mentra account": never the internal id.
     account: String,
     since_ms: i64,
+    /// The same instant in UTC (RFC 3339): shown until the script writes it in local time.
+    since_utc: String,
     ip: &'a str,
     /// KIOSK_IDLE_TIMEOUT in ms (0: off).
     idle_ms: u128,
@@ -153,6 +155,7 @@ pub async fn dashboard(
         app_name: &state.settings.app_name,
         name: &session.user.name,
         since_ms: session.created_at,
+        since_utc: utc(session.created_at),
         ip: &session.ip,
         idle_ms: state
             .settings
@@ -160,6 +163,12 @@ pub async fn dashboard(
             .map_or(0, |idle| idle.as_millis()),
     };
     Ok(html(page.render().map_err(ApiError::internal)?))
+}
+
+/// `ms` since the Unix epoch as "2026-12-02T20:02:14Z".
+fn utc(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0).unsigned_abs());
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 /// The account as its owner knows it: the username of a local account, or "Mentra account".
