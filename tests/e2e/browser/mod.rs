@@ -477,14 +477,7 @@ async fn phone_at_the_confirmation(driver: &ChromeDriver, extra: &[(&str, &str)]
         .await
         .unwrap();
     wait_for(&screen, "#qr svg").await;
-    let qr_link = screen
-        .find(Locator::Id("phone-link"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let qr_link = phone_link(&screen).await;
     let user_code = text(&screen, "#user-code").await;
 
     phone.goto(&qr_link).await.unwrap();
@@ -567,15 +560,20 @@ async fn shown(browser: &fantoccini::Client, css: &str) -> bool {
     }
 }
 
-/// The request the screen's page shows, from its phone link (`…/s/{id}`).
-async fn shown_request(browser: &fantoccini::Client) -> String {
-    let link = browser
+/// Where the screen's page sends a phone: its QR's link (`…/s/{id}`).
+async fn phone_link(browser: &fantoccini::Client) -> String {
+    browser
         .find(Locator::Id("phone-link"))
         .await
         .unwrap()
         .attr("href")
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+}
+
+/// The request the screen's page shows, from its phone link.
+async fn shown_request(browser: &fantoccini::Client) -> String {
+    let link = phone_link(browser).await;
     link.rsplit('/').next().unwrap().to_owned()
 }
