@@ -72,6 +72,28 @@ async fn a_reused_temp_token_fails_alone_but_continues_quietly_with_our_session(
     assert!(body.contains("already used"), "{body}");
 }
 
+/// A refused MentraOS sign-in is explained in the phone's language, heading and reason alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sign_in_is_explained_in_the_readers_language() {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let token = cluster.cloud.issue_temp_token("alice@example.com");
+    cluster.cloud.age_temp_token(&token);
+    let response = client()
+        .get(format!("{}/webview?aos_temp_token={token}", cluster.mobile))
+        .header("accept-language", "ko-KR,ko;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("로그인하지 못했습니다"), "{page}");
+    assert!(
+        page.contains("MentraOS가 사용자를 확인하지 못했습니다"),
+        "{page}"
+    );
+    assert!(!page.contains("expired"), "no English reason: {page}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_unknown_and_other_apps_temp_tokens_are_refused() {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();

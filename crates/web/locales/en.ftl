@@ -250,4 +250,6 @@ message-mentra-unset-detail = This server has no MentraOS app credentials. Ask t
 message-someone-else-title = Signed in as someone else
 message-someone-else-detail = This phone is signed in with another account. Sign out first, then try again.
 message-signin-failed-title = Sign-in did not work
+message-signin-failed-detail = MentraOS could not confirm who you are: this sign-in was already used, has expired or is not for this app. Open the app again from MentraOS.
+message-signin-failed-upstream = MentraOS did not answer. Wait a moment, then open the app again from MentraOS.
 message-rate-limited-title = Too many sign-in attempts

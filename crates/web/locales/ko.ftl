@@ -249,4 +249,6 @@ message-mentra-unset-detail = 이 서버에는 MentraOS 앱 자격 증명이 없
 message-someone-else-title = 다른 사용자로 로그인되어 있습니다
 message-someone-else-detail = 이 휴대폰은 다른 계정으로 로그인되어 있습니다. 먼저 로그아웃한 후 다시 시도하세요.
 message-signin-failed-title = 로그인하지 못했습니다
+message-signin-failed-detail = MentraOS가 사용자를 확인하지 못했습니다. 이 로그인은 이미 사용되었거나 만료되었거나 이 앱을 위한 것이 아닙니다. MentraOS에서 앱을 다시 여세요.
+message-signin-failed-upstream = MentraOS가 응답하지 않았습니다. 잠시 기다린 다음 MentraOS에서 앱을 다시 여세요.
 message-rate-limited-title = 로그인 시도 횟수가 너무 많습니다

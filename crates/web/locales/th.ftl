@@ -249,4 +249,6 @@ message-mentra-unset-detail = เซิร์ฟเวอร์นี้ไม�
 message-someone-else-title = เข้าสู่ระบบในชื่อผู้ใช้อื่นอยู่
 message-someone-else-detail = โทรศัพท์นี้เข้าสู่ระบบด้วยบัญชีอื่นอยู่ ออกจากระบบก่อน แล้วลองอีกครั้ง
 message-signin-failed-title = เข้าสู่ระบบไม่สำเร็จ
+message-signin-failed-detail = MentraOS ยืนยันตัวตนของคุณไม่ได้ การเข้าสู่ระบบนี้ถูกใช้ไปแล้ว หมดอายุ หรือไม่ได้มีไว้สำหรับแอปนี้ เปิดแอปจาก MentraOS อีกครั้ง
+message-signin-failed-upstream = MentraOS ไม่ตอบกลับ รอสักครู่ แล้วเปิดแอปจาก MentraOS อีกครั้ง
 message-rate-limited-title = พยายามเข้าสู่ระบบหลายครั้งเกินไป

@@ -123,16 +123,23 @@ fn answer(
         Err(refused) => match refused.code {
             ErrorCode::Conflict => Ok(message(state, t, StatusCode::CONFLICT, "someone-else")),
             ErrorCode::Unavailable | ErrorCode::InternalError => Err(refused.into()),
-            // The reason (a link already used, a token expired) is specific: it stays as the
-            // use-case layer words it.
-            _ => Ok(message_page(
-                state,
-                t,
-                page_status.unwrap_or(StatusCode::UNAUTHORIZED),
-                &t.get("message-signin-failed-title"),
-                &refused.message,
-                None,
-            )),
+            // Worded for the reader by kind (MentraOS silent, or the proof refused); the
+            // use-case layer's precise English reason goes to the log for whoever runs this.
+            code => {
+                tracing::info!(reason = %refused.message, "MentraOS sign-in refused");
+                let detail = match code {
+                    ErrorCode::UpstreamError => "message-signin-failed-upstream",
+                    _ => "message-signin-failed-detail",
+                };
+                Ok(message_page(
+                    state,
+                    t,
+                    page_status.unwrap_or(StatusCode::UNAUTHORIZED),
+                    &t.get("message-signin-failed-title"),
+                    &t.get(detail),
+                    None,
+                ))
+            }
         },
     }
 }
