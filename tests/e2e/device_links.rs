@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Screen, TestCluster, approved, client, error_code};
+use crate::helpers::{Backend, Screen, TestCluster, approved, client, error_code, socket};
+use crate::sessions::{sign_in_notices, signed_in};
 
 /// A screen signed in as alice.
 async fn signed_in_screen(cluster: &TestCluster) -> Screen {
@@ -41,9 +42,14 @@ async fn make_link(screen: &Screen) -> Value {
 
 /// A browser that has never signed in: its own cookie jar.
 fn new_device(cluster: &TestCluster) -> Screen {
+    screen_on(&cluster.desktops[0])
+}
+
+/// A browser of its own on `base`, never signed in.
+fn screen_on(base: &str) -> Screen {
     Screen {
         client: client(),
-        base: cluster.desktops[0].clone(),
+        base: base.to_owned(),
     }
 }
 
@@ -53,8 +59,16 @@ fn path(link: &Value, step: &str) -> String {
 
 /// The device clicks "Sign in as …": 202 and the code it shows.
 async fn claim(device: &Screen, link: &Value) -> String {
+    claim_keeping_cookie(device, link).await.0
+}
+
+/// The device clicks "Sign in as …": 202, the code it shows and its claim cookie
+/// (`name=value`, as a browser sends it back).
+async fn claim_keeping_cookie(device: &Screen, link: &Value) -> (String, String) {
     let claimed = post(device, &path(link, "/claim"), json!({})).await;
     assert_eq!(claimed.status(), 202);
+    let cookie = claimed.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
     let claimed: Value = claimed.json().await.unwrap();
     assert_eq!(claimed["state"], "claimed");
     let code = claimed["code"].as_str().unwrap().to_owned();
@@ -62,7 +76,7 @@ async fn claim(device: &Screen, link: &Value) -> String {
         code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
         "{code}"
     );
-    code
+    (code, cookie)
 }
 
 /// The signed-in screen allows the device with `code`.
@@ -644,4 +658,89 @@ async fn an_access_token_alone_cannot_make_links() {
         .unwrap();
     let (status, code) = error_code(with_token).await;
     assert_eq!((status, code.as_str()), (403, "forbidden"));
+}
+
+/// Nothing polls a link: the dashboard hears that a device opened it, and the device hears
+/// it was allowed, the moment each happens, on another instance than the one it happened on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_sides_of_a_link_hear_each_step_at_once_across_instances() {
+    let Some(cluster) = TestCluster::start(Backend::Redis, 2, &[]).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let phone = cluster.phone("alice@example.com").await;
+    let token = signed_in(&screen, &phone).await;
+    let elsewhere = &cluster.desktops[1];
+    let mut dashboard = sign_in_notices(elsewhere, &token, None).await.unwrap();
+    let link = make_link(&screen).await;
+    let device = screen_on(elsewhere);
+    let (code, cookie) = claim_keeping_cookie(&device, &link).await;
+    assert_eq!(
+        dashboard.next_state().await.unwrap(),
+        json!({ "type": "link_changed", "link_id": link["id"] })
+    );
+
+    let mut waiting = socket(elsewhere, &path(&link, "/events"), &[("cookie", &cookie)])
+        .await
+        .unwrap();
+    let first = waiting.next_state().await.unwrap();
+    assert_eq!(
+        (&first["type"], &first["state"]),
+        (&json!("link"), &json!("claimed"))
+    );
+    assert_eq!(first["code"], code.as_str(), "shown again to its device");
+    assert_eq!(allow(&screen, &link, &code).await.status(), 200);
+    let allowed = waiting.next_state().await.unwrap();
+    assert_eq!(allowed["state"], "allowed");
+    assert_eq!(
+        waiting.close_code().await,
+        Some(1000),
+        "nothing more to hear"
+    );
+    let redeemed = post(&device, &path(&link, "/redeem"), json!({})).await;
+    assert_eq!(redeemed.status(), 200);
+}
+
+/// Only the device that opened the link may listen to it, and it is told at once when the
+/// link is gone: here, the screen that made it signed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_socket_is_the_claimants_alone_and_says_when_the_link_is_gone() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let screen = signed_in_screen(&cluster).await;
+    let link = make_link(&screen).await;
+    let base = &cluster.desktops[0];
+    let events = path(&link, "/events");
+    let refused = |opened: Result<crate::helpers::Events, u16>| opened.err();
+    assert_eq!(
+        refused(socket(base, &events, &[]).await),
+        Some(400),
+        "unclaimed"
+    );
+    let (_, cookie) = claim_keeping_cookie(&new_device(&cluster), &link).await;
+    assert_eq!(
+        refused(socket(base, &events, &[]).await),
+        Some(400),
+        "no claim"
+    );
+    let (name, _) = cookie.split_once('=').unwrap();
+    let forged = format!("{name}=forged.123456");
+    let forged = [("cookie", forged.as_str())];
+    assert_eq!(refused(socket(base, &events, &forged).await), Some(400));
+    let foreign = [
+        ("cookie", cookie.as_str()),
+        ("origin", "https://evil.example"),
+    ];
+    assert_eq!(refused(socket(base, &events, &foreign).await), Some(403));
+
+    let mut waiting = socket(base, &events, &[("cookie", &cookie)]).await.unwrap();
+    assert_eq!(waiting.next_state().await.unwrap()["state"], "claimed");
+    assert_eq!(post(&screen, "/api/logout", json!({})).await.status(), 204);
+    let gone = waiting.next_state().await.unwrap();
+    assert_eq!(
+        (&gone["type"], &gone["error"]),
+        (&json!("gone"), &json!("invalid_qr_code"))
+    );
+    assert_eq!(waiting.close_code().await, Some(1000));
 }

@@ -133,22 +133,12 @@ async fn open_socket(
     created: &Created,
     forwarded_for: &str,
 ) -> Result<crate::helpers::Events, u16> {
-    use tokio_tungstenite::tungstenite::Error;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!(
-        "{}/api/login-requests/{}/events",
-        screen.base.replace("http://", "ws://"),
-        created.id
-    );
-    let mut request = url.into_client_request().unwrap();
-    let headers = request.headers_mut();
-    headers.insert("x-desktop-secret", created.secret.parse().unwrap());
-    headers.insert("x-forwarded-for", forwarded_for.parse().unwrap());
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, _)) => Ok(crate::helpers::Events(socket)),
-        Err(Error::Http(response)) => Err(response.status().as_u16()),
-        Err(other) => panic!("{other}"),
-    }
+    let path = format!("/api/login-requests/{}/events", created.id);
+    let headers = [
+        ("x-desktop-secret", created.secret.as_str()),
+        ("x-forwarded-for", forwarded_for),
+    ];
+    crate::helpers::socket(&screen.base, &path, &headers).await
 }
 
 /// A flood of sockets on one request, or from one network (an IPv6 /64 counts as one), is

@@ -386,6 +386,26 @@ impl Screen {
     }
 }
 
+/// Opens the WebSocket at `base` (http://…) + `path` with `headers`: the socket, or the HTTP
+/// status that refused it before the upgrade.
+pub async fn socket(base: &str, path: &str, headers: &[(&str, &str)]) -> Result<Events, u16> {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}{path}", base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes());
+        request
+            .headers_mut()
+            .insert(name.unwrap(), value.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(Events(socket)),
+        Err(Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("{other}"),
+    }
+}
+
 pub struct Events(
     pub tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 );

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, Screen, TestCluster, approved, client, error_code};
 
 /// A screen signed in as the phone's user; returns its access token.
-async fn signed_in(screen: &Screen, phone: &crate::helpers::Phone) -> String {
+pub async fn signed_in(screen: &Screen, phone: &crate::helpers::Phone) -> String {
     let created = approved(screen, phone).await;
     let redeemed: Value = screen.redeem(&created).await.json().await.unwrap();
     redeemed["access_token"].as_str().unwrap().to_owned()
@@ -177,22 +177,17 @@ async fn a_disabled_account_cannot_approve_or_redeem_and_its_sessions_stop() {
     );
 }
 
-/// Opens the user's sign-in notices socket with `token` (and `origin`, when given).
-async fn sign_in_notices(
+/// Opens the user's sign-in notices socket with `token` (and `origin`, when given), or says
+/// which HTTP status refused it.
+pub async fn sign_in_notices(
     base: &str,
     token: &str,
     origin: Option<&str>,
-) -> Result<crate::helpers::Events, tokio_tungstenite::tungstenite::Error> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("{}/api/me/events", base.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    let headers = request.headers_mut();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    if let Some(origin) = origin {
-        headers.insert("origin", origin.parse().unwrap());
-    }
-    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-    Ok(crate::helpers::Events(socket))
+) -> Result<crate::helpers::Events, u16> {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("authorization", bearer.as_str())];
+    headers.extend(origin.map(|origin| ("origin", origin)));
+    crate::helpers::socket(base, "/api/me/events", &headers).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,11 +282,7 @@ async fn the_notices_socket_refuses_other_sites_and_strangers() {
     let phone = cluster.phone("alice@example.com").await;
     let token = signed_in(&cluster.screen(0), &phone).await;
     let base = &cluster.desktops[0];
-    let refused = |result: Result<_, tokio_tungstenite::tungstenite::Error>| match result {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(other) => panic!("{other}"),
-        Ok(_) => 101,
-    };
+    let refused = |result: Result<_, u16>| result.map_or_else(|status| status, |_| 101);
     assert_eq!(
         refused(sign_in_notices(base, &token, Some("https://evil.example")).await),
         403

@@ -27,15 +27,29 @@ pub struct SignInNotice {
     pub ip: String,
     pub user_agent: String,
     pub at: UnixMillis,
+    /// The session whose device link this one came through: on that session's dashboard the
+    /// sign-in is expected, not a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_from: Option<String>,
 }
 
 /// What a user's open dashboards hear of: a new session, or the end of one (a dashboard whose
-/// own session ended leaves at once, wherever it was ended).
+/// own session ended leaves at once, wherever it was ended); and a device link of theirs that
+/// changed, which the dashboard and the device waiting on it then read again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum AccountNotice {
     SignedIn(SignInNotice),
-    SessionEnded { user_id: String, session_id: String },
+    SessionEnded {
+        user_id: String,
+        session_id: String,
+    },
+    /// Claimed, answered, counted a wrong code, spent or used. Only the id crosses the bus:
+    /// who may see the link is decided when it is read.
+    LinkChanged {
+        user_id: String,
+        link_id: String,
+    },
 }
 
 impl AccountNotice {
@@ -50,7 +64,7 @@ impl AccountNotice {
     pub fn user_id(&self) -> &str {
         match self {
             Self::SignedIn(notice) => &notice.user_id,
-            Self::SessionEnded { user_id, .. } => user_id,
+            Self::SessionEnded { user_id, .. } | Self::LinkChanged { user_id, .. } => user_id,
         }
     }
 }
@@ -265,6 +279,7 @@ mod tests {
             ip: "192.0.2.1".into(),
             user_agent: "curl/8".into(),
             at: 1,
+            linked_from: None,
         };
         let older = serde_json::to_string(&notice).unwrap();
         assert_eq!(

@@ -242,12 +242,17 @@ pub async fn sign_in(
     lifetimes: &Lifetimes,
 ) -> Result<SignedIn, FlowError> {
     let signed_in = start_session(store, keys, kind, user, device, now, lifetimes).await?;
-    announce_sign_in(store, &signed_in.session).await;
+    announce_sign_in(store, &signed_in.session, None).await;
     Ok(signed_in)
 }
 
-/// Tells the user's open dashboards of a new session of theirs.
-async fn announce_sign_in(store: &dyn Store, session: &Session) {
+/// Tells the user's open dashboards of a new session of theirs, which came through a device
+/// link of session `linked_from`, if it did.
+pub(crate) async fn announce_sign_in(
+    store: &dyn Store,
+    session: &Session,
+    linked_from: Option<&str>,
+) {
     announce(
         store,
         AccountNotice::SignedIn(SignInNotice {
@@ -257,22 +262,23 @@ async fn announce_sign_in(store: &dyn Store, session: &Session) {
             ip: session.ip.clone(),
             user_agent: session.user_agent.clone(),
             at: session.created_at,
+            linked_from: linked_from.map(str::to_owned),
         }),
     )
     .await;
 }
 
-/// Best effort: what happened to the session has happened whether or not the dashboards
-/// could be told, so a failure to tell them is logged, not returned.
-async fn announce(store: &dyn Store, notice: AccountNotice) {
+/// Best effort: what happened has happened whether or not the dashboards could be told, so a
+/// failure to tell them is logged, not returned.
+pub(crate) async fn announce(store: &dyn Store, notice: AccountNotice) {
     if let Err(error) = store.announce(&notice).await {
-        tracing::warn!(%error, "the user's dashboards were not told of a session change");
+        tracing::warn!(%error, "the user's dashboards were not told of a change");
     }
 }
 
 /// Starts a server-side session for `user`; desktop sessions also get an access token.
 /// Nobody is told yet: [`sign_in`] does that, and a redeem once it has won.
-async fn start_session(
+pub(crate) async fn start_session(
     store: &dyn Store,
     keys: &SigningKeys,
     kind: SessionKind,
@@ -419,7 +425,7 @@ pub async fn redeem(
     let session_id = signed_in.session.id.clone();
     match spend_approval(store, id, desktop_secret, &session_id, now).await {
         Ok(_) => {
-            announce_sign_in(store, &signed_in.session).await;
+            announce_sign_in(store, &signed_in.session, None).await;
             Ok(signed_in)
         }
         Err(lost) => {

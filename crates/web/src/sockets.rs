@@ -3,10 +3,11 @@
 //! without caps, a few requests' worth of sockets would exhaust the process's descriptors and
 //! take every other request down with it.
 //!
-//! A socket is admitted only while every cap it falls under has room: its login request (a page
-//! needs one, a reload briefly two), its caller's network (see [`crate::client`]), its user, and
-//! the instance as a whole, kept below the descriptor limit with a margin for plain HTTP. A
-//! refusal happens before the upgrade, as an HTTP error the page can show.
+//! A socket is admitted only while every cap it falls under has room: its login request or
+//! device link (a page needs one, a reload briefly two), its caller's network (see
+//! [`crate::client`]), its user, and the instance as a whole, kept below the descriptor limit
+//! with a margin for plain HTTP. A refusal happens before the upgrade, as an HTTP error the
+//! page can show.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +29,8 @@ pub struct SocketCaps {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SocketHolder {
     LoginRequest(String),
+    /// A device link, followed by the device that opened it: capped as a request is.
+    DeviceLink(String),
     Network(String),
     User(String),
 }
@@ -35,7 +38,7 @@ pub enum SocketHolder {
 impl SocketHolder {
     fn cap(&self, caps: &SocketCaps) -> u32 {
         match self {
-            Self::LoginRequest(_) => caps.per_request,
+            Self::LoginRequest(_) | Self::DeviceLink(_) => caps.per_request,
             Self::Network(_) => caps.per_network,
             Self::User(_) => caps.per_user,
         }
@@ -47,6 +50,10 @@ impl SocketHolder {
             Self::LoginRequest(_) => (
                 "per_request",
                 "This sign-in request already has its live connection open elsewhere; close the other tab.",
+            ),
+            Self::DeviceLink(_) => (
+                "per_request",
+                "This sign-in link already has its live connection open elsewhere; close the other tab.",
             ),
             Self::Network(_) => (
                 "per_ip",

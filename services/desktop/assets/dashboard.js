@@ -79,15 +79,12 @@
     await Promise.all([showSessions(), showActivity()]);
   }
 
-  // A device this screen just allowed through a link signs in next: that is expected, not a
+  // A device signed in through this screen's own link is expected (the server says so), not a
   // warning. Anything else is told at once, with a button to end it.
-  let expected = null; // { device, ip, until }
   function noticeSignIn(n) {
     const box = document.createElement("div");
     box.className = "notice";
-    const wasExpected = expected && expected.until > Date.now() && expected.ip === n.ip && expected.device === n.device;
-    if (wasExpected) {
-      expected = null;
+    if (n.expected) {
       box.setAttribute("role", "status");
       box.textContent = text("dashboard-linked-device-in", { device: device(n.device_name) });
     } else {
@@ -115,7 +112,9 @@
       const message = JSON.parse(event.data);
       if (message.type === "signed_in") noticeSignIn(message);
       if (message.type === "session_ended") refresh().catch((e) => status(problem(e)));
+      if (message.type === "link_changed" && message.link_id === linkId) followLink(linkId);
     };
+    socket.onopen = () => { if (linkId) followLink(linkId); }; // a change missed while away
     socket.onclose = (event) => {
       if (event.code === 1008) { leave(); return; } // this session has ended
       // Whatever happened while the socket was down: still signed in? (A 401 leaves.)
@@ -139,13 +138,10 @@
   // Sign in on another device: a single-use link. When a device opens it, this screen is
   // asked (unless the server needs no confirmation) and allows it only with the code that
   // device shows, so an onlooker who opened the link first cannot be allowed by mistake.
-  const LINK_POLL_MS = 1000;
   let linkTimer = null;
   let linkId = null;
-  let asked = null; // the device the open question is about
   function askAboutLink(link) {
     const form = $("link-ask");
-    asked = { device: link.device, ip: link.device_ip };
     $("link-question").textContent = text("dashboard-link-question", { device: device(link.device_name), ip: link.device_ip });
     if (form.hidden) {
       form.hidden = false;
@@ -164,13 +160,13 @@
     $("link-make").focus();
     refresh().catch((err) => status(problem(err)));
   }
+  // Read again when the server says the link changed (a device opened it, it was used), when
+  // the events socket (re)connects, and when it expires: nothing is polled.
   async function followLink(id) {
     if (id !== linkId) return; // a newer link replaced this one
     try {
       const link = await call("GET", "/api/device-links/" + encodeURIComponent(id));
-      if (id !== linkId) return;
-      if (link.state === "claimed") { askAboutLink(link); return; }
-      linkTimer = setTimeout(() => followLink(id), LINK_POLL_MS);
+      if (id === linkId && link.state === "claimed") askAboutLink(link);
     } catch (e) {
       // Used (the device signed in) or expired: the session list tells which.
       if (id === linkId) endLink("");
@@ -184,7 +180,6 @@
     buttons.forEach((b) => { b.disabled = true; });
     try {
       await call("POST", "/api/device-links/" + encodeURIComponent(id) + "/confirm", body);
-      if (allow && asked) expected = { device: asked.device, ip: asked.ip, until: Date.now() + 120000 };
       endLink(text(allow ? "dashboard-link-allowed" : "dashboard-link-refused"));
     } catch (e) {
       if (e.code === "wrong_pin" || e.code === "pin_required" || e.code === "invalid_request") {
@@ -213,7 +208,7 @@
       $("link-url").href = link.url;
       $("link-ask").hidden = true;
       $("link").hidden = false;
-      if (link.confirmation) followLink(link.id);
+      linkTimer = setTimeout(() => followLink(link.id), (link.expires_in + 1) * 1000);
     } catch (e) { status(problem(e)); }
   });
 

@@ -1,13 +1,13 @@
 "use strict";
 // The device that opened a sign-in link. Nothing happens until the person clicks "Sign in
 // as …": then it asks once, shows the code its signed-in screen must type (when the server
-// wants that), waits to be allowed, collects its own session, and goes to the dashboard.
+// wants that), waits to be allowed (told over a socket), collects its own session, and goes
+// to the dashboard.
 // A browser that clicked already (a reload) shows its code again and goes on waiting.
 (function () {
   const $ = (name) => document.getElementById(name);
   const { text, problem: inWords } = window.qrlogin;
   const problem = (data) => (data.error ? inWords({ code: data.error }) : text("link-unusable"));
-  const LINK_POLL_MS = 1000;
 
   // Followed from another site, this page was rendered without this browser's cookies (they
   // are SameSite=Strict), so it could not tell who this browser is signed in as. Asked again
@@ -54,17 +54,41 @@
       status(message);
       $("status").focus();
     }
-    async function wait() {
+    // The link as it is now; true once nothing more will happen to it.
+    function answered(data) {
+      if (data.state === "allowed") { collect(); return true; }
+      if (data.state === "denied") { stop(text("link-denied")); return true; }
+      if (data.state === "spent") { stop(text("link-spent")); return true; }
+      if (data.code && $("code").textContent === "") showCode(data.code);
+      return false;
+    }
+    // The server tells this device of every change of its link the moment it happens (the
+    // signed-in screen allowing it, above all): nothing is polled.
+    let retryMs = 1000;
+    function follow() {
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      const socket = new WebSocket(scheme + location.host + base + "/events");
+      let over = false;
+      socket.onmessage = (event) => {
+        retryMs = 1000;
+        const data = JSON.parse(event.data);
+        if (data.type === "gone") { over = true; stop(problem(data)); return; }
+        over = answered(data);
+      };
+      socket.onclose = () => {
+        if (over) return;
+        // Dropped before an answer (a restart, a network change): read it once, then listen
+        // again, waiting longer each time it fails at once.
+        setTimeout(check, retryMs);
+        retryMs = Math.min(retryMs * 2, 30000);
+      };
+    }
+    async function check() {
       let res;
       try { res = await call("GET", base); }
-      catch (e) { setTimeout(wait, 5000); return; } // the network failed: try again
-      const { status: code, data } = res;
-      if (code !== 200) { stop(problem(data)); return; }
-      if (data.state === "allowed") return collect();
-      if (data.state === "denied") { stop(text("link-denied")); return; }
-      if (data.state === "spent") { stop(text("link-spent")); return; }
-      if (data.code && $("code").textContent === "") showCode(data.code);
-      setTimeout(wait, LINK_POLL_MS);
+      catch (e) { setTimeout(check, 5000); return; } // the network failed: try again
+      if (res.status !== 200) { stop(problem(res.data)); return; }
+      if (!answered(res.data)) follow();
     }
     async function collect() {
       status(text("link-allowed"));
@@ -89,9 +113,9 @@
       showCode(data.code);
       $("code").setAttribute("tabindex", "-1");
       $("code").focus();
-      wait();
+      follow();
     }
-    if (step === "claimed") { $("ask").hidden = true; wait(); return; }
+    if (step === "claimed") { $("ask").hidden = true; check(); return; }
     $("claim").addEventListener("click", claim);
   }
 

@@ -17,7 +17,7 @@ pub fn build(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Resul
 
 /// Every desktop route.
 pub fn configure(config: &mut web::ServiceConfig) {
-    use routes::{device_links, events, login_requests, me, oauth};
+    use routes::{device_links, events, link_events, login_requests, me, oauth};
     config
         .service(web::resource("/").get(pages::index))
         .service(web::resource("/dashboard").get(pages::dashboard))
@@ -55,6 +55,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/api/device-links/{id}/claim").post(device_links::claim))
         .service(web::resource("/api/device-links/{id}/confirm").post(device_links::confirm))
         .service(web::resource("/api/device-links/{id}/redeem").post(device_links::redeem))
+        .service(web::resource("/api/device-links/{id}/events").get(link_events::events))
         .service(web::resource("/api/me").get(me::me))
         .service(web::resource("/api/me/activity").get(me::activity))
         .service(web::resource("/api/me/events").get(events::sign_ins))

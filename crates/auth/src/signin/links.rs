@@ -13,7 +13,9 @@ use crate::audit::AuditEvent;
 use crate::device_link::{
     Answer, Claimant, DeviceLink, LinkError, LinkState, LinkStep, new_claim_secret, new_code,
 };
+use crate::events::AccountNotice;
 use crate::flows::{self, FlowError, SignedIn};
+use crate::login_request::UnixMillis;
 use crate::refusal::{ErrorCode, Refusal};
 use crate::session::SessionKind;
 use crate::signin::{Bucket, Caller, SignIn, SignedInCaller};
@@ -269,7 +271,7 @@ impl SignIn {
             {
                 return Err(taken_link());
             }
-            next.save(self.store()).await?;
+            self.keep(&next).await?;
             Ok((next, secret, code))
         }
         .await;
@@ -337,7 +339,7 @@ impl SignIn {
                 match link.apply(&step, self.now()) {
                     Ok(answered) => {
                         self.take_answer(&link).await?;
-                        answered.save(self.store()).await?;
+                        self.keep(&answered).await?;
                         return Ok(answered);
                     }
                     Err(LinkError::WrongCode(counted)) => {
@@ -349,7 +351,7 @@ impl SignIn {
                             // The last wrong code is an answer too: nothing is allowed after it.
                             self.take_answer(&link).await?;
                         }
-                        counted.save(self.store()).await?;
+                        self.keep(&counted).await?;
                         return Err(LinkError::WrongCode(counted).into());
                     }
                     Err(refused) => return Err(refused.into()),
@@ -363,6 +365,30 @@ impl SignIn {
         .await;
         self.record(draft, &answered);
         answered
+    }
+
+    /// Stores `link` as it now is, and tells its two sides (the user's dashboards and the
+    /// device waiting on it), on every instance, to read it again: nobody polls a link.
+    async fn keep(&self, link: &DeviceLink) -> Result<(), Refusal> {
+        link.save(self.store()).await?;
+        self.announce_change(link).await;
+        Ok(())
+    }
+
+    /// Deletes the used, refused or spent `link`, and tells its two sides.
+    async fn discard(&self, link: DeviceLink, now: UnixMillis) -> Result<(), Refusal> {
+        let changed = link.clone();
+        link.delete(self.store(), now).await?;
+        self.announce_change(&changed).await;
+        Ok(())
+    }
+
+    async fn announce_change(&self, link: &DeviceLink) {
+        let notice = AccountNotice::LinkChanged {
+            user_id: link.user.id.clone(),
+            link_id: link.id.clone(),
+        };
+        flows::announce(self.store(), notice).await;
     }
 
     /// Takes the one answer a link gets.
@@ -421,7 +447,7 @@ impl SignIn {
         match link.apply(&step, now) {
             Ok(_) => {}
             Err(final_answer @ (LinkError::Refused | LinkError::Spent)) => {
-                link.delete(self.store(), now).await?;
+                self.discard(link, now).await?;
                 return Err(final_answer.into());
             }
             Err(refused) => return Err(refused.into()),
@@ -434,11 +460,12 @@ impl SignIn {
             return Err(invalid_link());
         }
         let user = link.user.clone();
-        link.delete(self.store(), now).await?;
+        let creator_session = link.creator_session.clone();
+        self.discard(link, now).await?;
         if !flows::account_enabled(self.store(), &user).await? {
             return Err(FlowError::AccountDisabled.into());
         }
-        Ok(flows::sign_in(
+        let signed_in = flows::start_session(
             self.store(),
             &self.keys,
             SessionKind::Desktop,
@@ -447,7 +474,10 @@ impl SignIn {
             now,
             &self.policy.lifetimes,
         )
-        .await?)
+        .await?;
+        // The screen that made the link expects this sign-in: its dashboard is told so.
+        flows::announce_sign_in(self.store(), &signed_in.session, Some(&creator_session)).await;
+        Ok(signed_in)
     }
 }
 
@@ -488,6 +518,7 @@ mod tests {
             answer: Answer,
         ) -> Result<DeviceLink, Refusal>;
         fn events(&self, event: AuditEvent) -> Vec<AuditRecord>;
+        async fn claim_waiting(&self, device: &Caller, link: &DeviceLink) -> (String, String);
     }
 
     impl Screens for World {
@@ -535,6 +566,15 @@ mod tests {
             self.signin
                 .confirm_link(&caller("192.0.2.10", "screen"), who, &link.id, answer)
                 .await
+        }
+
+        /// `device` claims `link`, which needs confirmation: its secret and its code.
+        async fn claim_waiting(&self, device: &Caller, link: &DeviceLink) -> (String, String) {
+            let claimed = self.signin.claim_link(device, &link.id, None).await;
+            let Ok(LinkClaimed::Waiting { secret, code, .. }) = claimed else {
+                panic!("with confirmation, a claim waits");
+            };
+            (secret, code)
         }
 
         fn events(&self, event: AuditEvent) -> Vec<AuditRecord> {
@@ -667,14 +707,7 @@ mod tests {
         let session = world.screen_session(&bob).await;
         let link = world.make_link(&bob, &session).await;
         let device = caller("192.0.2.11", "Firefox on Linux");
-        let LinkClaimed::Waiting { secret, code, .. } = world
-            .signin
-            .claim_link(&device, &link.id, None)
-            .await
-            .unwrap()
-        else {
-            panic!("with confirmation, a claim waits");
-        };
+        let (secret, code) = world.claim_waiting(&device, &link).await;
         let not_yet = world
             .signin
             .redeem_link(&device, &link.id, Some(&secret), None)
@@ -724,6 +757,48 @@ mod tests {
                 .iter()
                 .all(|r| r.detail.as_deref() == Some("device link"))
         );
+    }
+
+    /// What the next notice of the account is, if one was announced already.
+    fn announced(notices: &mut crate::events::AccountSubscription) -> Option<AccountNotice> {
+        use futures_util::FutureExt;
+        notices.next().now_or_never()
+    }
+
+    #[tokio::test]
+    async fn every_change_of_a_link_is_announced_to_its_account() {
+        let world = world(LinkConfirmation::Confirm).await;
+        let bob = User::mentra("bob@example.com");
+        let session = world.screen_session(&bob).await;
+        let link = world.make_link(&bob, &session).await;
+        let mut notices = world.store.events().subscribe_account(&bob.id);
+        let changed = AccountNotice::LinkChanged {
+            user_id: bob.id.clone(),
+            link_id: link.id.clone(),
+        };
+        let device = caller("192.0.2.11", "Firefox on Linux");
+        let (secret, code) = world.claim_waiting(&device, &link).await;
+        assert_eq!(announced(&mut notices), Some(changed.clone()), "claimed");
+        let wrong = if code == "111111" { "222222" } else { "111111" };
+        let refused = world.answer(&bob, &session, &link, allow(wrong)).await;
+        assert_eq!(refused.err().unwrap().code, ErrorCode::WrongPin);
+        assert_eq!(announced(&mut notices), Some(changed.clone()), "counted");
+        world
+            .answer(&bob, &session, &link, allow(&code))
+            .await
+            .unwrap();
+        assert_eq!(announced(&mut notices), Some(changed.clone()), "allowed");
+        assert_eq!(announced(&mut notices), None, "one notice a change");
+        world
+            .signin
+            .redeem_link(&device, &link.id, Some(&secret), None)
+            .await
+            .unwrap();
+        assert_eq!(announced(&mut notices), Some(changed), "used");
+        assert!(matches!(
+            announced(&mut notices),
+            Some(AccountNotice::SignedIn(_))
+        ));
     }
 
     #[tokio::test]

@@ -2,7 +2,9 @@
 //! `POST /api/device-links/{id}/claim` (the device that opened `/link/{id}` asks, with a
 //! click, and is given the code it shows), `GET /api/device-links/{id}` (either side follows
 //! it), `POST …/confirm` (the signed-in screen allows, with the device's code, or refuses),
-//! `POST …/redeem` (the allowed device collects its own session).
+//! `POST …/redeem` (the allowed device collects its own session). The device follows its
+//! link live on `GET /api/device-links/{id}/events` (`link_events`), the dashboard on its
+//! account's socket (`events`): nobody polls.
 //!
 //! The rules are `SignIn`'s (`qrlogin_auth::signin::links`); these handlers translate HTTP,
 //! and keep the claiming device's secret and code in its own cookie.
@@ -64,7 +66,7 @@ fn who(caller: &SignedInUser) -> SignedInCaller<'_> {
 
 /// What either side may see of a link.
 #[derive(Serialize)]
-struct LinkView {
+pub(super) struct LinkView {
     id: String,
     state: LinkState,
     /// Where the new device goes: the QR's content.
@@ -91,7 +93,7 @@ struct LinkView {
 }
 
 impl LinkView {
-    fn of(state: &AppState, link: &DeviceLink) -> Self {
+    pub(super) fn of(state: &AppState, link: &DeviceLink) -> Self {
         let confirmation = state.signin.policy().confirms_links();
         Self {
             id: link.id.clone(),
@@ -118,7 +120,7 @@ impl LinkView {
         }
     }
 
-    fn with_code(mut self, code: Option<String>) -> Self {
+    pub(super) fn with_code(mut self, code: Option<String>) -> Self {
         self.code = code;
         self
     }

@@ -90,6 +90,11 @@ async fn told(
             let message = serde_json::json!({ "type": "session_ended", "session_id": session_id });
             return Ok(Some(message.to_string()));
         }
+        // A link of the account changed: the dashboard that made it reads it again.
+        AccountNotice::LinkChanged { link_id, .. } => {
+            let message = serde_json::json!({ "type": "link_changed", "link_id": link_id });
+            return Ok(Some(message.to_string()));
+        }
         AccountNotice::SignedIn(notice) if notice.session_id == own_session => return Ok(None),
         AccountNotice::SignedIn(notice) => notice,
     };
@@ -101,6 +106,7 @@ async fn told(
     }
     let message = SignInMessage {
         r#type: "signed_in",
+        expected: notice.linked_from.as_deref() == Some(own_session),
         device: describe_user_agent(&notice.user_agent),
         device_name: DeviceName::of(&notice.user_agent),
         session_id: notice.session_id,
@@ -114,6 +120,8 @@ async fn told(
 #[derive(Serialize)]
 struct SignInMessage {
     r#type: &'static str,
+    /// This dashboard's own device link brought the new session: no warning needed.
+    expected: bool,
     session_id: String,
     kind: SessionKind,
     /// "Firefox on Linux".
@@ -127,7 +135,8 @@ struct SignInMessage {
 /// `GET /api/me/events`: the signed-in user's dashboard hears of each new session of theirs
 /// at once, on any instance, so a sign-in they did not make can be revoked right away; and
 /// when its own session ends (signed out or revoked elsewhere), the socket closes with 1008
-/// at once, and the dashboard leaves.
+/// at once, and the dashboard leaves. A device link of the account that changed is named
+/// (`link_changed`): the dashboard that made it reads it again, to ask about its device.
 pub async fn sign_ins(
     state: web::Data<AppState>,
     origin: web::Data<ServiceOrigin>,
