@@ -40,6 +40,17 @@ impl ConfirmationMode {
     }
 }
 
+/// Whether a client can keep a secret (OAuth's client types, RFC 6749 §2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    /// A server: it authenticates with its API key (`client_secret_basic` or `_post`).
+    #[default]
+    Confidential,
+    /// A single-page or native app: no secret it could keep; PKCE alone binds its codes.
+    Public,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisteredClient {
     /// `cl_…`: public; the `aud` of its identity tokens and the OAuth `client_id`.
@@ -56,6 +67,12 @@ pub struct RegisteredClient {
     /// anyone start sign-ins in the client's name. Clients stored before it existed are off.
     #[serde(default)]
     pub device_grant: bool,
+    /// Clients stored before client types existed are confidential.
+    #[serde(default)]
+    pub client_type: ClientType,
+    /// Where OpenID Connect logout may send the browser back to (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     pub created_at: UnixMillis,
     pub key_rotated_at: UnixMillis,
 }
@@ -125,10 +142,42 @@ impl RegisteredClient {
             origins,
             confirmation,
             device_grant,
+            client_type: ClientType::Confidential,
+            post_logout_redirect_uris: Vec::new(),
             created_at: now,
             key_rotated_at: now,
         };
         Ok((client, key))
+    }
+
+    /// Makes the client public: its API key is never accepted at the token endpoint, and
+    /// PKCE alone binds its codes.
+    pub fn make_public(&mut self) {
+        self.client_type = ClientType::Public;
+    }
+
+    /// Sets where OpenID Connect logout may send the browser back to.
+    pub fn set_post_logout_redirect_uris(&mut self, uris: Vec<String>) -> Result<(), String> {
+        for uri in &uris {
+            check_url(uri, "post-logout redirect URI")?;
+        }
+        self.post_logout_redirect_uris = uris;
+        Ok(())
+    }
+
+    /// Whether `redirect_uri` is exactly one this client registered.
+    pub fn redirects_to(&self, redirect_uri: &str) -> bool {
+        self.redirect_uris.iter().any(|uri| uri == redirect_uri)
+    }
+
+    /// Whether `secret` authenticates this client at the token endpoint: a confidential
+    /// client's API key; for a public client, no secret at all.
+    pub fn authenticates(&self, secret: Option<&str>) -> bool {
+        match (self.client_type, secret) {
+            (ClientType::Confidential, Some(secret)) => self.accepts(secret),
+            (ClientType::Public, None) => true,
+            _ => false,
+        }
     }
 
     /// Replaces the API key: the old one stops working at once.

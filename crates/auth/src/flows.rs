@@ -295,7 +295,7 @@ pub(crate) async fn start_session(
             now,
             lifetimes.access_token_ttl_ms,
         )?),
-        SessionKind::Mobile => None,
+        SessionKind::Mobile | SessionKind::App => None,
     };
     let access = access_token
         .as_ref()
@@ -562,6 +562,24 @@ pub async fn session_from_cookie(
 }
 
 /// Whether the user signed out everywhere after `issued_at`.
+/// Session `id`, while it lasts: not ended, not expired, and its user has not signed out
+/// everywhere since it began.
+pub async fn session_in_force(
+    store: &dyn Store,
+    id: &str,
+    now: UnixMillis,
+) -> Result<Option<Session>, StoreError> {
+    let Some(session) = store.load_session(id).await? else {
+        return Ok(None);
+    };
+    if !session.is_live(now)
+        || signed_out_since(store, &session.user.id, session.created_at).await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
 async fn signed_out_since(
     store: &dyn Store,
     user_id: &str,

@@ -13,6 +13,7 @@ pub mod flows;
 pub mod glasses;
 pub mod login_request;
 pub mod network;
+pub mod oidc;
 pub mod rate_limit;
 pub mod refusal;
 pub mod secret;

@@ -14,6 +14,9 @@ use crate::user::User;
 pub enum SessionKind {
     Desktop,
     Mobile,
+    /// Signed in to a web app through OpenID Connect: no cookie of ours ever names it; the
+    /// app's refresh tokens and the userinfo endpoint live as long as it does.
+    App,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,9 @@ pub struct Session {
     /// When the session was last used, to the minute (see [`LAST_SEEN_GRANULARITY_MS`]).
     #[serde(default)]
     pub last_seen_at: UnixMillis,
+    /// For an [`SessionKind::App`] session: the web app's name, as its user knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 /// How stale a session's "last seen" may get before a request refreshes it: one write per
@@ -86,6 +92,7 @@ impl Session {
             access_jti,
             access_expires_at,
             last_seen_at: now,
+            app: None,
         }
     }
 

@@ -54,6 +54,13 @@ pub struct AccessClaims {
     pub jti: String,
     /// The server-side session this token was issued with.
     pub sid: String,
+    /// A web app's token (OpenID Connect): the app it was issued to, as RFC 9068 says it;
+    /// equal to `aud`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A web app's token: what it was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl AccessClaims {
@@ -80,6 +87,12 @@ pub struct IdentityClaims {
     /// How: `qr` (scanned or typed on a signed-in phone).
     pub amr: Vec<String>,
     pub jti: String,
+    /// OpenID Connect: the client's `nonce`, as it sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// OpenID Connect: the qrlogin session the sign-in started (what logout ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// How long an identity token may be presented to its client.
@@ -229,7 +242,19 @@ impl SigningKeys {
         now: UnixMillis,
         ttl_ms: i64,
     ) -> anyhow::Result<(SecretString, AccessClaims)> {
-        let claims = AccessClaims {
+        let claims = self.access_claims(audience, user, sid, now, ttl_ms);
+        Ok((self.sign(&claims, ACCESS_TOKEN_TYPE)?, claims))
+    }
+
+    fn access_claims(
+        &self,
+        audience: &str,
+        user: &User,
+        sid: &str,
+        now: UnixMillis,
+        ttl_ms: i64,
+    ) -> AccessClaims {
+        AccessClaims {
             iss: self.issuer.clone(),
             sub: user.id.clone(),
             aud: audience.to_owned(),
@@ -238,7 +263,25 @@ impl SigningKeys {
             exp: (now.saturating_add(ttl_ms)) / 1000,
             jti: random_token::<16>(),
             sid: sid.to_owned(),
-        };
+            client_id: None,
+            scope: None,
+        }
+    }
+
+    /// An access token for web app `client_id`, signed in through OpenID Connect on session
+    /// `sid` with `scope`: for the app's API and our userinfo endpoint, never qrlogin's API.
+    pub fn issue_for_app(
+        &self,
+        client_id: &str,
+        user: &User,
+        sid: &str,
+        scope: &str,
+        now: UnixMillis,
+        ttl_ms: i64,
+    ) -> anyhow::Result<(SecretString, AccessClaims)> {
+        let mut claims = self.access_claims(client_id, user, sid, now, ttl_ms);
+        claims.client_id = Some(client_id.to_owned());
+        claims.scope = Some(scope.to_owned());
         Ok((self.sign(&claims, ACCESS_TOKEN_TYPE)?, claims))
     }
 
@@ -258,7 +301,19 @@ impl SigningKeys {
         auth_time: UnixMillis,
         now: UnixMillis,
     ) -> anyhow::Result<SecretString> {
-        let claims = IdentityClaims {
+        self.sign_identity(&self.identity_claims(user, client_id, auth_time, now))
+    }
+
+    /// What an identity token for `client_id` about `user` says, before the caller adds what
+    /// its protocol needs (OpenID Connect's `nonce` and `sid`).
+    pub fn identity_claims(
+        &self,
+        user: &User,
+        client_id: &str,
+        auth_time: UnixMillis,
+        now: UnixMillis,
+    ) -> IdentityClaims {
+        IdentityClaims {
             iss: self.issuer.clone(),
             sub: user.id.clone(),
             aud: client_id.to_owned(),
@@ -268,15 +323,56 @@ impl SigningKeys {
             auth_time: auth_time / 1000,
             amr: vec!["qr".into()],
             jti: random_token::<16>(),
-        };
+            nonce: None,
+            sid: None,
+        }
+    }
+
+    pub fn sign_identity(&self, claims: &IdentityClaims) -> anyhow::Result<SecretString> {
         // Typed, so it can never be taken for an access token (RFC 8725 §3.11).
-        self.sign(&claims, IDENTITY_TOKEN_TYPE)
+        self.sign(claims, IDENTITY_TOKEN_TYPE)
     }
 
     /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience, type (only
     /// `at+jwt`: never an identity token) and expiry. Revocation is the caller's second step:
     /// it needs the store.
     pub fn verify(&self, token: &str, now: UnixMillis) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims =
+            self.decode_ours(token, Some(ACCESS_TOKEN_AUDIENCE), ACCESS_TOKEN_TYPE)?;
+        unexpired(claims.exp, now)?;
+        Ok(claims)
+    }
+
+    /// A web app's access token (OpenID Connect), checked as [`Self::verify`] checks ours,
+    /// with the app it names (`client_id`) as its audience.
+    pub fn verify_app_access(
+        &self,
+        token: &str,
+        now: UnixMillis,
+    ) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = self.decode_ours(token, None, ACCESS_TOKEN_TYPE)?;
+        if claims.client_id.as_deref() != Some(claims.aud.as_str()) {
+            return Err(TokenError::WrongAudience);
+        }
+        unexpired(claims.exp, now)?;
+        Ok(claims)
+    }
+
+    /// An identity token we signed, presented back as a hint (OpenID Connect logout): expired
+    /// ones too, as the specification wants; the caller checks whose it is.
+    pub fn verify_identity_hint(&self, token: &str) -> Result<IdentityClaims, TokenError> {
+        self.decode_ours(token, None, IDENTITY_TOKEN_TYPE)
+    }
+
+    /// `token`'s claims if we signed it with one of our keys (EdDSA only), for our issuer,
+    /// with `typ` and (when given) `audience`. Expiry is the caller's: it is checked against
+    /// our own clock, so tests can control time.
+    fn decode_ours<C: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        typ: &str,
+    ) -> Result<C, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             // `alg: none` (which the JWT library cannot even name) is a refusal of its own.
             match declared_algorithm(token) {
@@ -287,7 +383,6 @@ impl SigningKeys {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::DisallowedAlgorithm);
         }
-        let typ = header.typ;
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self
             .keys
@@ -296,23 +391,24 @@ impl SigningKeys {
             .ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[ACCESS_TOKEN_AUDIENCE]);
+        match audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Expiry is checked below against our own clock, so tests can control time.
         validation.validate_exp = false;
         validation.leeway = 0;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidAudience => TokenError::WrongAudience,
-                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-                _ => TokenError::Invalid,
+        let data =
+            jsonwebtoken::decode::<C>(token, &key.decoding, &validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                    ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                    _ => TokenError::Invalid,
+                }
             })?;
         // Checked once the signature is: only then is the header known to be ours.
-        if !is_token_type(typ.as_deref(), ACCESS_TOKEN_TYPE) {
+        if !is_token_type(header.typ.as_deref(), typ) {
             return Err(TokenError::WrongType);
-        }
-        if now / 1000 >= data.claims.exp {
-            return Err(TokenError::Expired);
         }
         Ok(data.claims)
     }
@@ -330,6 +426,13 @@ impl SigningKeys {
             })
             .collect();
         serde_json::json!({ "keys": keys })
+    }
+}
+
+fn unexpired(exp_s: i64, now: UnixMillis) -> Result<(), TokenError> {
+    match now / 1000 >= exp_s {
+        true => Err(TokenError::Expired),
+        false => Ok(()),
     }
 }
 

@@ -60,6 +60,8 @@ async fn from_cookie(
     let (policy, name) = match kind {
         SessionKind::Desktop => (state.desktop_cookies(), DESKTOP_SESSION),
         SessionKind::Mobile => (state.mobile_cookies(), MOBILE_SESSION),
+        // A web app's session is never a cookie of ours.
+        SessionKind::App => return Ok(None),
     };
     let Some(cookie) = policy.read(request, name) else {
         return Ok(None);

@@ -32,6 +32,11 @@ const USED: &str = "That device code was already used.";
 pub enum GrantError {
     /// No client is registered with that `client_id`.
     InvalidClient,
+    /// The client did not authenticate: unknown, a wrong or missing secret, or a secret
+    /// from a public client (`invalid_client`, 401 when it tried the Authorization header).
+    ClientAuthentication,
+    /// A parameter is missing or malformed.
+    InvalidRequest(&'static str),
     /// The client may not use the device grant (not registered with it, or it confirms with
     /// a PIN a device cannot type).
     UnauthorizedClient(&'static str),
@@ -51,7 +56,8 @@ impl GrantError {
     /// The OAuth `error`; for [`GrantError::Refused`], the refusal's own code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidClient => "invalid_client",
+            Self::InvalidClient | Self::ClientAuthentication => "invalid_client",
+            Self::InvalidRequest(_) => "invalid_request",
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::AuthorizationPending => "authorization_pending",
@@ -66,9 +72,13 @@ impl GrantError {
     pub fn description(&self) -> &str {
         match self {
             Self::InvalidClient => "No client is registered with that client_id.",
-            Self::UnauthorizedClient(why) | Self::InvalidGrant(why) | Self::AccessDenied(why) => {
-                why
+            Self::ClientAuthentication => {
+                "Client authentication failed: an unknown client_id, or a wrong or missing client secret (a public client sends none)."
             }
+            Self::UnauthorizedClient(why)
+            | Self::InvalidGrant(why)
+            | Self::AccessDenied(why)
+            | Self::InvalidRequest(why) => why,
             Self::AuthorizationPending => "Waiting for the user to approve on their phone.",
             Self::SlowDown(why) => why,
             Self::ExpiredToken => "The device code has expired: start again.",

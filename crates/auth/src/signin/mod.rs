@@ -17,6 +17,7 @@ use crate::store::Store;
 use crate::tokens::SigningKeys;
 
 pub mod audit;
+pub mod authorization;
 mod callers;
 mod claim;
 pub mod device_grant;

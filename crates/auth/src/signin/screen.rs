@@ -22,6 +22,9 @@ pub enum Requester<'a> {
     Client(&'a RegisteredClient),
     /// A device through the OAuth device authorization grant, by the client's public id.
     DeviceGrant(&'a RegisteredClient),
+    /// A web app's sign-in page (OpenID Connect) in a browser: the app's name on the phone,
+    /// the browser's budget.
+    WebApp(&'a RegisteredClient),
 }
 
 fn not_approved_yet(error: FlowError) -> Refusal {
@@ -48,8 +51,14 @@ impl SignIn {
         let screen = self.screen_for(caller, requester);
         let mut draft = self.draft(AuditEvent::Create, caller);
         draft.client(&screen.client_name);
-        if let Requester::DeviceGrant(_) = requester {
-            draft.detail("OAuth device authorization");
+        match requester {
+            Requester::DeviceGrant(_) => {
+                draft.detail("OAuth device authorization");
+            }
+            Requester::WebApp(_) => {
+                draft.detail("OpenID Connect");
+            }
+            Requester::Screen | Requester::Client(_) => {}
         }
         let created = async {
             match requester {
@@ -76,7 +85,9 @@ impl SignIn {
     fn screen_for(&self, caller: &Caller, requester: Requester<'_>) -> ScreenContext {
         let registered = match requester {
             Requester::Screen => None,
-            Requester::Client(client) | Requester::DeviceGrant(client) => Some(client),
+            Requester::Client(client)
+            | Requester::DeviceGrant(client)
+            | Requester::WebApp(client) => Some(client),
         };
         ScreenContext {
             client_name: registered.map_or_else(
