@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Subcommand;
 use qrlogin_auth::audit::{AuditEvent, AuditRecord};
-use qrlogin_auth::client::{ConfirmationMode, RegisteredClient, registry};
+use qrlogin_auth::client::{ClientType, ConfirmationMode, RegisteredClient, registry};
 use qrlogin_auth::clock::{Clock, SystemClock};
 use qrlogin_auth::store::Store;
 use secrecy::{ExposeSecret, SecretString};
@@ -30,6 +30,14 @@ pub enum ClientsCommand {
         /// (public) client id. Off without it; needs tap confirmation.
         #[arg(long)]
         device_grant: bool,
+        /// A public client (a single-page or native app, which cannot keep a secret): it
+        /// signs users in through OpenID Connect with PKCE alone, and has no API key.
+        #[arg(long)]
+        public: bool,
+        /// Where OpenID Connect logout may send the app's users back to (repeatable; exact
+        /// match).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
     },
     /// List the registered apps (never their keys).
     List,
@@ -73,6 +81,16 @@ fn print_key(id: &str, key: &SecretString) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_public(id: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    writeln!(out, "client_id: {id}")?;
+    writeln!(
+        out,
+        "A public client has no secret: it signs its users in with PKCE alone."
+    )?;
+    Ok(())
+}
+
 pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<()> {
     match command {
         ClientsCommand::Add {
@@ -81,8 +99,10 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
             origins,
             confirmation,
             device_grant,
+            public,
+            post_logout_redirect_uris,
         } => {
-            let (client, key) = RegisteredClient::register(
+            let (mut client, key) = RegisteredClient::register(
                 &name,
                 redirect_uris,
                 origins,
@@ -91,11 +111,20 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
                 SystemClock.now(),
             )
             .map_err(|why| anyhow::anyhow!(why))?;
+            client
+                .set_post_logout_redirect_uris(post_logout_redirect_uris)
+                .map_err(|why| anyhow::anyhow!(why))?;
+            if public {
+                client.make_public();
+            }
             if !registry::add(store, &client).await? {
                 anyhow::bail!("a client id collided; run the command again");
             }
             record(store, AuditEvent::ClientRegistered, &client).await?;
-            print_key(&client.id, &key)
+            match client.client_type {
+                ClientType::Public => print_public(&client.id),
+                ClientType::Confidential => print_key(&client.id, &key),
+            }
         }
         ClientsCommand::List => {
             let mut out = std::io::stdout();
@@ -106,12 +135,17 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
             for client in clients {
                 writeln!(
                     out,
-                    "{}\t{}\tconfirmation={}\tdevice_grant={}\tredirect_uris={}\torigins={}",
+                    "{}\t{}\tconfirmation={}\tdevice_grant={}\ttype={}\tredirect_uris={}\tpost_logout_redirect_uris={}\torigins={}",
                     client.id,
                     client.name,
                     client.confirmation.as_str(),
                     if client.device_grant { "on" } else { "off" },
+                    match client.client_type {
+                        ClientType::Public => "public",
+                        ClientType::Confidential => "confidential",
+                    },
                     client.redirect_uris.join(","),
+                    client.post_logout_redirect_uris.join(","),
                     client.origins.join(","),
                 )?;
             }

@@ -21,6 +21,7 @@ mod kiosk;
 mod limits;
 mod mentra;
 mod metrics;
+mod oidc;
 mod pin;
 mod regressions;
 mod sessions;

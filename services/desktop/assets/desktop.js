@@ -1,6 +1,7 @@
 "use strict";
 // The QR page: create a login request, show its QR and code, follow its state over a
-// WebSocket (polling if sockets fail), redeem the approval and go to the dashboard. A request
+// WebSocket (polling if sockets fail), redeem the approval and go to the dashboard (or, for a
+// web app's sign-in, back to that app). A request
 // that ends any other way replaces the QR with what happened and one button; an expired code
 // is renewed at once while the page is visible, and when it is shown again if it was hidden.
 (function () {
@@ -10,6 +11,9 @@
   const REDEEM_RETRIES = 5;             // a store that is briefly away answers 503: try again
   const $ = (id) => document.getElementById(id);
   const { text, api, problem } = window.qrlogin;
+  // Signing in to a web app (OpenID Connect): codes are made for it, and an approval goes
+  // back to it with a code instead of to the dashboard.
+  const authorization = $("screen").dataset.authorization;
   let current = null;          // { id, deadline, … } of the request on screen
   let timer = null;
   let socket = null;
@@ -38,7 +42,7 @@
     $("countdown").textContent = "";
     status(text("screen-preparing"));
     try {
-      const request = await api("POST", "/api/login-requests", { qr_svg: true });
+      const request = await api("POST", "/api/login-requests", authorization ? { qr_svg: true, authorization } : { qr_svg: true });
       current = request;
       current.deadline = Date.now() + request.expires_in * 1000;
       $("qr").innerHTML = request.qr_svg; // our own server's SVG
@@ -177,6 +181,13 @@
     redeeming = id;
     $("pin-form").hidden = true;
     status(text("screen-signing-in"));
+    if (authorization) {
+      stop();
+      current = null; // handed to the server, which sends this browser back to the app
+      $("finish-request").value = id;
+      $("finish").submit();
+      return;
+    }
     try {
       for (let attempt = 1; ; attempt++) {
         try { await api("POST", "/api/login-requests/" + id + "/redeem", {}); break; }

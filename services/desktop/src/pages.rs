@@ -96,6 +96,9 @@ struct IndexPage<'a> {
     t: &'a Text,
     script_text: String,
     app_name: &'a str,
+    /// A web app's sign-in (OpenID Connect): its codes are made for it, and an approval
+    /// goes back to it instead of to the dashboard.
+    authorization: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -121,10 +124,21 @@ fn html(body: String) -> HttpResponse {
 
 /// `GET /`: the QR code, the typed code, a countdown and the live status.
 pub async fn index(state: web::Data<AppState>, t: Text) -> Result<HttpResponse, ApiError> {
+    sign_in_page(&t, &state.settings.app_name, None)
+}
+
+/// The QR page, signing in to `app_name`: this deployment, or the web app of
+/// `authorization`.
+pub fn sign_in_page(
+    t: &Text,
+    app_name: &str,
+    authorization: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
     let page = IndexPage {
         script_text: t.for_script(INDEX_SCRIPT),
-        t: &t,
-        app_name: &state.settings.app_name,
+        t,
+        app_name,
+        authorization,
     };
     Ok(html(page.render().map_err(ApiError::internal)?))
 }

@@ -15,9 +15,14 @@ pub fn build(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Resul
     Application::build("desktop", state, &public_url, listener, configure)
 }
 
+/// A resource taking a form body (read whole, within the body limit).
+fn form_post(path: &str) -> actix_web::Resource {
+    web::resource(path).app_data(web::PayloadConfig::new(qrlogin_web::server::BODY_LIMIT))
+}
+
 /// Every desktop route.
 pub fn configure(config: &mut web::ServiceConfig) {
-    use routes::{device_links, events, link_events, login_requests, me, oauth};
+    use routes::{device_links, events, link_events, login_requests, me, oauth, oidc};
     config
         .service(web::resource("/").get(pages::index))
         .service(web::resource("/dashboard").get(pages::dashboard))
@@ -26,16 +31,23 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/readyz").get(readyz))
         .service(web::resource("/.well-known/jwks.json").get(me::jwks))
         .service(web::resource("/.well-known/oauth-authorization-server").get(oauth::metadata))
+        .service(web::resource("/.well-known/openid-configuration").get(oidc::discovery))
+        .service(web::resource("/oauth/authorize").get(oidc::authorize))
+        .service(form_post("/oauth/authorize/finish").post(oidc::finish))
+        .service(form_post("/oauth/authorize/cancel").post(oidc::cancel))
+        .service(form_post("/oauth/revoke").post(oauth::revoke))
         .service(
-            web::resource("/oauth/device_authorization")
-                .app_data(web::PayloadConfig::new(qrlogin_web::server::BODY_LIMIT))
-                .post(oauth::device_authorization),
+            web::resource("/oauth/userinfo")
+                .get(oidc::userinfo)
+                .post(oidc::userinfo),
         )
         .service(
-            web::resource("/oauth/token")
-                .app_data(web::PayloadConfig::new(qrlogin_web::server::BODY_LIMIT))
-                .post(oauth::token),
+            form_post("/oauth/logout")
+                .get(oidc::logout)
+                .post(oidc::logout),
         )
+        .service(form_post("/oauth/device_authorization").post(oauth::device_authorization))
+        .service(form_post("/oauth/token").post(oauth::token))
         .service(web::resource("/api/login-requests").post(login_requests::create))
         .service(
             web::resource("/api/login-requests/{id}")

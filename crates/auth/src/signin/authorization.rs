@@ -510,12 +510,12 @@ impl SignIn {
 
     /// OpenID Connect RP-initiated logout: the sign-in `id_token_hint` names ends (its
     /// session, its tokens); the browser may go back to the client only at a post-logout
-    /// redirect URI it registered, exactly. `Ok(None)`: no way back, show a page.
+    /// redirect URI it registered, exactly.
     pub async fn end_app_session(
         &self,
         caller: &Caller,
         logout: &AppLogout<'_>,
-    ) -> Result<Option<String>, Refusal> {
+    ) -> Result<LoggedOut, Refusal> {
         let hint = logout
             .id_token_hint
             .ok_or_else(|| Refusal::invalid("id_token_hint is required to sign out of an app."))?;
@@ -561,8 +561,18 @@ impl SignIn {
             None => Ok(()),
         };
         self.record(draft, &ended);
-        ended.map(|()| back)
+        ended.map(|()| LoggedOut {
+            back,
+            app: client.name,
+        })
     }
+}
+
+/// A web app's sign-in ended: where the browser goes back to (none: show a page), and the
+/// app's name.
+pub struct LoggedOut {
+    pub back: Option<String>,
+    pub app: String,
 }
 
 /// What an app's logout request says (all optional, as OpenID Connect has them).

@@ -30,6 +30,9 @@ pub struct CreateBody {
     /// costliest part of a create, so API clients that draw their own do not pay for it.
     #[serde(default)]
     qr_svg: bool,
+    /// A web app's sign-in page asks (OpenID Connect): the request is made for that app.
+    #[serde(default)]
+    authorization: Option<String>,
 }
 
 /// What anyone holding the desktop secret may know of a request: never who claimed it.
@@ -125,9 +128,14 @@ pub async fn create(
     ApiClient(registered): ApiClient,
     body: JsonObject<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let requester = match &registered {
-        Some(registered) => Requester::Client(registered),
-        None => Requester::Screen,
+    let web_app = match &body.authorization {
+        Some(id) => Some(state.signin.authorization(id).await?.1),
+        None => None,
+    };
+    let requester = match (&registered, &web_app) {
+        (Some(registered), _) => Requester::Client(registered),
+        (None, Some(app)) => Requester::WebApp(app),
+        (None, None) => Requester::Screen,
     };
     let new = state.signin.create(&client, requester).await?;
     let request = new.request;

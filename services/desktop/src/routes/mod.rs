@@ -4,3 +4,4 @@ pub mod link_events;
 pub mod login_requests;
 pub mod me;
 pub mod oauth;
+pub mod oidc;

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
 use qrlogin_auth::device::DEVICE_CODE_GRANT;
+use qrlogin_auth::signin::authorization::{AppTokens, ClientCredentials};
 use qrlogin_auth::signin::device_grant::GrantError;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::error::ProtocolErrorBody;
@@ -50,8 +52,13 @@ fn form(request: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, S
     if !is_form {
         return Err("Send the parameters as application/x-www-form-urlencoded.".into());
     }
+    parameters(body)
+}
+
+/// Query or form parameters, none twice (RFC 6749 §3.1, §3.2), or why not.
+pub fn parameters(encoded: &[u8]) -> Result<HashMap<String, String>, String> {
     let mut params = HashMap::new();
-    for (name, value) in url::form_urlencoded::parse(body).into_owned() {
+    for (name, value) in url::form_urlencoded::parse(encoded).into_owned() {
         if params.insert(name.clone(), value).is_some() {
             return Err(format!("The parameter {name} is repeated."));
         }
@@ -70,6 +77,19 @@ fn grant_error(refused: GrantError, slow_down_status: StatusCode) -> HttpRespons
     let status = match refused {
         GrantError::Refused(refusal) => return unavailable(refusal),
         GrantError::SlowDown(_) => slow_down_status,
+        // A client that tried to authenticate and failed (RFC 6749 §5.2).
+        GrantError::ClientAuthentication => {
+            let mut response = oauth_error(
+                StatusCode::UNAUTHORIZED,
+                refused.code(),
+                refused.description(),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(r#"Basic realm="qrlogin""#),
+            );
+            return response;
+        }
         // 400 for an unknown client too, not 401: the client did not try to authenticate
         // with the Authorization header (RFC 6749 §5.2).
         _ => StatusCode::BAD_REQUEST,
@@ -112,11 +132,13 @@ pub async fn device_authorization(
         }))
 }
 
-/// `POST /oauth/token` with the device-code grant: `authorization_pending` until the phone
-/// approves, then the tokens, once; `slow_down` for polls too soon (the interval growing by
-/// 5 s each time, for good); `access_denied`; `expired_token`. The rules are the sign-in
-/// service's ([`qrlogin_auth::signin::device_grant`]).
-#[tracing::instrument(name = "device token", skip_all)]
+/// `POST /oauth/token`: the device-code grant (`authorization_pending` until the phone
+/// approves, then the tokens, once; `slow_down` for polls too soon, the interval growing by
+/// 5 s each time, for good; `access_denied`; `expired_token`), and for web apps (OpenID
+/// Connect) the `authorization_code` and `refresh_token` grants, with the client
+/// authenticated by `client_secret_basic`, `client_secret_post`, or nothing but PKCE for a
+/// public client. The rules are the sign-in service's.
+#[tracing::instrument(name = "token", skip_all)]
 pub async fn token(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -129,47 +151,182 @@ pub async fn token(
     };
     let param = |name: &str| params.get(name).map(String::as_str);
     match param("grant_type") {
-        Some(DEVICE_CODE_GRANT) => {}
-        Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "Only the device code grant is offered here.",
-            );
+        Some(DEVICE_CODE_GRANT) => device_token(&state, &client, &params).await,
+        Some(grant @ ("authorization_code" | "refresh_token")) => {
+            let credentials = match credentials(&request, &params) {
+                Ok(credentials) => credentials,
+                Err(why) => return invalid_request(&why),
+            };
+            let presented = ClientCredentials {
+                client_id: &credentials.0,
+                secret: credentials.1.as_deref(),
+            };
+            let signin = &state.signin;
+            let tokens = match (grant, param("code"), param("refresh_token")) {
+                ("authorization_code", Some(code), _) => {
+                    let (redirect_uri, verifier) = (param("redirect_uri"), param("code_verifier"));
+                    signin
+                        .exchange_code(&client, &presented, code, redirect_uri, verifier)
+                        .await
+                }
+                ("refresh_token", _, Some(token)) => {
+                    signin.refresh_app_tokens(&client, &presented, token).await
+                }
+                ("authorization_code", ..) => return invalid_request("code is required."),
+                _ => return invalid_request("refresh_token is required."),
+            };
+            match tokens {
+                Ok(tokens) => app_tokens(&tokens),
+                Err(refused) => grant_error(refused, StatusCode::BAD_REQUEST),
+            }
         }
-        None => return invalid_request("grant_type is required."),
+        Some(_) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "The grants offered are authorization_code, refresh_token and the device code.",
+        ),
+        None => invalid_request("grant_type is required."),
     }
-    let (Some(code), Some(client_id)) = (param("device_code"), param("client_id")) else {
+}
+
+async fn device_token(
+    state: &AppState,
+    client: &ClientInfo,
+    params: &HashMap<String, String>,
+) -> HttpResponse {
+    let (Some(code), Some(client_id)) = (params.get("device_code"), params.get("client_id")) else {
         return invalid_request("device_code and client_id are required.");
     };
-    let tokens = match state.signin.device_token(&client, client_id, code).await {
+    let tokens = match state.signin.device_token(client, client_id, code).await {
         Ok(tokens) => tokens,
         Err(refused) => return grant_error(refused, StatusCode::BAD_REQUEST),
     };
-    HttpResponse::Ok()
+    no_store(HttpResponse::Ok()).json(json!({
+        "access_token": tokens.access_token.expose_secret(),
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in_s,
+        "id_token": tokens.id_token.expose_secret(),
+    }))
+}
+
+fn app_tokens(tokens: &AppTokens) -> HttpResponse {
+    no_store(HttpResponse::Ok()).json(json!({
+        "access_token": tokens.access_token.expose_secret(),
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in_s,
+        "id_token": tokens.id_token.expose_secret(),
+        "refresh_token": tokens.refresh_token.expose_secret(),
+        "scope": tokens.scope,
+    }))
+}
+
+fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(json!({
-            "access_token": tokens.access_token.expose_secret(),
-            "token_type": "Bearer",
-            "expires_in": tokens.expires_in_s,
-            "id_token": tokens.id_token.expose_secret(),
-        }))
+        .insert_header((header::PRAGMA, "no-cache"));
+    response
+}
+
+/// The client's id and secret: from `Authorization: Basic` (RFC 6749 §2.3.1, both parts
+/// form-encoded) or from the form (`client_secret_post`; a public client sends its id
+/// alone), never both.
+fn credentials(
+    request: &HttpRequest,
+    params: &HashMap<String, String>,
+) -> Result<(String, Option<String>), String> {
+    let basic = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| encoded.trim().to_owned());
+    match (basic, params.get("client_secret")) {
+        (Some(_), Some(_)) => {
+            Err("Authenticate one way: the Authorization header or client_secret, not both.".into())
+        }
+        (Some(encoded), None) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or("The Authorization header is not valid Basic credentials.")?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or("The Authorization header is not valid Basic credentials.")?;
+            let decode = |part: &str| {
+                url::form_urlencoded::parse(format!("v={part}").as_bytes())
+                    .next()
+                    .map(|(_, value)| value.into_owned())
+                    .unwrap_or_default()
+            };
+            let id = decode(id);
+            if params.get("client_id").is_some_and(|sent| *sent != id) {
+                return Err("client_id does not match the Authorization header.".into());
+            }
+            Ok((id, Some(decode(secret))))
+        }
+        (None, secret) => {
+            let id = params.get("client_id").ok_or("client_id is required.")?;
+            Ok((id.clone(), secret.cloned()))
+        }
+    }
+}
+
+/// `POST /oauth/revoke` (RFC 7009): the client revokes one of its tokens (a refresh token
+/// ends its sign-in). 200 whatever the token was, as the RFC asks.
+#[tracing::instrument(name = "revoke", skip_all)]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form(&request, &body) {
+        Ok(params) => params,
+        Err(why) => return invalid_request(&why),
+    };
+    let (id, secret) = match credentials(&request, &params) {
+        Ok(credentials) => credentials,
+        Err(why) => return invalid_request(&why),
+    };
+    let Some(token) = params.get("token") else {
+        return invalid_request("token is required.");
+    };
+    let presented = ClientCredentials {
+        client_id: &id,
+        secret: secret.as_deref(),
+    };
+    match state.signin.revoke_app_token(&presented, token).await {
+        Ok(()) => no_store(HttpResponse::Ok()).finish(),
+        Err(refused) => grant_error(refused, StatusCode::BAD_REQUEST),
+    }
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414). The device code grant is
-/// supported, for the clients registered for it; the others are told `unauthorized_client`
-/// (RFC 8414 has no per-client field to say so here).
+/// supported for the clients registered for it (the others are told `unauthorized_client`:
+/// RFC 8414 has no per-client field to say so here); the code flow for web apps, with PKCE.
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(provider_metadata(&state))
+}
+
+/// What RFC 8414 and OpenID Connect Discovery both say of this provider.
+pub fn provider_metadata(state: &AppState) -> serde_json::Value {
     let base = &state.settings.desktop_public_url;
-    HttpResponse::Ok().json(json!({
+    json!({
         "issuer": state.keys.issuer(),
+        "authorization_endpoint": base.join("/oauth/authorize"),
         "device_authorization_endpoint": base.join("/oauth/device_authorization"),
         "token_endpoint": base.join("/oauth/token"),
+        "revocation_endpoint": base.join("/oauth/revoke"),
         "jwks_uri": base.join("/.well-known/jwks.json"),
-        "grant_types_supported": [DEVICE_CODE_GRANT],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "scopes_supported": ["openid", "profile"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
-    }))
+        "authorization_response_iss_parameter_supported": true,
+    })
 }

@@ -258,7 +258,10 @@ async fn logout_ends_the_sign_in_and_returns_only_to_a_registered_address() {
         .end_app_session(&browser, &logout("https://space.example/bye"))
         .await
         .unwrap();
-    assert_eq!(back.as_deref(), Some("https://space.example/bye?state=s2"));
+    assert_eq!(
+        back.back.as_deref(),
+        Some("https://space.example/bye?state=s2")
+    );
     assert!(app.userinfo(&tokens).await.is_err());
     let refreshed = app.refresh(&tokens.refresh_token).await.err().unwrap();
     assert_eq!(refreshed.code(), "invalid_grant");
