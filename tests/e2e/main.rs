@@ -22,6 +22,7 @@ mod limits;
 mod mentra;
 mod metrics;
 mod oidc;
+mod oidc_libraries;
 mod pin;
 mod regressions;
 mod sessions;
