@@ -90,6 +90,7 @@ fn unknown_authorization() -> Refusal {
 /// `redirect_uri` with `pairs` added to its query.
 fn with_query(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
     match url::Url::parse(redirect_uri) {
+        Ok(url) if pairs.is_empty() => url.into(),
         Ok(mut url) => {
             url.query_pairs_mut().extend_pairs(pairs);
             url.into()
