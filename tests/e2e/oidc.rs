@@ -233,6 +233,34 @@ async fn a_web_app_signs_its_user_in_through_the_qr_page() {
     let (status, refreshed) = app.refresh(&tokens).await;
     assert_eq!(status, 200, "{refreshed}");
     assert_eq!(app.userinfo(&refreshed).await, 200);
+
+    // Alice's own dashboard lists the app's sign-in by its name, and can end it.
+    let screen = app.cluster.screen(0);
+    let created = crate::helpers::approved(&screen, &app.phone).await;
+    assert_eq!(screen.redeem(&created).await.status(), 200);
+    let listed = screen.get_json("/api/sessions").await;
+    let session = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["app"] == "Space")
+        .unwrap_or_else(|| panic!("the app's sign-in is listed: {listed}"))
+        .clone();
+    assert_eq!(session["id"], claims["sid"]);
+    let revoked = screen
+        .client
+        .delete(format!(
+            "{}/api/sessions/{}",
+            app.desktop(),
+            claims["sid"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(app.userinfo(&refreshed).await, 401);
+    let (status, _) = app.refresh(&refreshed).await;
+    assert_eq!(status, 400, "the refresh token ended with the session");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

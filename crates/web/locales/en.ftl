@@ -13,6 +13,7 @@ time-seconds-ago = { $seconds } s ago
 time-minutes-ago = { $minutes } min ago
 session-kind-desktop = Screen
 session-kind-mobile = Phone
+session-kind-app = App { $app }
 # script
 device-on = { $browser } on { $system }
 device-unknown = an unknown browser

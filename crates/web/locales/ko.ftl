@@ -12,6 +12,7 @@ time-seconds-ago = { $seconds }초 전
 time-minutes-ago = { $minutes }분 전
 session-kind-desktop = 화면
 session-kind-mobile = 휴대폰
+session-kind-app = 앱 { $app }
 # script
 device-on = { $system }의 { $browser }
 device-unknown = 알 수 없는 브라우저

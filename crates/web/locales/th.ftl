@@ -12,6 +12,7 @@ time-seconds-ago = { $seconds } วินาทีที่แล้ว
 time-minutes-ago = { $minutes } นาทีที่แล้ว
 session-kind-desktop = หน้าจอ
 session-kind-mobile = โทรศัพท์
+session-kind-app = แอป { $app }
 # script
 device-on = { $browser } บน { $system }
 device-unknown = เบราว์เซอร์ที่ไม่รู้จัก

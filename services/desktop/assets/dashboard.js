@@ -35,7 +35,7 @@
       const item = document.createElement("li");
       const what = document.createElement("span");
       what.textContent = text("dashboard-session-row", {
-        kind: text("session-kind-" + s.kind), device: device(s.device_name), ip: s.ip,
+        kind: s.app ? text("session-kind-app", { app: s.app }) : text("session-kind-" + s.kind), device: device(s.device_name), ip: s.ip,
         since: new Date(s.created_at).toLocaleString(), seen: ago(s.last_seen_at),
       }) + (s.current ? " " + text("dashboard-session-current") : "");
       item.append(what);

@@ -39,6 +39,7 @@ const DASHBOARD_SCRIPT: &[(&str, &[&str])] = &[
     ("time-minutes-ago", &["minutes"]),
     ("session-kind-desktop", &[]),
     ("session-kind-mobile", &[]),
+    ("session-kind-app", &["app"]),
     (
         "dashboard-session-row",
         &["kind", "device", "ip", "since", "seen"],

@@ -83,6 +83,9 @@ struct SessionView {
     last_seen_at: i64,
     /// The session the caller is using.
     current: bool,
+    /// A web app's sign-in (OpenID Connect): the app's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app: Option<String>,
 }
 
 /// `GET /api/sessions`: the caller's sessions on every device.
@@ -103,6 +106,7 @@ pub async fn sessions(
             ip: s.ip,
             created_at: s.created_at,
             expires_at: s.expires_at,
+            app: s.app,
         })
         .collect();
     Ok(HttpResponse::Ok()
