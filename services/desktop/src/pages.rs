@@ -128,20 +128,31 @@ pub async fn index(state: web::Data<AppState>, t: Text) -> Result<HttpResponse, 
     sign_in_page(&t, &state.settings.app_name, None)
 }
 
-/// The QR page, signing in to `app_name`: this deployment, or the web app of
-/// `authorization`.
+/// A web app's sign-in (OpenID Connect): its id, and the origin of the address the browser
+/// goes back to.
+pub struct ForApp<'a> {
+    pub authorization: &'a str,
+    pub returns_to: &'a str,
+}
+
+/// The QR page, signing in to `app_name`: this deployment, or a web app.
 pub fn sign_in_page(
     t: &Text,
     app_name: &str,
-    authorization: Option<&str>,
+    app: Option<ForApp<'_>>,
 ) -> Result<HttpResponse, ApiError> {
     let page = IndexPage {
         script_text: t.for_script(INDEX_SCRIPT),
         t,
         app_name,
-        authorization,
+        authorization: app.as_ref().map(|app| app.authorization),
     };
-    Ok(html(page.render().map_err(ApiError::internal)?))
+    let mut response = html(page.render().map_err(ApiError::internal)?);
+    if let Some(app) = app {
+        // The approval is a form post answered with a redirect to the app.
+        qrlogin_web::http::allow_forms_to(&mut response, app.returns_to);
+    }
+    Ok(response)
 }
 
 /// `GET /dashboard`: who is signed in on this screen; without a session, back to the QR.

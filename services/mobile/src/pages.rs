@@ -113,17 +113,7 @@ fn sign_in_page(state: &AppState, t: &Text, next: &str) -> Result<HttpResponse, 
         // "Sign in with Mentra" posts to us and is redirected to MentraOS's account site,
         // which the form's policy must allow (browsers check a form's redirects too).
         let account = mentra.account_url.origin().ascii_serialization();
-        let policy = qrlogin_web::http::content_security_policy(&[&account]);
-        let headers = response.headers_mut();
-        if let Ok(value) = header::HeaderValue::from_str(&policy) {
-            headers.insert(header::CONTENT_SECURITY_POLICY, value);
-        }
-        // A form post carries this page's origin only under a policy that lets it: with
-        // `no-referrer` it says `Origin: null`, which the cross-site check refuses.
-        headers.insert(
-            header::REFERRER_POLICY,
-            header::HeaderValue::from_static("same-origin"),
-        );
+        qrlogin_web::http::allow_forms_to(&mut response, &account);
     }
     Ok(response)
 }

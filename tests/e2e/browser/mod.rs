@@ -8,6 +8,7 @@
 //! (`scripts/screenshots` does that for docs/screens).
 
 mod flows;
+mod oidc;
 mod states;
 
 use std::process::{Child, Command, Stdio};

@@ -68,7 +68,14 @@ pub async fn authorize(
     };
     match state.signin.begin_authorization(&asked).await {
         Ok((authorization, client)) => {
-            crate::pages::sign_in_page(&t, &client.name, Some(&authorization.id))
+            let returns_to = url::Url::parse(&authorization.redirect_uri)
+                .map(|url| url.origin().ascii_serialization())
+                .map_err(ApiError::internal)?;
+            let app = crate::pages::ForApp {
+                authorization: &authorization.id,
+                returns_to: &returns_to,
+            };
+            crate::pages::sign_in_page(&t, &client.name, Some(app))
         }
         Err(AuthorizeRefusal::Redirected { redirect }) => Ok(see_other(&redirect)),
         Err(AuthorizeRefusal::Shown(refusal)) => Ok(refused_page(&state, &t, &refusal)),
