@@ -825,7 +825,19 @@ async fn the_authorization_server_metadata_names_the_endpoints() {
     );
     assert_eq!(
         metadata["grant_types_supported"],
-        json!(["urn:ietf:params:oauth:grant-type:device_code"])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
+    );
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{base}/oauth/authorize")
+    );
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        json!(["S256"])
     );
 }
 

@@ -365,7 +365,16 @@ async fn logout_ends_the_sign_in_and_returns_only_where_the_app_registered() {
         "a refused logout ends nothing"
     );
 
-    let back = client().get(logout(BYE)).send().await.unwrap();
+    // Posted from the app's own page, as RP-Initiated Logout allows.
+    let url = url::Url::parse(&logout(BYE)).unwrap();
+    let back = client()
+        .post(format!("{}/oauth/logout", app.desktop()))
+        .header("origin", "http://127.0.0.1:9")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(url.query().unwrap().to_owned())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(back.status(), 303);
     assert_eq!(
         back.headers()["location"],
@@ -374,4 +383,65 @@ async fn logout_ends_the_sign_in_and_returns_only_where_the_app_registered() {
     assert_eq!(app.userinfo(&tokens).await, 401);
     let (status, _) = app.refresh(&tokens).await;
     assert_eq!(status, 400);
+}
+
+/// Two exchanges of one code at once (the app, and someone who saw the code): whichever
+/// wins, nothing it was given keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_raced_by_two_exchanges_leaves_nothing_working() {
+    let app = App::start().await;
+    for _ in 0..5 {
+        let (code, verifier) = app.code().await;
+        let ((first, a), (second, b)) = tokio::join!(
+            app.exchange(&code, &verifier),
+            app.exchange(&code, &verifier)
+        );
+        assert!(first != 200 || second != 200, "one code, one exchange");
+        for tokens in [a, b].iter().filter(|t| t["access_token"].is_string()) {
+            assert_eq!(app.userinfo(tokens).await, 401, "revoked: {tokens}");
+        }
+    }
+}
+
+/// Another approved request of the same app (its server's, with the desktop secret in a
+/// header) cannot finish the page's authorization: only the page's own request can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_pages_own_request_turns_into_a_code() {
+    let app = App::start().await;
+    let (_, challenge) = pkce();
+    let browser = client();
+    let page = browser
+        .get(app.authorize_url(CALLBACK, &challenge))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let authorization = attribute(&page, "data-authorization");
+    let created: Value = client()
+        .post(format!("{}/api/login-requests", app.desktop()))
+        .bearer_auth(&app.key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(app.phone.scan_id(id).await.status(), 200);
+    assert_eq!(app.phone.decide(id, "approve").await.status(), 200);
+    let finished = browser
+        .post(format!("{}/oauth/authorize/finish", app.desktop()))
+        .header(
+            "x-desktop-secret",
+            created["desktop_secret"].as_str().unwrap(),
+        )
+        .form(&[("authorization", authorization.as_str()), ("request", id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finished.status(), 403);
+    assert!(finished.headers().get("location").is_none());
 }

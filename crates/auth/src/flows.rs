@@ -319,11 +319,6 @@ pub(crate) async fn start_session(
     })
 }
 
-/// Redeems an approved request exactly once and signs the screen in as the approver.
-///
-/// All or nothing: the session is written first and the request spent second, so a store
-/// failure in between leaves the request approved (the screen can retry) rather than spent
-/// without a session. A redeem that loses the race removes the session it wrote.
 /// The approved request `id` with its approver, checked for a redeem by `client` (a
 /// registered client's request only by that client, a screen's only by no client): the
 /// desktop secret, the state, expiry (recorded), and the approver's account.
@@ -401,6 +396,10 @@ async fn spend_approval(
 
 /// A screen redeems its approved request, exactly once, and is signed in as the approver.
 /// A registered client's request is not a screen's: see [`redeem_for_client`].
+///
+/// All or nothing: the session is written first and the request spent second, so a store
+/// failure in between leaves the request approved (the screen can retry) rather than spent
+/// without a session. A redeem that loses the race removes the session it wrote.
 pub async fn redeem(
     store: &dyn Store,
     keys: &SigningKeys,
@@ -442,8 +441,8 @@ pub struct ClientSignIn {
 }
 
 /// A registered client redeems its approved request, exactly once. The client learns who
-/// signed in (for its identity token); no qrlogin session or qrlogin token is started: the
-/// user signed in to the client, not to qrlogin.
+/// signed in (for its identity token); no session or token is started here (an OpenID
+/// Connect sign-in starts the app's own session when its code is exchanged).
 pub async fn redeem_for_client(
     store: &dyn Store,
     id: &RequestId,
@@ -561,7 +560,6 @@ pub async fn session_from_cookie(
     Ok(Some(session))
 }
 
-/// Whether the user signed out everywhere after `issued_at`.
 /// Session `id`, while it lasts: not ended, not expired, and its user has not signed out
 /// everywhere since it began.
 pub async fn session_in_force(
@@ -580,6 +578,7 @@ pub async fn session_in_force(
     Ok(Some(session))
 }
 
+/// Whether the user signed out everywhere after `issued_at`.
 async fn signed_out_since(
     store: &dyn Store,
     user_id: &str,

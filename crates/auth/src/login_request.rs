@@ -106,6 +106,10 @@ pub struct ScreenContext {
     /// Made through the OAuth device authorization grant: redeemed at `/oauth/token` only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub device_grant: bool,
+    /// Made by a web app's sign-in page (OpenID Connect): only that authorization may turn
+    /// its approval into a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
 }
 
 /// How long a person has, at least, to approve or deny after scanning.

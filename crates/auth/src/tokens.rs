@@ -79,7 +79,9 @@ pub struct IdentityClaims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
-    pub name: String,
+    /// The user's name; an OpenID Connect app gets it with the `profile` scope only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub iat: i64,
     pub exp: i64,
     /// When the user approved (seconds since the epoch).
@@ -317,7 +319,7 @@ impl SigningKeys {
             iss: self.issuer.clone(),
             sub: user.id.clone(),
             aud: client_id.to_owned(),
-            name: user.name.clone(),
+            name: Some(user.name.clone()),
             iat: now / 1000,
             exp: now.saturating_add(IDENTITY_TOKEN_TTL_MS) / 1000,
             auth_time: auth_time / 1000,

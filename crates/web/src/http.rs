@@ -103,7 +103,10 @@ pub async fn same_origin_state_changes(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && let Some(origin) = request.headers().get(header::ORIGIN) {
+    if !safe
+        && !CROSS_SITE_BY_DESIGN.contains(&request.path())
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+    {
         let expected = request
             .app_data::<web::Data<ServiceOrigin>>()
             .map(|o| o.0.clone())
@@ -122,6 +125,12 @@ pub async fn same_origin_state_changes(
         .await
         .map(ServiceResponse::map_into_left_body)
 }
+
+/// OAuth endpoints other sites post to by design, which act on no cookie of ours: a web
+/// app's page logs its user out with a form post (OpenID Connect RP-Initiated Logout §2,
+/// with the identity token as its proof), and a browser-based app exchanges and revokes its
+/// own tokens (authenticated by its PKCE verifier or client credentials).
+const CROSS_SITE_BY_DESIGN: &[&str] = &["/oauth/logout", "/oauth/token", "/oauth/revoke"];
 
 /// The origin (`scheme://host[:port]`) browsers use for this service's pages.
 #[derive(Clone, Debug)]

@@ -54,6 +54,8 @@
       listen(request);
     } catch (e) {
       finish("failed", problem(e));
+      // A web app's sign-in page that expired makes no more codes: only the way back is left.
+      if (authorization && e.status === 404) { $("renew").hidden = true; return; }
       retry = setTimeout(whenVisible(start), e.retryAfter ? e.retryAfter * 1000 : RETRY_AFTER_FAILURE_MS);
     }
   }

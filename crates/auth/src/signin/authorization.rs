@@ -25,7 +25,7 @@ use crate::oidc::{
 use crate::refusal::{ErrorCode, Refusal};
 use crate::session::{Session, SessionKind, SessionToken};
 use crate::signin::device_grant::GrantError;
-use crate::signin::{Caller, SignIn};
+use crate::signin::{Bucket, Caller, SignIn};
 use crate::store::{get_ephemeral_json, put_ephemeral_json};
 use crate::user::User;
 
@@ -103,10 +103,14 @@ fn with_query(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
 impl SignIn {
     /// A web app's authorization request: kept while its sign-in page shows QR codes, with
     /// the client it names; or why not, shown or sent back.
+    /// Each one is kept a while: it spends the caller's network's budget for new sign-ins.
     pub async fn begin_authorization(
         &self,
+        caller: &Caller,
         params: &AuthorizationParams,
     ) -> Result<(Authorization, RegisteredClient), AuthorizeRefusal> {
+        self.spend(caller, Bucket::CreatePerIp, &self.network_of(caller))
+            .await?;
         let client_id = params.client_id.as_deref().unwrap_or_default();
         let client = registry::load(self.store(), client_id)
             .await?
@@ -159,17 +163,19 @@ impl SignIn {
         secret: &SecretString,
     ) -> Result<String, Refusal> {
         let (authorization, client) = self.authorization(authorization_id).await?;
+        // Only a request this page made for this authorization: not another of the app's
+        // (its server's, a device grant's), whose holder could otherwise mint a code.
+        let request = self.owned(request_id, secret).await?;
+        if request.screen.authorization.as_deref() != Some(authorization_id) {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "This sign-in request was not made by this sign-in page.",
+            ));
+        }
         let signed_in = self
             .redeem_for_client(caller, request_id, secret, &client, Some("OpenID Connect"))
             .await?;
-        let done = format!("oidc-authorization-done:{authorization_id}");
-        if !self
-            .store()
-            .use_once(&done, authorization.expires_at)
-            .await?
-        {
-            return Err(unknown_authorization());
-        }
+        self.take_authorization(&authorization).await?;
         let code = new_code();
         let now = self.now();
         let grant = CodeGrant {
@@ -192,9 +198,23 @@ impl SignIn {
         Ok(with_query(&authorization.redirect_uri, &pairs))
     }
 
+    /// Ends authorization `authorization`: it gives one answer, a code or a refusal.
+    async fn take_authorization(&self, authorization: &Authorization) -> Result<(), Refusal> {
+        let done = format!("oidc-authorization-done:{}", authorization.id);
+        match self
+            .store()
+            .use_once(&done, authorization.expires_at)
+            .await?
+        {
+            true => Ok(()),
+            false => Err(unknown_authorization()),
+        }
+    }
+
     /// The person gave up, or the phone refused: back to the client with `access_denied`.
     pub async fn abandon_authorization(&self, authorization_id: &str) -> Result<String, Refusal> {
         let (authorization, _) = self.authorization(authorization_id).await?;
+        self.take_authorization(&authorization).await?;
         let denied = RedirectedError {
             error: "access_denied",
             description: "The user did not sign in.",
@@ -248,16 +268,9 @@ impl SignIn {
             .await?
             .ok_or(GrantError::InvalidGrant(UNKNOWN_CODE))?;
         let used = format!("oidc-code-used:{key}");
-        if !self.store().use_once(&used, grant.expires_at).await? {
-            let mut draft = self.draft(AuditEvent::Revoke, caller);
-            draft
-                .user(&grant.user.id)
-                .client(&client.name)
-                .detail("OpenID Connect code used twice: what it gave was revoked");
-            let revoked = self.revoke_what_code_gave(&key).await;
-            self.record(draft, &revoked);
-            revoked.map_err(GrantError::Refused)?;
-            return Err(GrantError::InvalidGrant(REPLAYED_CODE));
+        let kept_until = grant.expires_at.saturating_add(CODE_TTL_MS);
+        if !self.store().use_once(&used, kept_until).await? {
+            return Err(self.code_replayed(caller, &client, &grant, &key).await);
         }
         if grant.client_id != client.id || redirect_uri != Some(grant.redirect_uri.as_str()) {
             return Err(GrantError::InvalidGrant(NOT_THIS_CLIENTS));
@@ -269,13 +282,53 @@ impl SignIn {
             return Err(GrantError::InvalidGrant(WRONG_VERIFIER));
         }
         if !flows::account_enabled(self.store(), &grant.user).await? {
-            return Err(GrantError::AccessDenied("This account is disabled."));
+            return Err(GrantError::InvalidGrant("This account is disabled."));
         }
-        let (session, tokens) = self.start_app_session(&client, &grant).await?;
+        // What this use gives is named before it is given, so a replay racing it can end it.
+        let token = SessionToken::generate();
         let gave = format!("oidc-code-gave:{key}");
-        let kept_until = grant.expires_at.saturating_add(CODE_TTL_MS);
-        put_ephemeral_json(self.store(), CODES, &gave, &session.id, kept_until).await?;
+        put_ephemeral_json(self.store(), CODES, &gave, &token.session_id(), kept_until).await?;
+        let (session, tokens) = self.start_app_session(&client, &grant, token).await?;
+        if !self
+            .store()
+            .use_once(&replayed_mark(&key), kept_until)
+            .await?
+        {
+            // A replay came while this use was giving: neither keeps anything.
+            flows::end_session(self.store(), &session.id, self.now()).await?;
+            return Err(GrantError::InvalidGrant(REPLAYED_CODE));
+        }
         Ok(tokens)
+    }
+
+    /// A second use of a code: refused, and the first use's session ends, with its tokens,
+    /// whether the first use has finished giving them (it is ended here) or not (it sees the
+    /// replay's mark and ends it itself).
+    async fn code_replayed(
+        &self,
+        caller: &Caller,
+        client: &RegisteredClient,
+        grant: &CodeGrant,
+        key: &str,
+    ) -> GrantError {
+        let mut draft = self.draft(AuditEvent::Revoke, caller);
+        draft
+            .user(&grant.user.id)
+            .client(&client.name)
+            .detail("OpenID Connect code used twice: what it gave was revoked");
+        let kept_until = grant.expires_at.saturating_add(CODE_TTL_MS);
+        let revoked = async {
+            self.store()
+                .use_once(&replayed_mark(key), kept_until)
+                .await?;
+            self.revoke_what_code_gave(key).await
+        }
+        .await;
+        self.record(draft, &revoked);
+        match revoked {
+            Ok(()) => GrantError::InvalidGrant(REPLAYED_CODE),
+            Err(refusal) => GrantError::Refused(refusal),
+        }
     }
 
     /// A code used twice: the session its first use started ends, and its tokens with it.
@@ -293,10 +346,10 @@ impl SignIn {
         &self,
         client: &RegisteredClient,
         grant: &CodeGrant,
+        token: SessionToken,
     ) -> Result<(Session, AppTokens), GrantError> {
         let now = self.now();
         let lifetimes = &self.policy.lifetimes;
-        let token = SessionToken::generate();
         let sid = token.session_id();
         let scope = grant.scopes.as_scope();
         let (access_token, claims) = self
@@ -354,6 +407,9 @@ impl SignIn {
                 .identity_claims(&family.user, &family.client_id, family.auth_time, now);
         claims.nonce = nonce;
         claims.sid = Some(family.session_id.clone());
+        if !family.scopes.profile {
+            claims.name = None;
+        }
         self.keys.sign_identity(&claims).map_err(internal)
     }
 
@@ -582,6 +638,11 @@ pub struct AppLogout<'a> {
     pub client_id: Option<&'a str>,
     pub post_logout_redirect_uri: Option<&'a str>,
     pub state: Option<&'a str>,
+}
+
+/// The mark a second use of code `key` leaves for a first use still giving.
+fn replayed_mark(key: &str) -> String {
+    format!("oidc-code-replayed:{key}")
 }
 
 fn internal(error: anyhow::Error) -> GrantError {

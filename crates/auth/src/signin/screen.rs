@@ -22,9 +22,12 @@ pub enum Requester<'a> {
     Client(&'a RegisteredClient),
     /// A device through the OAuth device authorization grant, by the client's public id.
     DeviceGrant(&'a RegisteredClient),
-    /// A web app's sign-in page (OpenID Connect) in a browser: the app's name on the phone,
-    /// the browser's budget.
-    WebApp(&'a RegisteredClient),
+    /// A web app's sign-in page (OpenID Connect) in a browser, for one authorization: the
+    /// app's name on the phone, the browser's budget.
+    WebApp {
+        client: &'a RegisteredClient,
+        authorization: &'a str,
+    },
 }
 
 fn not_approved_yet(error: FlowError) -> Refusal {
@@ -55,7 +58,7 @@ impl SignIn {
             Requester::DeviceGrant(_) => {
                 draft.detail("OAuth device authorization");
             }
-            Requester::WebApp(_) => {
+            Requester::WebApp { .. } => {
                 draft.detail("OpenID Connect");
             }
             Requester::Screen | Requester::Client(_) => {}
@@ -87,7 +90,7 @@ impl SignIn {
             Requester::Screen => None,
             Requester::Client(client)
             | Requester::DeviceGrant(client)
-            | Requester::WebApp(client) => Some(client),
+            | Requester::WebApp { client, .. } => Some(client),
         };
         ScreenContext {
             client_name: registered.map_or_else(
@@ -99,6 +102,10 @@ impl SignIn {
             client_id: registered.map(|registered| registered.id.clone()),
             confirmation: registered.map(|registered| registered.confirmation),
             device_grant: matches!(requester, Requester::DeviceGrant(_)),
+            authorization: match requester {
+                Requester::WebApp { authorization, .. } => Some(authorization.to_owned()),
+                _ => None,
+            },
         }
     }
 

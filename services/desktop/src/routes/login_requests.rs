@@ -129,12 +129,15 @@ pub async fn create(
     body: JsonObject<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let web_app = match &body.authorization {
-        Some(id) => Some(state.signin.authorization(id).await?.1),
+        Some(id) => Some((state.signin.authorization(id).await?.1, id.as_str())),
         None => None,
     };
     let requester = match (&registered, &web_app) {
         (Some(registered), _) => Requester::Client(registered),
-        (None, Some(app)) => Requester::WebApp(app),
+        (None, Some((client, authorization))) => Requester::WebApp {
+            client,
+            authorization,
+        },
         (None, None) => Requester::Screen,
     };
     let new = state.signin.create(&client, requester).await?;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::oidc::AuthorizationParams;
-use qrlogin_auth::refusal::Refusal;
+use qrlogin_auth::refusal::{ErrorCode, Refusal};
 use qrlogin_auth::signin::authorization::{AppLogout, AuthorizeRefusal, LoggedOut};
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::i18n::Text;
@@ -46,6 +46,7 @@ fn refused_page(state: &AppState, t: &Text, refusal: &Refusal) -> HttpResponse {
 pub async fn authorize(
     state: web::Data<AppState>,
     request: HttpRequest,
+    client: ClientInfo,
     t: Text,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = match parameters(request.query_string().as_bytes()) {
@@ -66,7 +67,7 @@ pub async fn authorize(
         request: take("request"),
         request_uri: take("request_uri"),
     };
-    match state.signin.begin_authorization(&asked).await {
+    match state.signin.begin_authorization(&client, &asked).await {
         Ok((authorization, client)) => {
             let returns_to = url::Url::parse(&authorization.redirect_uri)
                 .map(|url| url.origin().ascii_serialization())
@@ -78,6 +79,9 @@ pub async fn authorize(
             crate::pages::sign_in_page(&t, &client.name, Some(app))
         }
         Err(AuthorizeRefusal::Redirected { redirect }) => Ok(see_other(&redirect)),
+        Err(AuthorizeRefusal::Shown(refusal)) if refusal.code == ErrorCode::RateLimited => {
+            Err(refusal.into())
+        }
         Err(AuthorizeRefusal::Shown(refusal)) => Ok(refused_page(&state, &t, &refusal)),
     }
 }
@@ -134,10 +138,10 @@ pub async fn userinfo(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let token = qrlogin_web::auth::bearer_token(&request);
-    let info = match token {
-        Some(token) => state.signin.userinfo(&token).await,
+    let info = match &token {
+        Some(token) => state.signin.userinfo(token).await,
         None => Err(Refusal::new(
-            qrlogin_auth::refusal::ErrorCode::Unauthenticated,
+            ErrorCode::Unauthenticated,
             "Send the access token as Authorization: Bearer.",
         )),
     };
@@ -151,13 +155,21 @@ pub async fn userinfo(
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(claims))
         }
-        // RFC 6750 §3.1: the challenge says why, for the client's library.
+        // RFC 6750 §3.1: a refused token's challenge says why; a missing one's says only
+        // how to authenticate; trouble of ours is no challenge at all.
         Err(refusal) => {
+            let challenge = match (&token, refusal.code) {
+                (_, code) if code != ErrorCode::Unauthenticated => None,
+                (Some(_), _) => Some(r#"Bearer error="invalid_token""#),
+                (None, _) => Some("Bearer"),
+            };
             let mut response = actix_web::ResponseError::error_response(&ApiError::from(refusal));
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-            );
+            if let Some(challenge) = challenge {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static(challenge),
+                );
+            }
             Ok(response)
         }
     }
@@ -212,6 +224,8 @@ pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
     metadata["userinfo_endpoint"] = base.join("/oauth/userinfo").into();
     metadata["end_session_endpoint"] = base.join("/oauth/logout").into();
     metadata["subject_types_supported"] = json!(["public"]);
+    metadata["request_parameter_supported"] = false.into();
+    metadata["request_uri_parameter_supported"] = false.into();
     metadata["claims_supported"] = json!([
         "iss",
         "sub",

@@ -65,10 +65,19 @@ impl App {
     /// The browser's trip: authorize, a QR approved by alice's phone, back with a code.
     async fn code(&self) -> String {
         let signin = &self.world.signin;
-        let (authorization, client) = signin.begin_authorization(&self.params()).await.unwrap();
+        let (authorization, client) = signin
+            .begin_authorization(&caller("192.0.2.10"), &self.params())
+            .await
+            .unwrap();
         let browser = caller("192.0.2.10");
         let new = signin
-            .create(&browser, Requester::WebApp(&client))
+            .create(
+                &browser,
+                Requester::WebApp {
+                    client: &client,
+                    authorization: &authorization.id,
+                },
+            )
             .await
             .unwrap();
         let alice = User::mentra("alice@example.com");
@@ -130,13 +139,20 @@ async fn a_wrong_redirect_uri_is_shown_never_redirected_to() {
     let app = App::new().await;
     let mut params = app.params();
     params.redirect_uri = Some("https://evil.example/callback".into());
-    let refused = app.world.signin.begin_authorization(&params).await;
+    let refused = app
+        .world
+        .signin
+        .begin_authorization(&caller("192.0.2.10"), &params)
+        .await;
     assert!(matches!(refused, Err(AuthorizeRefusal::Shown(_))));
     // A trusted redirect URI gets the other errors, with the state.
     let mut params = app.params();
     params.code_challenge_method = Some("plain".into());
-    let Err(AuthorizeRefusal::Redirected { redirect }) =
-        app.world.signin.begin_authorization(&params).await
+    let Err(AuthorizeRefusal::Redirected { redirect }) = app
+        .world
+        .signin
+        .begin_authorization(&caller("192.0.2.10"), &params)
+        .await
     else {
         panic!("sent back to the client");
     };
