@@ -445,3 +445,72 @@ async fn only_the_pages_own_request_turns_into_a_code() {
     assert_eq!(finished.status(), 403);
     assert!(finished.headers().get("location").is_none());
 }
+
+/// A single-page app, registered public with its origin: it exchanges its code with PKCE
+/// alone, from its page, and may read the answer (CORS); another site may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_single_page_app_signs_in_from_its_own_origin() {
+    let app = App::start().await;
+    let (mut spa, _) = RegisteredClient::register(
+        "Space",
+        vec![CALLBACK.into()],
+        vec!["http://127.0.0.1:9".into()],
+        ConfirmationMode::Tap,
+        false,
+        app.cluster.clock.now(),
+    )
+    .unwrap();
+    spa.make_public();
+    assert!(registry::add(&*app.cluster.store, &spa).await.unwrap());
+    let spa = App {
+        id: spa.id,
+        key: String::new(),
+        ..app
+    };
+    let exchange = async |origin: &str| {
+        let (code, verifier) = spa.code().await;
+        client()
+            .post(format!("{}/oauth/token", spa.desktop()))
+            .header("origin", origin)
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", spa.id.as_str()),
+                ("code", code.as_str()),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+    };
+    let own = exchange("http://127.0.0.1:9").await;
+    assert_eq!(own.status(), 200);
+    assert_eq!(
+        own.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:9"
+    );
+    let elsewhere = exchange("https://evil.example").await;
+    assert!(
+        elsewhere
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // A public app has no secret: one sent is refused.
+    let (code, verifier) = spa.code().await;
+    let with_secret = client()
+        .post(format!("{}/oauth/token", spa.desktop()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", spa.id.as_str()),
+            ("client_secret", "qrk_guess.secret"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_secret.status(), 401);
+}

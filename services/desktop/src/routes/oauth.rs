@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
+use qrlogin_auth::client::registry;
 use qrlogin_auth::device::DEVICE_CODE_GRANT;
 use qrlogin_auth::signin::authorization::{AppTokens, ClientCredentials};
 use qrlogin_auth::signin::device_grant::GrantError;
@@ -149,11 +150,21 @@ pub async fn token(
         Ok(params) => params,
         Err(why) => return invalid_request(&why),
     };
+    let answer = token_answer(&state, &request, &client, &params).await;
+    open_to_app(&state, &request, params.get("client_id"), answer).await
+}
+
+async fn token_answer(
+    state: &AppState,
+    request: &HttpRequest,
+    client: &ClientInfo,
+    params: &HashMap<String, String>,
+) -> HttpResponse {
     let param = |name: &str| params.get(name).map(String::as_str);
     match param("grant_type") {
-        Some(DEVICE_CODE_GRANT) => device_token(&state, &client, &params).await,
+        Some(DEVICE_CODE_GRANT) => device_token(state, client, params).await,
         Some(grant @ ("authorization_code" | "refresh_token")) => {
-            let credentials = match credentials(&request, &params) {
+            let credentials = match credentials(request, params) {
                 Ok(credentials) => credentials,
                 Err(why) => return invalid_request(&why),
             };
@@ -166,11 +177,11 @@ pub async fn token(
                 ("authorization_code", Some(code), _) => {
                     let (redirect_uri, verifier) = (param("redirect_uri"), param("code_verifier"));
                     signin
-                        .exchange_code(&client, &presented, code, redirect_uri, verifier)
+                        .exchange_code(client, &presented, code, redirect_uri, verifier)
                         .await
                 }
                 ("refresh_token", _, Some(token)) => {
-                    signin.refresh_app_tokens(&client, &presented, token).await
+                    signin.refresh_app_tokens(client, &presented, token).await
                 }
                 ("authorization_code", ..) => return invalid_request("code is required."),
                 _ => return invalid_request("refresh_token is required."),
@@ -296,10 +307,39 @@ pub async fn revoke(
         client_id: &id,
         secret: secret.as_deref(),
     };
-    match state.signin.revoke_app_token(&presented, token).await {
+    let answer = match state.signin.revoke_app_token(&presented, token).await {
         Ok(()) => no_store(HttpResponse::Ok()).finish(),
         Err(refused) => grant_error(refused, StatusCode::BAD_REQUEST),
+    };
+    open_to_app(&state, &request, Some(&id), answer).await
+}
+
+/// Lets a page of a browser-based app read the answer (CORS), when the caller's `Origin` is
+/// one the app registered (`clients add --origin`). Its posts need no preflight: a form body
+/// and no header of its own (a public app sends no secret).
+async fn open_to_app(
+    state: &AppState,
+    request: &HttpRequest,
+    client_id: Option<&String>,
+    mut answer: HttpResponse,
+) -> HttpResponse {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let (Some(origin), Some(client_id)) = (origin, client_id) else {
+        return answer;
+    };
+    let registered = registry::load(&*state.store, client_id).await;
+    if let Ok(Some(app)) = registered
+        && app.origins.iter().any(|allowed| allowed == origin)
+        && let Ok(value) = header::HeaderValue::from_str(origin)
+    {
+        let headers = answer.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
     }
+    answer
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414). The device code grant is
