@@ -12,7 +12,7 @@ use qrlogin_testkit::free_port;
 
 use crate::helpers::{Backend, TestCluster};
 
-fn qrlogin(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+pub fn qrlogin(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
         .args(args)
         .current_dir(data_dir) // no stray .env
@@ -102,7 +102,7 @@ async fn dev_mode_creates_the_demo_account_once() {
     assert!(verify_password(&password.into(), &demo.password_hash));
 }
 
-fn succeeded(output: &Output) -> String {
+pub fn succeeded(output: &Output) -> String {
     assert!(
         output.status.success(),
         "{}",

@@ -84,6 +84,22 @@ pub async fn signed_in_through_the_page(
     back.headers()["location"].to_str().unwrap().to_owned()
 }
 
+/// The `authorization_code` grant's form for `code` and `verifier`, with `more`.
+fn code_form<'a>(
+    code: &'a str,
+    verifier: &'a str,
+    more: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier),
+    ];
+    form.extend_from_slice(more);
+    form
+}
+
 /// A PKCE verifier and its S256 challenge.
 fn pkce() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(rand08::random::<[u8; 32]>());
@@ -142,11 +158,25 @@ impl App {
         (query["code"].clone(), verifier)
     }
 
-    async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
-        let response = client()
+    /// `POST /oauth/token` with `form`, from a page at `origin` if given.
+    fn token_request(
+        &self,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let request = client()
             .post(format!("{}/oauth/token", self.desktop()))
+            .form(form);
+        match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        }
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let request = self.token_request(form, None);
+        let response = request
             .basic_auth(&self.id, Some(&self.key))
-            .form(form)
             .send()
             .await
             .unwrap();
@@ -154,13 +184,7 @@ impl App {
     }
 
     async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier),
-        ];
-        self.token(&form).await
+        self.token(&code_form(code, verifier, &[])).await
     }
 
     async fn refresh(&self, tokens: &Value) -> (u16, Value) {
@@ -309,15 +333,9 @@ async fn a_wrong_verifier_or_secret_is_refused() {
     assert_eq!((status, &refused["error"]), (400, &json!("invalid_grant")));
 
     let (code, verifier) = app.code().await;
-    let wrong_secret = client()
-        .post(format!("{}/oauth/token", app.desktop()))
+    let wrong_secret = app
+        .token_request(&code_form(&code, &verifier, &[]), None)
         .basic_auth(&app.id, Some("qrk_wrong.secret"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier.as_str()),
-        ])
         .send()
         .await
         .unwrap();
@@ -469,19 +487,8 @@ async fn a_public_single_page_app_signs_in_from_its_own_origin() {
     };
     let exchange = async |origin: &str| {
         let (code, verifier) = spa.code().await;
-        client()
-            .post(format!("{}/oauth/token", spa.desktop()))
-            .header("origin", origin)
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", spa.id.as_str()),
-                ("code", code.as_str()),
-                ("redirect_uri", CALLBACK),
-                ("code_verifier", verifier.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap()
+        let form = code_form(&code, &verifier, &[("client_id", &spa.id)]);
+        spa.token_request(&form, Some(origin)).send().await.unwrap()
     };
     let own = exchange("http://127.0.0.1:9").await;
     assert_eq!(own.status(), 200);
@@ -499,18 +506,11 @@ async fn a_public_single_page_app_signs_in_from_its_own_origin() {
 
     // A public app has no secret: one sent is refused.
     let (code, verifier) = spa.code().await;
-    let with_secret = client()
-        .post(format!("{}/oauth/token", spa.desktop()))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", spa.id.as_str()),
-            ("client_secret", "qrk_guess.secret"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let more = [
+        ("client_id", spa.id.as_str()),
+        ("client_secret", "qrk_guess.secret"),
+    ];
+    let form = code_form(&code, &verifier, &more);
+    let with_secret = spa.token_request(&form, None).send().await.unwrap();
     assert_eq!(with_secret.status(), 401);
 }

@@ -48,27 +48,9 @@ fn library(name: &str) -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-/// `qrlogin …` on `data_dir`'s embedded store, with `stdin`; its standard output.
+/// `qrlogin …` on `data_dir`'s embedded store, with `stdin`: its standard output.
 fn qrlogin(data_dir: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
-        .args(args)
-        .current_dir(data_dir)
-        .env_clear()
-        .env("DATA_DIR", data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "qrlogin {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap()
+    crate::cli::succeeded(&crate::cli::qrlogin(data_dir, args, stdin))
 }
 
 /// The binary, both services on the embedded store, with a web app and a user registered

@@ -165,6 +165,11 @@ impl RegisteredClient {
         Ok(())
     }
 
+    /// Whether a page at `origin` may read this client's answers (CORS): one it registered.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origins.iter().any(|allowed| allowed == origin)
+    }
+
     /// Whether `redirect_uri` is exactly one this client registered.
     pub fn redirects_to(&self, redirect_uri: &str) -> bool {
         self.redirect_uris.iter().any(|uri| uri == redirect_uri)

@@ -75,6 +75,24 @@ impl Liveness {
             }
         }
     }
+
+    /// Keeps the socket alive (pings, pongs, a client's Close) until `wait` resolves: what
+    /// `wait` says, or how the socket ended meanwhile.
+    pub async fn until(
+        &mut self,
+        session: &mut actix_ws::Session,
+        stream: &mut actix_ws::MessageStream,
+        wait: impl Future<Output = Result<(), Ended>>,
+    ) -> Result<(), Ended> {
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                done = &mut wait => return done,
+                _ = self.heartbeat.tick() => self.on_heartbeat(session).await?,
+                incoming = stream.next() => self.on_incoming(session, incoming).await?,
+            }
+        }
+    }
 }
 
 /// Closes the socket with `close`, unless the client is already gone.

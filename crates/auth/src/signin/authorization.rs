@@ -286,7 +286,7 @@ impl SignIn {
         }
         // What this use gives is named before it is given, so a replay racing it can end it.
         let token = SessionToken::generate();
-        let gave = format!("oidc-code-gave:{key}");
+        let gave = gave_mark(&key);
         put_ephemeral_json(self.store(), CODES, &gave, &token.session_id(), kept_until).await?;
         let (session, tokens) = self.start_app_session(&client, &grant, token).await?;
         if !self
@@ -333,7 +333,7 @@ impl SignIn {
 
     /// A code used twice: the session its first use started ends, and its tokens with it.
     async fn revoke_what_code_gave(&self, key: &str) -> Result<(), Refusal> {
-        let gave = format!("oidc-code-gave:{key}");
+        let gave = gave_mark(key);
         if let Some(session_id) = get_ephemeral_json::<String>(self.store(), CODES, &gave).await? {
             flows::end_session(self.store(), &session_id, self.now()).await?;
         }
@@ -638,6 +638,11 @@ pub struct AppLogout<'a> {
     pub client_id: Option<&'a str>,
     pub post_logout_redirect_uri: Option<&'a str>,
     pub state: Option<&'a str>,
+}
+
+/// Where the first use of code `key` names the session it gives.
+fn gave_mark(key: &str) -> String {
+    format!("oidc-code-gave:{key}")
 }
 
 /// The mark a second use of code `key` leaves for a first use still giving.

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::CloseCode;
-use futures_util::StreamExt;
 use qrlogin_auth::device_link::{DeviceLink, LinkState};
 use qrlogin_auth::events::{AccountNotice, AccountSubscription};
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::http::ServiceOrigin;
-use qrlogin_web::live::{Ended, Liveness, closing, end, network_of, refuse_other_sites, upgrade};
+use qrlogin_web::live::{Liveness, closing, end, network_of, refuse_other_sites, upgrade};
 use qrlogin_web::sockets::{SocketHolder, SocketPermit};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use tracing::Instrument;
@@ -110,8 +109,7 @@ impl LinkFollower {
                     () = state.shutdown.draining() => Err(closing(CloseCode::Restart)),
                 }
             };
-            if let Err(close) = follow_while_idle(&mut live, &mut session, &mut stream, wait).await
-            {
+            if let Err(close) = live.until(&mut session, &mut stream, wait).await {
                 break close;
             }
         };
@@ -164,22 +162,5 @@ fn told_link(state: &AppState, link: &DeviceLink, code: Option<String>) -> Told 
         // Answered: the device collects its session (or stops) by itself.
         last: !matches!(link.state, LinkState::Waiting | LinkState::Claimed),
         expires_at: Some(link.expires_at),
-    }
-}
-
-/// Keeps the socket alive (pings, pongs, a client's Close) until `wait` resolves.
-async fn follow_while_idle(
-    live: &mut Liveness,
-    session: &mut actix_ws::Session,
-    stream: &mut actix_ws::MessageStream,
-    wait: impl Future<Output = Result<(), Ended>>,
-) -> Result<(), Ended> {
-    tokio::pin!(wait);
-    loop {
-        tokio::select! {
-            done = &mut wait => return done,
-            _ = live.heartbeat.tick() => live.on_heartbeat(session).await?,
-            incoming = stream.next() => live.on_incoming(session, incoming).await?,
-        }
     }
 }

@@ -208,7 +208,7 @@ async fn client_origin(
     };
     let allowed = registry::load(&*state.store, client_id)
         .await?
-        .is_some_and(|registered| registered.origins.iter().any(|o| o == origin));
+        .is_some_and(|registered| registered.allows_origin(origin));
     Ok(allowed.then(|| origin.to_owned()))
 }
 

@@ -332,7 +332,7 @@ async fn open_to_app(
     };
     let registered = registry::load(&*state.store, client_id).await;
     if let Ok(Some(app)) = registered
-        && app.origins.iter().any(|allowed| allowed == origin)
+        && app.allows_origin(origin)
         && let Ok(value) = header::HeaderValue::from_str(origin)
     {
         let headers = answer.headers_mut();
