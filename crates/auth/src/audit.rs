@@ -11,7 +11,7 @@ pub const AUDIT_CAPACITY: usize = 100_000;
 /// How many records the store keeps per user (what the dashboard shows from).
 pub const AUDIT_CAPACITY_PER_USER: usize = 1_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditEvent {
     /// A screen created a login request.

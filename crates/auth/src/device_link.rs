@@ -28,7 +28,7 @@ pub const CODE_ATTEMPTS: u8 = 3;
 /// Digits in the code the new device shows.
 pub const CODE_LENGTH: usize = 6;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     /// Shown, not opened yet.

@@ -9,7 +9,9 @@ use crate::flows::FlowError;
 use crate::login_request::TransitionError;
 use crate::store::StoreError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Serialized by [`ErrorCode::as_str`]; the schema names the same words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
     Unauthenticated,

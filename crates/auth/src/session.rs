@@ -9,7 +9,7 @@ use crate::secret::{public_id_of, random_token};
 use crate::user::User;
 
 /// Which service a session belongs to: a desktop session never works on the mobile service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
     Desktop,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A signed-in person. `id` is stable and namespaced by provider (`mentra:…`, `local:…`);
 /// `name` is what pages show.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub name: String,

@@ -27,7 +27,7 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(15);
 
 /// What the cloud POSTs to `/webhook`. It is unsigned: nothing in it is believed until the
 /// cloud, reached on an allow-listed host with our API key, acknowledges the session.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Webhook {
     SessionRequest(SessionRequest),
@@ -44,7 +44,7 @@ impl Webhook {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRequest {
     /// `<userId>-<packageName>`.
@@ -72,7 +72,7 @@ impl SessionRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StopRequest {
     pub session_id: String,

@@ -129,10 +129,15 @@ impl std::fmt::Debug for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// qrlogin's one error shape.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
     error: ErrorCode,
+    /// A sentence for people, in English.
     message: &'a str,
+    /// The id of the request, as the `X-Request-Id` header and the log give it.
+    #[schema(required = true)]
     request_id: Option<String>,
     /// After a wrong PIN or link code only.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -136,13 +136,27 @@ const CROSS_SITE_BY_DESIGN: &[&str] = &["/oauth/logout", "/oauth/token", "/oauth
 #[derive(Clone, Debug)]
 pub struct ServiceOrigin(pub String);
 
+/// What the health checks answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` (the process is up) or `ready` (and its store answers).
+    #[schema(examples("ok", "ready"))]
+    status: &'static str,
+}
+
 /// `GET /healthz`: the process is up.
-pub async fn healthz() -> web::Json<serde_json::Value> {
-    web::Json(serde_json::json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "The process is up.", body = Health)))]
+pub async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
 }
 
 /// `GET /readyz`: the store answers (a load balancer stops sending traffic when it does not).
-pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/readyz", tag = "service", responses(
+    (status = 200, description = "The store answers: send traffic here.", body = Health),
+    (status = 503, description = "The store does not answer, or this instance is shutting down.", body = crate::error::ErrorBody),
+))]
+pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
     if state.shutdown.is_draining() {
         return Err(ApiError::new(
             ErrorCode::Unavailable,
@@ -150,5 +164,5 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<serde_json::
         ));
     }
     state.store.ping().await?;
-    Ok(web::Json(serde_json::json!({ "status": "ready" })))
+    Ok(web::Json(Health { status: "ready" }))
 }

@@ -48,6 +48,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
 
 /// The body of an action that needs no input: `{}` (a JSON body is what makes a browser send
 /// a preflight across sites, so every state change asks for one).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}

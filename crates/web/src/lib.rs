@@ -14,6 +14,7 @@ pub mod json;
 pub mod limits;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod server;
 pub mod shutdown;

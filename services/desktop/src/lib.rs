@@ -2,6 +2,7 @@
 //! phone's decision over a WebSocket, redeems the approval exactly once, and keeps the
 //! resulting session.
 
+pub mod openapi;
 pub mod pages;
 pub mod routes;
 pub mod startup;

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use actix_web::web;
 use qrlogin_web::AppState;
 use qrlogin_web::http::{healthz, readyz};
+use qrlogin_web::openapi::{self, ApiDocument};
 use qrlogin_web::server::Application;
 
 use crate::{pages, routes};
@@ -12,7 +13,11 @@ use crate::{pages, routes};
 /// The desktop service on `listener`.
 pub fn build(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<Application> {
     let public_url = state.settings.desktop_public_url.clone();
-    Application::build("desktop", state, &public_url, listener, configure)
+    let document = web::Data::new(ApiDocument::new(crate::openapi::document())?);
+    Application::build("desktop", state, &public_url, listener, move |config| {
+        config.app_data(document.clone());
+        configure(config);
+    })
 }
 
 /// A resource taking a form body (read whole, within the body limit).
@@ -29,6 +34,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/assets/{file}").get(pages::asset))
         .service(web::resource("/healthz").get(healthz))
         .service(web::resource("/readyz").get(readyz))
+        .service(web::resource(openapi::DOCUMENT_PATH).get(openapi::document))
         .service(web::resource("/.well-known/jwks.json").get(me::jwks))
         .service(web::resource("/.well-known/oauth-authorization-server").get(oauth::metadata))
         .service(web::resource("/.well-known/openid-configuration").get(oidc::discovery))

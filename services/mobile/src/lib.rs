@@ -4,6 +4,7 @@
 
 pub mod frames;
 pub mod glasses;
+pub mod openapi;
 pub mod pages;
 pub mod routes;
 pub mod signed_in;

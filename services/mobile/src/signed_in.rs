@@ -6,6 +6,12 @@ use qrlogin_auth::flows::SignedIn;
 use qrlogin_web::AppState;
 use qrlogin_web::cookies::MOBILE_SESSION;
 
+/// Who a phone signed in as.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PhoneSignedIn {
+    pub user: qrlogin_auth::User,
+}
+
 /// A phone that is now signed in: its session cookie, and who it is in the body.
 pub fn signed_in_response(
     state: &AppState,
@@ -18,7 +24,7 @@ pub fn signed_in_response(
         state.settings.session_ttl,
         SameSite::Lax,
     );
-    response
-        .cookie(cookie)
-        .json(serde_json::json!({ "user": signed_in.session.user }))
+    response.cookie(cookie).json(PhoneSignedIn {
+        user: signed_in.session.user,
+    })
 }

@@ -7,6 +7,7 @@ use qrlogin_mentra::{MentraClient, MentraConfig};
 use qrlogin_web::AppState;
 use qrlogin_web::config::Settings;
 use qrlogin_web::http::{healthz, readyz};
+use qrlogin_web::openapi::{self, ApiDocument};
 use qrlogin_web::server::Application;
 
 use crate::glasses::Glasses;
@@ -44,8 +45,10 @@ pub fn build(
     let public_url = state.settings.mobile_public_url.clone();
     let frames = web::Data::new(crate::frames::FrameReader::default());
     let glasses = web::Data::new(Glasses::from_settings(&state.settings));
+    let document = web::Data::new(ApiDocument::new(crate::openapi::document())?);
     Application::build("mobile", state, &public_url, listener, move |config| {
         config
+            .app_data(document.clone())
             .app_data(mentra.clone())
             .app_data(frames.clone())
             .app_data(glasses.clone());
@@ -68,6 +71,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/assets/{file}").get(pages::asset))
         .service(web::resource("/healthz").get(healthz))
         .service(web::resource("/readyz").get(readyz))
+        .service(web::resource(openapi::DOCUMENT_PATH).get(openapi::document))
         .service(web::resource("/api/local/login").post(local::login))
         .service(web::resource("/api/logout").post(local::logout))
         .service(web::resource("/api/scan").post(scan::scan))

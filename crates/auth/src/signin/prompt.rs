@@ -8,7 +8,7 @@ use crate::login_request::{LoginRequest, UnixMillis};
 use crate::network::NetworkGrouping;
 
 /// Everything the screen reported about itself, and how the claim relates to it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Prompt {
     pub id: String,
     pub state: LoginState,
@@ -88,7 +88,7 @@ pub fn describe_user_agent(user_agent: &str) -> String {
 
 /// A browser and its system as a user agent names them (proper names, the same in every
 /// language): what pages put into words of the reader's language.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeviceName {
     pub browser: Option<String>,
     pub system: Option<String>,

@@ -23,7 +23,9 @@ use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 
-use super::login_requests::signed_in_response;
+use qrlogin_web::openapi::IdPath;
+
+use super::login_requests::{Redeemed, signed_in_response};
 
 /// The cookie (per link) holding the secret of the device that claimed it, and the code it
 /// shows: `{secret}.{code}`. The store keeps only their hashes; the device can show its code
@@ -65,7 +67,7 @@ fn who(caller: &SignedInUser) -> SignedInCaller<'_> {
 }
 
 /// What either side may see of a link.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct LinkView {
     id: String,
     state: LinkState,
@@ -131,7 +133,28 @@ fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResp
     response
 }
 
+/// A new link, for the signed-in screen to show.
+#[derive(Serialize, utoipa::ToSchema)]
+struct NewLink {
+    id: String,
+    state: LinkState,
+    /// Where the new device goes: the QR's content.
+    url: String,
+    expires_in: i64,
+    /// Whether the signed-in screen must allow the device (typing its code).
+    confirmation: bool,
+    /// `url` as a QR code.
+    qr_svg: String,
+}
+
 /// `POST /api/device-links`: a single-use link for another device to sign in as the caller.
+#[utoipa::path(post, path = "/api/device-links", operation_id = "create_device_link", tag = "device links",
+    request_body = EmptyBody, security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 201, description = "A link for another device: show `qr_svg` or `url`.", body = NewLink),
+        (status = 401, description = "Not signed in."),
+        (status = 429, description = "Too many links made: `Retry-After` says when to try again."),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
@@ -141,20 +164,28 @@ pub async fn create(
     let link = state.signin.create_link(&client, who(&caller)).await?;
     let view = LinkView::of(&state, &link);
     let qr_svg = qrlogin_qr::svg(&view.url).map_err(ApiError::internal)?;
-    Ok(no_store(HttpResponse::Created()).json(serde_json::json!({
-        "id": view.id,
-        "state": view.state,
-        "url": view.url,
-        "expires_in": view.expires_in,
-        "confirmation": view.confirmation,
-        "qr_svg": qr_svg,
-    })))
+    Ok(no_store(HttpResponse::Created()).json(NewLink {
+        id: view.id,
+        state: view.state,
+        url: view.url,
+        expires_in: view.expires_in,
+        confirmation: view.confirmation,
+        qr_svg,
+    }))
 }
 
 /// `POST /api/device-links/{id}/claim`: the device that opened the link asks to sign in
 /// (the link page's button). Once: a second device gets `invalid_qr_code`. A browser signed
 /// in as someone else gets 409 `conflict` and stays as it is. With confirmation: 202 with the
 /// `code` to show; without, 200 signed in at once.
+#[utoipa::path(post, path = "/api/device-links/{id}/claim", operation_id = "claim_device_link", tag = "device links",
+    params(IdPath), request_body = EmptyBody,
+    responses(
+        (status = 200, description = "Signed in at once (links need no confirmation on this server).", body = Redeemed),
+        (status = 202, description = "Claimed: show `code`, which the signed-in screen types to allow this device.", body = LinkView),
+        (status = 400, description = "`invalid_qr_code`: the link is unknown, used, expired, or another device claimed it."),
+        (status = 409, description = "This browser is signed in as someone else."),
+    ))]
 pub async fn claim(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -186,6 +217,12 @@ pub async fn claim(
 /// `GET /api/device-links/{id}`: the link's state, for the signed-in screen (which then
 /// asks its user about the device and for its code) or for the device waiting to be allowed
 /// (which is given its own code again).
+#[utoipa::path(get, path = "/api/device-links/{id}", operation_id = "device_link", tag = "device links",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The link, as the screen that made it or the device that claimed it may see it.", body = LinkView),
+        (status = 400, description = "`invalid_qr_code`: unknown, used or expired, or not yours to see."),
+    ))]
 pub async fn status(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -208,7 +245,7 @@ pub async fn status(
     Ok(no_store(HttpResponse::Ok()).json(LinkView::of(&state, &sight.link).with_code(code)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
     allow: bool,
@@ -223,6 +260,15 @@ pub struct ConfirmBody {
 /// wrong one 403 `wrong_pin`; the third wrong one spends the link: 423 `locked`, and every
 /// answer after it is 423 too, until the device that claimed it learns the link is spent
 /// (then it is gone: 400 `invalid_qr_code`).
+#[utoipa::path(post, path = "/api/device-links/{id}/confirm", operation_id = "confirm_device_link", tag = "device links",
+    params(IdPath), request_body = ConfirmBody,
+    security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "Answered: the device is told at once.", body = LinkView),
+        (status = 403, description = "`wrong_pin`: not the device's code, with `attempts_left`."),
+        (status = 409, description = "`pin_required`: allowing needs the device's code."),
+        (status = 423, description = "`locked`: too many wrong codes; the link is spent."),
+    ))]
 pub async fn confirm(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
@@ -245,6 +291,13 @@ pub async fn confirm(
 /// `POST /api/device-links/{id}/redeem`: the allowed device collects its own session and
 /// access token, once; the link is then gone. A browser signed in as someone else meanwhile
 /// gets 409 `conflict` and stays as it is.
+#[utoipa::path(post, path = "/api/device-links/{id}/redeem", operation_id = "redeem_device_link", tag = "device links",
+    params(IdPath), request_body = EmptyBody,
+    responses(
+        (status = 200, description = "Signed in, once; the link is gone.", body = Redeemed),
+        (status = 400, description = "`invalid_qr_code`: the link is unknown, used or expired."),
+        (status = 409, description = "Not allowed yet, or this browser is signed in as someone else."),
+    ))]
 pub async fn redeem(
     state: web::Data<AppState>,
     request: HttpRequest,

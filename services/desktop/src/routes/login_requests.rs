@@ -13,6 +13,7 @@ use qrlogin_web::auth::ApiClient;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::cookies::{DESKTOP_SECRET_PREFIX, DESKTOP_SESSION};
 use qrlogin_web::json::{EmptyBody, JsonObject};
+use qrlogin_web::openapi::IdPath;
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,7 @@ const AUDIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The header API clients use to present a request's desktop secret (browsers use the cookie).
 pub const DESKTOP_SECRET_HEADER: &str = "x-desktop-secret";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     /// Include the QR code as SVG in the answer (what the page shows). Rendering it is the
@@ -36,11 +37,13 @@ pub struct CreateBody {
 }
 
 /// What anyone holding the desktop secret may know of a request: never who claimed it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RequestStatus {
     pub id: String,
     pub state: LoginState,
     pub version: u32,
+    /// Milliseconds since the epoch.
+    #[schema(value_type = i64)]
     pub expires_at: UnixMillis,
     /// Seconds left, by the server's clock.
     pub expires_in: i64,
@@ -64,7 +67,7 @@ impl RequestStatus {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Created {
     #[serde(flatten)]
     status: RequestStatus,
@@ -121,6 +124,14 @@ pub async fn load_owned(
 
 /// `POST /api/login-requests`: a new request, its QR and its secret. With a registered
 /// client's API key (`Authorization: Bearer`), the request is that client's.
+#[utoipa::path(post, path = "/api/login-requests", operation_id = "create_login_request", tag = "sign-in requests",
+    request_body = CreateBody,
+    security((), ("api_key" = [])),
+    responses(
+        (status = 201, description = "A new request: show `qr_url` as a QR code (or `qr_svg`), and keep `desktop_secret` (also set as a cookie) to follow and redeem it.", body = Created),
+        (status = 401, description = "The API key is not a registered client's."),
+        (status = 429, description = "Too many requests created from this network: `Retry-After` says when to try again."),
+    ))]
 #[tracing::instrument(name = "create login request", skip_all, fields(request = tracing::field::Empty))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -172,6 +183,13 @@ pub async fn create(
 }
 
 /// `GET /api/login-requests/{id}`: the state, for clients that poll instead of listening.
+#[utoipa::path(get, path = "/api/login-requests/{id}", operation_id = "poll_login_request", tag = "sign-in requests",
+    params(IdPath), security(("desktop_secret" = [])),
+    responses(
+        (status = 200, description = "The request's state, never who claimed it.", body = RequestStatus),
+        (status = 401, description = "The desktop secret is missing or wrong."),
+        (status = 404, description = "No such request."),
+    ))]
 pub async fn poll(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -243,6 +261,13 @@ pub async fn poll_preflight(
 }
 
 /// `DELETE /api/login-requests/{id}`: the screen gives up on this request.
+#[utoipa::path(delete, path = "/api/login-requests/{id}", operation_id = "cancel_login_request", tag = "sign-in requests",
+    params(IdPath), security(("desktop_secret" = [])),
+    responses(
+        (status = 204, description = "Cancelled: the phone that claimed it is told."),
+        (status = 401, description = "The desktop secret is missing or wrong."),
+        (status = 409, description = "The request has already ended."),
+    ))]
 pub async fn cancel(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -257,15 +282,24 @@ pub async fn cancel(
         .finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinBody {
+    /// The digits the phone shows.
     pin: String,
 }
 
 /// `POST /api/login-requests/{id}/pin`: the screen types the PIN the phone shows. Wrong PINs
 /// are counted atomically; the fifth locks the request (423 from then on, even for the right
 /// PIN). A malformed PIN is refused without being counted.
+#[utoipa::path(post, path = "/api/login-requests/{id}/pin", tag = "sign-in requests",
+    params(IdPath), request_body = PinBody, security(("desktop_secret" = [])),
+    responses(
+        (status = 200, description = "The right PIN: the request may be redeemed.", body = RequestStatus),
+        (status = 403, description = "`wrong_pin`, with `attempts_left`."),
+        (status = 409, description = "`conflict`: the request is not waiting for a PIN."),
+        (status = 423, description = "`locked`: too many wrong PINs."),
+    ))]
 #[tracing::instrument(name = "enter pin", skip_all, fields(request = %id.as_str()))]
 pub async fn enter_pin(
     state: web::Data<AppState>,
@@ -283,8 +317,9 @@ pub async fn enter_pin(
         .json(RequestStatus::of(&confirmed, state.now())))
 }
 
-#[derive(Serialize)]
-struct Redeemed {
+/// A screen signed in: its session (also set as the `qrlogin_desktop` cookie) and access token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Redeemed {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -292,7 +327,7 @@ struct Redeemed {
 }
 
 /// What a registered client learns from its redeem: who signed in, for it alone.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ClientRedeemed {
     id_token: String,
     /// Seconds the identity token may be presented.
@@ -300,9 +335,25 @@ struct ClientRedeemed {
     user: qrlogin_auth::User,
 }
 
+/// What a redeem answers: the screen's own sign-in, or a registered client's.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum RedeemAnswer {
+    Screen(Redeemed),
+    Client(ClientRedeemed),
+}
+
 /// `POST /api/login-requests/{id}/redeem`: exactly once, turns an approval into a session
 /// (cookie) and an access token (JSON). With a registered client's API key, for that
 /// client's request: an identity token for the client instead, and no qrlogin session.
+#[utoipa::path(post, path = "/api/login-requests/{id}/redeem", operation_id = "redeem_login_request", tag = "sign-in requests",
+    params(IdPath), request_body = EmptyBody,
+    security(("desktop_secret" = []), ("desktop_secret" = [], "api_key" = [])),
+    responses(
+        (status = 200, description = "Signed in, once: a screen's session and access token, or with a client's API key, an identity token for that client.", body = RedeemAnswer),
+        (status = 401, description = "The desktop secret is missing or wrong."),
+        (status = 409, description = "`conflict`: not approved (yet), or already redeemed; `pin_required`: type the phone's PIN first."),
+    ))]
 #[tracing::instrument(name = "redeem login request", skip_all, fields(request = %id.as_str()))]
 pub async fn redeem(
     state: web::Data<AppState>,
@@ -332,11 +383,11 @@ pub async fn redeem(
         return Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .cookie(secret_removal)
-            .json(ClientRedeemed {
+            .json(RedeemAnswer::Client(ClientRedeemed {
                 id_token: id_token.expose_secret().to_owned(),
                 expires_in: IDENTITY_TOKEN_TTL_MS / 1000,
                 user: signed_in.user,
-            }));
+            })));
     }
     let signed_in = state.signin.redeem(&client, &id, &secret).await?;
     // The dashboard this screen opens next lists its own sign-in: stored before we answer,
@@ -366,10 +417,10 @@ pub fn signed_in_response(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(session_cookie)
-        .json(Redeemed {
+        .json(RedeemAnswer::Screen(Redeemed {
             access_token: token.expose_secret().to_owned(),
             token_type: "Bearer",
             expires_in: claims.exp - claims.iat,
             user: signed_in.session.user,
-        }))
+        })))
 }

@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use qrlogin_auth::audit::{AuditEvent, AuditQuery};
 use qrlogin_web::client::{ClientInfo, DeviceName, describe_user_agent};
+use qrlogin_web::openapi::IdPath;
 use serde::Deserialize;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me {
     user: qrlogin_auth::User,
     session_id: String,
@@ -21,6 +22,13 @@ struct Me {
     signed_in_at: Option<i64>,
 }
 
+/// `GET /api/me`: who the caller is.
+#[utoipa::path(get, path = "/api/me", tag = "account",
+    security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "The signed-in user and the session in use.", body = Me),
+        (status = 401, description = "Not signed in, or the session or token has ended."),
+    ))]
 pub async fn me(DesktopUser(caller): DesktopUser) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -31,7 +39,7 @@ pub async fn me(DesktopUser(caller): DesktopUser) -> HttpResponse {
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutBody {
     /// End every session and token of this user, on every device, not just this one.
@@ -41,6 +49,12 @@ pub struct LogoutBody {
 
 /// Ends the session and its access token at once, whichever of the two the caller used; with
 /// `{"everywhere": true}`, every session and token of the user.
+#[utoipa::path(post, path = "/api/logout", tag = "account",
+    request_body = LogoutBody, security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 204, description = "Signed out: the cookie is removed and the token no longer works."),
+        (status = 401, description = "Not signed in."),
+    ))]
 pub async fn logout(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
@@ -62,13 +76,16 @@ pub async fn logout(
         .finish())
 }
 
+/// `GET /.well-known/jwks.json`: the keys tokens are signed with.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "OAuth and OpenID Connect",
+    responses((status = 200, description = "The JSON Web Key Set (RFC 7517) of every key that may still have live tokens: Ed25519 keys (`OKP`, `EdDSA`).", body = Object)))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(state.keys.jwks())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SessionView {
     id: String,
     kind: qrlogin_auth::session::SessionKind,
@@ -88,7 +105,19 @@ struct SessionView {
     app: Option<String>,
 }
 
+/// The caller's sessions.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Sessions {
+    sessions: Vec<SessionView>,
+}
+
 /// `GET /api/sessions`: the caller's sessions on every device.
+#[utoipa::path(get, path = "/api/sessions", tag = "account",
+    security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "Every session of the caller's, on every device, the one in use marked `current`.", body = Sessions),
+        (status = 401, description = "Not signed in."),
+    ))]
 pub async fn sessions(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
@@ -111,10 +140,17 @@ pub async fn sessions(
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "sessions": views })))
+        .json(Sessions { sessions: views }))
 }
 
 /// `DELETE /api/sessions/{id}`: ends one of the caller's own sessions (and its token).
+#[utoipa::path(delete, path = "/api/sessions/{id}", tag = "account",
+    params(IdPath), security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 204, description = "Ended: that device is signed out at once."),
+        (status = 401, description = "Not signed in."),
+        (status = 404, description = "No such session of the caller's."),
+    ))]
 pub async fn revoke_session(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
@@ -131,7 +167,7 @@ pub async fn revoke_session(
 /// How many of the user's own audit records the dashboard shows.
 const ACTIVITY_SHOWN: usize = 20;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ActivityView {
     at: i64,
     event: AuditEvent,
@@ -143,8 +179,20 @@ struct ActivityView {
     ip: Option<String>,
 }
 
+/// The caller's recent activity.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Activity {
+    activity: Vec<ActivityView>,
+}
+
 /// `GET /api/me/activity`: the user's own recent sign-ins and other account activity,
 /// newest first, from the audit trail.
+#[utoipa::path(get, path = "/api/me/activity", tag = "account",
+    security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "The caller's 20 latest audit records, newest first.", body = Activity),
+        (status = 401, description = "Not signed in."),
+    ))]
 pub async fn activity(
     state: web::Data<AppState>,
     DesktopUser(caller): DesktopUser,
@@ -169,5 +217,5 @@ pub async fn activity(
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "activity": views })))
+        .json(Activity { activity: views }))
 }

@@ -20,6 +20,20 @@ use qrlogin_web::{ApiError, AppState};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
+/// OAuth's error shape (RFC 6749 §5.2, RFC 8628 §3.5), with qrlogin's `message` beside it.
+/// Trouble of ours (the store away…) is answered in qrlogin's shape, which has `error` and
+/// `message` too.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthError<'a> {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `authorization_pending`, `slow_down`, `access_denied`,
+    /// `expired_token`; or one of qrlogin's codes for trouble of ours.
+    error: &'a str,
+    #[schema(required = false)]
+    error_description: &'a str,
+    message: &'a str,
+}
+
 /// An OAuth error answer (RFC 6749 §5.2, RFC 8628 §3.5).
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
     let mut response = HttpResponse::build(status);
@@ -27,11 +41,11 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpRespon
     response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
-        .json(json!({
-            "error": error,
-            "error_description": description,
-            "message": description,
-        }))
+        .json(OAuthError {
+            error,
+            error_description: description,
+            message: description,
+        })
 }
 
 fn invalid_request(description: &str) -> HttpResponse {
@@ -98,8 +112,37 @@ fn grant_error(refused: GrantError, slow_down_status: StatusCode) -> HttpRespons
     oauth_error(status, refused.code(), refused.description())
 }
 
+/// The device authorization request's form (RFC 8628 §3.1).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Read parameter by parameter (none twice); this names them for the document.
+struct DeviceAuthorizationForm {
+    client_id: String,
+}
+
+/// The codes a device shows (RFC 8628 §3.2).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct DeviceAuthorization<'a> {
+    /// What the device polls the token endpoint with.
+    device_code: &'a str,
+    /// What the user may type on the phone instead of scanning.
+    user_code: String,
+    verification_uri: String,
+    /// What the device shows as a QR code.
+    verification_uri_complete: String,
+    expires_in: i64,
+    /// Seconds to wait between polls.
+    interval: i64,
+}
+
 /// `POST /oauth/device_authorization` (`client_id`): a login request for a device, as codes,
 /// for a client registered for the device grant (else `unauthorized_client`).
+#[utoipa::path(post, path = "/oauth/device_authorization", tag = "OAuth and OpenID Connect",
+    request_body(content = DeviceAuthorizationForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The codes to show (RFC 8628 §3.2).", body = DeviceAuthorization),
+        (status = 429, description = "Too many codes asked for from this network.", body = OAuthError),
+        (status = "default", description = "Refused (RFC 6749 §5.2).", body = OAuthError),
+    ))]
 #[tracing::instrument(name = "device authorization", skip_all)]
 pub async fn device_authorization(
     state: web::Data<AppState>,
@@ -123,14 +166,16 @@ pub async fn device_authorization(
     let request = &codes.request;
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({
-            "device_code": codes.device_code.expose_secret(),
-            "user_code": request.user_code.display(),
-            "verification_uri": settings.mobile_public_url.join("/scan"),
-            "verification_uri_complete": settings.mobile_public_url.join(&format!("/s/{}", request.id)),
-            "expires_in": codes.expires_in_s,
-            "interval": codes.interval_s,
-        }))
+        .json(DeviceAuthorization {
+            device_code: codes.device_code.expose_secret(),
+            user_code: request.user_code.display(),
+            verification_uri: settings.mobile_public_url.join("/scan"),
+            verification_uri_complete: settings
+                .mobile_public_url
+                .join(&format!("/s/{}", request.id)),
+            expires_in: codes.expires_in_s,
+            interval: codes.interval_s,
+        })
 }
 
 /// `POST /oauth/token`: the device-code grant (`authorization_pending` until the phone
@@ -139,6 +184,15 @@ pub async fn device_authorization(
 /// Connect) the `authorization_code` and `refresh_token` grants, with the client
 /// authenticated by `client_secret_basic`, `client_secret_post`, or nothing but PKCE for a
 /// public client. The rules are the sign-in service's.
+#[utoipa::path(post, path = "/oauth/token", tag = "OAuth and OpenID Connect",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "The tokens (RFC 6749 §5.1): `refresh_token` and `scope` for web apps' grants.", body = Tokens),
+        (status = 400, description = "Refused (RFC 6749 §5.2, RFC 8628 §3.5): `authorization_pending`, `slow_down`, `invalid_grant`…", body = OAuthError),
+        (status = 401, description = "`invalid_client`: the client's credentials are wrong.", body = OAuthError),
+        (status = "default", description = "Refused.", body = OAuthError),
+    ))]
 #[tracing::instrument(name = "token", skip_all)]
 pub async fn token(
     state: web::Data<AppState>,
@@ -152,6 +206,41 @@ pub async fn token(
     };
     let answer = token_answer(&state, &request, &client, &params).await;
     open_to_app(&state, &request, params.get("client_id"), answer).await
+}
+
+/// The token request's form: one grant's parameters (RFC 6749 §4.1.3, §6; RFC 8628 §3.4).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Read parameter by parameter (none twice); this names them for the document.
+struct TokenForm {
+    /// `authorization_code`, `refresh_token` or `urn:ietf:params:oauth:grant-type:device_code`.
+    grant_type: String,
+    client_id: Option<String>,
+    /// `client_secret_post`; or send `Authorization: Basic`; a public client sends neither.
+    client_secret: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    /// PKCE (RFC 7636): the verifier of the authorization's `code_challenge`.
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    device_code: Option<String>,
+}
+
+/// What a grant gives (RFC 6749 §5.1).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Tokens<'a> {
+    /// An `at+jwt`, for the userinfo endpoint (web apps) or the app's own API.
+    access_token: &'a str,
+    #[schema(examples("Bearer"))]
+    token_type: &'static str,
+    expires_in: i64,
+    /// Who signed in, signed with a key of the JWKS.
+    id_token: &'a str,
+    /// Web apps' grants only: rotated at every use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    /// Web apps' grants only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
 }
 
 async fn token_answer(
@@ -212,23 +301,25 @@ async fn device_token(
         Ok(tokens) => tokens,
         Err(refused) => return grant_error(refused, StatusCode::BAD_REQUEST),
     };
-    no_store(HttpResponse::Ok()).json(json!({
-        "access_token": tokens.access_token.expose_secret(),
-        "token_type": "Bearer",
-        "expires_in": tokens.expires_in_s,
-        "id_token": tokens.id_token.expose_secret(),
-    }))
+    no_store(HttpResponse::Ok()).json(Tokens {
+        access_token: tokens.access_token.expose_secret(),
+        token_type: "Bearer",
+        expires_in: tokens.expires_in_s,
+        id_token: tokens.id_token.expose_secret(),
+        refresh_token: None,
+        scope: None,
+    })
 }
 
 fn app_tokens(tokens: &AppTokens) -> HttpResponse {
-    no_store(HttpResponse::Ok()).json(json!({
-        "access_token": tokens.access_token.expose_secret(),
-        "token_type": "Bearer",
-        "expires_in": tokens.expires_in_s,
-        "id_token": tokens.id_token.expose_secret(),
-        "refresh_token": tokens.refresh_token.expose_secret(),
-        "scope": tokens.scope,
-    }))
+    no_store(HttpResponse::Ok()).json(Tokens {
+        access_token: tokens.access_token.expose_secret(),
+        token_type: "Bearer",
+        expires_in: tokens.expires_in_s,
+        id_token: tokens.id_token.expose_secret(),
+        refresh_token: Some(tokens.refresh_token.expose_secret()),
+        scope: Some(tokens.scope),
+    })
 }
 
 fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
@@ -286,6 +377,14 @@ fn credentials(
 
 /// `POST /oauth/revoke` (RFC 7009): the client revokes one of its tokens (a refresh token
 /// ends its sign-in). 200 whatever the token was, as the RFC asks.
+#[utoipa::path(post, path = "/oauth/revoke", tag = "OAuth and OpenID Connect",
+    request_body(content = RevocationForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or it was no live token of this client's (RFC 7009 §2.2): an empty body."),
+        (status = 401, description = "`invalid_client`: the client's credentials are wrong.", body = OAuthError),
+        (status = "default", description = "Refused (RFC 7009 §2.2.1).", body = OAuthError),
+    ))]
 #[tracing::instrument(name = "revoke", skip_all)]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -312,6 +411,17 @@ pub async fn revoke(
         Err(refused) => grant_error(refused, StatusCode::BAD_REQUEST),
     };
     open_to_app(&state, &request, Some(&id), answer).await
+}
+
+/// The revocation request's form (RFC 7009 §2.1).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Read parameter by parameter (none twice); this names them for the document.
+struct RevocationForm {
+    /// A refresh token (ends its sign-in) or an access token.
+    token: String,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 /// Lets a page of a browser-based app read the answer (CORS), when the caller's `Origin` is
@@ -345,6 +455,8 @@ async fn open_to_app(
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414). The device code grant is
 /// supported for the clients registered for it (the others are told `unauthorized_client`:
 /// RFC 8414 has no per-client field to say so here); the code flow for web apps, with PKCE.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "OAuth and OpenID Connect",
+    responses((status = 200, description = "The authorization server's metadata (RFC 8414).", body = Object)))]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(provider_metadata(&state))
 }

@@ -131,8 +131,25 @@ pub async fn cancel(
     }
 }
 
+/// What the userinfo endpoint says of the user (OpenID Connect Core §5.3.2).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct UserInfoClaims {
+    /// The user's stable id (`local:alice`, `mentra:…`).
+    sub: String,
+    /// With the `profile` scope only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
 /// `GET|POST /oauth/userinfo` with a web app's access token: who it is about (`sub`, and
 /// `name` with the `profile` scope), while the sign-in lasts.
+#[utoipa::path(method(get, post), path = "/oauth/userinfo", tag = "OAuth and OpenID Connect",
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The claims, while the sign-in lasts.", body = UserInfoClaims),
+        (status = 401, description = "No token, or not a live one: `WWW-Authenticate` says which (RFC 6750 §3.1).",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`, or `Bearer error=\"invalid_token\"`."))),
+    ))]
 pub async fn userinfo(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -147,10 +164,10 @@ pub async fn userinfo(
     };
     match info {
         Ok(info) => {
-            let mut claims = json!({ "sub": info.user.id });
-            if info.scopes.profile {
-                claims["name"] = info.user.name.into();
-            }
+            let claims = UserInfoClaims {
+                sub: info.user.id,
+                name: info.scopes.profile.then_some(info.user.name),
+            };
             Ok(HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(claims))
@@ -218,6 +235,8 @@ pub async fn logout(
 
 /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0), consistent with
 /// the RFC 8414 metadata and the JWKS.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "OAuth and OpenID Connect",
+    responses((status = 200, description = "The provider's configuration (OpenID Connect Discovery 1.0), the RFC 8414 metadata and more.", body = Object)))]
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
     let base = &state.settings.desktop_public_url;
     let mut metadata = super::oauth::provider_metadata(&state);

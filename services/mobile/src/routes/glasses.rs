@@ -9,19 +9,33 @@ use qrlogin_mentra::app::Webhook;
 use qrlogin_web::auth::bearer_token;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::{ApiError, AppState, ErrorCode};
-use serde_json::json;
 
 use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
 use crate::glasses::{Glasses, StartError};
 
 /// What the MentraOS SDK answers; the cloud only looks at the status.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Acknowledged {
+    #[schema(examples("success"))]
+    status: &'static str,
+}
+
 fn success() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "success"}))
+    HttpResponse::Ok().json(Acknowledged { status: "success" })
 }
 
 /// `POST /webhook`. Unsigned, so it can only make us dial an allow-listed cloud, where our
 /// API key and the cloud's acknowledgement decide whether the session is real. Answered once
 /// the socket is acknowledged (the cloud retries a failure once, a second later).
+#[utoipa::path(post, path = "/webhook", tag = "MentraOS",
+    request_body(content = Webhook, description = "What the MentraOS cloud posts when a wearer starts or stops this app."),
+    responses(
+        (status = 200, description = "Acknowledged: for a session, once the cloud acknowledged our socket.", body = Acknowledged),
+        (status = 400, description = "Not a MentraOS webhook."),
+        (status = 429, description = "Too many webhooks from this network."),
+        (status = 502, description = "The cloud did not acknowledge the session."),
+        (status = 503, description = "This instance is shutting down (the cloud's retry goes to another), or Mentra Live sign-in is off."),
+    ))]
 #[tracing::instrument(name = "MentraOS webhook", skip_all)]
 pub async fn webhook(
     state: web::Data<AppState>,
@@ -160,10 +174,46 @@ async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
     Ok(upload)
 }
 
+/// The glasses' upload, as the MentraOS SDK sends it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)] // Read part by part (`read_upload`); this names the parts for the document.
+struct PhotoUploadForm {
+    /// The id the photo was asked for with.
+    request_id: String,
+    /// The picture (JPEG).
+    #[schema(value_type = Option<String>, format = Binary)]
+    photo: Option<Vec<u8>>,
+    /// `photo_error` when the glasses could not take the picture.
+    r#type: Option<String>,
+    /// `false` when the glasses could not take the picture.
+    success: Option<String>,
+}
+
+/// What the SDK answers an upload with.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PhotoReceived {
+    success: bool,
+    request_id: String,
+    message: &'static str,
+}
+
 /// `POST /photo-upload`: only for a photo we asked for, with its bearer token, within 30 s,
 /// once. The token names its photo, so nothing is read before it checks out. The code of
 /// ours in the photo is claimed as the wearer; the instance holding the wearer's session hears
 /// the outcome through the store and speaks it.
+#[utoipa::path(post, path = "/photo-upload", tag = "MentraOS",
+    request_body(content = PhotoUploadForm, content_type = "multipart/form-data",
+        description = "What the glasses upload for a photo we asked for."),
+    security(("photo_token" = [])),
+    responses(
+        (status = 200, description = "Received; the outcome is spoken on the glasses.", body = PhotoReceived),
+        (status = 400, description = "The parts do not name the photo the token was issued for."),
+        (status = 401, description = "Not a token for a photo we are waiting for."),
+        (status = 404, description = "The 30 s the photo was awaited for have passed."),
+        (status = 409, description = "This photo was already uploaded."),
+    ))]
 #[tracing::instrument(name = "photo upload", skip_all)]
 pub async fn photo_upload(
     state: web::Data<AppState>,
@@ -198,9 +248,9 @@ pub async fn photo_upload(
         }
     };
     state.signin.photo_read(&client, &photo, read).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "requestId": photo.id,
-        "message": "Photo received successfully",
-    })))
+    Ok(HttpResponse::Ok().json(PhotoReceived {
+        success: true,
+        request_id: photo.id,
+        message: "Photo received successfully",
+    }))
 }

@@ -23,13 +23,18 @@ use qrlogin_web::sockets::SocketHolder;
 use tracing::Instrument;
 
 use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
+use qrlogin_auth::signin::prompt::Prompt;
+use qrlogin_web::openapi::IdPath;
 
 /// Exactly one of the three ways to name a request.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanBody {
+    /// What the camera read from the QR code.
     qr_text: Option<String>,
+    /// The request's id.
     id: Option<String>,
+    /// The code the screen shows under its QR (`WDJB-MJHT`).
     user_code: Option<String>,
 }
 
@@ -53,6 +58,15 @@ fn source(body: ScanBody) -> ClaimSource {
 
 /// Claims the request for the signed-in user. Exactly one user can; the same user scanning
 /// again sees the same confirmation.
+#[utoipa::path(post, path = "/api/scan", tag = "phone",
+    request_body = ScanBody, security(("mobile_session" = [])),
+    responses(
+        (status = 200, description = "Claimed for the caller: what to show before approving.", body = Prompt),
+        (status = 400, description = "Not exactly one way of naming a request, or a QR code that is not one of ours."),
+        (status = 401, description = "Not signed in."),
+        (status = 404, description = "No such request, or it has ended."),
+        (status = 409, description = "Someone else claimed it."),
+    ))]
 #[tracing::instrument(name = "scan", skip_all)]
 pub async fn scan(
     state: web::Data<AppState>,
@@ -69,6 +83,19 @@ pub async fn scan(
 /// code of ours in it is claimed as `POST /api/scan` claims it; other codes are ignored, and
 /// with several of ours in view none is claimed. A frame with none is answered 422
 /// `no_code_found`; each frame spends the user's frame budget.
+#[utoipa::path(post, path = "/api/frames", tag = "phone",
+    request_body(content(
+        (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"),
+    ), description = "A camera frame, up to 8 MiB."),
+    security(("mobile_session" = [])),
+    responses(
+        (status = 200, description = "The code in view was claimed for the caller.", body = Prompt),
+        (status = 401, description = "Not signed in."),
+        (status = 413, description = "Larger than 8 MiB."),
+        (status = 415, description = "Not a JPEG, PNG or WebP."),
+        (status = 422, description = "`no_code_found`, or `several_codes` of ours in view."),
+        (status = 429, description = "The caller's frame budget is spent."),
+    ))]
 #[tracing::instrument(name = "frame", skip_all)]
 pub async fn frame(
     state: web::Data<AppState>,
@@ -112,6 +139,13 @@ async fn read_frame(body: web::Payload) -> Result<web::Bytes, ApiError> {
 
 /// `GET /api/login-requests/{id}`: the claimant's view of the request it is deciding, polled
 /// while the phone shows a PIN (to show the attempts the screen made).
+#[utoipa::path(get, path = "/api/login-requests/{id}", operation_id = "claimed_request", tag = "phone",
+    params(IdPath), security(("mobile_session" = [])),
+    responses(
+        (status = 200, description = "The request as its claimant sees it.", body = Prompt),
+        (status = 401, description = "Not signed in."),
+        (status = 404, description = "No such request of the caller's."),
+    ))]
 pub async fn status(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
@@ -190,7 +224,7 @@ fn prompt_for(
 }
 
 /// What the phone learns from its decision; in PIN mode, the PIN to show (only here, once).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DecidedView {
     id: String,
     state: LoginState,
@@ -227,6 +261,15 @@ async fn decide(
         }))
 }
 
+/// `POST /api/login-requests/{id}/approve`: the claimant signs the screen in.
+#[utoipa::path(post, path = "/api/login-requests/{id}/approve", operation_id = "approve", tag = "phone",
+    params(IdPath), request_body = EmptyBody, security(("mobile_session" = [])),
+    responses(
+        (status = 200, description = "Approved; in PIN mode, with the `pin` the screen must type.", body = DecidedView),
+        (status = 401, description = "Not signed in."),
+        (status = 404, description = "No such request of the caller's."),
+        (status = 409, description = "Already decided, or ended."),
+    ))]
 pub async fn approve(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
@@ -237,6 +280,15 @@ pub async fn approve(
     decide(&state, caller, &client, &id, Decision::Approve).await
 }
 
+/// `POST /api/login-requests/{id}/deny`: the claimant refuses; the screen is told.
+#[utoipa::path(post, path = "/api/login-requests/{id}/deny", tag = "phone",
+    params(IdPath), request_body = EmptyBody, security(("mobile_session" = [])),
+    responses(
+        (status = 200, description = "Denied.", body = DecidedView),
+        (status = 401, description = "Not signed in."),
+        (status = 404, description = "No such request of the caller's."),
+        (status = 409, description = "Already decided, or ended."),
+    ))]
 pub async fn deny(
     state: web::Data<AppState>,
     MobileUser(caller): MobileUser,
