@@ -34,7 +34,8 @@ fn success() -> HttpResponse {
         (status = 400, description = "Not a MentraOS webhook."),
         (status = 429, description = "Too many webhooks from this network."),
         (status = 502, description = "The cloud did not acknowledge the session."),
-        (status = 503, description = "This instance is shutting down (the cloud's retry goes to another), or Mentra Live sign-in is off."),
+        (status = 404, description = "Mentra Live sign-in is off on this server."),
+        (status = 503, description = "This instance is shutting down: the cloud's retry goes to another."),
     ))]
 #[tracing::instrument(name = "MentraOS webhook", skip_all)]
 pub async fn webhook(
@@ -74,8 +75,9 @@ pub async fn webhook(
                 .await;
             match started {
                 Ok(()) => Ok(success()),
+                // Not served here, for good: a 5xx would have the cloud retry in vain.
                 Err(StartError::Off) => Err(ApiError::new(
-                    ErrorCode::Unavailable,
+                    ErrorCode::NotFound,
                     "Mentra Live sign-in is off on this server: set PACKAGE_NAME and MENTRAOS_API_KEY.",
                 )),
                 Err(StartError::NoSocket) => Err(ApiError::invalid(
