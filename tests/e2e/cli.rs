@@ -13,11 +13,17 @@ use qrlogin_testkit::free_port;
 use crate::helpers::{Backend, TestCluster};
 
 pub fn qrlogin(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qrlogin"));
+    command
         .current_dir(data_dir) // no stray .env
         .env("DATA_DIR", data_dir)
-        .env_remove("REDIS_URL")
+        .env_remove("REDIS_URL");
+    typed_into(command.args(args), stdin)
+}
+
+/// `command` run with `stdin` typed in.
+pub fn typed_into(command: &mut Command, stdin: &str) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod audit;
+mod binary;
 mod browser;
 mod cli;
 mod clients;
@@ -23,6 +24,7 @@ mod mentra;
 mod metrics;
 mod oidc;
 mod oidc_libraries;
+mod openapi;
 mod pin;
 mod regressions;
 mod sessions;

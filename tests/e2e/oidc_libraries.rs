@@ -9,12 +9,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use qrlogin_testkit::free_port;
 use serde_json::json;
 
-use crate::helpers::{Phone, client};
+use crate::binary::{RunningBinary, Store};
+use crate::helpers::client;
 use crate::oidc::{CALLBACK, signed_in_through_the_page};
 
 const BYE: &str = "http://127.0.0.1:9/bye";
@@ -48,103 +47,48 @@ fn library(name: &str) -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-/// `qrlogin …` on `data_dir`'s embedded store, with `stdin`: its standard output.
-fn qrlogin(data_dir: &Path, args: &[&str], stdin: &str) -> String {
-    crate::cli::succeeded(&crate::cli::qrlogin(data_dir, args, stdin))
-}
+const PASSWORD: &str = "correct horse battery";
 
-/// The binary, both services on the embedded store, with a web app and a user registered
-/// by the command line first.
+/// The binary on its embedded store, with a web app and a user registered by the command
+/// line first.
 struct Provider {
-    desktop: String,
-    mobile: String,
+    binary: RunningBinary,
     client_id: String,
     client_secret: String,
-    _server: Child,
-    _dir: tempfile::TempDir,
 }
 
 impl Provider {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let added = qrlogin(
-            dir.path(),
-            &[
-                "clients",
-                "add",
-                "Space",
-                "--redirect-uri",
-                CALLBACK,
-                "--post-logout-redirect-uri",
-                BYE,
-            ],
-            "",
-        );
+        let mut registered = String::new();
+        let binary = RunningBinary::start(Store::Embedded, |binary| {
+            registered = binary.cli(
+                &[
+                    "clients",
+                    "add",
+                    "Space",
+                    "--redirect-uri",
+                    CALLBACK,
+                    "--post-logout-redirect-uri",
+                    BYE,
+                ],
+                "",
+            );
+            binary.cli(
+                &["users", "add", "erin", "--display-name", "Erin"],
+                &format!("{PASSWORD}\n"),
+            );
+        })
+        .await
+        .unwrap();
         let field = |name: &str| {
-            let line = added.lines().find_map(|l| l.strip_prefix(name));
+            let line = registered.lines().find_map(|l| l.strip_prefix(name));
             line.unwrap().trim().to_owned()
         };
-        let (client_id, client_secret) = (field("client_id:"), field("api_key:"));
-        qrlogin(
-            dir.path(),
-            &["users", "add", "erin", "--display-name", "Erin"],
-            "correct horse battery\n",
-        );
-        let (desktop_port, mobile_port) = (free_port(), free_port());
-        let desktop = format!("http://127.0.0.1:{desktop_port}");
-        let mobile = format!("http://127.0.0.1:{mobile_port}");
-        let server = Command::new(env!("CARGO_BIN_EXE_qrlogin"))
-            .current_dir(dir.path())
-            .env_clear()
-            .env("DATA_DIR", dir.path())
-            .env("BIND_ADDR", "127.0.0.1")
-            .env("DESKTOP_PORT", desktop_port.to_string())
-            .env("MOBILE_PORT", mobile_port.to_string())
-            .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
-            .env("DESKTOP_PUBLIC_URL", &desktop)
-            .env("MOBILE_PUBLIC_URL", &mobile)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        qrlogin_testkit::end_with_this_process(&server);
-        let provider = Self {
-            desktop,
-            mobile,
-            client_id,
-            client_secret,
-            _server: server,
-            _dir: dir,
-        };
-        provider.wait_until_ready().await;
-        provider
-    }
-
-    async fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for base in [&self.desktop, &self.mobile] {
-            while !client()
-                .get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                assert!(Instant::now() < deadline, "{base} never became ready");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        Self {
+            client_id: field("client_id:"),
+            client_secret: field("api_key:"),
+            binary,
         }
-    }
-
-    /// Erin's phone, signed in with her local account.
-    async fn phone(&self) -> Phone {
-        let phone = Phone {
-            client: client(),
-            base: self.mobile.clone(),
-        };
-        let login = phone.local_login("erin", "correct horse battery").await;
-        assert_eq!(login.status(), 200);
-        phone
     }
 }
 
@@ -159,7 +103,7 @@ impl Script {
     fn start(runner: &Path, script: &Path, provider: &Provider) -> Self {
         let mut child = Command::new(runner)
             .arg(script)
-            .env("ISSUER", &provider.desktop)
+            .env("ISSUER", &provider.binary.desktop)
             .env("CLIENT_ID", &provider.client_id)
             .env("CLIENT_SECRET", &provider.client_secret)
             .env("REDIRECT_URI", CALLBACK)
@@ -207,10 +151,10 @@ async fn signs_in_and_out_with(library_name: &str) {
         return;
     };
     let provider = Provider::start().await;
-    let phone = provider.phone().await;
+    let phone = provider.binary.phone("erin", PASSWORD).await;
     let mut app = Script::start(&runner, &script, &provider);
     let authorize = app.expect("AUTHORIZE");
-    let back = signed_in_through_the_page(&provider.desktop, &authorize, &phone).await;
+    let back = signed_in_through_the_page(&provider.binary.desktop, &authorize, &phone).await;
     app.say(&back);
     let logout = app.expect("LOGOUT");
     let signed_out = client().get(&logout).send().await.unwrap();
