@@ -170,9 +170,13 @@ impl RegisteredClient {
         self.origins.iter().any(|allowed| allowed == origin)
     }
 
-    /// Whether `redirect_uri` is exactly one this client registered.
+    /// Whether `redirect_uri` is one this client registered: exactly, except that on a
+    /// loopback address the port may be any (RFC 8252 §7.3: a native app listens on whatever
+    /// port the system gives it).
     pub fn redirects_to(&self, redirect_uri: &str) -> bool {
-        self.redirect_uris.iter().any(|uri| uri == redirect_uri)
+        self.redirect_uris
+            .iter()
+            .any(|uri| uri == redirect_uri || same_but_loopback_port(uri, redirect_uri))
     }
 
     /// Whether `secret` authenticates this client at the token endpoint: a confidential
@@ -296,10 +300,61 @@ fn check_origin(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `asked` is `registered` on another port, `registered` being plain HTTP to a
+/// loopback IP literal (`127.0.0.1`, `[::1]`; not `localhost`, which a resolver could send
+/// elsewhere).
+fn same_but_loopback_port(registered: &str, asked: &str) -> bool {
+    let (Ok(mut registered), Ok(mut asked)) = (url::Url::parse(registered), url::Url::parse(asked))
+    else {
+        return false;
+    };
+    let loopback = match registered.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    if registered.scheme() != "http" || !loopback {
+        return false;
+    }
+    // Both are http URLs with a host: their ports can always be cleared.
+    let (_, _) = (registered.set_port(None), asked.set_port(None));
+    registered == asked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn a_loopback_redirect_may_come_back_on_any_port_and_nothing_else_may() {
+        let native = |redirect: &str| {
+            RegisteredClient::register(
+                "Cli",
+                vec![redirect.into()],
+                vec![],
+                ConfirmationMode::Tap,
+                false,
+                0,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0
+        };
+        let v4 = native("http://127.0.0.1/callback");
+        assert!(v4.redirects_to("http://127.0.0.1:51234/callback"));
+        assert!(v4.redirects_to("http://127.0.0.1/callback"));
+        assert!(!v4.redirects_to("http://127.0.0.1:51234/other"));
+        assert!(!v4.redirects_to("http://127.0.0.1:51234/callback?next=x"));
+        assert!(!v4.redirects_to("http://localhost:51234/callback"));
+        assert!(!v4.redirects_to("https://127.0.0.1:51234/callback"));
+        assert!(!v4.redirects_to("http://127.0.0.2.evil.example:51234/callback"));
+        let v6 = native("http://[::1]:8080/cb");
+        assert!(v6.redirects_to("http://[::1]:9999/cb"));
+        let localhost = native("http://localhost:8080/cb");
+        assert!(!localhost.redirects_to("http://localhost:9999/cb"));
+        let web = native("https://space.example/cb");
+        assert!(!web.redirects_to("https://space.example:8443/cb"));
+    }
 
     #[test]
     fn a_key_names_its_client_and_only_the_current_key_is_accepted() {
