@@ -205,16 +205,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open().await?;
             let display_name = display_name.unwrap_or_else(|| username.as_str().to_owned());
             let name = username.as_str().to_owned();
-            if !flows::create_account(
+            let created = flows::create_account(
                 &*store,
                 username.clone(),
                 display_name,
                 password,
                 SystemClock.now(),
             )
-            .await?
-            {
-                anyhow::bail!("the username {name:?} is already taken");
+            .await?;
+            match created {
+                flows::NewAccount::Created => {}
+                flows::NewAccount::Taken => anyhow::bail!("the username {name:?} is already taken"),
+                flows::NewAccount::Retired => anyhow::bail!(
+                    "the username {name:?} belonged to a removed account: apps it signed in to \
+                     know that person by it, so it is never given to someone else; pick another"
+                ),
             }
             audit_cli(&*store, AuditEvent::AccountCreated, &username).await?;
             writeln!(std::io::stdout(), "added local account {name:?}")?;

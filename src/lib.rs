@@ -67,7 +67,7 @@ pub async fn ensure_demo_account(state: &AppState) -> anyhow::Result<Option<Stri
         state.now(),
     )
     .await?;
-    Ok(created.then_some(password))
+    Ok((created == flows::NewAccount::Created).then_some(password))
 }
 
 /// The demo password goes to the terminal once, not into the log.

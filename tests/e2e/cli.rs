@@ -367,6 +367,44 @@ async fn users_are_listed_repassworded_and_removed_with_their_sessions_ended() {
     assert!(trail.contains("account_password_changed") && trail.contains("account_removed"));
 }
 
+/// A removed account's username is never given to someone else: apps it signed in to know
+/// that person by `sub: local:{username}`, and the newcomer would be signed in as them.
+#[tokio::test]
+async fn a_removed_accounts_username_is_never_given_to_someone_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = |name: &str| {
+        qrlogin(
+            dir.path(),
+            &["users", "add", name],
+            "correct horse battery\n",
+        )
+    };
+    succeeded(&add("frank"));
+    succeeded(&qrlogin(dir.path(), &["users", "remove", "frank"], ""));
+    let again = add("frank");
+    assert!(!again.status.success());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("belonged to a removed account"), "{said}");
+
+    // An account made before usernames were marked is marked when it is removed.
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    let grace = Username::parse("grace").unwrap();
+    let unmarked = qrlogin_auth::account::LocalAccount {
+        username: grace.clone(),
+        display_name: "Grace".into(),
+        password_hash: "unused".into(),
+        disabled: false,
+        created_at: 0,
+    };
+    assert!(store.insert_account(&unmarked).await.unwrap());
+    drop(store);
+    succeeded(&qrlogin(dir.path(), &["users", "remove", "grace"], ""));
+    assert!(!add("grace").status.success());
+    succeeded(&add("heidi"));
+}
+
 #[tokio::test]
 async fn clients_are_added_with_a_key_shown_once_rotated_and_removed() {
     let dir = tempfile::tempdir().unwrap();

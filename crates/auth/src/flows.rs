@@ -518,6 +518,7 @@ pub async fn set_account_password(
 }
 
 /// Removes a local account and ends its sessions and tokens. `Ok(false)` when there is none.
+/// Its username is never given to anyone else ([`NewAccount::Retired`]).
 pub async fn remove_account(
     store: &dyn Store,
     username: &Username,
@@ -526,6 +527,10 @@ pub async fn remove_account(
     let Some(account) = store.load_account(username).await? else {
         return Ok(false);
     };
+    // Accounts made before usernames were marked are marked on their way out.
+    store
+        .use_once(&username_mark(username), now + USERNAME_MARKED_FOR_MS)
+        .await?;
     // Gone first, then signed out: a sign-in racing the removal cannot outlive it.
     let removed = store.delete_account(username).await?;
     sign_out_everywhere(store, &account.user().id, now).await?;
@@ -663,18 +668,51 @@ pub async fn end_session(
     Ok(())
 }
 
-/// Creates a local account; `Ok(false)` when the username is taken. The password is hashed
-/// on a blocking thread.
+/// What became of an account asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewAccount {
+    Created,
+    /// Someone has that username.
+    Taken,
+    /// A removed account had it. Its subject (`local:{username}`) may still stand for that
+    /// person at every app they signed in to: given to someone new, it would sign them in as
+    /// the old one there.
+    Retired,
+}
+
+/// How long a username stays marked as given: for good, as far as anyone will care.
+const USERNAME_MARKED_FOR_MS: UnixMillis = 100 * 365 * 24 * 60 * 60 * 1000;
+
+/// The store's once-only mark of a username given to an account.
+fn username_mark(username: &Username) -> String {
+    format!("username:{}", username.as_str())
+}
+
+/// Creates a local account, unless the username is taken or was someone's. The password is
+/// hashed on a blocking thread.
 pub async fn create_account(
     store: &dyn Store,
     username: Username,
     display_name: String,
     password: SecretString,
     now: UnixMillis,
-) -> Result<bool, FlowError> {
+) -> Result<NewAccount, FlowError> {
+    if store.load_account(&username).await?.is_some() {
+        return Ok(NewAccount::Taken);
+    }
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(anyhow::Error::from)??;
+    // Marked before it is given: of two creations racing, only one ever gets the name.
+    if !store
+        .use_once(&username_mark(&username), now + USERNAME_MARKED_FOR_MS)
+        .await?
+    {
+        return Ok(match store.load_account(&username).await? {
+            Some(_) => NewAccount::Taken,
+            None => NewAccount::Retired,
+        });
+    }
     let account = LocalAccount {
         username,
         display_name,
@@ -682,5 +720,8 @@ pub async fn create_account(
         disabled: false,
         created_at: now,
     };
-    Ok(store.insert_account(&account).await?)
+    Ok(match store.insert_account(&account).await? {
+        true => NewAccount::Created,
+        false => NewAccount::Taken,
+    })
 }
