@@ -161,14 +161,13 @@ async fn every_kind_of_bad_token_is_refused_and_audited_for_what_it_is() {
     let parts: Vec<&str> = good.split('.').collect();
     let (header, claims) = (decode_part(parts[0]), decode_part(parts[1]));
     let kid = header["kid"].as_str().unwrap();
-    // Dev mode keeps the signing key in the store; the test signs with it what the server
-    // must still refuse.
-    let ours = cluster
-        .store
-        .shared_signing_key(qrlogin_auth::tokens::SigningKeys::generate_pem().unwrap())
-        .await
-        .unwrap();
-    let ours = secrecy::ExposeSecret::expose_secret(&ours).to_owned();
+    // The test clusters' own signing keys: with the Ed25519 one (first), the test signs what
+    // the server must still refuse.
+    let ours = crate::helpers::test_signing_keys()
+        .split_inclusive("-----END PRIVATE KEY-----")
+        .next()
+        .unwrap()
+        .to_owned();
     let now_s = cluster.clock.now() / 1000;
 
     let with = |changes: Value| {

@@ -87,6 +87,16 @@ fn listener() -> (TcpListener, String) {
     (listener, url)
 }
 
+/// The signing keys every test cluster of this binary uses: Ed25519 and RSA, as dev mode
+/// makes them.
+pub fn test_signing_keys() -> &'static str {
+    static KEYS: OnceLock<String> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let pem = qrlogin_auth::tokens::SigningKeys::generate_pem_with_rsa().unwrap();
+        secrecy::ExposeSecret::expose_secret(&pem).to_owned()
+    })
+}
+
 impl TestCluster {
     /// `desktops` desktop instances and one mobile instance. On Redis each instance has its
     /// own connections, as separate processes would. `None` when Redis is wanted but missing.
@@ -126,6 +136,9 @@ impl TestCluster {
             ("MENTRAOS_CLOUD_HOSTS", glasses_host.as_str()),
             // Every test phone signs in from 127.0.0.1; tests of this limit set their own.
             ("RATE_LIMIT_WEBVIEW_PER_IP", "1000/1m"),
+            // One set of keys for the whole test binary: an RSA key takes a while to make.
+            // (The real binary's tests keep dev mode's generated keys.)
+            ("JWT_SIGNING_KEYS", test_signing_keys()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -229,7 +242,7 @@ impl TestCluster {
             self.clock.now(),
         )
         .await;
-        assert!(created.unwrap(), "the username was free");
+        assert_eq!(created.unwrap(), qrlogin_auth::flows::NewAccount::Created);
     }
 
     /// A phone that has not signed in yet.

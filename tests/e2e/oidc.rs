@@ -224,6 +224,11 @@ async fn a_web_app_signs_its_user_in_through_the_qr_page() {
         discovered["code_challenge_methods_supported"],
         json!(["S256"])
     );
+    // RS256, which OpenID Connect asks every provider to offer and libraries assume.
+    assert_eq!(
+        discovered["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
 
     let (code, verifier) = app.code().await;
     let (status, tokens) = app.exchange(&code, &verifier).await;
@@ -231,6 +236,9 @@ async fn a_web_app_signs_its_user_in_through_the_qr_page() {
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["scope"], "openid profile");
     let id_token = tokens["id_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
     let claims: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
             .decode(id_token.split('.').nth(1).unwrap())

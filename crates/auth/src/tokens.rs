@@ -1,7 +1,8 @@
 //! Access tokens: Ed25519 JWTs with a `kid`, verifiable offline from the JWKS.
 //!
 //! Several keys may be configured (newest first): the newest signs, all verify, so keys rotate
-//! without signing anyone out.
+//! without signing anyone out. An RSA key among them signs web apps' identity tokens (RS256,
+//! which OpenID Connect requires a provider to offer); Ed25519 signs everything else.
 //!
 //! Every token says what it is in its header's `typ` (RFC 8725 §3.11): access tokens
 //! `at+jwt` (RFC 9068), identity tokens `id_token+jwt`. A verifier checks `typ` besides `iss`
@@ -9,13 +10,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+mod key_pair;
+
+use key_pair::KeyPair;
 
 use crate::login_request::UnixMillis;
 use crate::secret::random_token;
@@ -28,6 +30,10 @@ pub const ACCESS_TOKEN_AUDIENCE: &str = "qrlogin";
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// The `typ` of identity tokens.
 pub const IDENTITY_TOKEN_TYPE: &str = "id_token+jwt";
+/// The `typ` of web apps' identity tokens: the one OpenID Connect libraries expect (Spring's
+/// Nimbus refuses any other). No other token of ours is typed so: an access token is still
+/// never taken for one, nor one for an access token.
+pub const APP_IDENTITY_TOKEN_TYPE: &str = "JWT";
 
 /// Whether a header's `typ` is `expected`: media types are case-insensitive and may carry
 /// the `application/` prefix (RFC 7515 §4.1.9, RFC 9068 §4).
@@ -100,14 +106,6 @@ pub struct IdentityClaims {
 /// How long an identity token may be presented to its client.
 pub const IDENTITY_TOKEN_TTL_MS: i64 = 5 * 60 * 1000;
 
-struct KeyPair {
-    kid: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    /// base64url of the raw 32-byte public key: the JWK `x`.
-    x: String,
-}
-
 /// The keys this deployment signs and verifies with, built once at start.
 pub struct SigningKeys {
     issuer: String,
@@ -118,7 +116,9 @@ pub struct SigningKeys {
 pub enum KeyError {
     #[error("no signing key was given")]
     Empty,
-    #[error("key {index} is not an Ed25519 private key in PKCS#8 PEM: {reason}")]
+    #[error("no Ed25519 key was given: one signs every access token")]
+    NoEd25519,
+    #[error("key {index} is not an Ed25519 or RSA private key in PKCS#8 PEM: {reason}")]
     Invalid { index: usize, reason: String },
 }
 
@@ -129,7 +129,8 @@ pub enum TokenError {
     /// Not a JWT at all.
     #[error("the access token is not valid")]
     Malformed,
-    /// Anything but EdDSA (`none`, or HS256 made with our public key, …) is refused outright.
+    /// Anything but EdDSA and RS256 (`none`, or HS256 made with our public key, …) is refused
+    /// outright, and either only with a key of its own kind.
     #[error("the access token is not valid")]
     DisallowedAlgorithm,
     /// No `kid`, or one that names none of our keys.
@@ -175,38 +176,41 @@ impl SigningKeys {
             if block.is_empty() {
                 continue;
             }
-            let key = SigningKey::from_pkcs8_pem(block).map_err(|e| KeyError::Invalid {
-                index,
-                reason: e.to_string(),
-            })?;
-            keys.push(Self::key_pair(&key).map_err(|reason| KeyError::Invalid { index, reason })?);
+            let key =
+                KeyPair::from_pem(block).map_err(|reason| KeyError::Invalid { index, reason })?;
+            keys.push(key);
         }
         if keys.is_empty() {
             return Err(KeyError::Empty);
         }
+        if !keys.iter().any(|k| k.algorithm == Algorithm::EdDSA) {
+            return Err(KeyError::NoEd25519);
+        }
         Ok(Self { issuer, keys })
     }
 
-    /// A new random key as PKCS#8 PEM (what dev mode keeps in the store).
+    /// A new random Ed25519 key as PKCS#8 PEM.
     pub fn generate_pem() -> anyhow::Result<SecretString> {
-        let key = SigningKey::from_bytes(&crate::secret::random_bytes::<32>());
-        let pem = key
-            .to_pkcs8_pem(Default::default())
-            .map_err(|e| anyhow::anyhow!("encoding the new signing key: {e}"))?;
-        Ok(pem.to_string().into())
+        key_pair::generate_ed25519_pem()
     }
 
-    fn key_pair(key: &SigningKey) -> Result<KeyPair, String> {
-        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
-        let public = key.verifying_key().to_bytes();
-        let x = URL_SAFE_NO_PAD.encode(public);
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..8]);
-        Ok(KeyPair {
-            kid,
-            encoding: EncodingKey::from_ed_der(der.as_bytes()),
-            decoding: DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?,
-            x,
-        })
+    /// A new Ed25519 key and a new RSA key, as PKCS#8 PEM: what dev mode keeps in the store.
+    pub fn generate_pem_with_rsa() -> anyhow::Result<SecretString> {
+        let (ed25519, rsa) = (Self::generate_pem()?, key_pair::generate_rsa_pem()?);
+        Ok(format!("{}{}", ed25519.expose_secret(), rsa.expose_secret()).into())
+    }
+
+    /// The algorithms identity tokens are signed with: RS256 for web apps' when an RSA key
+    /// is configured (OpenID Connect's default), EdDSA for the others'.
+    pub fn identity_algorithms(&self) -> Vec<&'static str> {
+        match self.newest(Algorithm::RS256) {
+            Some(_) => vec!["RS256", "EdDSA"],
+            None => vec!["EdDSA"],
+        }
+    }
+
+    fn newest(&self, algorithm: Algorithm) -> Option<&KeyPair> {
+        self.keys.iter().find(|k| k.algorithm == algorithm)
     }
 
     pub fn issuer(&self) -> &str {
@@ -288,8 +292,16 @@ impl SigningKeys {
     }
 
     fn sign(&self, claims: &impl Serialize, typ: &str) -> anyhow::Result<SecretString> {
-        let signer = self.keys.first().ok_or(KeyError::Empty)?;
-        let mut header = Header::new(Algorithm::EdDSA);
+        let signer = self.newest(Algorithm::EdDSA).ok_or(KeyError::NoEd25519)?;
+        Self::sign_with(signer, claims, typ)
+    }
+
+    fn sign_with(
+        signer: &KeyPair,
+        claims: &impl Serialize,
+        typ: &str,
+    ) -> anyhow::Result<SecretString> {
+        let mut header = Header::new(signer.algorithm);
         header.kid = Some(signer.kid.clone());
         header.typ = Some(typ.to_owned());
         Ok(jsonwebtoken::encode(&header, claims, &signer.encoding)?.into())
@@ -335,12 +347,21 @@ impl SigningKeys {
         self.sign(claims, IDENTITY_TOKEN_TYPE)
     }
 
-    /// Checks signature (only EdDSA, only our keys by `kid`), issuer, audience, type (only
+    /// A web app's identity token (OpenID Connect): RS256 with the newest RSA key, what
+    /// every client library verifies; EdDSA when no RSA key is configured.
+    pub fn sign_app_identity(&self, claims: &IdentityClaims) -> anyhow::Result<SecretString> {
+        match self.newest(Algorithm::RS256) {
+            Some(rsa) => Self::sign_with(rsa, claims, APP_IDENTITY_TOKEN_TYPE),
+            None => self.sign(claims, APP_IDENTITY_TOKEN_TYPE),
+        }
+    }
+
+    /// Checks signature (only our keys by `kid`, each with its own algorithm), issuer, audience, type (only
     /// `at+jwt`: never an identity token) and expiry. Revocation is the caller's second step:
     /// it needs the store.
     pub fn verify(&self, token: &str, now: UnixMillis) -> Result<AccessClaims, TokenError> {
         let claims: AccessClaims =
-            self.decode_ours(token, Some(ACCESS_TOKEN_AUDIENCE), ACCESS_TOKEN_TYPE)?;
+            self.decode_ours(token, Some(ACCESS_TOKEN_AUDIENCE), &[ACCESS_TOKEN_TYPE])?;
         unexpired(claims.exp, now)?;
         Ok(claims)
     }
@@ -352,7 +373,7 @@ impl SigningKeys {
         token: &str,
         now: UnixMillis,
     ) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = self.decode_ours(token, None, ACCESS_TOKEN_TYPE)?;
+        let claims: AccessClaims = self.decode_ours(token, None, &[ACCESS_TOKEN_TYPE])?;
         if claims.client_id.as_deref() != Some(claims.aud.as_str()) {
             return Err(TokenError::WrongAudience);
         }
@@ -363,26 +384,27 @@ impl SigningKeys {
     /// An identity token we signed, presented back as a hint (OpenID Connect logout): expired
     /// ones too, as the specification wants; the caller checks whose it is.
     pub fn verify_identity_hint(&self, token: &str) -> Result<IdentityClaims, TokenError> {
-        self.decode_ours(token, None, IDENTITY_TOKEN_TYPE)
+        self.decode_ours(token, None, &[IDENTITY_TOKEN_TYPE, APP_IDENTITY_TOKEN_TYPE])
     }
 
-    /// `token`'s claims if we signed it with one of our keys (EdDSA only), for our issuer,
-    /// with `typ` and (when given) `audience`. Expiry is the caller's: it is checked against
+    /// `token`'s claims if we signed it with one of our keys (with that key's algorithm:
+    /// EdDSA or RS256, never one for another, nor `none` or HMAC), for our issuer,
+    /// typed as one of `types`, and (when given) for `audience`. Expiry is the caller's: it is checked against
     /// our own clock, so tests can control time.
     fn decode_ours<C: serde::de::DeserializeOwned>(
         &self,
         token: &str,
         audience: Option<&str>,
-        typ: &str,
+        types: &[&str],
     ) -> Result<C, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             // `alg: none` (which the JWT library cannot even name) is a refusal of its own.
             match declared_algorithm(token) {
-                Some(alg) if alg != "EdDSA" => TokenError::DisallowedAlgorithm,
+                Some(alg) if alg != "EdDSA" && alg != "RS256" => TokenError::DisallowedAlgorithm,
                 _ => TokenError::Malformed,
             }
         })?;
-        if header.alg != Algorithm::EdDSA {
+        if !matches!(header.alg, Algorithm::EdDSA | Algorithm::RS256) {
             return Err(TokenError::DisallowedAlgorithm);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
@@ -391,7 +413,10 @@ impl SigningKeys {
             .iter()
             .find(|k| k.kid == kid)
             .ok_or(TokenError::UnknownKey)?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
+        if header.alg != key.algorithm {
+            return Err(TokenError::DisallowedAlgorithm);
+        }
+        let mut validation = Validation::new(key.algorithm);
         validation.set_issuer(&[&self.issuer]);
         match audience {
             Some(audience) => validation.set_audience(&[audience]),
@@ -409,7 +434,10 @@ impl SigningKeys {
                 }
             })?;
         // Checked once the signature is: only then is the header known to be ours.
-        if !is_token_type(header.typ.as_deref(), typ) {
+        if !types
+            .iter()
+            .any(|typ| is_token_type(header.typ.as_deref(), typ))
+        {
             return Err(TokenError::WrongType);
         }
         Ok(data.claims)
@@ -417,16 +445,7 @@ impl SigningKeys {
 
     /// `/.well-known/jwks.json`: every key that may still have live tokens.
     pub fn jwks(&self) -> serde_json::Value {
-        let keys: Vec<_> = self
-            .keys
-            .iter()
-            .map(|k| {
-                serde_json::json!({
-                    "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                    "kid": k.kid, "x": k.x,
-                })
-            })
-            .collect();
+        let keys: Vec<_> = self.keys.iter().map(|k| k.jwk.clone()).collect();
         serde_json::json!({ "keys": keys })
     }
 }
@@ -601,6 +620,93 @@ mod tests {
         assert!(!is_token_type(None, ACCESS_TOKEN_TYPE));
         assert!(!is_token_type(Some("at+jwt"), IDENTITY_TOKEN_TYPE));
         assert!(is_token_type(Some("id_token+jwt"), IDENTITY_TOKEN_TYPE));
+    }
+
+    fn with_rsa() -> SigningKeys {
+        let pem = SigningKeys::generate_pem_with_rsa().unwrap();
+        SigningKeys::from_pem(&pem, "http://issuer".into()).unwrap()
+    }
+
+    #[test]
+    fn web_apps_identity_tokens_are_rs256_and_verify_from_the_jwks_key() {
+        let keys = with_rsa();
+        assert_eq!(keys.identity_algorithms(), ["RS256", "EdDSA"]);
+        let claims = keys.identity_claims(&ann(), "space", 0, 1_000);
+        let token = keys.sign_app_identity(&claims).unwrap();
+        let header = header_of(&token);
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        // Never taken for an access token.
+        assert!(
+            keys.verify_app_access(token.expose_secret(), 1_000)
+                .is_err()
+        );
+        let jwks = keys.jwks();
+        let published = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == header.kid.as_deref().unwrap())
+            .unwrap();
+        assert_eq!(published["kty"], "RSA");
+        assert_eq!(published["alg"], "RS256");
+        let (n, e) = (
+            published["n"].as_str().unwrap(),
+            published["e"].as_str().unwrap(),
+        );
+        let decoding = jsonwebtoken::DecodingKey::from_rsa_components(n, e).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["space"]);
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<IdentityClaims>(token.expose_secret(), &decoding, &validation)
+            .unwrap();
+        let hint = keys.verify_identity_hint(token.expose_secret()).unwrap();
+        assert_eq!(hint.sub, "local:ann");
+        // Qrlogin's own tokens stay EdDSA.
+        let (access, _) = keys.issue(&ann(), "sid", 1_000, 60_000).unwrap();
+        assert_eq!(header_of(&access).alg, Algorithm::EdDSA);
+    }
+
+    #[test]
+    fn without_an_rsa_key_web_apps_identity_tokens_are_eddsa() {
+        let (keys, _) = keys(1);
+        assert_eq!(keys.identity_algorithms(), ["EdDSA"]);
+        let claims = keys.identity_claims(&ann(), "space", 0, 1_000);
+        let token = keys.sign_app_identity(&claims).unwrap();
+        assert_eq!(header_of(&token).alg, Algorithm::EdDSA);
+    }
+
+    #[test]
+    fn a_token_naming_one_key_with_another_keys_algorithm_is_refused() {
+        let keys = with_rsa();
+        let rsa = keys.newest(Algorithm::RS256).unwrap();
+        let ed25519 = keys.newest(Algorithm::EdDSA).unwrap();
+        // Signed by the Ed25519 key, but naming the RSA key.
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(rsa.kid.clone());
+        header.typ = Some(IDENTITY_TOKEN_TYPE.into());
+        let claims = keys.identity_claims(&ann(), "space", 0, 1_000);
+        let forged = jsonwebtoken::encode(&header, &claims, &ed25519.encoding).unwrap();
+        assert_eq!(
+            keys.verify_identity_hint(&forged).err(),
+            Some(TokenError::DisallowedAlgorithm)
+        );
+    }
+
+    #[test]
+    fn rsa_keys_need_2048_bits_and_an_ed25519_key_beside_them() {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let small = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).unwrap();
+        let small = small.to_pkcs8_pem(Default::default()).unwrap().to_string();
+        let refused = SigningKeys::from_pem(&small.into(), "i".into())
+            .err()
+            .unwrap();
+        assert!(refused.to_string().contains("2048 bits"), "{refused}");
+        let rsa_only = key_pair::generate_rsa_pem().unwrap();
+        assert!(matches!(
+            SigningKeys::from_pem(&rsa_only, "i".into()),
+            Err(KeyError::NoEd25519)
+        ));
     }
 
     #[test]

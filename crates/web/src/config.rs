@@ -557,7 +557,7 @@ impl Settings {
         };
         if environment == Environment::Production {
             if settings.jwt_signing_keys.is_none() {
-                problems.borrow_mut().push("  JWT_SIGNING_KEYS: required in production (Ed25519 PKCS#8 PEM, newest first, or a path to it)".into());
+                problems.borrow_mut().push("  JWT_SIGNING_KEYS: required in production (Ed25519 PKCS#8 PEM, newest first, with an RSA key for OpenID Connect apps, or a path to it)".into());
             }
             for (name, url) in [
                 ("DESKTOP_PUBLIC_URL", &settings.desktop_public_url),

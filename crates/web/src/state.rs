@@ -58,7 +58,7 @@ impl AppState {
             Some(pem) => pem.clone(),
             None => {
                 let pem = store
-                    .shared_signing_key(SigningKeys::generate_pem()?)
+                    .shared_signing_key(SigningKeys::generate_pem_with_rsa()?)
                     .await?;
                 tracing::warn!(
                     "dev mode: signing access tokens with a generated key kept in the store; set JWT_SIGNING_KEYS for production"
@@ -67,6 +67,11 @@ impl AppState {
             }
         };
         let keys = Arc::new(SigningKeys::from_pem(&pem, issuer)?);
+        if !keys.identity_algorithms().contains(&"RS256") {
+            tracing::warn!(
+                "no RSA key among the signing keys: web apps' identity tokens are signed EdDSA, which many OpenID Connect libraries do not accept by default; add one to JWT_SIGNING_KEYS (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048)"
+            );
+        }
         let audit = Arc::new(AuditLog::start(Arc::clone(&store)));
         let limiter = Arc::new(StoreLimiter {
             store: Arc::clone(&store),

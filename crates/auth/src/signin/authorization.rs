@@ -410,7 +410,7 @@ impl SignIn {
         if !family.scopes.profile {
             claims.name = None;
         }
-        self.keys.sign_identity(&claims).map_err(internal)
+        self.keys.sign_app_identity(&claims).map_err(internal)
     }
 
     async fn keep_family(&self, family: &RefreshFamily) -> Result<(), GrantError> {

@@ -478,7 +478,7 @@ pub fn provider_metadata(state: &AppState) -> serde_json::Value {
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "id_token_signing_alg_values_supported": state.keys.identity_algorithms(),
         "authorization_response_iss_parameter_supported": true,
     })
 }

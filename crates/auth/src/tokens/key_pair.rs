@@ -1,0 +1,98 @@
+//! One signing key, from its PKCS#8 PEM: Ed25519 (EdDSA, what qrlogin signs its own tokens
+//! with) or RSA (RS256, what OpenID Connect requires every provider to offer for identity
+//! tokens, and what many client libraries assume).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::EncodeRsaPrivateKey as _;
+use rsa::traits::PublicKeyParts as _;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+/// Below this, an RSA key is refused (RFC 7518 §3.3).
+const MIN_RSA_BITS: usize = 2048;
+
+pub(super) struct KeyPair {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    /// The public key as the JWKS publishes it (RFC 7517).
+    pub jwk: serde_json::Value,
+}
+
+impl KeyPair {
+    /// The key in one `PRIVATE KEY` PEM block, or why it is none we sign with.
+    pub fn from_pem(block: &str) -> Result<Self, String> {
+        if let Ok(key) = SigningKey::from_pkcs8_pem(block) {
+            return Self::ed25519(&key);
+        }
+        match RsaPrivateKey::from_pkcs8_pem(block) {
+            Ok(key) => Self::rsa(&key),
+            Err(e) => Err(format!("neither Ed25519 nor RSA: {e}")),
+        }
+    }
+
+    fn ed25519(key: &SigningKey) -> Result<Self, String> {
+        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+        let public = key.verifying_key().to_bytes();
+        let x = URL_SAFE_NO_PAD.encode(public);
+        let kid = kid_of(&public);
+        Ok(Self {
+            jwk: serde_json::json!({
+                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x,
+            }),
+            kid,
+            algorithm: Algorithm::EdDSA,
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            decoding: DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?,
+        })
+    }
+
+    fn rsa(key: &RsaPrivateKey) -> Result<Self, String> {
+        if key.size() * 8 < MIN_RSA_BITS {
+            return Err(format!("an RSA key needs at least {MIN_RSA_BITS} bits"));
+        }
+        let der = key.to_pkcs1_der().map_err(|e| e.to_string())?;
+        let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+        let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
+        let kid = kid_of(n.as_bytes());
+        Ok(Self {
+            jwk: serde_json::json!({
+                "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": e,
+            }),
+            kid,
+            algorithm: Algorithm::RS256,
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            decoding: DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+/// A short stable id for a public key.
+fn kid_of(public: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..8])
+}
+
+/// A new random Ed25519 key as PKCS#8 PEM.
+pub(super) fn generate_ed25519_pem() -> anyhow::Result<SecretString> {
+    let key = SigningKey::from_bytes(&crate::secret::random_bytes::<32>());
+    let pem = key
+        .to_pkcs8_pem(Default::default())
+        .map_err(|e| anyhow::anyhow!("encoding the new signing key: {e}"))?;
+    Ok(pem.to_string().into())
+}
+
+/// A new random 2048-bit RSA key as PKCS#8 PEM.
+pub(super) fn generate_rsa_pem() -> anyhow::Result<SecretString> {
+    let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, MIN_RSA_BITS)
+        .map_err(|e| anyhow::anyhow!("generating an RSA key: {e}"))?;
+    let pem = key
+        .to_pkcs8_pem(Default::default())
+        .map_err(|e| anyhow::anyhow!("encoding the new RSA key: {e}"))?;
+    Ok(pem.to_string().into())
+}
