@@ -522,3 +522,28 @@ async fn a_public_single_page_app_signs_in_from_its_own_origin() {
     let with_secret = spa.token_request(&form, None).send().await.unwrap();
     assert_eq!(with_secret.status(), 401);
 }
+
+/// RFC 6750 §3.1: userinfo's refusal says how to authenticate, and why a token was refused,
+/// in its challenge and in words.
+#[tokio::test]
+async fn userinfo_challenges_a_missing_or_refused_token() {
+    let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await.unwrap();
+    let userinfo = format!("{}/oauth/userinfo", cluster.desktops[0]);
+    let missing = client().get(&userinfo).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.headers()["www-authenticate"], "Bearer");
+    let refused = client()
+        .post(&userinfo)
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    let said: Value = refused.json().await.unwrap();
+    assert_eq!(said["error"], "unauthenticated");
+    assert_ne!(said["message"], "The request could not be handled.");
+}

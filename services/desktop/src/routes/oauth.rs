@@ -81,9 +81,10 @@ pub fn parameters(encoded: &[u8]) -> Result<HashMap<String, String>, String> {
     Ok(params)
 }
 
-/// Trouble that is ours, not the client's (the store, …): answered in qrlogin's shape.
+/// Trouble that is ours, not the client's (the store, …): answered in qrlogin's shape. The
+/// response carries the error, so the error renderer keeps its message and headers.
 fn unavailable(error: impl Into<ApiError>) -> HttpResponse {
-    actix_web::ResponseError::error_response(&error.into())
+    HttpResponse::from_error(error.into())
 }
 
 /// A refusal of the grant in OAuth's shape (`slow_down` with `slow_down_status`); trouble of

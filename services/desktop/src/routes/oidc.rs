@@ -180,7 +180,9 @@ pub async fn userinfo(
                 (Some(_), _) => Some(r#"Bearer error="invalid_token""#),
                 (None, _) => Some("Bearer"),
             };
-            let mut response = actix_web::ResponseError::error_response(&ApiError::from(refusal));
+            // Carrying the error, the response keeps its message and the challenge below
+            // through the error renderer.
+            let mut response = HttpResponse::from_error(ApiError::from(refusal));
             if let Some(challenge) = challenge {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
