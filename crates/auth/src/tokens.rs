@@ -31,8 +31,9 @@ pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// The `typ` of identity tokens.
 pub const IDENTITY_TOKEN_TYPE: &str = "id_token+jwt";
 /// The `typ` of web apps' identity tokens: the one OpenID Connect libraries expect (Spring's
-/// Nimbus refuses any other). No other token of ours is typed so: an access token is still
-/// never taken for one, nor one for an access token.
+/// Nimbus refuses any other). No live token of ours is typed so (access tokens were, before
+/// they were typed `at+jwt`, and have long expired); and an access token is still never
+/// taken for one, nor one for an access token.
 pub const APP_IDENTITY_TOKEN_TYPE: &str = "JWT";
 
 /// Whether a header's `typ` is `expected`: media types are case-insensitive and may carry
@@ -304,7 +305,7 @@ impl SigningKeys {
         let mut header = Header::new(signer.algorithm);
         header.kid = Some(signer.kid.clone());
         header.typ = Some(typ.to_owned());
-        Ok(jsonwebtoken::encode(&header, claims, &signer.encoding)?.into())
+        Ok(signer.sign(&header, claims)?.into())
     }
 
     /// An identity token for `client_id` about `user`, who approved at `auth_time`.
@@ -570,7 +571,7 @@ mod tests {
         let mut untyped = Header::new(Algorithm::EdDSA);
         untyped.kid = Some(signer.kid.clone());
         untyped.typ = None;
-        let untyped = jsonwebtoken::encode(&untyped, &claims, &signer.encoding).unwrap();
+        let untyped = signer.sign(&untyped, &claims).unwrap();
         assert_eq!(keys.verify(&untyped, 1), Err(TokenError::WrongType));
         assert_eq!(TokenError::WrongType.reason(), "wrong_type");
         // RFC 9068 §4: the media type's long form, in any case, is the same type.
@@ -686,7 +687,7 @@ mod tests {
         header.kid = Some(rsa.kid.clone());
         header.typ = Some(IDENTITY_TOKEN_TYPE.into());
         let claims = keys.identity_claims(&ann(), "space", 0, 1_000);
-        let forged = jsonwebtoken::encode(&header, &claims, &ed25519.encoding).unwrap();
+        let forged = ed25519.sign(&header, &claims).unwrap();
         assert_eq!(
             keys.verify_identity_hint(&forged).err(),
             Some(TokenError::DisallowedAlgorithm)

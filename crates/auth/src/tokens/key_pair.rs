@@ -6,9 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use ring::signature::RsaKeyPair;
 use rsa::RsaPrivateKey;
-use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use rsa::traits::PublicKeyParts as _;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -19,13 +19,46 @@ const MIN_RSA_BITS: usize = 2048;
 pub(super) struct KeyPair {
     pub kid: String,
     pub algorithm: Algorithm,
-    pub encoding: EncodingKey,
+    signer: Signer,
     pub decoding: DecodingKey,
     /// The public key as the JWKS publishes it (RFC 7517).
     pub jwk: serde_json::Value,
 }
 
+/// How a key signs. RSA goes through ring, whose private-key operation takes the same time
+/// whatever the key (the `rsa` crate's does not: RUSTSEC-2023-0071), since anyone can have us
+/// sign (each code exchange or refresh does).
+enum Signer {
+    Ed25519(EncodingKey),
+    Rsa(Box<RsaKeyPair>),
+}
+
 impl KeyPair {
+    /// A compact JWS of `claims` under `header` (whose `alg` is this key's).
+    pub fn sign(&self, header: &Header, claims: &impl serde::Serialize) -> anyhow::Result<String> {
+        match &self.signer {
+            Signer::Ed25519(key) => Ok(jsonwebtoken::encode(header, claims, key)?),
+            Signer::Rsa(key) => {
+                let encode = |json: Vec<u8>| URL_SAFE_NO_PAD.encode(json);
+                let input = format!(
+                    "{}.{}",
+                    encode(serde_json::to_vec(header)?),
+                    encode(serde_json::to_vec(claims)?)
+                );
+                let mut signature = vec![0; key.public().modulus_len()];
+                let random = ring::rand::SystemRandom::new();
+                key.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &random,
+                    input.as_bytes(),
+                    &mut signature,
+                )
+                .map_err(|_| anyhow::anyhow!("signing with the RSA key failed"))?;
+                Ok(format!("{input}.{}", encode(signature)))
+            }
+        }
+    }
+
     /// The key in one `PRIVATE KEY` PEM block, or why it is none we sign with.
     pub fn from_pem(block: &str) -> Result<Self, String> {
         if let Ok(key) = SigningKey::from_pkcs8_pem(block) {
@@ -48,16 +81,17 @@ impl KeyPair {
             }),
             kid,
             algorithm: Algorithm::EdDSA,
-            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            signer: Signer::Ed25519(EncodingKey::from_ed_der(der.as_bytes())),
             decoding: DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?,
         })
     }
 
     fn rsa(key: &RsaPrivateKey) -> Result<Self, String> {
-        if key.size() * 8 < MIN_RSA_BITS {
+        if key.n().bits() < MIN_RSA_BITS {
             return Err(format!("an RSA key needs at least {MIN_RSA_BITS} bits"));
         }
-        let der = key.to_pkcs1_der().map_err(|e| e.to_string())?;
+        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+        let signer = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| e.to_string())?;
         let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
         let kid = kid_of(n.as_bytes());
@@ -67,7 +101,7 @@ impl KeyPair {
             }),
             kid,
             algorithm: Algorithm::RS256,
-            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            signer: Signer::Rsa(Box::new(signer)),
             decoding: DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?,
         })
     }
