@@ -21,6 +21,12 @@ pub struct IdPath {
     id: String,
 }
 
+/// A body of raw bytes (an image), as the document names one.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // Read by the handler as a byte stream; this names it for the document.
+pub struct BinaryBody(Vec<u8>);
+
 /// The document of one service, serialized once at start.
 #[derive(Clone)]
 pub struct ApiDocument(web::Bytes);
@@ -71,6 +77,8 @@ fn error_response() -> RefOr<Response> {
 /// Every operation that does not say otherwise may be refused in the one error shape, with
 /// any of its statuses (404 for an unknown id, 429 for a spent budget, 503 when the store
 /// is away…): the answers an operation names are the ones worth naming, `default` the rest.
+/// A refusal it names without a body has its `default`'s body (so a `wrong_pin`'s
+/// `attempts_left` is documented, and checked, where it comes).
 fn answer_errors_in_one_shape(document: &mut OpenApi) {
     use crate::error::ErrorBody;
     use utoipa::{PartialSchema, ToSchema};
@@ -88,11 +96,23 @@ fn answer_errors_in_one_shape(document: &mut OpenApi) {
             &mut item.options,
         ];
         for operation in operations.into_iter().flatten() {
-            operation
-                .responses
-                .responses
+            let answers = &mut operation.responses.responses;
+            let default = answers
                 .entry("default".into())
-                .or_insert_with(error_response);
+                .or_insert_with(error_response)
+                .clone();
+            let RefOr::T(default) = default else {
+                continue;
+            };
+            for (status, answer) in answers.iter_mut() {
+                let refused = status.starts_with('4') || status.starts_with('5');
+                if let RefOr::T(answer) = answer
+                    && refused
+                    && answer.content.is_empty()
+                {
+                    answer.content = default.content.clone();
+                }
+            }
         }
     }
 }

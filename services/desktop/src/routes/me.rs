@@ -78,7 +78,7 @@ pub async fn logout(
 
 /// `GET /.well-known/jwks.json`: the keys tokens are signed with.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "OAuth and OpenID Connect",
-    responses((status = 200, description = "The JSON Web Key Set (RFC 7517) of every key that may still have live tokens: Ed25519 keys (`OKP`, `EdDSA`).", body = Object)))]
+    responses((status = 200, description = "The JSON Web Key Set (RFC 7517) of every key that may still have live tokens: Ed25519 keys (`OKP`, `EdDSA`) and RSA keys (`RS256`).", body = Object)))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
 use qrlogin_auth::signin::prompt::Prompt;
-use qrlogin_web::openapi::IdPath;
+use qrlogin_web::openapi::{BinaryBody, IdPath};
 
 /// Exactly one of the three ways to name a request.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -85,7 +85,7 @@ pub async fn scan(
 /// `no_code_found`; each frame spends the user's frame budget.
 #[utoipa::path(post, path = "/api/frames", tag = "phone",
     request_body(content(
-        (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"),
+        (BinaryBody = "image/jpeg"), (BinaryBody = "image/png"), (BinaryBody = "image/webp"),
     ), description = "A camera frame, up to 8 MiB."),
     security(("mobile_session" = [])),
     responses(
