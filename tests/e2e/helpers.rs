@@ -214,6 +214,11 @@ impl TestCluster {
     }
 
     /// Desktop instance `instance` is told to shut down, as SIGTERM would.
+    /// The state instance `instance` was built with (the mobile instance is the last).
+    pub fn state(&self, instance: usize) -> web::Data<AppState> {
+        self.states[instance].clone()
+    }
+
     pub fn shut_down_desktop(&self, instance: usize) {
         self.states[instance].shutdown.begin();
     }

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod clients;
 mod concurrency;
+mod connections;
 mod device_links;
 mod errors;
 mod events;
