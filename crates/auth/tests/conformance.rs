@@ -669,6 +669,7 @@ async fn the_audit_trail_is_read_whole_per_user_since_and_after(b: Backend) {
 }
 
 async fn every_instance_shares_one_signing_key(b: Backend) {
+    assert!(b.b.stored_signing_key().await.unwrap().is_none());
     let first =
         b.a.shared_signing_key("first".to_owned().into())
             .await
@@ -679,6 +680,8 @@ async fn every_instance_shares_one_signing_key(b: Backend) {
             .unwrap();
     assert_eq!(first.expose_secret(), "first");
     assert_eq!(second.expose_secret(), "first");
+    let stored = b.b.stored_signing_key().await.unwrap().unwrap();
+    assert_eq!(stored.expose_secret(), "first");
     b.a.ping().await.unwrap();
 }
 

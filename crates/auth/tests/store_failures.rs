@@ -100,6 +100,9 @@ impl Store for QuietAfterSwap {
     async fn shared_signing_key(&self, c: SecretString) -> Result<SecretString, StoreError> {
         self.inner.shared_signing_key(c).await
     }
+    async fn stored_signing_key(&self) -> Result<Option<SecretString>, StoreError> {
+        self.inner.stored_signing_key().await
+    }
     async fn rate_limit(
         &self,
         key: &str,

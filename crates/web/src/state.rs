@@ -57,9 +57,14 @@ impl AppState {
         let pem = match &settings.jwt_signing_keys {
             Some(pem) => pem.clone(),
             None => {
-                let pem = store
-                    .shared_signing_key(SigningKeys::generate_pem_with_rsa()?)
-                    .await?;
+                let pem = match store.stored_signing_key().await? {
+                    Some(stored) => stored,
+                    None => {
+                        store
+                            .shared_signing_key(SigningKeys::generate_pem_with_rsa()?)
+                            .await?
+                    }
+                };
                 tracing::warn!(
                     "dev mode: signing access tokens with a generated key kept in the store; set JWT_SIGNING_KEYS for production"
                 );

@@ -91,6 +91,9 @@ pub trait Store: Send + Sync + 'static {
     /// none is stored yet, and returns whichever is stored.
     async fn shared_signing_key(&self, candidate: SecretString)
     -> Result<SecretString, StoreError>;
+    /// The shared dev-mode signing key, if one is stored: read first, so that a start with a
+    /// key already there does not make a candidate (an RSA key takes a while).
+    async fn stored_signing_key(&self) -> Result<Option<SecretString>, StoreError>;
 
     /// Spends one event from the rate-limit bucket `key`: `Ok(None)` when allowed, else how
     /// long to wait (a refused event spends nothing). Buckets are shared by every instance.

@@ -1106,6 +1106,12 @@ impl Store for RedisStore {
         Ok(stored.into())
     }
 
+    async fn stored_signing_key(&self) -> Result<Option<SecretString>, StoreError> {
+        let key = self.key("config", "signing-key");
+        let stored: Option<String> = self.connection().get(&key).await.map_err(redis_error)?;
+        Ok(stored.map(SecretString::from))
+    }
+
     async fn rate_limit(
         &self,
         key: &str,

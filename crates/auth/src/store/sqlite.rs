@@ -708,6 +708,21 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn stored_signing_key(&self) -> Result<Option<SecretString>, StoreError> {
+        self.with(move |c| {
+            let stored: Option<String> = c
+                .query_row(
+                    "SELECT value FROM settings WHERE key = 'signing_key'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            Ok(stored.map(SecretString::from))
+        })
+        .await
+    }
+
     async fn rate_limit(
         &self,
         key: &str,
