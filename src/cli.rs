@@ -96,6 +96,14 @@ pub enum UsersCommand {
     Passwd { username: String },
     /// Remove an account; its sessions and tokens end at once.
     Remove { username: String },
+    /// Remove every passkey of an account and end all its sessions: for a lost phone, or an
+    /// owner locked out by `PASSKEY_APPROVAL=required`. NAME is a local username, or a
+    /// MentraOS account as `mentra:EMAIL`. The owner signs in again on the phone they have
+    /// and adds a passkey there.
+    ResetPasskeys {
+        #[arg(value_name = "NAME")]
+        account: String,
+    },
 }
 
 fn parse_age(input: &str) -> Result<std::time::Duration, String> {
@@ -159,6 +167,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        Command::Users {
+            command: UsersCommand::ResetPasskeys { account },
+        } => reset_passkeys(&*open().await?, &account).await,
         Command::Users {
             command: UsersCommand::Remove { username },
         } => {
@@ -226,6 +237,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The user id `account` names: `mentra:EMAIL` as it is, a local username as its account's.
+async fn account_user_id(store: &dyn Store, account: &str) -> anyhow::Result<String> {
+    if let Some(email) = account.strip_prefix("mentra:") {
+        return Ok(User::mentra(&email.to_ascii_lowercase()).id);
+    }
+    let username = parse_username(account)?;
+    match store.load_account(&username).await? {
+        Some(found) => Ok(found.user().id),
+        None => anyhow::bail!(
+            "there is no local account {account:?} (a MentraOS account is named mentra:EMAIL)"
+        ),
+    }
+}
+
+async fn reset_passkeys(store: &dyn Store, account: &str) -> anyhow::Result<()> {
+    let user_id = account_user_id(store, account).await?;
+    let now = SystemClock.now();
+    let removed = qrlogin_auth::signin::passkeys::reset_passkeys(store, &user_id, now).await?;
+    let mut record = AuditRecord::new(AuditEvent::PasskeysReset, now);
+    record.user = Some(user_id);
+    record.detail = Some(format!("command line: {removed} passkeys removed"));
+    store.append_audit(&[record]).await?;
+    writeln!(
+        std::io::stdout(),
+        "removed {removed} passkeys of {account:?}; its sessions and tokens have ended. The owner signs in again on their phone and adds a passkey there."
+    )?;
+    Ok(())
 }
 
 async fn list_accounts(store: &dyn Store) -> anyhow::Result<()> {

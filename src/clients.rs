@@ -38,6 +38,10 @@ pub enum ClientsCommand {
         /// match).
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// Every approval of the app's sign-ins needs the owner's passkey on the phone,
+        /// whatever PASSKEY_APPROVAL says (glasses cannot approve them).
+        #[arg(long)]
+        passkey: bool,
     },
     /// List the registered apps (never their keys).
     List,
@@ -101,6 +105,7 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
             device_grant,
             public,
             post_logout_redirect_uris,
+            passkey,
         } => {
             let (mut client, key) = RegisteredClient::register(
                 &name,
@@ -116,6 +121,9 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
                 .map_err(|why| anyhow::anyhow!(why))?;
             if public {
                 client.make_public();
+            }
+            if passkey {
+                client.passkey = qrlogin_auth::client::ClientPasskey::Required;
             }
             if !registry::add(store, &client).await? {
                 anyhow::bail!("a client id collided; run the command again");
@@ -135,7 +143,7 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
             for client in clients {
                 writeln!(
                     out,
-                    "{}\t{}\tconfirmation={}\tdevice_grant={}\ttype={}\tredirect_uris={}\tpost_logout_redirect_uris={}\torigins={}",
+                    "{}\t{}\tconfirmation={}\tdevice_grant={}\ttype={}\tpasskey={}\tredirect_uris={}\tpost_logout_redirect_uris={}\torigins={}",
                     client.id,
                     client.name,
                     client.confirmation.as_str(),
@@ -143,6 +151,10 @@ pub async fn run(store: &dyn Store, command: ClientsCommand) -> anyhow::Result<(
                     match client.client_type {
                         ClientType::Public => "public",
                         ClientType::Confidential => "confidential",
+                    },
+                    match client.passkey {
+                        qrlogin_auth::client::ClientPasskey::Required => "required",
+                        qrlogin_auth::client::ClientPasskey::AsDeployment => "as-deployment",
                     },
                     client.redirect_uris.join(","),
                     client.post_logout_redirect_uris.join(","),

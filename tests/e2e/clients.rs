@@ -21,7 +21,7 @@ use crate::helpers::{Backend, Phone, TestCluster, client, error_code};
 
 /// Registers an app as `qrlogin clients add` does (without `--device-grant`); its id and
 /// API key.
-async fn register(
+pub(crate) async fn register(
     cluster: &TestCluster,
     name: &str,
     confirmation: ConfirmationMode,
@@ -56,7 +56,7 @@ async fn register_as(
 }
 
 /// What the app's server does: creates a request with its key.
-async fn create_as(cluster: &TestCluster, key: &str) -> (u16, Value) {
+pub(crate) async fn create_as(cluster: &TestCluster, key: &str) -> (u16, Value) {
     let response = client()
         .post(format!("{}/api/login-requests", cluster.desktops[0]))
         .bearer_auth(key)
@@ -68,7 +68,11 @@ async fn create_as(cluster: &TestCluster, key: &str) -> (u16, Value) {
     (status, response.json().await.unwrap())
 }
 
-async fn redeem_as(cluster: &TestCluster, created: &Value, key: Option<&str>) -> reqwest::Response {
+pub(crate) async fn redeem_as(
+    cluster: &TestCluster,
+    created: &Value,
+    key: Option<&str>,
+) -> reqwest::Response {
     let mut request = client()
         .post(format!(
             "{}/api/login-requests/{}/redeem",

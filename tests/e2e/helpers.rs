@@ -81,9 +81,11 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOGS.get_or_init(Arc::default).lock().unwrap()).into_owned()
 }
 
-fn listener() -> (TcpListener, String) {
+/// A listener on loopback, and its address under `host` (`127.0.0.1`, or `localhost` where
+/// a browser must see a host name, as WebAuthn does).
+fn listener(host: &str) -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let url = format!("http://{host}:{}", listener.local_addr().unwrap().port());
     (listener, url)
 }
 
@@ -101,6 +103,17 @@ impl TestCluster {
     /// `desktops` desktop instances and one mobile instance. On Redis each instance has its
     /// own connections, as separate processes would. `None` when Redis is wanted but missing.
     pub async fn start(backend: Backend, desktops: usize, extra: &[(&str, &str)]) -> Option<Self> {
+        Self::start_on("127.0.0.1", backend, desktops, extra).await
+    }
+
+    /// [`Self::start`] with public addresses under `host` (`localhost` for passkeys: WebAuthn
+    /// refuses IP addresses).
+    pub async fn start_on(
+        host: &str,
+        backend: Backend,
+        desktops: usize,
+        extra: &[(&str, &str)],
+    ) -> Option<Self> {
         init_logs();
         let own_redis = match backend {
             Backend::OwnRedis => Some(RedisServer::start()?),
@@ -113,8 +126,8 @@ impl TestCluster {
         };
         let clock = ManualClock::default();
         let cloud = FakeMentraCloud::start().await;
-        let desktop_listeners: Vec<_> = (0..desktops).map(|_| listener()).collect();
-        let (mobile_listener, mobile_url) = listener();
+        let desktop_listeners: Vec<_> = (0..desktops).map(|_| listener(host)).collect();
+        let (mobile_listener, mobile_url) = listener(host);
         let glasses = GlassesCloud::start(FakeCloudOptions {
             package_name: PACKAGE_NAME.to_owned(),
             api_key: API_KEY.to_owned(),

@@ -49,6 +49,11 @@ pub enum AuditEvent {
     /// A registered app's settings changed (the device grant turned on or off).
     ClientUpdated,
     ClientRemoved,
+    /// The phone added a passkey to the account, or removed one.
+    PasskeyAdded,
+    PasskeyRemoved,
+    /// An operator removed every passkey of the account (and ended its sessions).
+    PasskeysReset,
 }
 
 impl AuditEvent {
@@ -77,6 +82,9 @@ impl AuditEvent {
             Self::ClientKeyRotated => "client_key_rotated",
             Self::ClientUpdated => "client_updated",
             Self::ClientRemoved => "client_removed",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::PasskeysReset => "passkeys_reset",
         }
     }
 }

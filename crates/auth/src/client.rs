@@ -51,6 +51,22 @@ pub enum ClientType {
     Public,
 }
 
+/// Whether an app asks for the owner's passkey at every approval of its sign-ins
+/// (`clients add --passkey`), whatever the deployment's `PASSKEY_APPROVAL` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientPasskey {
+    #[default]
+    AsDeployment,
+    Required,
+}
+
+impl ClientPasskey {
+    pub fn is_as_deployment(&self) -> bool {
+        *self == Self::AsDeployment
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisteredClient {
     /// `cl_…`: public; the `aud` of its identity tokens and the OAuth `client_id`.
@@ -73,6 +89,9 @@ pub struct RegisteredClient {
     /// Where OpenID Connect logout may send the browser back to (exact match).
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Clients stored before passkeys existed follow the deployment.
+    #[serde(default, skip_serializing_if = "ClientPasskey::is_as_deployment")]
+    pub passkey: ClientPasskey,
     pub created_at: UnixMillis,
     pub key_rotated_at: UnixMillis,
 }
@@ -144,6 +163,7 @@ impl RegisteredClient {
             device_grant,
             client_type: ClientType::Confidential,
             post_logout_redirect_uris: Vec::new(),
+            passkey: ClientPasskey::AsDeployment,
             created_at: now,
             key_rotated_at: now,
         };

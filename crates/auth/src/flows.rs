@@ -130,6 +130,7 @@ pub async fn approve(
     id: &RequestId,
     user: User,
     default: ConfirmationMode,
+    with: crate::login_request::ApprovedWith,
     now: UnixMillis,
 ) -> Result<(LoginRequest, Option<String>), FlowError> {
     if !account_enabled(store, &user).await? {
@@ -150,6 +151,7 @@ pub async fn approve(
         Ok(Transition::Approve {
             user: user.clone(),
             pin: pin.clone(),
+            with,
         })
     })
     .await?;
@@ -222,6 +224,8 @@ pub struct SignedIn {
     pub access_token: Option<(SecretString, AccessClaims)>,
     /// For a redeemed request: when the user approved it (the identity token's `auth_time`).
     pub approved_at: Option<UnixMillis>,
+    /// For a redeemed request: how the approval was proved (the identity token's `amr`).
+    pub amr: Vec<String>,
 }
 
 /// Where a session is being started from.
@@ -316,6 +320,7 @@ pub(crate) async fn start_session(
         token,
         access_token,
         approved_at: None,
+        amr: Vec::new(),
     })
 }
 
@@ -421,6 +426,7 @@ pub async fn redeem(
     )
     .await?;
     signed_in.approved_at = Some(current.updated_at);
+    signed_in.amr = current.amr();
     let session_id = signed_in.session.id.clone();
     match spend_approval(store, id, desktop_secret, &session_id, now).await {
         Ok(_) => {
@@ -438,6 +444,8 @@ pub async fn redeem(
 pub struct ClientSignIn {
     pub user: User,
     pub approved_at: UnixMillis,
+    /// How the approval was proved (the identity token's `amr`).
+    pub amr: Vec<String>,
 }
 
 /// A registered client redeems its approved request, exactly once. The client learns who
@@ -456,6 +464,7 @@ pub async fn redeem_for_client(
     Ok(ClientSignIn {
         user,
         approved_at: current.updated_at,
+        amr: current.amr(),
     })
 }
 
@@ -534,6 +543,8 @@ pub async fn remove_account(
     // Gone first, then signed out: a sign-in racing the removal cannot outlive it.
     let removed = store.delete_account(username).await?;
     sign_out_everywhere(store, &account.user().id, now).await?;
+    // Its passkeys go with it: nobody else can ever prove anything with them.
+    crate::passkey::remove_all(store, &account.user().id).await?;
     Ok(removed)
 }
 

@@ -14,6 +14,7 @@ pub mod glasses;
 pub mod login_request;
 pub mod network;
 pub mod oidc;
+pub mod passkey;
 pub mod rate_limit;
 pub mod refusal;
 pub mod secret;

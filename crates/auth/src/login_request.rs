@@ -110,6 +110,43 @@ pub struct ScreenContext {
     /// its approval into a code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<String>,
+    /// The client asks for a passkey at every approval of its sign-ins.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::client::ClientPasskey::is_as_deployment"
+    )]
+    pub passkey: crate::client::ClientPasskey,
+}
+
+/// How the approver proved the approval: what the identity token's `amr` says (RFC 8176).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovedWith {
+    /// A tap on the signed-in phone.
+    Tap,
+    /// Camera glasses' button, pressed twice.
+    GlassesButton,
+    /// A passkey with user verification (the phone's biometrics or screen lock).
+    Passkey,
+}
+
+impl ApprovedWith {
+    /// RFC 8176's name for it: `hwk` (a key held in hardware), or `user` (a presence test).
+    pub fn amr(self) -> &'static str {
+        match self {
+            Self::Passkey => "hwk",
+            Self::Tap | Self::GlassesButton => "user",
+        }
+    }
+
+    /// How the audit trail says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Tap => "approved with a tap",
+            Self::GlassesButton => "approved with the glasses' button",
+            Self::Passkey => "approved with a passkey",
+        }
+    }
 }
 
 /// How long a person has, at least, to approve or deny after scanning.
@@ -202,6 +239,9 @@ pub struct LoginRequest {
     /// The session the redeem started (set once, by the redeem that won).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redeemed_session: Option<String>,
+    /// How the approval was proved (set by the approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_with: Option<ApprovedWith>,
 }
 
 /// A freshly created request with the secret that only its creator receives.
@@ -226,6 +266,7 @@ impl LoginRequest {
             updated_at: now,
             pin: None,
             redeemed_session: None,
+            approved_with: None,
         };
         NewLoginRequest {
             request,
@@ -278,7 +319,8 @@ impl LoginRequest {
                 // The same person scanning again (a reload): nothing changes.
                 return Ok(self.clone());
             }
-            (LoginState::Claimed, Transition::Approve { user, pin }) if claimed_by(user) => {
+            (LoginState::Claimed, Transition::Approve { user, pin, with }) if claimed_by(user) => {
+                next.approved_with = Some(*with);
                 if let Some(pin) = pin {
                     next.pin = Some(PinChallenge::new(&self.id, pin));
                     // The PIN gets its full two minutes, however long the QR had left.
@@ -337,6 +379,18 @@ impl LoginRequest {
         Ok(next)
     }
 
+    /// How its approval was proved, as an identity token's `amr` says it (RFC 8176): `qr`,
+    /// then `hwk` (a passkey) or `user` (a tap, a button), and `pin` when the screen typed
+    /// the phone's PIN.
+    pub fn amr(&self) -> Vec<String> {
+        let mut amr = vec!["qr".to_owned()];
+        amr.extend(self.approved_with.map(|with| with.amr().to_owned()));
+        if self.pin.as_ref().is_some_and(|pin| pin.confirmed) {
+            amr.push("pin".to_owned());
+        }
+        amr
+    }
+
     /// The request as recorded expired: what a store writes when it finds the deadline passed.
     pub fn expired(&self, now: UnixMillis) -> Option<LoginRequest> {
         (self.state_at(now) == LoginState::Expired && self.state != LoginState::Expired).then(
@@ -357,7 +411,11 @@ pub enum Transition {
     /// A signed-in phone scanned the QR or typed the code. Exactly one user can claim.
     Claim(Claim),
     /// The claimant confirmed on the phone; in PIN mode with the PIN the phone will show.
-    Approve { user: User, pin: Option<String> },
+    Approve {
+        user: User,
+        pin: Option<String>,
+        with: ApprovedWith,
+    },
     /// The claimant refused on the phone.
     Deny { user: User },
     /// The screen exchanges the approval for a session, with its desktop secret. Exactly once.
@@ -447,6 +505,7 @@ mod tests {
                 &Transition::Approve {
                     user: user("ann"),
                     pin: None,
+                    with: ApprovedWith::Tap,
                 },
                 2,
             )
@@ -477,7 +536,8 @@ mod tests {
             claimed.apply(
                 &Transition::Approve {
                     user: user("bob"),
-                    pin: None
+                    pin: None,
+                    with: ApprovedWith::Tap
                 },
                 2
             ),
@@ -497,6 +557,7 @@ mod tests {
                 &Transition::Approve {
                     user: user("ann"),
                     pin: None,
+                    with: ApprovedWith::Tap,
                 },
                 2,
             )
@@ -539,6 +600,7 @@ mod tests {
         let approve = Transition::Approve {
             user: user("ann"),
             pin: Some(pin.into()),
+            with: ApprovedWith::Tap,
         };
         let approved = new
             .request
@@ -625,6 +687,7 @@ mod tests {
                 &Transition::Approve {
                     user: user("ann"),
                     pin: None,
+                    with: ApprovedWith::Tap,
                 },
                 2,
             )
@@ -666,6 +729,7 @@ mod tests {
         let approve = Transition::Approve {
             user: user("ann"),
             pin: None,
+            with: ApprovedWith::Tap,
         };
         assert_eq!(
             claimed.apply(&approve, deadline),
@@ -732,14 +796,14 @@ mod tests {
                 let name = if who == 0 { "ann" } else { "bob" };
                 let transition = match kind {
                     0 => claim(name, now),
-                    1 => Transition::Approve { user: user(name), pin: None },
+                    1 => Transition::Approve { user: user(name), pin: None, with: ApprovedWith::Tap },
                     2 => Transition::Deny { user: user(name) },
                     3 => Transition::Redeem {
                         secret: if who == 0 { secret.clone() } else { "x".into() },
                         session_id: "s1".into(),
                     },
                     4 => Transition::Cancel { secret: if who == 0 { secret.clone() } else { "x".into() } },
-                    5 => Transition::Approve { user: user(name), pin: Some("123456".into()) },
+                    5 => Transition::Approve { user: user(name), pin: Some("123456".into()), with: ApprovedWith::Tap },
                     // Mostly wrong PINs (who == 1), sometimes the right one.
                     _ => Transition::EnterPin {
                         secret: secret.clone(),
@@ -774,7 +838,7 @@ mod tests {
                 }
                 if request.state.is_final() {
                     let frozen = request.clone();
-                    for t in [claim("ann", now), Transition::Approve { user: user("ann"), pin: None },
+                    for t in [claim("ann", now), Transition::Approve { user: user("ann"), pin: None, with: ApprovedWith::Tap },
                               Transition::Redeem { secret: secret.clone(), session_id: "s1".into() },
                               Transition::Cancel { secret: secret.clone() }] {
                         prop_assert!(frozen.apply(&t, now).is_err());

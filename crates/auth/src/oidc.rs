@@ -221,6 +221,9 @@ pub struct CodeGrant {
     pub user: User,
     /// When the phone approved.
     pub auth_time: UnixMillis,
+    /// How the phone's approval was proved.
+    #[serde(default = "crate::tokens::qr_only")]
+    pub amr: Vec<String>,
     /// The browser that showed the QR: where the session the code starts is said to be.
     pub ip: String,
     pub user_agent: String,
@@ -250,6 +253,9 @@ pub struct RefreshFamily {
     pub user: User,
     pub scopes: Scopes,
     pub auth_time: UnixMillis,
+    /// Families started before `amr` was kept say only `qr`.
+    #[serde(default = "crate::tokens::qr_only")]
+    pub amr: Vec<String>,
     pub current: SecretHash,
     /// How many times it was replaced: the one-time mark of each replacement.
     pub generation: u32,
@@ -273,7 +279,7 @@ impl RefreshFamily {
         session_id: &str,
         user: User,
         scopes: Scopes,
-        auth_time: UnixMillis,
+        (auth_time, amr): (UnixMillis, Vec<String>),
         expires_at: UnixMillis,
     ) -> (Self, String) {
         let id = random_token::<16>();
@@ -286,6 +292,7 @@ impl RefreshFamily {
             user,
             scopes,
             auth_time,
+            amr,
             generation: 0,
             replaced: Vec::new(),
             expires_at,
@@ -409,7 +416,14 @@ mod tests {
     fn a_refresh_token_is_replaced_on_use_and_a_replaced_one_is_recognised() {
         let user = User::local("bob", "Bob");
         let scopes = Scopes { profile: false };
-        let (family, first) = RefreshFamily::start("cl_x", "s1", user, scopes, 0, 1_000);
+        let (family, first) = RefreshFamily::start(
+            "cl_x",
+            "s1",
+            user,
+            scopes,
+            (0, crate::tokens::qr_only()),
+            1_000,
+        );
         assert_eq!(RefreshFamily::id_in(&first), Some(family.id.as_str()));
         assert_eq!(family.recognise(&first), Presented::Current);
         let (next, second) = family.rotate();

@@ -35,6 +35,11 @@ pub enum ErrorCode {
     WrongPin,
     /// The screen must type the phone's PIN before it can redeem.
     PinRequired,
+    /// The approval (or the change to the passkeys) needs a check by one of the account's
+    /// passkeys, or the account has none yet where one is required.
+    PasskeyRequired,
+    /// A passkey check that failed: not for this, not verified, or a removed passkey.
+    PasskeyFailed,
     RateLimited,
     InternalError,
     UpstreamError,
@@ -43,7 +48,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the catalogue test that each has a message people read.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 22] = [
         Self::InvalidRequest,
         Self::Unauthenticated,
         Self::Forbidden,
@@ -60,6 +65,8 @@ impl ErrorCode {
         Self::Locked,
         Self::WrongPin,
         Self::PinRequired,
+        Self::PasskeyRequired,
+        Self::PasskeyFailed,
         Self::RateLimited,
         Self::InternalError,
         Self::UpstreamError,
@@ -85,6 +92,8 @@ impl ErrorCode {
             Self::Locked => "locked",
             Self::WrongPin => "wrong_pin",
             Self::PinRequired => "pin_required",
+            Self::PasskeyRequired => "passkey_required",
+            Self::PasskeyFailed => "passkey_failed",
             Self::RateLimited => "rate_limited",
             Self::InternalError => "internal_error",
             Self::UpstreamError => "upstream_error",

@@ -93,7 +93,9 @@ pub struct IdentityClaims {
     pub exp: i64,
     /// When the user approved (seconds since the epoch).
     pub auth_time: i64,
-    /// How: `qr` (scanned or typed on a signed-in phone).
+    /// How (RFC 8176): `qr` (scanned or typed on a signed-in phone), then how the phone's
+    /// approval was proved: `hwk` (a passkey with user verification) or `user` (a tap), and
+    /// `pin` when the screen typed the phone's PIN.
     pub amr: Vec<String>,
     pub jti: String,
     /// OpenID Connect: the client's `nonce`, as it sent it.
@@ -102,6 +104,11 @@ pub struct IdentityClaims {
     /// OpenID Connect: the qrlogin session the sign-in started (what logout ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+}
+
+/// What a record kept before approvals said how they were proved says of one.
+pub fn qr_only() -> Vec<String> {
+    vec!["qr".to_owned()]
 }
 
 /// How long an identity token may be presented to its client.
@@ -313,10 +320,10 @@ impl SigningKeys {
         &self,
         user: &User,
         client_id: &str,
-        auth_time: UnixMillis,
+        approval: (UnixMillis, &[String]),
         now: UnixMillis,
     ) -> anyhow::Result<SecretString> {
-        self.sign_identity(&self.identity_claims(user, client_id, auth_time, now))
+        self.sign_identity(&self.identity_claims(user, client_id, approval, now))
     }
 
     /// What an identity token for `client_id` about `user` says, before the caller adds what
@@ -325,7 +332,7 @@ impl SigningKeys {
         &self,
         user: &User,
         client_id: &str,
-        auth_time: UnixMillis,
+        (auth_time, amr): (UnixMillis, &[String]),
         now: UnixMillis,
     ) -> IdentityClaims {
         IdentityClaims {
@@ -336,7 +343,7 @@ impl SigningKeys {
             iat: now / 1000,
             exp: now.saturating_add(IDENTITY_TOKEN_TTL_MS) / 1000,
             auth_time: auth_time / 1000,
-            amr: vec!["qr".into()],
+            amr: amr.to_vec(),
             jti: random_token::<16>(),
             nonce: None,
             sid: None,
@@ -546,7 +553,9 @@ mod tests {
         let (clients, _) = keys
             .issue_for_client("cl_space", &ann(), 0, 60_000)
             .unwrap();
-        let identity = keys.issue_identity(&ann(), "cl_space", 0, 0).unwrap();
+        let identity = keys
+            .issue_identity(&ann(), "cl_space", (0, &qr_only()), 0)
+            .unwrap();
         assert_eq!(header_of(&own).typ.as_deref(), Some("at+jwt"));
         assert_eq!(header_of(&clients).typ.as_deref(), Some("at+jwt"));
         assert_eq!(header_of(&identity).typ.as_deref(), Some("id_token+jwt"));
@@ -597,7 +606,7 @@ mod tests {
         );
         // A real one, were it ever for qrlogin's audience, is refused too.
         let identity = keys
-            .issue_identity(&ann(), ACCESS_TOKEN_AUDIENCE, 0, 0)
+            .issue_identity(&ann(), ACCESS_TOKEN_AUDIENCE, (0, &qr_only()), 0)
             .unwrap();
         assert!(keys.verify(identity.expose_secret(), 1).is_err());
         // A client's access token is typed right but not for qrlogin's audience.
@@ -632,7 +641,7 @@ mod tests {
     fn web_apps_identity_tokens_are_rs256_and_verify_from_the_jwks_key() {
         let keys = with_rsa();
         assert_eq!(keys.identity_algorithms(), ["RS256", "EdDSA"]);
-        let claims = keys.identity_claims(&ann(), "space", 0, 1_000);
+        let claims = keys.identity_claims(&ann(), "space", (0, &qr_only()), 1_000);
         let token = keys.sign_app_identity(&claims).unwrap();
         let header = header_of(&token);
         assert_eq!(header.alg, Algorithm::RS256);
@@ -672,7 +681,7 @@ mod tests {
     fn without_an_rsa_key_web_apps_identity_tokens_are_eddsa() {
         let (keys, _) = keys(1);
         assert_eq!(keys.identity_algorithms(), ["EdDSA"]);
-        let claims = keys.identity_claims(&ann(), "space", 0, 1_000);
+        let claims = keys.identity_claims(&ann(), "space", (0, &qr_only()), 1_000);
         let token = keys.sign_app_identity(&claims).unwrap();
         assert_eq!(header_of(&token).alg, Algorithm::EdDSA);
     }
@@ -686,7 +695,7 @@ mod tests {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(rsa.kid.clone());
         header.typ = Some(IDENTITY_TOKEN_TYPE.into());
-        let claims = keys.identity_claims(&ann(), "space", 0, 1_000);
+        let claims = keys.identity_claims(&ann(), "space", (0, &qr_only()), 1_000);
         let forged = ed25519.sign(&header, &claims).unwrap();
         assert_eq!(
             keys.verify_identity_hint(&forged).err(),

@@ -11,8 +11,9 @@ use qrlogin_auth::clock::{Clock, ManualClock};
 use qrlogin_auth::flows::{self, FlowError};
 use qrlogin_auth::glasses::{PHOTO_TTL_MS, PendingPhoto, PhotoOutcome, PhotoResult};
 use qrlogin_auth::login_request::{
-    Claim, LoginRequest, ScreenContext, Transition, TransitionError,
+    ApprovedWith, Claim, LoginRequest, ScreenContext, Transition, TransitionError,
 };
+use qrlogin_auth::passkey::{self, StoredPasskey};
 use qrlogin_auth::session::{Session, SessionKind, SessionToken};
 use qrlogin_auth::store::Store;
 use qrlogin_auth::store::redis::{RedisStore, RedisTarget};
@@ -131,7 +132,86 @@ conformance!(
     directory_entries_are_taken_once_updated_listed_and_deleted,
     an_ephemeral_record_is_replaced_and_kept_until_its_time,
     accounts_are_listed_by_name_and_deleted_once,
+    passkeys_are_kept_per_account_and_each_on_one_account_only,
 );
+
+/// A passkey as a Chromium virtual authenticator made it, with a credential id of its own
+/// (`label`'s bytes).
+fn passkey(user_id: &str, label: &str) -> StoredPasskey {
+    use base64::Engine as _;
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(label);
+    let json = include_str!("fixtures/passkey.json")
+        .replace("f3wDtg-ekV0lg1llZM5OkOzdr3pkNiSM0rD9mht_a18", &id);
+    let credential = serde_json::from_str(&json).unwrap();
+    StoredPasskey::new(user_id, format!("key {label}"), credential, 1_000)
+}
+
+async fn passkeys_are_kept_per_account_and_each_on_one_account_only(b: Backend) {
+    // Ten added at once to one account from two instances: none is lost.
+    let adds = (0..10).map(|i| {
+        let store = if i % 2 == 0 { b.a.clone() } else { b.b.clone() };
+        async move { passkey::add(&*store, &passkey("local:ann", &format!("ann{i}"))).await }
+    });
+    for added in futures_util::future::join_all(adds).await {
+        assert!(added.unwrap());
+    }
+    assert_eq!(passkey::list(&*b.b, "local:ann").await.unwrap().len(), 10);
+    assert!(passkey::list(&*b.a, "local:bob").await.unwrap().is_empty());
+
+    // One credential, offered to two accounts at once: exactly one has it.
+    let (for_ann, for_bob) = (
+        passkey("local:ann", "shared"),
+        passkey("local:bob", "shared"),
+    );
+    let (ann, bob) = tokio::join!(passkey::add(&*b.a, &for_ann), passkey::add(&*b.b, &for_bob),);
+    assert!(ann.unwrap() ^ bob.unwrap());
+    assert_eq!(
+        passkey::list(&*b.a, "local:ann").await.unwrap().len()
+            + passkey::list(&*b.a, "local:bob").await.unwrap().len(),
+        11
+    );
+
+    // Renamed on one instance, read on the other; removed once; then free to be added again.
+    let mut first = passkey::list(&*b.a, "local:ann").await.unwrap().remove(0);
+    first.name = "Pixel".into();
+    assert!(passkey::update(&*b.a, &first).await.unwrap());
+    assert!(
+        passkey::list(&*b.b, "local:ann")
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.name == "Pixel")
+    );
+    assert!(
+        passkey::remove(&*b.b, "local:ann", &first.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !passkey::remove(&*b.a, "local:ann", &first.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !passkey::update(&*b.a, &first).await.unwrap(),
+        "a removed passkey stays removed"
+    );
+    assert!(
+        passkey::add(&*b.a, &passkey("local:bob", first.id.as_str()))
+            .await
+            .unwrap()
+    );
+    assert!(passkey::any(&*b.a, "local:bob").await.unwrap());
+
+    // An operator's reset takes every one of the account's, and no one else's.
+    let ann_left = passkey::list(&*b.a, "local:ann").await.unwrap().len();
+    assert_eq!(
+        passkey::remove_all(&*b.b, "local:ann").await.unwrap(),
+        ann_left
+    );
+    assert!(!passkey::any(&*b.a, "local:ann").await.unwrap());
+    assert!(passkey::any(&*b.a, "local:bob").await.unwrap());
+}
 
 async fn accounts_are_listed_by_name_and_deleted_once(b: Backend) {
     let account = |name: &str| LocalAccount {
@@ -278,6 +358,7 @@ async fn approved(b: &Backend) -> (LoginRequest, String) {
     let approve = Transition::Approve {
         user: User::local("ann", "ann"),
         pin: None,
+        with: ApprovedWith::Tap,
     };
     let request = flows::transition(&*b.b, &request.id, &approve, now)
         .await
@@ -393,6 +474,7 @@ async fn exactly_one_of_twenty_concurrent_approvals_wins(b: Backend) {
         let approve = Transition::Approve {
             user: User::local("ann", "ann"),
             pin: None,
+            with: ApprovedWith::Tap,
         };
         tokio::spawn(async move { flows::transition(&*store, &id, &approve, now).await })
     });

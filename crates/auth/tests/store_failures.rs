@@ -12,7 +12,9 @@ use qrlogin_auth::clock::{Clock, ManualClock};
 use qrlogin_auth::events::{AccountNotice, EventHub};
 use qrlogin_auth::flows::{self, Device, Lifetimes};
 use qrlogin_auth::glasses::PhotoOutcome;
-use qrlogin_auth::login_request::{Claim, LoginRequest, RequestId, ScreenContext, Transition};
+use qrlogin_auth::login_request::{
+    ApprovedWith, Claim, LoginRequest, RequestId, ScreenContext, Transition,
+};
 use qrlogin_auth::rate_limit::RateLimit;
 use qrlogin_auth::session::Session;
 use qrlogin_auth::store::sqlite::SqliteStore;
@@ -184,6 +186,7 @@ async fn a_redeem_whose_answer_is_lost_still_signs_in_exactly_once() {
     let approve = Transition::Approve {
         user: ann.clone(),
         pin: None,
+        with: ApprovedWith::Tap,
     };
     flows::transition(&store, &id, &approve, now).await.unwrap();
 

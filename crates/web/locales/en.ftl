@@ -40,6 +40,8 @@ error-rate-limited = Too many tries in a short time. Wait a few minutes, then tr
 error-internal-error = Something went wrong on our side. Try again.
 error-upstream-error = A service we rely on did not answer. Try again shortly.
 error-unavailable = The service is busy for a moment. Try again shortly.
+error-passkey-required = This needs your passkey (fingerprint, face or screen lock).
+error-passkey-failed = Your passkey could not be checked. Try again.
 
 ## Error pages
 
@@ -148,6 +150,9 @@ event-account-disabled = Account disabled
 event-account-enabled = Account enabled
 event-account-password-changed = Password changed
 event-account-removed = Account removed
+event-passkey-added = Passkey added
+event-passkey-removed = Passkey removed
+event-passkeys-reset = Passkeys reset by an operator
 
 ## A device opening a sign-in link
 
@@ -238,6 +243,49 @@ outcome-cancelled-detail = The screen stopped waiting (it was closed or shows a 
 outcome-locked-title = Sign-in locked
 outcome-locked-detail = Too many wrong PINs were typed on the screen, so nothing was signed in. If that was not you, someone else may be trying to sign in.
 outcome-scan-another = Scan another code
+scan-passkeys = passkeys
+scan-passkeys-add = Add a passkey
+# script
+passkey-asking = Confirm with your fingerprint, face or screen lock…
+# script
+passkey-unsupported = This browser cannot use passkeys, which this approval needs. Open this page in the phone's own browser (Chrome, Safari) and approve there.
+# script
+passkey-cancelled = The passkey was not used. Try again when you are ready.
+passkey-first = Approving needs a passkey, and this account has none yet. Add one, then scan the code again.
+
+## The phone: its passkeys
+
+passkeys-title = { $app }: passkeys
+passkeys-heading = Passkeys
+passkeys-lead = With a passkey, this phone asks for your fingerprint, face or screen lock before it approves a sign-in, so a phone someone else picks up cannot approve one.
+passkeys-unavailable = Passkeys cannot be used on this server: its phone pages are on an IP address, where browsers refuse them. Ask the people who run it.
+passkeys-back = back to scanning
+passkeys-name-label = Name for a new passkey (this phone, for example)
+passkeys-add = Add a passkey
+# script
+passkeys-none = No passkeys yet.
+# script
+passkeys-added-on = added { $date }
+# script
+passkeys-last-used = last used { $date }
+# script
+passkeys-never-used = not used yet
+# script
+passkeys-rename = Rename
+# script
+passkeys-remove = Remove
+# script
+passkeys-rename-label = New name for { $name }
+# script
+passkeys-remove-label = Remove { $name }
+# script
+passkeys-save = Save
+# script
+passkeys-added = Passkey added.
+# script
+passkeys-removed = Passkey removed.
+# script
+passkeys-renamed = Passkey renamed.
 
 ## The phone: pages that only say something
 

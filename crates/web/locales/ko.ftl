@@ -39,6 +39,8 @@ error-rate-limited = 짧은 시간에 너무 많이 시도했습니다. 몇 분 
 error-internal-error = 서버에서 문제가 발생했습니다. 다시 시도하세요.
 error-upstream-error = 연동된 외부 서비스가 응답하지 않았습니다. 잠시 후 다시 시도하세요.
 error-unavailable = 서비스가 일시적으로 혼잡합니다. 잠시 후 다시 시도하세요.
+error-passkey-required = 패스키(지문, 얼굴 또는 화면 잠금)가 필요합니다.
+error-passkey-failed = 패스키를 확인하지 못했습니다. 다시 시도하세요.
 
 ## 오류 페이지
 
@@ -147,6 +149,9 @@ event-account-disabled = 계정 비활성화됨
 event-account-enabled = 계정 활성화됨
 event-account-password-changed = 비밀번호 변경됨
 event-account-removed = 계정 삭제됨
+event-passkey-added = 패스키 추가됨
+event-passkey-removed = 패스키 삭제됨
+event-passkeys-reset = 운영자가 패스키를 초기화함
 
 ## 로그인 링크를 연 기기
 
@@ -237,6 +242,49 @@ outcome-cancelled-detail = 화면이 더 이상 기다리지 않습니다(닫혔
 outcome-locked-title = 로그인 잠김
 outcome-locked-detail = 화면에 잘못된 PIN이 너무 많이 입력되어 로그인되지 않았습니다. 본인이 입력한 것이 아니라면 다른 사람이 로그인을 시도하고 있을 수 있습니다.
 outcome-scan-another = 다른 코드 스캔
+scan-passkeys = 패스키
+scan-passkeys-add = 패스키 추가
+# script
+passkey-asking = 지문, 얼굴 또는 화면 잠금으로 확인하세요…
+# script
+passkey-unsupported = 이 브라우저는 이 승인에 필요한 패스키를 사용할 수 없습니다. 휴대폰의 기본 브라우저(Chrome, Safari)에서 이 페이지를 열어 승인하세요.
+# script
+passkey-cancelled = 패스키가 사용되지 않았습니다. 준비되면 다시 시도하세요.
+passkey-first = 승인하려면 패스키가 필요한데 이 계정에는 아직 없습니다. 패스키를 추가한 뒤 코드를 다시 스캔하세요.
+
+## 휴대폰: 패스키
+
+passkeys-title = { $app }: 패스키
+passkeys-heading = 패스키
+passkeys-lead = 패스키가 있으면 이 휴대폰은 로그인을 승인하기 전에 지문, 얼굴 또는 화면 잠금을 요청하므로, 다른 사람이 휴대폰을 집어 들어도 승인할 수 없습니다.
+passkeys-unavailable = 이 서버에서는 패스키를 사용할 수 없습니다. 휴대폰 페이지가 IP 주소에 있어 브라우저가 거부합니다. 운영자에게 문의하세요.
+passkeys-back = 스캔으로 돌아가기
+passkeys-name-label = 새 패스키의 이름(예: 이 휴대폰)
+passkeys-add = 패스키 추가
+# script
+passkeys-none = 아직 패스키가 없습니다.
+# script
+passkeys-added-on = 추가: { $date }
+# script
+passkeys-last-used = 마지막 사용: { $date }
+# script
+passkeys-never-used = 아직 사용 안 함
+# script
+passkeys-rename = 이름 바꾸기
+# script
+passkeys-remove = 삭제
+# script
+passkeys-rename-label = { $name }의 새 이름
+# script
+passkeys-remove-label = { $name } 삭제
+# script
+passkeys-save = 저장
+# script
+passkeys-added = 패스키를 추가했습니다.
+# script
+passkeys-removed = 패스키를 삭제했습니다.
+# script
+passkeys-renamed = 패스키 이름을 바꿨습니다.
 
 ## 휴대폰: 안내만 하는 페이지
 

@@ -39,6 +39,8 @@ error-rate-limited = ลองหลายครั้งเกินไปใ�
 error-internal-error = เกิดข้อผิดพลาดที่ฝั่งเรา ลองอีกครั้ง
 error-upstream-error = บริการที่เราใช้งานไม่ตอบสนอง ลองอีกครั้งในอีกสักครู่
 error-unavailable = บริการไม่ว่างชั่วคราว ลองอีกครั้งในอีกสักครู่
+error-passkey-required = ต้องใช้พาสคีย์ของคุณ (ลายนิ้วมือ ใบหน้า หรือการล็อกหน้าจอ)
+error-passkey-failed = ตรวจสอบพาสคีย์ของคุณไม่ได้ ลองอีกครั้ง
 
 ## หน้าข้อผิดพลาด
 
@@ -147,6 +149,9 @@ event-account-disabled = ปิดใช้งานบัญชีแล้ว
 event-account-enabled = เปิดใช้งานบัญชีแล้ว
 event-account-password-changed = เปลี่ยนรหัสผ่านแล้ว
 event-account-removed = ลบบัญชีแล้ว
+event-passkey-added = เพิ่มพาสคีย์แล้ว
+event-passkey-removed = ลบพาสคีย์แล้ว
+event-passkeys-reset = ผู้ดูแลรีเซ็ตพาสคีย์แล้ว
 
 ## อุปกรณ์ที่เปิดลิงก์เข้าสู่ระบบ
 
@@ -237,6 +242,49 @@ outcome-cancelled-detail = หน้าจอหยุดรอแล้ว (ถ
 outcome-locked-title = การเข้าสู่ระบบถูกล็อก
 outcome-locked-detail = มีการป้อน PIN ผิดบนหน้าจอหลายครั้งเกินไป จึงไม่มีการเข้าสู่ระบบใดๆ หากไม่ใช่คุณ อาจมีคนอื่นพยายามเข้าสู่ระบบอยู่
 outcome-scan-another = สแกนรหัสอื่น
+scan-passkeys = พาสคีย์
+scan-passkeys-add = เพิ่มพาสคีย์
+# script
+passkey-asking = ยืนยันด้วยลายนิ้วมือ ใบหน้า หรือการล็อกหน้าจอ…
+# script
+passkey-unsupported = เบราว์เซอร์นี้ใช้พาสคีย์ที่การอนุมัตินี้ต้องการไม่ได้ เปิดหน้านี้ในเบราว์เซอร์ของโทรศัพท์ (Chrome, Safari) แล้วอนุมัติที่นั่น
+# script
+passkey-cancelled = ไม่ได้ใช้พาสคีย์ ลองอีกครั้งเมื่อพร้อม
+passkey-first = การอนุมัติต้องใช้พาสคีย์ แต่บัญชีนี้ยังไม่มี เพิ่มพาสคีย์ก่อน แล้วสแกนโค้ดอีกครั้ง
+
+## โทรศัพท์: พาสคีย์
+
+passkeys-title = { $app }: พาสคีย์
+passkeys-heading = พาสคีย์
+passkeys-lead = เมื่อมีพาสคีย์ โทรศัพท์นี้จะขอลายนิ้วมือ ใบหน้า หรือการล็อกหน้าจอก่อนอนุมัติการลงชื่อเข้าใช้ คนอื่นที่หยิบโทรศัพท์ไปจึงอนุมัติไม่ได้
+passkeys-unavailable = ใช้พาสคีย์บนเซิร์ฟเวอร์นี้ไม่ได้ เพราะหน้าของโทรศัพท์อยู่บนที่อยู่ IP ซึ่งเบราว์เซอร์ปฏิเสธ โปรดติดต่อผู้ดูแล
+passkeys-back = กลับไปสแกน
+passkeys-name-label = ชื่อของพาสคีย์ใหม่ (เช่น โทรศัพท์เครื่องนี้)
+passkeys-add = เพิ่มพาสคีย์
+# script
+passkeys-none = ยังไม่มีพาสคีย์
+# script
+passkeys-added-on = เพิ่มเมื่อ { $date }
+# script
+passkeys-last-used = ใช้ล่าสุด { $date }
+# script
+passkeys-never-used = ยังไม่เคยใช้
+# script
+passkeys-rename = เปลี่ยนชื่อ
+# script
+passkeys-remove = ลบ
+# script
+passkeys-rename-label = ชื่อใหม่ของ { $name }
+# script
+passkeys-remove-label = ลบ { $name }
+# script
+passkeys-save = บันทึก
+# script
+passkeys-added = เพิ่มพาสคีย์แล้ว
+# script
+passkeys-removed = ลบพาสคีย์แล้ว
+# script
+passkeys-renamed = เปลี่ยนชื่อพาสคีย์แล้ว
 
 ## โทรศัพท์: หน้าที่แสดงข้อความอย่างเดียว
 

@@ -92,6 +92,8 @@ pub use qrlogin_auth::signin::policy::{GlassesNetworkMismatch, NetworkMismatch};
 /// screen must allow a device that opens its link (`LINK_CONFIRMATION`).
 pub use qrlogin_auth::client::ConfirmationMode;
 pub use qrlogin_auth::signin::policy::LinkConfirmation;
+/// When an approval needs the owner's passkey (`PASSKEY_APPROVAL`), and for which domain.
+pub use qrlogin_auth::signin::policy::{PasskeyApproval, PasskeyPolicy};
 
 /// Rate limits (DESIGN §5), each `N/duration`: at most N, refilling evenly over the duration.
 #[derive(Clone, Debug)]
@@ -179,6 +181,8 @@ pub struct Settings {
     /// `GLASSES_NETWORK_MISMATCH`: `refuse` (the default) or `allow`.
     pub glasses_network_mismatch: GlassesNetworkMismatch,
     pub login_confirmation: ConfirmationMode,
+    /// `PASSKEY_APPROVAL` and the relying party (`PASSKEY_RP_ID`) passkeys are made for.
+    pub passkeys: PasskeyPolicy,
     pub mentra: MentraSettings,
     pub log_format: LogFormat,
     pub rust_log: String,
@@ -471,6 +475,23 @@ impl Settings {
             _ => Err("expected `pretty` or `json`".into()),
         });
         let rust_log = get("RUST_LOG").unwrap_or_else(|| "info".into());
+        let passkey_approval = parse("PASSKEY_APPROVAL", "when-registered", &|v| {
+            parse_passkey_approval(v).map(|_| ())
+        });
+        let passkeys = passkey_policy(
+            parse_passkey_approval(&passkey_approval).unwrap_or(PasskeyApproval::WhenRegistered),
+            get("PASSKEY_RP_ID").as_deref(),
+            &app_name,
+            [&mobile_public_url, &desktop_public_url]
+                .map(|url| PublicUrl::parse(url).unwrap_or_else(|_| fallback_url()).0),
+        )
+        .unwrap_or_else(|problem| {
+            problems.borrow_mut().push(problem);
+            PasskeyPolicy {
+                approval: PasskeyApproval::Off,
+                relying_party: None,
+            }
+        });
 
         let settings = Settings {
             environment,
@@ -548,6 +569,7 @@ impl Settings {
                     )
                     .collect(),
             },
+            passkeys,
             log_format: if log_format == "json" {
                 LogFormat::Json
             } else {
@@ -600,6 +622,7 @@ impl Settings {
             link_confirmation: self.link_confirmation,
             link_ttl_ms: i64::try_from(self.link_ttl.as_millis()).unwrap_or(i64::MAX),
             networks: self.networks,
+            passkeys: self.passkeys.clone(),
         }
     }
 
@@ -611,6 +634,47 @@ impl Settings {
             access_token_ttl_ms: ms(self.access_token_ttl),
         }
     }
+}
+
+fn parse_passkey_approval(value: &str) -> Result<PasskeyApproval, String> {
+    match value {
+        "off" => Ok(PasskeyApproval::Off),
+        "when-registered" => Ok(PasskeyApproval::WhenRegistered),
+        "required" => Ok(PasskeyApproval::Required),
+        _ => Err("expected `off`, `when-registered` or `required`".into()),
+    }
+}
+
+/// The passkey rules: the relying party is `rp_id` (by default the phone pages' host). Phone
+/// pages on an IP address cannot use passkeys at all (WebAuthn refuses them): that is only a
+/// problem where passkeys were asked for by name (`PASSKEY_RP_ID`, or `required`).
+fn passkey_policy(
+    approval: PasskeyApproval,
+    rp_id: Option<&str>,
+    app_name: &str,
+    [mobile, desktop]: [Url; 2],
+) -> Result<PasskeyPolicy, String> {
+    use qrlogin_auth::signin::passkeys::RelyingParty;
+    let asked_for = rp_id.is_some() || approval == PasskeyApproval::Required;
+    let relying_party = match (rp_id, mobile.domain()) {
+        (Some(rp_id), _) => Some(RelyingParty::new(rp_id, app_name, &mobile, &desktop)),
+        (None, Some(host)) => Some(RelyingParty::new(host, app_name, &mobile, &desktop)),
+        (None, None) => None,
+    };
+    let relying_party = match relying_party {
+        Some(Ok(party)) => Some(party),
+        Some(Err(why)) => return Err(format!("  PASSKEY_RP_ID: {why}")),
+        None if asked_for => {
+            return Err(format!(
+                "  PASSKEY_APPROVAL=required: passkeys need the phone pages on a host name, and MOBILE_PUBLIC_URL is {mobile}"
+            ));
+        }
+        None => None,
+    };
+    Ok(PasskeyPolicy {
+        approval,
+        relying_party,
+    })
 }
 
 fn fallback_url() -> PublicUrl {

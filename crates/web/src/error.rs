@@ -36,6 +36,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Locked => StatusCode::LOCKED,
         ErrorCode::WrongPin => StatusCode::FORBIDDEN,
         ErrorCode::PinRequired => StatusCode::CONFLICT,
+        ErrorCode::PasskeyRequired | ErrorCode::PasskeyFailed => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,

@@ -6,7 +6,7 @@
 // with textContent, never as HTML.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const { text, api, problem, device } = window.qrlogin;
+  const { text, api, problem, device, passkey } = window.qrlogin;
   const status = (message) => { $("status").textContent = message; };
   const since = $("since");
   const ms = Number(since.dataset.ms);
@@ -172,6 +172,16 @@
       if (id === linkId) endLink("");
     }
   }
+  // Allowing with the account's passkey, where the server asks for it: a challenge named
+  // after this link, answered on this screen.
+  async function confirmWithPasskey(id, body) {
+    $("link-error").textContent = text("passkey-asking");
+    const options = await call("POST", "/api/device-links/" + encodeURIComponent(id) + "/passkey-check", {});
+    const proof = await passkey.check(options);
+    $("link-error").textContent = "";
+    return call("POST", "/api/device-links/" + encodeURIComponent(id) + "/confirm", Object.assign({ passkey: proof }, body));
+  }
+
   async function answerLink(allow) {
     const id = linkId;
     if (!id) return;
@@ -179,10 +189,18 @@
     const buttons = [$("link-allow"), $("link-deny")];
     buttons.forEach((b) => { b.disabled = true; });
     try {
-      await call("POST", "/api/device-links/" + encodeURIComponent(id) + "/confirm", body);
+      try {
+        await call("POST", "/api/device-links/" + encodeURIComponent(id) + "/confirm", body);
+      } catch (e) {
+        if (e.code !== "passkey_required") throw e;
+        if (!passkey.supported()) { $("link-error").textContent = text("passkey-unsupported"); return; }
+        await confirmWithPasskey(id, body);
+      }
       endLink(text(allow ? "dashboard-link-allowed" : "dashboard-link-refused"));
     } catch (e) {
-      if (e.code === "wrong_pin" || e.code === "pin_required" || e.code === "invalid_request") {
+      if (e.name === "NotAllowedError" || e.name === "AbortError" || e.name === "SecurityError") {
+        $("link-error").textContent = passkey.problem(e);
+      } else if (e.code === "wrong_pin" || e.code === "pin_required" || e.code === "invalid_request") {
         // A wrong or missing code: say so and ask again.
         $("link-error").textContent = e.code === "wrong_pin" ? text("dashboard-link-wrong-code", { left: e.left }) : text("dashboard-link-type-code");
         $("link-code").value = "";

@@ -27,6 +27,7 @@ use crate::routes::{device_links, login_requests, me, oauth, oidc};
         device_links::status,
         device_links::claim,
         device_links::confirm,
+        device_links::passkey_check,
         device_links::redeem,
         me::me,
         me::activity,

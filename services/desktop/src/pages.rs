@@ -79,6 +79,12 @@ const DASHBOARD_SCRIPT: &[(&str, &[&str])] = &[
     ("event-account-enabled", &[]),
     ("event-account-password-changed", &[]),
     ("event-account-removed", &[]),
+    ("event-passkey-added", &[]),
+    ("event-passkey-removed", &[]),
+    ("event-passkeys-reset", &[]),
+    ("passkey-asking", &[]),
+    ("passkey-unsupported", &[]),
+    ("passkey-cancelled", &[]),
 ];
 
 /// What the link page's script says while a new device waits to be allowed.

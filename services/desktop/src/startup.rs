@@ -72,6 +72,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/api/device-links/{id}").get(device_links::status))
         .service(web::resource("/api/device-links/{id}/claim").post(device_links::claim))
         .service(web::resource("/api/device-links/{id}/confirm").post(device_links::confirm))
+        .service(
+            web::resource("/api/device-links/{id}/passkey-check").post(device_links::passkey_check),
+        )
         .service(web::resource("/api/device-links/{id}/redeem").post(device_links::redeem))
         .service(web::resource("/api/device-links/{id}/events").get(link_events::events))
         .service(web::resource("/api/me").get(me::me))

@@ -6,7 +6,7 @@
 // written with textContent, never as HTML.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const { text, api, problem, device } = window.qrlogin;
+  const { text, api, problem, device, passkey } = window.qrlogin;
   const status = (message) => { const s = $("status"); if (s) s.textContent = message; };
 
   const signin = $("signin");
@@ -30,6 +30,7 @@
   let ageTimer = null;
   let following = null; // the request whose socket or poll is open
   let shown = null;     // the outcome on show ("approved", "signed-in", …), if any
+  let approval = "tap"; // what approving takes: "tap", "passkey" or "passkey_first"
 
   function ago(seconds) {
     if (seconds < 60) return text("time-seconds-ago", { seconds });
@@ -57,6 +58,14 @@
     age();
     clearInterval(ageTimer);
     ageTimer = setInterval(age, 1000);
+    approval = c.approval || "tap";
+    // Where a passkey is needed and cannot be given here, the page says what to do instead
+    // of offering a button that cannot work.
+    const blocked = approval === "passkey_first" ? "c-passkey-first"
+      : approval === "passkey" && !passkey.supported() ? "c-passkey-unsupported" : null;
+    $("c-passkey-first").hidden = blocked !== "c-passkey-first";
+    $("c-passkey-unsupported").hidden = blocked !== "c-passkey-unsupported";
+    $("approve").hidden = blocked !== null;
     $("approve").disabled = false; $("deny").disabled = false;
     show("confirm");
     status("");
@@ -132,10 +141,18 @@
     }
   }
 
+  // The owner's proof for this request: a challenge named after it, answered by a passkey.
+  async function passkeyProof() {
+    status(text("passkey-asking"));
+    const options = await api("POST", "/api/login-requests/" + requestId + "/passkey-check", {});
+    return passkey.check(options);
+  }
+
   async function decide(verb) {
     $("approve").disabled = true; $("deny").disabled = true;
     try {
-      const decided = await api("POST", "/api/login-requests/" + requestId + "/" + verb, {});
+      const body = verb === "approve" && approval === "passkey" ? { passkey: await passkeyProof() } : {};
+      const decided = await api("POST", "/api/login-requests/" + requestId + "/" + verb, body);
       // The socket may have told how it went on already (the screen is that quick, or it
       // left): the answer to this call must not take the phone back to an earlier step.
       if (shown !== null) return;
@@ -143,7 +160,12 @@
       outcome(verb === "approve" ? "approved" : "denied");
     } catch (e) {
       if (shown !== null) return; // how it ended is on show already
-      status(problem(e));
+      // The account added a passkey since the claim: approving takes it now.
+      if (verb === "approve" && e.code === "passkey_required" && approval === "tap" && passkey.supported()) {
+        approval = "passkey";
+        return decide(verb);
+      }
+      status(passkey.problem(e));
       if (e.status === 409 || e.status === 410 || e.status === 423) return; // it ended: the socket says how
       $("approve").disabled = false; $("deny").disabled = false;
     }

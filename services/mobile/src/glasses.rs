@@ -21,7 +21,7 @@ use qrlogin_auth::RequestId;
 use qrlogin_auth::User;
 use qrlogin_auth::events::PhotoWait;
 use qrlogin_auth::glasses::{PendingPhoto, PhotoResult};
-use qrlogin_auth::signin::{Caller, Decided, Decision};
+use qrlogin_auth::signin::{ApprovalProof, Caller, Decided, Decision};
 use qrlogin_mentra::app::{
     AppCredentials, AppSocket, CloudEvent, CloudHosts, PING_INTERVAL, Press, SessionRequest,
     SocketError,
@@ -618,7 +618,12 @@ impl Session {
         let approved = self
             .state
             .signin
-            .decide(&self.client, self.wearer(), request, Decision::Approve)
+            .decide(
+                &self.client,
+                self.wearer(),
+                request,
+                Decision::Approve(ApprovalProof::GlassesButton),
+            )
             .await;
         match approved {
             Ok(Decided { pin: Some(pin), .. }) => {

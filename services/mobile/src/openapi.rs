@@ -8,13 +8,13 @@
 use qrlogin_web::openapi::MobileSecurity;
 use utoipa::OpenApi;
 
-use crate::routes::{glasses, local, scan};
+use crate::routes::{glasses, local, passkeys, scan};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "qrlogin mobile service",
-        description = "The phone's side of scan-to-sign-in: signing the phone in, claiming a screen's request (by its QR text, id, code or a camera frame) and deciding it, and the MentraOS cloud's calls. Errors come in one shape (`Error`).",
+        description = "The phone's side of scan-to-sign-in: signing the phone in, claiming a screen's request (by its QR text, id, code or a camera frame) and deciding it (with the owner's passkey where asked), the account's passkeys, and the MentraOS cloud's calls. Errors come in one shape (`Error`).",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
     paths(
@@ -25,6 +25,13 @@ use crate::routes::{glasses, local, scan};
         scan::status,
         scan::approve,
         scan::deny,
+        passkeys::list,
+        passkeys::manage_check,
+        passkeys::approval_check,
+        passkeys::begin_registration,
+        passkeys::finish_registration,
+        passkeys::rename,
+        passkeys::remove,
         glasses::webhook,
         glasses::photo_upload,
         qrlogin_web::http::healthz,
@@ -47,6 +54,7 @@ mod tests {
         "/",
         "/scan",
         "/s/{id}",
+        "/passkeys",
         "/webview",
         "/mentra-auth",
         "/assets/{file}",

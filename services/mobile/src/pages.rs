@@ -44,6 +44,29 @@ const SCAN_SCRIPT: &[(&str, &[&str])] = &[
     ("outcome-cancelled-detail", &[]),
     ("outcome-locked-title", &[]),
     ("outcome-locked-detail", &[]),
+    ("passkey-asking", &[]),
+    ("passkey-unsupported", &[]),
+    ("passkey-cancelled", &[]),
+    ("passkey-first", &[]),
+];
+
+/// What the passkeys page's script says.
+const PASSKEYS_SCRIPT: &[(&str, &[&str])] = &[
+    ("passkeys-none", &[]),
+    ("passkeys-added-on", &["date"]),
+    ("passkeys-last-used", &["date"]),
+    ("passkeys-never-used", &[]),
+    ("passkeys-rename", &[]),
+    ("passkeys-remove", &[]),
+    ("passkeys-rename-label", &["name"]),
+    ("passkeys-remove-label", &["name"]),
+    ("passkeys-save", &[]),
+    ("passkeys-added", &[]),
+    ("passkeys-removed", &[]),
+    ("passkeys-renamed", &[]),
+    ("passkey-asking", &[]),
+    ("passkey-unsupported", &[]),
+    ("passkey-cancelled", &[]),
 ];
 
 #[derive(Template)]
@@ -66,6 +89,17 @@ struct ScanPage<'a> {
     app_name: &'a str,
     name: &'a str,
     request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "passkeys.html")]
+struct PasskeysPage<'a> {
+    t: &'a Text,
+    script_text: String,
+    app_name: &'a str,
+    name: &'a str,
+    /// Passkeys cannot be used here (the phone pages are on an IP address).
+    unavailable: bool,
 }
 
 /// The remembered destination, if it is one of ours; else the scanner.
@@ -241,7 +275,36 @@ pub async fn scanned(
     ))
 }
 
+/// `GET /passkeys`: the account's passkeys, to add, name and remove (signed in), or sign in
+/// first.
+pub async fn passkeys(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    t: Text,
+) -> Result<HttpResponse, ApiError> {
+    let Some(session) = signed_in(&state, &request).await? else {
+        return sign_in_page(&state, &t, "/scan");
+    };
+    let page = PasskeysPage {
+        script_text: t.for_script(PASSKEYS_SCRIPT),
+        t: &t,
+        app_name: &state.settings.app_name,
+        name: &session.user.name,
+        unavailable: state.settings.passkeys.relying_party.is_none(),
+    };
+    Ok(html(
+        StatusCode::OK,
+        page.render().map_err(ApiError::internal)?,
+    ))
+}
+
 /// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    qrlogin_web::pages::asset(&file, &[("mobile.js", include_str!("../assets/mobile.js"))])
+    qrlogin_web::pages::asset(
+        &file,
+        &[
+            ("mobile.js", include_str!("../assets/mobile.js")),
+            ("passkeys.js", include_str!("../assets/passkeys.js")),
+        ],
+    )
 }

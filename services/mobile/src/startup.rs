@@ -57,10 +57,11 @@ pub fn build(
 }
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    use routes::{glasses, local, scan, webview};
+    use routes::{glasses, local, passkeys, scan, webview};
     config
         .service(web::resource("/").get(pages::home))
         .service(web::resource("/scan").get(pages::scan))
+        .service(web::resource("/passkeys").get(pages::passkeys))
         .service(web::resource("/s/{id}").get(pages::scanned))
         .service(web::resource("/webview").get(webview::webview))
         .service(
@@ -85,5 +86,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/api/login-requests/{id}").get(scan::status))
         .service(web::resource("/api/login-requests/{id}/events").get(scan::events))
         .service(web::resource("/api/login-requests/{id}/approve").post(scan::approve))
-        .service(web::resource("/api/login-requests/{id}/deny").post(scan::deny));
+        .service(web::resource("/api/login-requests/{id}/deny").post(scan::deny))
+        .service(
+            web::resource("/api/login-requests/{id}/passkey-check").post(passkeys::approval_check),
+        )
+        .service(
+            web::resource("/api/passkeys")
+                .get(passkeys::list)
+                .post(passkeys::finish_registration),
+        )
+        .service(web::resource("/api/passkeys/check").post(passkeys::manage_check))
+        .service(web::resource("/api/passkeys/registration").post(passkeys::begin_registration))
+        .service(web::resource("/api/passkeys/{id}").patch(passkeys::rename))
+        .service(web::resource("/api/passkeys/{id}/remove").post(passkeys::remove));
 }

@@ -9,6 +9,7 @@
 
 mod flows;
 mod oidc;
+mod passkeys;
 mod states;
 
 use std::process::{Child, Command, Stdio};

@@ -186,6 +186,7 @@ impl SignIn {
             code_challenge: authorization.code_challenge.clone(),
             user: signed_in.user,
             auth_time: signed_in.approved_at,
+            amr: signed_in.amr,
             ip: caller.ip.clone(),
             user_agent: caller.user_agent.clone(),
             expires_at: now.saturating_add(CODE_TTL_MS),
@@ -381,7 +382,7 @@ impl SignIn {
             &sid,
             grant.user.clone(),
             grant.scopes,
-            grant.auth_time,
+            (grant.auth_time, grant.amr.clone()),
             session.expires_at,
         );
         self.keep_family(&family).await?;
@@ -402,9 +403,12 @@ impl SignIn {
         nonce: Option<String>,
     ) -> Result<SecretString, GrantError> {
         let now = self.now();
-        let mut claims =
-            self.keys
-                .identity_claims(&family.user, &family.client_id, family.auth_time, now);
+        let mut claims = self.keys.identity_claims(
+            &family.user,
+            &family.client_id,
+            (family.auth_time, &family.amr),
+            now,
+        );
         claims.nonce = nonce;
         claims.sid = Some(family.session_id.clone());
         if !family.scopes.profile {

@@ -3,15 +3,20 @@
 
 use crate::audit::AuditEvent;
 use crate::flows::{self, FlowError, ScanTarget};
+use crate::login_request::ApprovedWith;
 use crate::login_request::{
     Claim, LoginRequest, RequestId, Transition, TransitionError, UnixMillis,
 };
+use crate::passkey;
 use crate::refusal::{ErrorCode, Refusal};
 use crate::signin::audit::Draft;
+use crate::signin::passkeys::ProofPurpose;
+use crate::signin::policy::ApprovalNeed;
 use crate::signin::policy::{Entry, NetworkVerdict, network_mismatch_detail};
 use crate::signin::{Bucket, Caller, Prompt, SignIn};
 use crate::user_code::UserCode;
 use crate::{LoginState, User};
+use webauthn_rs::prelude::PublicKeyCredential;
 
 /// What names the request to claim.
 pub enum ClaimSource {
@@ -80,10 +85,21 @@ pub struct Claimed {
     pub prompt: Prompt,
 }
 
+/// What backs an approval, as the approver sent it.
+#[derive(Clone, Debug)]
+pub enum ApprovalProof {
+    /// A tap on the phone page (or a call of the phone's API).
+    Tap,
+    /// Camera glasses' button, pressed twice: a wearer has no WebAuthn.
+    GlassesButton,
+    /// An assertion by one of the account's passkeys, made for this request's challenge.
+    Passkey(Box<PublicKeyCredential>),
+}
+
 /// The claimant's answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Decision {
-    Approve,
+    Approve(ApprovalProof),
     Deny,
 }
 
@@ -160,10 +176,14 @@ impl SignIn {
         if is_picture && targets.as_ref().is_ok_and(Vec::is_empty) {
             return Err(no_code_found());
         }
-        let claimed = self
+        let user_id = user.id.clone();
+        let mut claimed = self
             .claim_target(caller, user, entry, targets, &mut draft)
             .await;
         self.record(draft, &claimed);
+        if let (Ok(claimed), Entry::Phone) = (&mut claimed, entry) {
+            claimed.prompt.approval = Some(self.approval_need(&user_id, &claimed.request).await?);
+        }
         claimed
     }
 
@@ -267,8 +287,11 @@ impl SignIn {
                 FlowError::NotFound => no_such_request(),
                 other => other.into(),
             })?;
-        self.prompt_for(&request, user, now)
-            .ok_or_else(no_such_request)
+        let mut prompt = self
+            .prompt_for(&request, user, now)
+            .ok_or_else(no_such_request)?;
+        prompt.approval = Some(self.approval_need(&user.id, &request).await?);
+        Ok(prompt)
     }
 
     /// What `user` is shown of `request` at `now`, if they are its claimant (for a socket that
@@ -283,8 +306,9 @@ impl SignIn {
         Some(Prompt::of(request, &claim.ip, &self.policy.networks, now))
     }
 
-    /// The claimant approves or denies. An approval in PIN mode (the request's client's, else
-    /// the deployment's) carries the PIN the screen must type.
+    /// The claimant approves or denies. An approval must carry the proof the policy asks of
+    /// this account and this request's client ([`Self::approval_need`]); in PIN mode (the
+    /// client's, else the deployment's) it carries the PIN the screen must type.
     pub async fn decide(
         &self,
         caller: &Caller,
@@ -293,27 +317,82 @@ impl SignIn {
         decision: Decision,
     ) -> Result<Decided, Refusal> {
         let event = match decision {
-            Decision::Approve => AuditEvent::Approve,
+            Decision::Approve(_) => AuditEvent::Approve,
             Decision::Deny => AuditEvent::Deny,
         };
         let mut draft = self.draft(event, caller);
         draft.user(&user.id).login_request(id);
-        let now = self.now();
         let decided = match decision {
-            Decision::Approve => {
-                flows::approve(self.store(), id, user, self.policy.confirmation, now)
+            Decision::Approve(proof) => self.approve(user, id, proof, &mut draft).await,
+            Decision::Deny => {
+                let now = self.now();
+                flows::transition(self.store(), id, &Transition::Deny { user }, now)
                     .await
-                    .map(|(request, pin)| Decided { request, pin })
+                    .map(|request| Decided { request, pin: None })
+                    .map_err(Refusal::from)
             }
-            Decision::Deny => flows::transition(self.store(), id, &Transition::Deny { user }, now)
-                .await
-                .map(|request| Decided { request, pin: None }),
-        }
-        .map_err(Refusal::from);
+        };
         if let Ok(decided) = &decided {
             draft.client(&decided.request.screen.client_name);
         }
         self.record(draft, &decided);
         decided
+    }
+
+    async fn approve(
+        &self,
+        user: User,
+        id: &RequestId,
+        proof: ApprovalProof,
+        draft: &mut Draft,
+    ) -> Result<Decided, Refusal> {
+        let with = self.prove_approval(&user, id, proof).await?;
+        let confirmation = self.policy.confirmation;
+        let (request, pin) =
+            flows::approve(self.store(), id, user, confirmation, with, self.now()).await?;
+        draft.detail(with.describe());
+        Ok(Decided { request, pin })
+    }
+
+    /// What approving `request` takes from `user_id` now.
+    pub async fn approval_need(
+        &self,
+        user_id: &str,
+        request: &LoginRequest,
+    ) -> Result<ApprovalNeed, Refusal> {
+        let has_passkeys = passkey::any(self.store(), user_id).await?;
+        Ok(self
+            .policy
+            .approval_need(request.screen.passkey, has_passkeys))
+    }
+
+    /// Checks `proof` against what the policy asks of this approval: how it was proved.
+    async fn prove_approval(
+        &self,
+        user: &User,
+        id: &RequestId,
+        proof: ApprovalProof,
+    ) -> Result<ApprovedWith, Refusal> {
+        let request = flows::load(self.store(), id, self.now()).await?;
+        if self.prompt_for(&request, user, self.now()).is_none() {
+            // Not the claimant's: the approval itself refuses it, with the reason.
+            return Ok(ApprovedWith::Tap);
+        }
+        let need = match &proof {
+            // Whatever the policy asks, a passkey answers it.
+            ApprovalProof::Passkey(_) => ApprovalNeed::Passkey,
+            ApprovalProof::GlassesButton if request.screen.passkey.is_as_deployment() => {
+                ApprovalNeed::Tap
+            }
+            ApprovalProof::GlassesButton => {
+                return Err(Refusal::new(
+                    ErrorCode::PasskeyRequired,
+                    "This app asks for your passkey at every sign-in, which glasses cannot give. Scan the code with your phone instead.",
+                ));
+            }
+            ApprovalProof::Tap => self.approval_need(&user.id, &request).await?,
+        };
+        self.prove(user, need, ProofPurpose::Approve(id), proof)
+            .await
     }
 }

@@ -258,7 +258,7 @@ impl SignIn {
                 let id_token = self.keys.issue_identity(
                     &signed_in.user,
                     &client.id,
-                    signed_in.approved_at,
+                    (signed_in.approved_at, &signed_in.amr),
                     now,
                 )?;
                 Ok(DeviceTokens {
@@ -281,7 +281,7 @@ mod tests {
     use crate::client::ConfirmationMode;
     use crate::clock::Clock;
     use crate::signin::testing::{World, policy};
-    use crate::signin::{ClaimSource, Decision};
+    use crate::signin::{ApprovalProof, ClaimSource, Decision};
 
     async fn world() -> World {
         World::new(policy()).await
@@ -388,7 +388,12 @@ mod tests {
             .unwrap();
         world
             .signin
-            .decide(&phone, alice, &codes.request.id, Decision::Approve)
+            .decide(
+                &phone,
+                alice,
+                &codes.request.id,
+                Decision::Approve(ApprovalProof::Tap),
+            )
             .await
             .unwrap();
         world.clock.advance(std::time::Duration::from_secs(10));

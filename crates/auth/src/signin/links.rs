@@ -10,17 +10,26 @@
 
 use crate::User;
 use crate::audit::AuditEvent;
+use crate::client::ClientPasskey;
 use crate::device_link::{
     Answer, Claimant, DeviceLink, LinkError, LinkState, LinkStep, new_claim_secret, new_code,
 };
 use crate::events::AccountNotice;
 use crate::flows::{self, FlowError, SignedIn};
+use crate::login_request::ApprovedWith;
 use crate::login_request::UnixMillis;
 use crate::refusal::{ErrorCode, Refusal};
 use crate::session::SessionKind;
+use crate::signin::ApprovalProof;
+use crate::signin::passkeys::ProofPurpose;
+use crate::signin::policy::ApprovalNeed;
 use crate::signin::{Bucket, Caller, SignIn, SignedInCaller};
 
 /// What a device that claimed a link gets.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per link claim and taken apart at once"
+)]
 pub enum LinkClaimed {
     /// The signed-in screen must allow it: the device keeps `secret` (its cookie) and shows
     /// `code`, which nobody else is ever given.
@@ -173,7 +182,7 @@ fn screen_session(who: &SignedInCaller<'_>) -> Result<(), Refusal> {
 
 impl SignIn {
     /// The link, while it lives and the session that made it is still signed in.
-    async fn live_link(&self, id: &str) -> Result<DeviceLink, Refusal> {
+    pub(crate) async fn live_link(&self, id: &str) -> Result<DeviceLink, Refusal> {
         let link = DeviceLink::load(self.store(), id)
             .await?
             .ok_or_else(invalid_link)?;
@@ -315,6 +324,7 @@ impl SignIn {
         who: SignedInCaller<'_>,
         id: &str,
         answer: Answer,
+        proof: ApprovalProof,
     ) -> Result<DeviceLink, Refusal> {
         let event = match answer {
             Answer::Allow { .. } => AuditEvent::Approve,
@@ -322,8 +332,12 @@ impl SignIn {
         };
         let mut draft = self.draft(event, caller);
         draft.user(&who.user.id).detail("device link");
+        let mut proved = None;
         let answered = async {
             screen_session(&who)?;
+            if let Answer::Allow { .. } = answer {
+                proved = Some(self.prove_link(&who, id, proof).await?);
+            }
             let step = LinkStep::Confirm(answer);
             // A wrong code is counted under the one-time mark of its number, so two typed at
             // once count as two: the second finds its number taken, reads the link again and
@@ -363,8 +377,39 @@ impl SignIn {
             ))
         }
         .await;
+        if let (Ok(_), Some(with)) = (&answered, proved) {
+            draft.detail(with.describe());
+        }
         self.record(draft, &answered);
         answered
+    }
+
+    /// Checks what allowing a device takes: the passkey rule of approvals, answered on the
+    /// signed-in screen that made the link (the challenge names the link).
+    async fn prove_link(
+        &self,
+        who: &SignedInCaller<'_>,
+        id: &str,
+        proof: ApprovalProof,
+    ) -> Result<ApprovedWith, Refusal> {
+        let link = self.live_link(id).await?;
+        if who.session_id != link.creator_session {
+            return Err(invalid_link());
+        }
+        let has_passkeys = crate::passkey::any(self.store(), &who.user.id).await?;
+        let need = self
+            .policy
+            .approval_need(ClientPasskey::AsDeployment, has_passkeys);
+        let covers_screen = (self.policy.passkeys.relying_party.as_ref())
+            .is_some_and(|party| party.covers_desktop());
+        if need != ApprovalNeed::Tap && !covers_screen {
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "Allowing a device needs your passkey, but this screen's address is not one passkeys work on here. Sign the device in by scanning its QR code with your phone instead.",
+            ));
+        }
+        self.prove(who.user, need, ProofPurpose::AllowLink(id), proof)
+            .await
     }
 
     /// Stores `link` as it now is, and tells its two sides (the user's dashboards and the
@@ -564,7 +609,13 @@ mod tests {
                 access_token: None,
             };
             self.signin
-                .confirm_link(&caller("192.0.2.10", "screen"), who, &link.id, answer)
+                .confirm_link(
+                    &caller("192.0.2.10", "screen"),
+                    who,
+                    &link.id,
+                    answer,
+                    ApprovalProof::Tap,
+                )
                 .await
         }
 

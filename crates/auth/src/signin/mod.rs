@@ -24,13 +24,14 @@ pub mod device_grant;
 mod glasses;
 pub mod links;
 mod mentra;
+pub mod passkeys;
 pub mod policy;
 pub mod ports;
 pub mod prompt;
 mod screen;
 mod sessions;
 
-pub use claim::{ClaimSource, Claimed, Decided, Decision};
+pub use claim::{ApprovalProof, ClaimSource, Claimed, Decided, Decision};
 pub use mentra::{MentraFailure, MentraProof, MentraSignIn, SignedToken};
 pub use policy::{Entry, Policy};
 pub use ports::{AuditSink, Bucket, Limited, Limiter};

@@ -1,7 +1,7 @@
 //! The rules every entry point shares: what a network mismatch does, which codes in a picture
 //! may be claimed, and the deployment's defaults. Settings become a [`Policy`] once, at start.
 
-use crate::client::ConfirmationMode;
+use crate::client::{ClientPasskey, ConfirmationMode};
 use crate::flows::Lifetimes;
 use crate::network::NetworkGrouping;
 
@@ -33,6 +33,38 @@ pub enum LinkConfirmation {
     None,
 }
 
+/// When an approval needs a passkey (`PASSKEY_APPROVAL`). Glasses keep their button presses
+/// whatever this says (a wearer has no WebAuthn); a client that requires passkeys refuses them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasskeyApproval {
+    /// A tap approves, even on an account with passkeys (an assertion, if sent, is still
+    /// checked and recorded).
+    Off,
+    /// An account with a passkey approves with it; one without approves with a tap.
+    WhenRegistered,
+    /// Every approval needs a passkey: an account without one adds one first.
+    Required,
+}
+
+/// What an approval of a request will take, as the approver is told before deciding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalNeed {
+    Tap,
+    /// A check with one of the account's passkeys, asked for this request.
+    Passkey,
+    /// A passkey is needed and the account has none: the phone adds one first.
+    PasskeyFirst,
+}
+
+/// The passkey rules and the relying party they are checked for.
+#[derive(Clone, Debug)]
+pub struct PasskeyPolicy {
+    pub approval: PasskeyApproval,
+    /// None where the phone pages are on an IP address (WebAuthn needs a host name).
+    pub relying_party: Option<crate::signin::passkeys::RelyingParty>,
+}
+
 /// Where a claim comes from: it decides what the claimant can be shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Entry {
@@ -59,6 +91,7 @@ pub struct Policy {
     pub link_ttl_ms: i64,
     /// What counts as one network: for per-IP budgets and for "same network".
     pub networks: NetworkGrouping,
+    pub passkeys: PasskeyPolicy,
 }
 
 /// What the policy makes of a claim from another network than the screen's.
@@ -84,6 +117,21 @@ impl Policy {
     /// Whether the signed-in screen must allow a device that opens its link.
     pub fn confirms_links(&self) -> bool {
         self.link_confirmation == LinkConfirmation::Confirm
+    }
+
+    /// What approving a request of `client`'s takes from an account that has passkeys or not.
+    pub fn approval_need(&self, client: ClientPasskey, has_passkeys: bool) -> ApprovalNeed {
+        let needed = client == ClientPasskey::Required
+            || match self.passkeys.approval {
+                PasskeyApproval::Off => false,
+                PasskeyApproval::WhenRegistered => has_passkeys,
+                PasskeyApproval::Required => true,
+            };
+        match (needed, has_passkeys) {
+            (false, _) => ApprovalNeed::Tap,
+            (true, true) => ApprovalNeed::Passkey,
+            (true, false) => ApprovalNeed::PasskeyFirst,
+        }
     }
 
     /// Whether a claim from `entry` on another network than the screen is refused (else it
@@ -124,6 +172,51 @@ mod tests {
             link_confirmation: LinkConfirmation::Confirm,
             link_ttl_ms: 1,
             networks: NetworkGrouping::default(),
+            passkeys: crate::signin::testing::passkey_policy(),
+        }
+    }
+
+    #[test]
+    fn a_passkey_is_needed_where_the_setting_or_the_client_asks_for_one() {
+        let mut policy = policy(NetworkMismatch::Warn, GlassesNetworkMismatch::Refuse);
+        let (any, required) = (ClientPasskey::AsDeployment, ClientPasskey::Required);
+        let table = [
+            (PasskeyApproval::Off, any, false, ApprovalNeed::Tap),
+            (PasskeyApproval::Off, any, true, ApprovalNeed::Tap),
+            (
+                PasskeyApproval::Off,
+                required,
+                false,
+                ApprovalNeed::PasskeyFirst,
+            ),
+            (PasskeyApproval::Off, required, true, ApprovalNeed::Passkey),
+            (
+                PasskeyApproval::WhenRegistered,
+                any,
+                false,
+                ApprovalNeed::Tap,
+            ),
+            (
+                PasskeyApproval::WhenRegistered,
+                any,
+                true,
+                ApprovalNeed::Passkey,
+            ),
+            (
+                PasskeyApproval::Required,
+                any,
+                false,
+                ApprovalNeed::PasskeyFirst,
+            ),
+            (PasskeyApproval::Required, any, true, ApprovalNeed::Passkey),
+        ];
+        for (setting, client, has_passkeys, need) in table {
+            policy.passkeys.approval = setting;
+            assert_eq!(
+                policy.approval_need(client, has_passkeys),
+                need,
+                "{setting:?}, {client:?}, passkeys: {has_passkeys}"
+            );
         }
     }
 

@@ -32,6 +32,10 @@ pub struct Prompt {
     /// The screen typed the right PIN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_confirmed: Option<bool>,
+    /// What approving takes (a tap, or the account's passkey): in the answer to a claim and
+    /// to `GET`; the live updates leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::signin::policy::ApprovalNeed>,
 }
 
 impl Prompt {
@@ -56,6 +60,7 @@ impl Prompt {
             pin_failed_attempts: request.pin.as_ref().map(|pin| pin.failed_attempts),
             pin_attempts_left: request.pin.as_ref().map(|pin| pin.attempts_left()),
             pin_confirmed: request.pin.as_ref().map(|pin| pin.confirmed),
+            approval: None,
         }
     }
 

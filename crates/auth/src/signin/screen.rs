@@ -106,6 +106,9 @@ impl SignIn {
                 Requester::WebApp { authorization, .. } => Some(authorization.to_owned()),
                 _ => None,
             },
+            passkey: registered
+                .map(|registered| registered.passkey)
+                .unwrap_or_default(),
         }
     }
 

@@ -99,6 +99,24 @@ pub fn policy() -> Policy {
         link_confirmation: LinkConfirmation::Confirm,
         link_ttl_ms: 300_000,
         networks: crate::network::NetworkGrouping::default(),
+        passkeys: passkey_policy(),
+    }
+}
+
+/// Passkeys as the deployment's defaults have them, for pages on `phone.test`.
+pub fn passkey_policy() -> crate::signin::policy::PasskeyPolicy {
+    let url = |u: &str| url::Url::parse(u).expect("a constant URL");
+    crate::signin::policy::PasskeyPolicy {
+        approval: crate::signin::policy::PasskeyApproval::WhenRegistered,
+        relying_party: Some(
+            crate::signin::passkeys::RelyingParty::new(
+                "phone.test",
+                "qrlogin",
+                &url("https://phone.test"),
+                &url("https://screen.test"),
+            )
+            .expect("a valid relying party"),
+        ),
     }
 }
 

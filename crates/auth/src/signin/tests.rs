@@ -156,7 +156,12 @@ async fn signing_out_everywhere_voids_what_was_approved_before() {
         .unwrap();
     world
         .signin
-        .decide(&phone, alice.clone(), &new.request.id, Decision::Approve)
+        .decide(
+            &phone,
+            alice.clone(),
+            &new.request.id,
+            Decision::Approve(ApprovalProof::Tap),
+        )
         .await
         .unwrap();
     world.clock.advance(std::time::Duration::from_secs(1));

@@ -15,8 +15,10 @@ use actix_web::cookie::SameSite;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::device_link::{Answer, DeviceLink, LinkState};
-use qrlogin_auth::signin::SignedInCaller;
+use qrlogin_auth::passkey::PasskeyCheck;
 use qrlogin_auth::signin::links::LinkClaimed;
+use qrlogin_auth::signin::passkeys::ProofPurpose;
+use qrlogin_auth::signin::{ApprovalProof, SignedInCaller};
 use qrlogin_web::auth::{DesktopUser, SignedInUser};
 use qrlogin_web::client::{ClientInfo, DeviceName, describe_user_agent};
 use qrlogin_web::json::{EmptyBody, JsonObject};
@@ -252,6 +254,34 @@ pub struct ConfirmBody {
     /// The code the new device shows: needed to allow it, not to refuse.
     #[serde(default)]
     code: Option<String>,
+    /// Where allowing needs the account's passkey: `PublicKeyCredential.toJSON()` of an
+    /// assertion answering `POST /api/device-links/{id}/passkey-check`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    passkey: Option<qrlogin_auth::passkey::PublicKeyCredential>,
+}
+
+/// `POST /api/device-links/{id}/passkey-check`: the challenge that allowing the device which
+/// opened link `id` answers, where the policy asks for the account's passkey.
+#[utoipa::path(post, path = "/api/device-links/{id}/passkey-check", operation_id = "device_link_passkey_check", tag = "device links",
+    params(IdPath), request_body = EmptyBody,
+    security(("desktop_session" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "Options for `navigator.credentials.get`.", body = PasskeyCheck),
+        (status = 400, description = "`invalid_qr_code`: the link is unknown, used or expired."),
+        (status = 403, description = "`passkey_required`: the account has no passkey."),
+        (status = 404, description = "Not a link of the caller's."),
+    ))]
+pub async fn passkey_check(
+    state: web::Data<AppState>,
+    DesktopUser(caller): DesktopUser,
+    id: web::Path<String>,
+    _body: JsonObject<EmptyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let check = (state.signin)
+        .begin_passkey_check(&caller.user, ProofPurpose::AllowLink(&id))
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(PasskeyCheck(check)))
 }
 
 /// `POST /api/device-links/{id}/confirm`: the signed-in screen that made the link allows
@@ -265,7 +295,7 @@ pub struct ConfirmBody {
     security(("desktop_session" = []), ("access_token" = [])),
     responses(
         (status = 200, description = "Answered: the device is told at once.", body = LinkView),
-        (status = 403, description = "`wrong_pin`: not the device's code, with `attempts_left`."),
+        (status = 403, description = "`wrong_pin`: not the device's code, with `attempts_left`; `passkey_required`: allowing needs the account's passkey; `passkey_failed`: the passkey check failed."),
         (status = 409, description = "`pin_required`: allowing needs the device's code."),
         (status = 423, description = "`locked`: too many wrong codes; the link is spent."),
     ))]
@@ -281,9 +311,13 @@ pub async fn confirm(
         true => Answer::Allow { code: body.code },
         false => Answer::Refuse,
     };
+    let proof = match body.passkey {
+        Some(credential) => ApprovalProof::Passkey(Box::new(credential)),
+        None => ApprovalProof::Tap,
+    };
     let link = state
         .signin
-        .confirm_link(&client, who(&caller), &id, answer)
+        .confirm_link(&client, who(&caller), &id, answer, proof)
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(LinkView::of(&state, &link)))
 }

@@ -376,7 +376,7 @@ pub async fn redeem(
             .issue_identity(
                 &signed_in.user,
                 &registered.id,
-                signed_in.approved_at,
+                (signed_in.approved_at, &signed_in.amr),
                 state.now(),
             )
             .map_err(ApiError::internal)?;

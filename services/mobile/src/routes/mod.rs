@@ -1,4 +1,5 @@
 pub mod glasses;
 pub mod local;
+pub mod passkeys;
 pub mod scan;
 pub mod webview;

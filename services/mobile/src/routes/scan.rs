@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::LoginState;
 use qrlogin_auth::login_request::RequestId;
-use qrlogin_auth::signin::{ClaimSource, Decision};
+use qrlogin_auth::signin::{ApprovalProof, ClaimSource, Decision};
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::json::{EmptyBody, JsonObject};
@@ -42,7 +42,7 @@ fn no_such_request() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "No such sign-in request.")
 }
 
-fn parse_id(raw: &str) -> Result<RequestId, ApiError> {
+pub(crate) fn parse_id(raw: &str) -> Result<RequestId, ApiError> {
     RequestId::parse(raw).ok_or_else(no_such_request)
 }
 
@@ -261,12 +261,24 @@ async fn decide(
         }))
 }
 
+/// An approval: with the owner's passkey where the policy asks for one (answering
+/// `POST /api/login-requests/{id}/passkey-check`), else nothing.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// `PublicKeyCredential.toJSON()` of the assertion.
+    #[schema(value_type = Object)]
+    passkey: Option<qrlogin_auth::passkey::PublicKeyCredential>,
+}
+
 /// `POST /api/login-requests/{id}/approve`: the claimant signs the screen in.
 #[utoipa::path(post, path = "/api/login-requests/{id}/approve", operation_id = "approve", tag = "phone",
-    params(IdPath), request_body = EmptyBody, security(("mobile_session" = [])),
+    params(IdPath), request_body = ApproveBody, security(("mobile_session" = [])),
     responses(
         (status = 200, description = "Approved; in PIN mode, with the `pin` the screen must type.", body = DecidedView),
+        (status = 400, description = "Not a JSON object of that shape."),
         (status = 401, description = "Not signed in."),
+        (status = 403, description = "`passkey_required`: this approval needs the account's passkey (or the account must add one first); `passkey_failed`: the passkey check failed."),
         (status = 404, description = "No such request of the caller's."),
         (status = 409, description = "Already decided, or ended."),
     ))]
@@ -275,9 +287,13 @@ pub async fn approve(
     MobileUser(caller): MobileUser,
     client: ClientInfo,
     id: web::Path<String>,
-    _body: JsonObject<EmptyBody>,
+    body: JsonObject<ApproveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(&state, caller, &client, &id, Decision::Approve).await
+    let proof = match body.into_inner().passkey {
+        Some(credential) => ApprovalProof::Passkey(Box::new(credential)),
+        None => ApprovalProof::Tap,
+    };
+    decide(&state, caller, &client, &id, Decision::Approve(proof)).await
 }
 
 /// `POST /api/login-requests/{id}/deny`: the claimant refuses; the screen is told.

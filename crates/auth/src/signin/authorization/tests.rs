@@ -8,7 +8,7 @@ use super::*;
 use crate::client::{ConfirmationMode, RegisteredClient, registry};
 use crate::clock::Clock;
 use crate::signin::testing::{World, caller, policy};
-use crate::signin::{ClaimSource, Decision, Requester};
+use crate::signin::{ApprovalProof, ClaimSource, Decision, Requester};
 
 /// RFC 7636 Appendix B.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -88,7 +88,7 @@ impl App {
             .await
             .unwrap();
         signin
-            .decide(&phone, alice, &id, Decision::Approve)
+            .decide(&phone, alice, &id, Decision::Approve(ApprovalProof::Tap))
             .await
             .unwrap();
         let back = signin
