@@ -218,7 +218,7 @@ async fn identity_token_for_the_client(backend: Backend) {
     assert_eq!(claims["aud"], space.as_str());
     assert_eq!(claims["sub"], "mentra:alice@example.com");
     assert_eq!(claims["name"], "alice@example.com");
-    assert_eq!(claims["amr"], json!(["qr"]));
+    assert_eq!(claims["amr"], json!(["qr", "user"]), "a tap approved it");
     // When the phone approved, not when the client redeemed.
     assert_eq!(claims["auth_time"].as_i64().unwrap(), approved_at / 1000);
     assert_eq!(claims["iat"].as_i64().unwrap(), approved_at / 1000 + 10);

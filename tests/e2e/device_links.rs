@@ -190,11 +190,21 @@ async fn the_device_gets_its_own_session(backend: Backend) {
         .unwrap();
     assert_eq!(with_token.status(), 200);
 
-    // Audited: the claim, the approval and the redeem, each of a "device link".
+    // Audited: the claim, the approval (and how it was proved) and the redeem, each of a
+    // "device link".
     let trail = cluster.audit_trail().await;
+    assert!(
+        trail
+            .iter()
+            .any(|r| r.detail.as_deref() == Some("device link; approved with a tap"))
+    );
     let linked: Vec<(&str, &str)> = trail
         .iter()
-        .filter(|r| r.detail.as_deref() == Some("device link"))
+        .filter(|r| {
+            r.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("device link"))
+        })
         .map(|r| (r.event.as_str(), r.outcome.as_str()))
         .collect();
     assert_eq!(

@@ -277,6 +277,8 @@ passkeys-remove = Remove
 # script
 passkeys-rename-label = New name for { $name }
 # script
+passkeys-rename-button-label = Rename { $name }
+# script
 passkeys-remove-label = Remove { $name }
 # script
 passkeys-save = Save

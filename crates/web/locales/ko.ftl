@@ -276,6 +276,8 @@ passkeys-remove = 삭제
 # script
 passkeys-rename-label = { $name }의 새 이름
 # script
+passkeys-rename-button-label = { $name } 이름 바꾸기
+# script
 passkeys-remove-label = { $name } 삭제
 # script
 passkeys-save = 저장

@@ -276,6 +276,8 @@ passkeys-remove = ลบ
 # script
 passkeys-rename-label = ชื่อใหม่ของ { $name }
 # script
+passkeys-rename-button-label = เปลี่ยนชื่อ { $name }
+# script
 passkeys-remove-label = ลบ { $name }
 # script
 passkeys-save = บันทึก

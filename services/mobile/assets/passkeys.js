@@ -31,7 +31,7 @@
     const used = p.last_used_at ? text("passkeys-last-used", { date: date(p.last_used_at) }) : text("passkeys-never-used");
     when.textContent = " " + text("passkeys-added-on", { date: date(p.created_at) }) + ", " + used + " ";
     li.append(name, when,
-      button(text("passkeys-rename"), text("passkeys-rename-label", { name: p.name }), () => rename(li, p)),
+      button(text("passkeys-rename"), text("passkeys-rename-button-label", { name: p.name }), () => rename(li, p)),
       document.createTextNode(" "),
       button(text("passkeys-remove"), text("passkeys-remove-label", { name: p.name }), () => remove(p)));
     return li;

@@ -59,6 +59,7 @@ const PASSKEYS_SCRIPT: &[(&str, &[&str])] = &[
     ("passkeys-rename", &[]),
     ("passkeys-remove", &[]),
     ("passkeys-rename-label", &["name"]),
+    ("passkeys-rename-button-label", &["name"]),
     ("passkeys-remove-label", &["name"]),
     ("passkeys-save", &[]),
     ("passkeys-added", &[]),

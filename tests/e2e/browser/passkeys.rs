@@ -8,8 +8,8 @@ use fantoccini::Locator;
 use serde_json::{Value, json};
 
 use super::{
-    ChromeDriver, PAGE_WAIT, browser, chromedriver, driver_command, phone_link, sign_in_as_erin,
-    wait_for, wait_until,
+    ChromeDriver, PAGE_WAIT, audit, browser, chromedriver, devtools, driver_command, phone_link,
+    shown, sign_in_as_erin, wait_for, wait_until,
 };
 use crate::helpers::{Backend, Created, TestCluster};
 
@@ -314,7 +314,20 @@ async fn the_identity_token_says_a_passkey_approved() {
         .unwrap();
     sign_in_as_erin(&phone).await;
     wait_for(&phone, "#enter-code").await;
+    phone
+        .goto(&format!("{}/passkeys", cluster.mobile))
+        .await
+        .unwrap();
+    wait_until(
+        &phone,
+        "return !!document.querySelector('#passkey-list li');",
+        PAGE_WAIT,
+        "the empty list says so",
+    )
+    .await;
+    audit(&driver, &phone, "phone-passkeys-none").await;
     add_passkey_on_the_page(&cluster, &phone, "Test phone").await;
+    audit(&driver, &phone, "phone-passkeys").await;
 
     let (_, key) = crate::clients::register(
         &cluster,
@@ -345,5 +358,63 @@ async fn the_identity_token_says_a_passkey_approved() {
     )
     .unwrap();
     assert_eq!(claims["amr"], json!(["qr", "hwk"]));
+    phone.close().await.unwrap();
+}
+
+/// A webview without WebAuthn, for an account that approves with its passkey: the phone page
+/// says what to do instead of showing an Approve button that cannot work. Deny still works.
+#[tokio::test]
+async fn a_browser_without_webauthn_is_told_what_to_do() {
+    let Some(driver) = chromedriver().await else {
+        return;
+    };
+    let Some(cluster) = TestCluster::start_on("localhost", Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    cluster
+        .add_local_account("erin", "Erin", "correct horse battery")
+        .await;
+    let credential = serde_json::from_str(include_str!(
+        "../../../crates/auth/tests/fixtures/passkey.json"
+    ))
+    .unwrap();
+    let stored =
+        qrlogin_auth::passkey::StoredPasskey::new("local:erin", "Pixel".into(), credential, 0);
+    assert!(
+        qrlogin_auth::passkey::add(&*cluster.store, &stored)
+            .await
+            .unwrap()
+    );
+
+    let (phone, _profile) = browser(&driver).await;
+    devtools(
+        &driver,
+        &phone,
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": "delete window.PublicKeyCredential;" }),
+    )
+    .await;
+    let created = cluster.screen(0).create().await;
+    phone.goto(&created.qr_url).await.unwrap();
+    sign_in_as_erin(&phone).await;
+    wait_for(
+        &phone,
+        "#confirm:not([hidden]) #c-passkey-unsupported:not([hidden])",
+    )
+    .await;
+    assert!(
+        !shown(&phone, "#approve").await,
+        "no Approve button that cannot work"
+    );
+    assert!(shown(&phone, "#deny").await);
+    audit(&driver, &phone, "phone-confirm-passkey-unsupported").await;
+    phone
+        .find(Locator::Id("deny"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&phone, "#outcome:not([hidden])").await;
     phone.close().await.unwrap();
 }

@@ -642,6 +642,52 @@ mod tests {
         }
     }
 
+    /// Passkeys for pages on `phone.test` and, when `screen_too`, the screen's `screen.test`.
+    fn passkeys_on(screen_too: bool) -> crate::signin::policy::PasskeyPolicy {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let (rp_id, screen) = match screen_too {
+            true => ("test", url("https://screen.test")),
+            false => ("phone.test", url("https://screen.example")),
+        };
+        let party = crate::signin::passkeys::RelyingParty::new(
+            rp_id,
+            "qrlogin",
+            &url("https://phone.test"),
+            &screen,
+        );
+        crate::signin::policy::PasskeyPolicy {
+            approval: crate::signin::policy::PasskeyApproval::WhenRegistered,
+            relying_party: Some(party.unwrap()),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_owner_with_a_passkey_allows_a_device_only_with_it() {
+        for (screen_too, refused_with) in [
+            (true, ErrorCode::PasskeyRequired),
+            // The screen's pages cannot use the passkeys: the allowance is refused, not tapped.
+            (false, ErrorCode::Forbidden),
+        ] {
+            let mut policy = policy();
+            policy.passkeys = passkeys_on(screen_too);
+            let world = World::new(policy).await;
+            let bob = User::mentra("bob@example.com");
+            let credential =
+                serde_json::from_str(include_str!("../../tests/fixtures/passkey.json")).unwrap();
+            let stored = crate::passkey::StoredPasskey::new(&bob.id, "Pixel".into(), credential, 0);
+            assert!(crate::passkey::add(&*world.store, &stored).await.unwrap());
+            let session = world.screen_session(&bob).await;
+            let link = world.make_link(&bob, &session).await;
+            let device = caller("192.0.2.30", "Firefox on Linux");
+            let (_, code) = world.claim_waiting(&device, &link).await;
+            let refused = world.answer(&bob, &session, &link, allow(&code)).await;
+            assert_eq!(refused.err().map(|r| r.code), Some(refused_with));
+            // Refusing the device needs no passkey; the code was never spent.
+            let answered = world.answer(&bob, &session, &link, Answer::Refuse).await;
+            assert_eq!(answered.unwrap().state, LinkState::Denied);
+        }
+    }
+
     #[tokio::test]
     async fn an_onlooker_who_clicks_first_cannot_be_allowed_with_the_real_devices_code() {
         let world = world(LinkConfirmation::Confirm).await;

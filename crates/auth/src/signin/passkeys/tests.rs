@@ -2,8 +2,8 @@
 //! made by a browser's authenticator: `tests/e2e/browser/passkeys.rs`.)
 
 use crate::User;
-use crate::clock::Clock as _;
 use crate::client::ClientPasskey;
+use crate::clock::Clock as _;
 use crate::login_request::{LoginState, ScreenContext};
 use crate::passkey::{self, StoredPasskey};
 use crate::refusal::ErrorCode;
@@ -78,7 +78,10 @@ async fn decide(
 #[tokio::test]
 async fn an_account_with_a_passkey_cannot_approve_with_a_tap() {
     let world = world(PasskeyApproval::WhenRegistered).await;
-    let (ann, bob) = (User::mentra("ann@example.com"), User::mentra("bob@example.com"));
+    let (ann, bob) = (
+        User::mentra("ann@example.com"),
+        User::mentra("bob@example.com"),
+    );
     assert!(
         passkey::add(&*world.store, &stored_passkey(&ann))
             .await
