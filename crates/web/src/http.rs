@@ -53,6 +53,12 @@ pub async fn request_id_header(
 
 /// The content security policy of our pages, whose forms may go (or be redirected) to
 /// `form_targets` besides us: origins like `https://account.mentra.glass`.
+/// An answer no cache may keep (it carries a secret, a challenge, or state of the moment).
+pub fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    response
+}
+
 pub fn content_security_policy(form_targets: &[&str]) -> String {
     let targets: String = form_targets.iter().map(|t| format!(" {t}")).collect();
     format!(

@@ -103,6 +103,14 @@ struct PasskeysPage<'a> {
     unavailable: bool,
 }
 
+/// A page, rendered whole.
+fn shown(page: &impl Template) -> Result<HttpResponse, ApiError> {
+    Ok(html(
+        StatusCode::OK,
+        page.render().map_err(ApiError::internal)?,
+    ))
+}
+
 /// The remembered destination, if it is one of ours; else the scanner.
 pub fn next_path(state: &AppState, request: &HttpRequest) -> String {
     state
@@ -242,10 +250,7 @@ pub async fn scan(
         name: &session.user.name,
         request_id: "",
     };
-    Ok(html(
-        StatusCode::OK,
-        page.render().map_err(ApiError::internal)?,
-    ))
+    shown(&page)
 }
 
 /// `GET /s/{id}`: what the QR opens. Signed in: the page claims the request and asks for a
@@ -270,10 +275,7 @@ pub async fn scanned(
         name: &session.user.name,
         request_id: id.as_str(),
     };
-    Ok(html(
-        StatusCode::OK,
-        page.render().map_err(ApiError::internal)?,
-    ))
+    shown(&page)
 }
 
 /// `GET /passkeys`: the account's passkeys, to add, name and remove (signed in), or sign in
@@ -293,10 +295,7 @@ pub async fn passkeys(
         name: &session.user.name,
         unavailable: state.settings.passkeys.relying_party.is_none(),
     };
-    Ok(html(
-        StatusCode::OK,
-        page.render().map_err(ApiError::internal)?,
-    ))
+    shown(&page)
 }
 
 /// `GET /assets/{file}`: the page scripts and the stylesheet, compiled into the binary.

@@ -12,7 +12,6 @@
 //! An unknown, used or expired link is answered 400 `invalid_qr_code`, whatever the step.
 
 use actix_web::cookie::SameSite;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::device_link::{Answer, DeviceLink, LinkState};
 use qrlogin_auth::passkey::PasskeyCheck;
@@ -25,6 +24,7 @@ use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 
+use qrlogin_web::http::no_store;
 use qrlogin_web::openapi::IdPath;
 
 use super::login_requests::{Redeemed, signed_in_response};
@@ -128,11 +128,6 @@ impl LinkView {
         self.code = code;
         self
     }
-}
-
-fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    response
 }
 
 /// A new link, for the signed-in screen to show.

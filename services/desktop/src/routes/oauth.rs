@@ -323,10 +323,10 @@ fn app_tokens(tokens: &AppTokens) -> HttpResponse {
     })
 }
 
-fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
+/// OAuth's answers are not cached by HTTP/1.0 caches either (RFC 6749 §5.1).
+fn no_store(response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    let mut response = qrlogin_web::http::no_store(response);
+    response.insert_header((header::PRAGMA, "no-cache"));
     response
 }
 

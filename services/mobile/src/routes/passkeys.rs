@@ -2,7 +2,6 @@
 //! challenges an approval or a change answers. The WebAuthn wire forms pass through as the
 //! browser's JSON (`PublicKeyCredential.toJSON()`, and the options `parse…FromJSON` takes).
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use qrlogin_auth::passkey::{
     PasskeyCheck, PasskeyCreation, PasskeyId, PasskeySummary, PublicKeyCredential,
@@ -11,6 +10,7 @@ use qrlogin_auth::passkey::{
 use qrlogin_auth::signin::passkeys::ProofPurpose;
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::ClientInfo;
+use qrlogin_web::http::no_store;
 use qrlogin_web::json::{EmptyBody, JsonObject};
 use qrlogin_web::openapi::IdPath;
 use qrlogin_web::{ApiError, AppState, ErrorCode};
@@ -56,14 +56,6 @@ fn passkey_id(raw: &str) -> Result<PasskeyId, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such passkey on this account."))
 }
 
-fn no_store(mut response: HttpResponse) -> HttpResponse {
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
 /// `GET /api/passkeys`: the signed-in account's passkeys.
 #[utoipa::path(get, path = "/api/passkeys", tag = "passkeys", security(("mobile_session" = [])),
     responses(
@@ -75,7 +67,7 @@ pub async fn list(
     MobileUser(caller): MobileUser,
 ) -> Result<HttpResponse, ApiError> {
     let passkeys = state.signin.passkeys(&caller.user).await?;
-    Ok(no_store(HttpResponse::Ok().json(PasskeyList { passkeys })))
+    Ok(no_store(HttpResponse::Ok()).json(PasskeyList { passkeys }))
 }
 
 /// `POST /api/passkeys/check`: a challenge for one of the account's passkeys, to add or
@@ -95,7 +87,7 @@ pub async fn manage_check(
     let check = (state.signin)
         .begin_passkey_check(&caller.user, ProofPurpose::Manage)
         .await?;
-    Ok(no_store(HttpResponse::Ok().json(PasskeyCheck(check))))
+    Ok(no_store(HttpResponse::Ok()).json(PasskeyCheck(check)))
 }
 
 /// `POST /api/login-requests/{id}/passkey-check`: the challenge that approving request `id`
@@ -119,7 +111,7 @@ pub async fn approval_check(
     let check = (state.signin)
         .begin_passkey_check(&caller.user, ProofPurpose::Approve(&id))
         .await?;
-    Ok(no_store(HttpResponse::Ok().json(PasskeyCheck(check))))
+    Ok(no_store(HttpResponse::Ok()).json(PasskeyCheck(check)))
 }
 
 /// `POST /api/passkeys/registration`: options to make a new passkey. An account that has
@@ -142,7 +134,7 @@ pub async fn begin_registration(
     let creation = (state.signin)
         .begin_passkey_registration(&client, &caller.user, body.proof.as_ref())
         .await?;
-    Ok(no_store(HttpResponse::Ok().json(PasskeyCreation(creation))))
+    Ok(no_store(HttpResponse::Ok()).json(PasskeyCreation(creation)))
 }
 
 /// `POST /api/passkeys`: the new passkey joins the account.
@@ -165,7 +157,7 @@ pub async fn finish_registration(
     let added = (state.signin)
         .finish_passkey_registration(&client, &caller.user, &body.name, &body.credential)
         .await?;
-    Ok(no_store(HttpResponse::Created().json(added)))
+    Ok(no_store(HttpResponse::Created()).json(added))
 }
 
 /// `PATCH /api/passkeys/{id}`: renames a passkey.
@@ -187,7 +179,7 @@ pub async fn rename(
     let renamed = (state.signin)
         .rename_passkey(&caller.user, &id, &body.into_inner().name)
         .await?;
-    Ok(no_store(HttpResponse::Ok().json(renamed)))
+    Ok(no_store(HttpResponse::Ok()).json(renamed))
 }
 
 /// `POST /api/passkeys/{id}/remove`: removes a passkey, with a check by one of the account's
