@@ -549,3 +549,61 @@ async fn clients_are_added_with_a_key_shown_once_rotated_and_removed() {
             .is_none()
     );
 }
+
+/// A lost phone: the operator removes the account's passkeys and ends its sessions, audited;
+/// nobody else's are touched, and an unknown account is an error that says how to name one.
+#[tokio::test]
+async fn users_reset_passkeys_removes_them_and_ends_the_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    succeeded(&qrlogin(
+        dir.path(),
+        &["users", "add", "erin"],
+        "correct horse battery\n",
+    ));
+    let fixture = include_str!("../../crates/auth/tests/fixtures/passkey.json");
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    for (user, label) in [("local:erin", "AAAA"), ("mentra:ann@example.com", "BBBB")] {
+        let json = fixture.replace("f3wDtg-ekV0lg1llZM5OkOzdr3pkNiSM0rD9mht_a18", label);
+        let credential = serde_json::from_str(&json).unwrap();
+        let passkey =
+            qrlogin_auth::passkey::StoredPasskey::new(user, "Pixel".into(), credential, 0);
+        assert!(qrlogin_auth::passkey::add(&*store, &passkey).await.unwrap());
+    }
+    drop(store);
+
+    let reset = succeeded(&qrlogin(
+        dir.path(),
+        &["users", "reset-passkeys", "erin"],
+        "",
+    ));
+    assert!(reset.contains("removed 1 passkeys"), "{reset}");
+    let unknown = qrlogin(dir.path(), &["users", "reset-passkeys", "nobody"], "");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("mentra:EMAIL"));
+
+    let store = SqliteStore::open(&dir.path().join("qrlogin.sqlite3"))
+        .await
+        .unwrap();
+    assert!(
+        !qrlogin_auth::passkey::any(&*store, "local:erin")
+            .await
+            .unwrap()
+    );
+    assert!(store.not_before("local:erin").await.unwrap().is_some());
+    assert!(
+        qrlogin_auth::passkey::any(&*store, "mentra:ann@example.com")
+            .await
+            .unwrap()
+    );
+    drop(store);
+    let reset = succeeded(&qrlogin(
+        dir.path(),
+        &["users", "reset-passkeys", "mentra:Ann@example.com"],
+        "",
+    ));
+    assert!(reset.contains("removed 1 passkeys"), "{reset}");
+    let trail = succeeded(&qrlogin(dir.path(), &["audit", "--json"], ""));
+    assert_eq!(trail.matches("passkeys_reset").count(), 2, "{trail}");
+}
