@@ -73,6 +73,53 @@ pub fn verify_password(password: &SecretString, phc: &str) -> bool {
     })
 }
 
+/// Where password checks run: on blocking threads, at most `limit` at once (one per core by
+/// default). An argon2id check takes 19 MiB and tens of milliseconds of one core; a burst of
+/// sign-ins unbounded held a 19 MiB buffer on each of as many threads as arrived (each thread
+/// keeping a malloc arena of its own), and went no faster for it: the cores are the limit.
+pub struct PasswordChecks {
+    permits: tokio::sync::Semaphore,
+    running: std::sync::atomic::AtomicUsize,
+    most_at_once: std::sync::atomic::AtomicUsize,
+}
+
+impl PasswordChecks {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(limit.max(1)),
+            running: std::sync::atomic::AtomicUsize::new(0),
+            most_at_once: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// As many at once as the machine has cores.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// [`verify_password`], waiting for a turn first.
+    pub async fn verify(&self, password: SecretString, phc: String) -> anyhow::Result<bool> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let _turn = self.permits.acquire().await?;
+        let span = tracing::Span::current();
+        let running = &self.running;
+        let now_running = running.fetch_add(1, SeqCst) + 1;
+        self.most_at_once.fetch_max(now_running, SeqCst);
+        let verified = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            verify_password(&password, &phc)
+        })
+        .await;
+        running.fetch_sub(1, SeqCst);
+        Ok(verified?)
+    }
+
+    /// The most checks that ever ran at once.
+    pub fn most_at_once(&self) -> usize {
+        self.most_at_once.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// A valid hash of nothing anyone knows: verifying against it when the account does not exist
 /// makes "no such user" take as long as "wrong password".
 pub fn dummy_password_hash() -> &'static str {
@@ -101,5 +148,30 @@ mod tests {
         for bad in ["", "a b", "ünïcode", "<script>", &"x".repeat(33)] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_password_checks_run_at_once_than_allowed() {
+        let hash = hash_password(&"hunter22hunter".to_owned().into()).unwrap();
+        let checks = PasswordChecks::new(2);
+        let burst = (0..8).map(|i| {
+            let password = if i % 2 == 0 {
+                "hunter22hunter"
+            } else {
+                "wrong guess!"
+            };
+            checks.verify(password.to_owned().into(), hash.clone())
+        });
+        let verified: Vec<bool> = futures_util::future::join_all(burst)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            verified,
+            [true, false].repeat(4),
+            "every check is answered, rightly"
+        );
+        assert_eq!(checks.most_at_once(), 2, "never more than two at once");
     }
 }

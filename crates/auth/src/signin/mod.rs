@@ -68,6 +68,7 @@ pub struct SignIn {
     policy: Policy,
     audit: Arc<dyn AuditSink>,
     limiter: Arc<dyn Limiter>,
+    password_checks: crate::account::PasswordChecks,
 }
 
 impl SignIn {
@@ -86,6 +87,7 @@ impl SignIn {
             policy,
             audit,
             limiter,
+            password_checks: crate::account::PasswordChecks::per_core(),
         }
     }
 

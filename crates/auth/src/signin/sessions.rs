@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 
 use crate::User;
-use crate::account::{Username, dummy_password_hash, verify_password};
+use crate::account::{Username, dummy_password_hash};
 use crate::audit::AuditEvent;
 use crate::flows::{self, SignedIn};
 use crate::refusal::{ErrorCode, Refusal};
@@ -69,13 +69,8 @@ impl SignIn {
                 || dummy_password_hash().to_owned(),
                 |a| a.password_hash.clone(),
             );
-            let span = tracing::Span::current();
-            let verified = tokio::task::spawn_blocking(move || {
-                let _entered = span.enter();
-                verify_password(&password, &hash)
-            })
-            .await
-            .map_err(Refusal::internal)?;
+            let verified =
+                (self.password_checks.verify(password, hash).await).map_err(Refusal::internal)?;
             let wrong = || Refusal::new(ErrorCode::Unauthenticated, "Wrong username or password.");
             let account = account.filter(|_| verified).ok_or_else(wrong)?;
             // Named only once the password is right: guessed names are not recorded as users.
