@@ -261,9 +261,13 @@ async fn reset_passkeys(store: &dyn Store, account: &str) -> anyhow::Result<()> 
     record.user = Some(user_id);
     record.detail = Some(format!("command line: {removed} passkeys removed"));
     store.append_audit(&[record]).await?;
+    let passkeys = match removed {
+        1 => "its one passkey".to_owned(),
+        n => format!("{n} passkeys"),
+    };
     writeln!(
         std::io::stdout(),
-        "removed {removed} passkeys of {account:?}; its sessions and tokens have ended. The owner signs in again on their phone and adds a passkey there."
+        "removed {passkeys} of {account:?}; its sessions and tokens have ended. The owner signs in again on their phone and adds a passkey there."
     )?;
     Ok(())
 }

@@ -578,7 +578,7 @@ async fn users_reset_passkeys_removes_them_and_ends_the_sessions() {
         &["users", "reset-passkeys", "erin"],
         "",
     ));
-    assert!(reset.contains("removed 1 passkeys"), "{reset}");
+    assert!(reset.contains("removed its one passkey"), "{reset}");
     let unknown = qrlogin(dir.path(), &["users", "reset-passkeys", "nobody"], "");
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("mentra:EMAIL"));
@@ -603,7 +603,7 @@ async fn users_reset_passkeys_removes_them_and_ends_the_sessions() {
         &["users", "reset-passkeys", "mentra:Ann@example.com"],
         "",
     ));
-    assert!(reset.contains("removed 1 passkeys"), "{reset}");
+    assert!(reset.contains("removed its one passkey"), "{reset}");
     let trail = succeeded(&qrlogin(dir.path(), &["audit", "--json"], ""));
     assert_eq!(trail.matches("passkeys_reset").count(), 2, "{trail}");
 }

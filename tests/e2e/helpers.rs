@@ -236,11 +236,16 @@ impl TestCluster {
         self.states[instance].shutdown.begin();
     }
 
-    /// The whole audit trail, oldest first, once every instance has stored what it queued.
-    pub async fn audit_trail(&self) -> Vec<qrlogin_auth::audit::AuditRecord> {
+    /// Waits until every instance has stored the audit records it queued.
+    pub async fn flush_audit(&self) {
         for state in &self.states {
             state.audit.flush().await;
         }
+    }
+
+    /// The whole audit trail, oldest first, once every instance has stored what it queued.
+    pub async fn audit_trail(&self) -> Vec<qrlogin_auth::audit::AuditRecord> {
+        self.flush_audit().await;
         let everything = qrlogin_auth::audit::AuditQuery {
             limit: 100_000,
             ..Default::default()

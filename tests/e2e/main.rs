@@ -30,4 +30,5 @@ mod pin;
 mod regressions;
 mod sessions;
 mod shutdown;
+mod store_cost;
 mod topology;

@@ -40,6 +40,10 @@ pub enum FlowError {
     /// another's), or a plain request redeemed with a client's key.
     #[error("this sign-in request belongs to another client")]
     WrongClient,
+    /// A rule of the use-case layer refused the transition (an approval without the passkey
+    /// the policy asks for).
+    #[error("{0}")]
+    Refused(crate::refusal::Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -124,16 +128,17 @@ async fn transition_with(
 /// The claimant approves. In PIN mode (the request's client's, else `default`) the approval
 /// carries a fresh PIN, returned for the phone to show. A disabled local account cannot
 /// approve: disabling ends its sessions, and this also stops a phone that signed in while the
-/// account was being disabled. Redeem checks the same (see [`redeem`]).
+/// account was being disabled. Redeem checks the same (see [`redeem`]). `rule` says how the
+/// approval counts, or refuses it, against the request as the compare-and-set reads it.
 pub async fn approve(
     store: &dyn Store,
     id: &RequestId,
-    user: User,
+    user: &User,
     default: ConfirmationMode,
-    with: crate::login_request::ApprovedWith,
+    rule: impl Fn(&LoginRequest) -> Result<crate::login_request::ApprovedWith, FlowError>,
     now: UnixMillis,
 ) -> Result<(LoginRequest, Option<String>), FlowError> {
-    if !account_enabled(store, &user).await? {
+    if !account_enabled(store, user).await? {
         return Err(FlowError::AccountDisabled);
     }
     // A claim the approver made before signing out everywhere is void.
@@ -146,6 +151,7 @@ pub async fn approve(
         if void {
             return Err(FlowError::SignedOut);
         }
+        let with = rule(current)?;
         let mode = current.screen.confirmation.unwrap_or(default);
         pin = (mode == ConfirmationMode::Pin).then(generate_pin);
         Ok(Transition::Approve {

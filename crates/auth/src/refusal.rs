@@ -202,6 +202,7 @@ impl From<FlowError> for Refusal {
                 ErrorCode::Forbidden,
                 "This sign-in request belongs to another client: redeem it with the API key of the client that created it (and a plain request with none).",
             ),
+            FlowError::Refused(refusal) => refusal,
             FlowError::Store(store) => store.into(),
             FlowError::Unexpected(cause) => Self::internal(cause),
         }

@@ -10,7 +10,7 @@ use crate::login_request::{
 use crate::passkey;
 use crate::refusal::{ErrorCode, Refusal};
 use crate::signin::audit::Draft;
-use crate::signin::passkeys::ProofPurpose;
+use crate::signin::passkeys::{ProofPurpose, without_passkey};
 use crate::signin::policy::ApprovalNeed;
 use crate::signin::policy::{Entry, NetworkVerdict, network_mismatch_detail};
 use crate::signin::{Bucket, Caller, Prompt, SignIn};
@@ -94,6 +94,17 @@ pub enum ApprovalProof {
     GlassesButton,
     /// An assertion by one of the account's passkeys, made for this request's challenge.
     Passkey(Box<PublicKeyCredential>),
+}
+
+/// What an approval brings, once what needs the store is checked.
+#[derive(Clone, Copy)]
+enum Proven {
+    /// A passkey check, made for this request, passed.
+    Passkey,
+    Tap {
+        has_passkeys: bool,
+    },
+    GlassesButton,
 }
 
 /// The claimant's answer.
@@ -346,12 +357,59 @@ impl SignIn {
         proof: ApprovalProof,
         draft: &mut Draft,
     ) -> Result<Decided, Refusal> {
-        let with = self.prove_approval(&user, id, proof).await?;
+        // What needs the store is learnt first; the rule is then checked against the request
+        // as the approval's own compare-and-set reads it, in the same round trip.
+        let proven = match proof {
+            ApprovalProof::Passkey(credential) => {
+                self.check_passkey(&user, ProofPurpose::Approve(id), &credential)
+                    .await?;
+                Proven::Passkey
+            }
+            ApprovalProof::Tap => Proven::Tap {
+                has_passkeys: passkey::any(self.store(), &user.id).await?,
+            },
+            ApprovalProof::GlassesButton => Proven::GlassesButton,
+        };
+        let rule = |current: &LoginRequest| {
+            self.approval_rule(current, &user.id, proven)
+                .map_err(FlowError::Refused)
+        };
         let confirmation = self.policy.confirmation;
         let (request, pin) =
-            flows::approve(self.store(), id, user, confirmation, with, self.now()).await?;
+            flows::approve(self.store(), id, &user, confirmation, rule, self.now()).await?;
+        let with = request.approved_with.unwrap_or(ApprovedWith::Tap);
         draft.detail(with.describe());
         Ok(Decided { request, pin })
+    }
+
+    /// How an approval of `current` by `user_id` counts, or why the policy refuses it.
+    fn approval_rule(
+        &self,
+        current: &LoginRequest,
+        user_id: &str,
+        proven: Proven,
+    ) -> Result<ApprovedWith, Refusal> {
+        if current
+            .claim
+            .as_ref()
+            .is_none_or(|claim| claim.user.id != user_id)
+        {
+            // Not the claimant's: the transition refuses it, with the reason.
+            return Ok(ApprovedWith::Tap);
+        }
+        let client = current.screen.passkey;
+        match proven {
+            Proven::Passkey => Ok(ApprovedWith::Passkey),
+            Proven::GlassesButton if client.is_as_deployment() => Ok(ApprovedWith::GlassesButton),
+            Proven::GlassesButton => Err(Refusal::new(
+                ErrorCode::PasskeyRequired,
+                "This app asks for your passkey at every sign-in, which glasses cannot give. Scan the code with your phone instead.",
+            )),
+            Proven::Tap { has_passkeys } => without_passkey(
+                self.policy.approval_need(client, has_passkeys),
+                ApprovedWith::Tap,
+            ),
+        }
     }
 
     /// What approving `request` takes from `user_id` now.
@@ -364,35 +422,5 @@ impl SignIn {
         Ok(self
             .policy
             .approval_need(request.screen.passkey, has_passkeys))
-    }
-
-    /// Checks `proof` against what the policy asks of this approval: how it was proved.
-    async fn prove_approval(
-        &self,
-        user: &User,
-        id: &RequestId,
-        proof: ApprovalProof,
-    ) -> Result<ApprovedWith, Refusal> {
-        let request = flows::load(self.store(), id, self.now()).await?;
-        if self.prompt_for(&request, user, self.now()).is_none() {
-            // Not the claimant's: the approval itself refuses it, with the reason.
-            return Ok(ApprovedWith::Tap);
-        }
-        let need = match &proof {
-            // Whatever the policy asks, a passkey answers it.
-            ApprovalProof::Passkey(_) => ApprovalNeed::Passkey,
-            ApprovalProof::GlassesButton if request.screen.passkey.is_as_deployment() => {
-                ApprovalNeed::Tap
-            }
-            ApprovalProof::GlassesButton => {
-                return Err(Refusal::new(
-                    ErrorCode::PasskeyRequired,
-                    "This app asks for your passkey at every sign-in, which glasses cannot give. Scan the code with your phone instead.",
-                ));
-            }
-            ApprovalProof::Tap => self.approval_need(&user.id, &request).await?,
-        };
-        self.prove(user, need, ProofPurpose::Approve(id), proof)
-            .await
     }
 }

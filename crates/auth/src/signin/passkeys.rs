@@ -286,24 +286,13 @@ impl SignIn {
         purpose: ProofPurpose<'_>,
         proof: ApprovalProof,
     ) -> Result<ApprovedWith, Refusal> {
-        let without_passkey = match proof {
+        match proof {
             ApprovalProof::Passkey(credential) => {
                 self.check_passkey(user, purpose, &credential).await?;
-                return Ok(ApprovedWith::Passkey);
+                Ok(ApprovedWith::Passkey)
             }
-            ApprovalProof::Tap => ApprovedWith::Tap,
-            ApprovalProof::GlassesButton => ApprovedWith::GlassesButton,
-        };
-        match need {
-            ApprovalNeed::Tap => Ok(without_passkey),
-            ApprovalNeed::Passkey => Err(Refusal::new(
-                ErrorCode::PasskeyRequired,
-                "This approval needs your passkey: confirm with your fingerprint, face or screen lock.",
-            )),
-            ApprovalNeed::PasskeyFirst => Err(Refusal::new(
-                ErrorCode::PasskeyRequired,
-                "Approving sign-ins needs a passkey, and this account has none yet. Add one on the phone's Passkeys page first.",
-            )),
+            ApprovalProof::Tap => without_passkey(need, ApprovedWith::Tap),
+            ApprovalProof::GlassesButton => without_passkey(need, ApprovedWith::GlassesButton),
         }
     }
 
@@ -445,6 +434,24 @@ impl SignIn {
         };
         self.record(draft, &removed);
         removed
+    }
+}
+
+/// An approval proved `with` something other than a passkey, where the policy asks `need`.
+pub(crate) fn without_passkey(
+    need: ApprovalNeed,
+    with: ApprovedWith,
+) -> Result<ApprovedWith, Refusal> {
+    match need {
+        ApprovalNeed::Tap => Ok(with),
+        ApprovalNeed::Passkey => Err(Refusal::new(
+            ErrorCode::PasskeyRequired,
+            "This approval needs your passkey: confirm with your fingerprint, face or screen lock.",
+        )),
+        ApprovalNeed::PasskeyFirst => Err(Refusal::new(
+            ErrorCode::PasskeyRequired,
+            "Approving sign-ins needs a passkey, and this account has none yet. Add one on the phone's Passkeys page first.",
+        )),
     }
 }
 
