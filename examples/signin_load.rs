@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use qrlogin_auth::clock::{Clock, SystemClock};
 use qrlogin_auth::store::Store;
 use qrlogin_testkit::mentra::{API_KEY, FakeMentraCloud, PACKAGE_NAME, signing_key};
-use qrlogin_testkit::{RedisCluster, RedisServer};
+use qrlogin_testkit::{RedisCluster, RedisServer, commands_processed};
 use qrlogin_web::AppState;
 use qrlogin_web::config::Settings;
 use serde_json::{Value, json};
@@ -272,26 +272,4 @@ async fn sign_in(
         .unwrap();
     assert_eq!(redeemed.status(), 200);
     notified.1
-}
-
-/// Commands the Redis server on `port` has processed so far, by command (`INFO commandstats`).
-fn commands_processed(port: u16) -> std::collections::BTreeMap<String, u64> {
-    let output = std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "INFO", "commandstats"])
-        .output()
-        .expect("redis-cli");
-    // cmdstat_evalsha:calls=123,usec=...
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (name, stats) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats
-                .strip_prefix("calls=")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .collect()
 }

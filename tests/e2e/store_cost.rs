@@ -3,7 +3,6 @@
 //! commands to the hot path fails here; the ceiling comes down as the path is folded.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use crate::helpers::{Backend, TestCluster};
 
@@ -15,24 +14,9 @@ const MOST_COMMANDS_PER_SIGN_IN: u64 = 54;
 /// Every command the server has run so far, by name (`INFO` and the keep-alive `PING` left
 /// out: they are the test's own and the connections').
 fn commands(port: u16) -> BTreeMap<String, u64> {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "INFO", "commandstats"])
-        .output()
-        .expect("redis-cli runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats
-                .strip_prefix("calls=")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .filter(|(name, _)| name != "info" && name != "ping")
-        .collect()
+    let mut counted = qrlogin_testkit::commands_processed(port);
+    counted.retain(|name, _| name != "info" && name != "ping");
+    counted
 }
 
 fn spent(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {

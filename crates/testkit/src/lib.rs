@@ -388,6 +388,29 @@ pub fn end_with_this_process(child: &Child) {
 }
 
 /// A port that was free a moment ago on loopback.
+/// Commands the Redis server on `port` has processed so far, by command, as the server counts
+/// them (`INFO commandstats`).
+pub fn commands_processed(port: u16) -> std::collections::BTreeMap<String, u64> {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "commandstats"])
+        .output()
+        .expect("redis-cli runs");
+    // cmdstat_evalsha:calls=123,usec=...
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
