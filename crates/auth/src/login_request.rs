@@ -215,6 +215,11 @@ pub struct Claim {
     pub user: User,
     pub ip: String,
     pub at: UnixMillis,
+    /// Whether the claimant's account had a passkey when it claimed: what approving takes is
+    /// decided from this and the request's client, without reading the account again. (Claims
+    /// made before passkeys existed say nothing: no account had one then.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub had_passkeys: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,6 +482,7 @@ mod tests {
             user: user(name),
             ip: "192.0.2.1".into(),
             at,
+            had_passkeys: false,
         })
     }
 

@@ -339,6 +339,7 @@ fn claim_by(name: &str, now: i64) -> Transition {
         user: User::local(name, name),
         ip: "192.0.2.20".into(),
         at: now,
+        had_passkeys: false,
     })
 }
 

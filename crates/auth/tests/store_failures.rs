@@ -181,6 +181,7 @@ async fn a_redeem_whose_answer_is_lost_still_signs_in_exactly_once() {
         user: ann.clone(),
         ip: "192.0.2.2".into(),
         at: now,
+        had_passkeys: false,
     });
     flows::transition(&store, &id, &claim, now).await.unwrap();
     let approve = Transition::Approve {

@@ -101,9 +101,7 @@ pub enum ApprovalProof {
 enum Proven {
     /// A passkey check, made for this request, passed.
     Passkey,
-    Tap {
-        has_passkeys: bool,
-    },
+    Tap,
     GlassesButton,
 }
 
@@ -187,14 +185,10 @@ impl SignIn {
         if is_picture && targets.as_ref().is_ok_and(Vec::is_empty) {
             return Err(no_code_found());
         }
-        let user_id = user.id.clone();
-        let mut claimed = self
+        let claimed = self
             .claim_target(caller, user, entry, targets, &mut draft)
             .await;
         self.record(draft, &claimed);
-        if let (Ok(claimed), Entry::Phone) = (&mut claimed, entry) {
-            claimed.prompt.approval = Some(self.approval_need(&user_id, &claimed.request).await?);
-        }
         claimed
     }
 
@@ -227,10 +221,12 @@ impl SignIn {
                 return Err(mismatch_refused(entry));
             }
         }
+        let had_passkeys = passkey::any(self.store(), &user.id).await?;
         let claim = Transition::Claim(Claim {
             user,
             ip: caller.ip.clone(),
             at: now,
+            had_passkeys,
         });
         let claimed = flows::transition(self.store(), &id, &claim, now)
             .await
@@ -240,8 +236,10 @@ impl SignIn {
         if self.policy.network_verdict(entry, screen_ip, &caller.ip) == NetworkVerdict::Flagged {
             draft.detail(network_mismatch_detail(screen_ip, &caller.ip));
         }
+        let mut prompt = Prompt::of(&claimed, &caller.ip, &self.policy.networks, now);
+        prompt.approval = self.approval_need(&claimed);
         Ok(Claimed {
-            prompt: Prompt::of(&claimed, &caller.ip, &self.policy.networks, now),
+            prompt,
             request: claimed,
         })
     }
@@ -298,11 +296,8 @@ impl SignIn {
                 FlowError::NotFound => no_such_request(),
                 other => other.into(),
             })?;
-        let mut prompt = self
-            .prompt_for(&request, user, now)
-            .ok_or_else(no_such_request)?;
-        prompt.approval = Some(self.approval_need(&user.id, &request).await?);
-        Ok(prompt)
+        self.prompt_for(&request, user, now)
+            .ok_or_else(no_such_request)
     }
 
     /// What `user` is shown of `request` at `now`, if they are its claimant (for a socket that
@@ -314,7 +309,9 @@ impl SignIn {
         now: UnixMillis,
     ) -> Option<Prompt> {
         let claim = request.claim.as_ref().filter(|c| c.user.id == user.id)?;
-        Some(Prompt::of(request, &claim.ip, &self.policy.networks, now))
+        let mut prompt = Prompt::of(request, &claim.ip, &self.policy.networks, now);
+        prompt.approval = self.approval_need(request);
+        Some(prompt)
     }
 
     /// The claimant approves or denies. An approval must carry the proof the policy asks of
@@ -365,9 +362,7 @@ impl SignIn {
                     .await?;
                 Proven::Passkey
             }
-            ApprovalProof::Tap => Proven::Tap {
-                has_passkeys: passkey::any(self.store(), &user.id).await?,
-            },
+            ApprovalProof::Tap => Proven::Tap,
             ApprovalProof::GlassesButton => Proven::GlassesButton,
         };
         let rule = |current: &LoginRequest| {
@@ -405,22 +400,20 @@ impl SignIn {
                 ErrorCode::PasskeyRequired,
                 "This app asks for your passkey at every sign-in, which glasses cannot give. Scan the code with your phone instead.",
             )),
-            Proven::Tap { has_passkeys } => without_passkey(
-                self.policy.approval_need(client, has_passkeys),
+            Proven::Tap => without_passkey(
+                self.approval_need(current).unwrap_or(ApprovalNeed::Tap),
                 ApprovedWith::Tap,
             ),
         }
     }
 
-    /// What approving `request` takes from `user_id` now.
-    pub async fn approval_need(
-        &self,
-        user_id: &str,
-        request: &LoginRequest,
-    ) -> Result<ApprovalNeed, Refusal> {
-        let has_passkeys = passkey::any(self.store(), user_id).await?;
-        Ok(self
-            .policy
-            .approval_need(request.screen.passkey, has_passkeys))
+    /// What approving `request` takes from its claimant: from its client's rule and whether
+    /// the claimant had a passkey when it claimed.
+    pub fn approval_need(&self, request: &LoginRequest) -> Option<ApprovalNeed> {
+        let claim = request.claim.as_ref()?;
+        Some(
+            self.policy
+                .approval_need(request.screen.passkey, claim.had_passkeys),
+        )
     }
 }

@@ -32,8 +32,7 @@ pub struct Prompt {
     /// The screen typed the right PIN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_confirmed: Option<bool>,
-    /// What approving takes (a tap, or the account's passkey): in the answer to a claim and
-    /// to `GET`; the live updates leave it out.
+    /// What approving takes (a tap, or the account's passkey), once the request is claimed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<crate::signin::policy::ApprovalNeed>,
 }
