@@ -102,10 +102,25 @@ async fn transition_with(
     store: &dyn Store,
     id: &RequestId,
     now: UnixMillis,
+    make: impl FnMut(&LoginRequest) -> Result<Transition, FlowError>,
+) -> Result<LoginRequest, FlowError> {
+    transition_from(store, id, None, now, make).await
+}
+
+/// [`transition_with`], trying first against `known`, the request as the caller read it a
+/// moment ago (a lost compare-and-set reads it again): one read fewer on the hot path.
+async fn transition_from(
+    store: &dyn Store,
+    id: &RequestId,
+    mut known: Option<LoginRequest>,
+    now: UnixMillis,
     mut make: impl FnMut(&LoginRequest) -> Result<Transition, FlowError>,
 ) -> Result<LoginRequest, FlowError> {
     for _ in 0..MAX_SWAP_ATTEMPTS {
-        let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
+        let current = match known.take() {
+            Some(current) => current,
+            None => store.load_request(id).await?.ok_or(FlowError::NotFound)?,
+        };
         match current.apply(&make(&current)?, now) {
             Ok(next) if next.version == current.version => return Ok(next),
             Ok(next) => {
@@ -385,16 +400,18 @@ async fn claimed_before_sign_out(
 /// whose redeem won, so ours is neither lost nor counted twice.
 async fn spend_approval(
     store: &dyn Store,
-    id: &RequestId,
+    current: &LoginRequest,
     desktop_secret: &SecretString,
     redeemer: &str,
     now: UnixMillis,
 ) -> Result<LoginRequest, FlowError> {
+    let id = &current.id;
     let redeem = Transition::Redeem {
         secret: desktop_secret.expose_secret().to_owned(),
         session_id: redeemer.to_owned(),
     };
-    match transition(store, id, &redeem, now).await {
+    let known = Some(current.clone());
+    match transition_from(store, id, known, now, |_| Ok(redeem.clone())).await {
         Err(FlowError::Store(error)) => match store.load_request(id).await {
             Ok(Some(request)) if request.redeemed_session.as_deref() == Some(redeemer) => {
                 Ok(request)
@@ -434,7 +451,7 @@ pub async fn redeem(
     signed_in.approved_at = Some(current.updated_at);
     signed_in.amr = current.amr();
     let session_id = signed_in.session.id.clone();
-    match spend_approval(store, id, desktop_secret, &session_id, now).await {
+    match spend_approval(store, &current, desktop_secret, &session_id, now).await {
         Ok(_) => {
             announce_sign_in(store, &signed_in.session, None).await;
             Ok(signed_in)
@@ -466,7 +483,7 @@ pub async fn redeem_for_client(
 ) -> Result<ClientSignIn, FlowError> {
     let (current, user) = redeemable(store, id, desktop_secret, Some(client), now).await?;
     let mark = format!("client:{client}:{}", crate::secret::random_token::<12>());
-    spend_approval(store, id, desktop_secret, &mark, now).await?;
+    spend_approval(store, &current, desktop_secret, &mark, now).await?;
     Ok(ClientSignIn {
         user,
         approved_at: current.updated_at,
