@@ -17,7 +17,7 @@ pub use webauthn_rs::prelude::{
 };
 
 use crate::login_request::UnixMillis;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, from_json, to_json};
 
 /// Which account each credential id belongs to.
 const OWNERS: &str = "passkey-owners";
@@ -43,7 +43,8 @@ impl PasskeyId {
         Self::of_bytes(passkey.cred_id())
     }
 
-    fn of_result(result: &AuthenticationResult) -> Self {
+    /// The passkey an assertion was made by.
+    pub fn of_result(result: &AuthenticationResult) -> Self {
         Self::of_bytes(result.cred_id())
     }
 
@@ -143,25 +144,11 @@ impl StoredPasskey {
         }
     }
 
-    /// Whether `result` is an assertion by this credential.
-    pub fn made(&self, result: &AuthenticationResult) -> bool {
-        self.id == PasskeyId::of_result(result)
-    }
-
     /// Takes what an assertion by this credential tells (its counter, its backup state).
     pub fn used(&mut self, result: &AuthenticationResult, now: UnixMillis) {
         self.credential.update_credential(result);
         self.last_used_at = Some(now);
     }
-}
-
-fn encode(passkey: &StoredPasskey) -> Result<String, StoreError> {
-    serde_json::to_string(passkey).map_err(|e| StoreError::Unexpected(e.into()))
-}
-
-fn decode(text: &str) -> Result<StoredPasskey, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("a stored passkey is unreadable: {e}")))
 }
 
 /// Every passkey of `user_id`, oldest first.
@@ -170,10 +157,20 @@ pub async fn list(store: &dyn Store, user_id: &str) -> Result<Vec<StoredPasskey>
         .list_entries(&kind_of(user_id))
         .await?
         .iter()
-        .map(|text| decode(text))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|text| from_json(text))
+        .collect::<Result<Vec<StoredPasskey>, _>>()?;
     passkeys.sort_by_key(|p| p.created_at);
     Ok(passkeys)
+}
+
+/// One passkey of `user_id`, if it has one by that id.
+pub async fn load(
+    store: &dyn Store,
+    user_id: &str,
+    id: &PasskeyId,
+) -> Result<Option<StoredPasskey>, StoreError> {
+    let stored = store.load_entry(&kind_of(user_id), id.as_str()).await?;
+    stored.as_deref().map(from_json).transpose()
 }
 
 /// Whether `user_id` has any passkey.
@@ -194,7 +191,7 @@ pub async fn add(store: &dyn Store, passkey: &StoredPasskey) -> Result<bool, Sto
         .insert_entry(
             &kind_of(&passkey.user_id),
             passkey.id.as_str(),
-            &encode(passkey)?,
+            &to_json(passkey)?,
         )
         .await
 }
@@ -206,7 +203,7 @@ pub async fn update(store: &dyn Store, passkey: &StoredPasskey) -> Result<bool, 
         .update_entry(
             &kind_of(&passkey.user_id),
             passkey.id.as_str(),
-            &encode(passkey)?,
+            &to_json(passkey)?,
         )
         .await
 }

@@ -656,11 +656,8 @@ fn passkey_policy(
 ) -> Result<PasskeyPolicy, String> {
     use qrlogin_auth::signin::passkeys::RelyingParty;
     let asked_for = rp_id.is_some() || approval == PasskeyApproval::Required;
-    let relying_party = match (rp_id, mobile.domain()) {
-        (Some(rp_id), _) => Some(RelyingParty::new(rp_id, app_name, &mobile, &desktop)),
-        (None, Some(host)) => Some(RelyingParty::new(host, app_name, &mobile, &desktop)),
-        (None, None) => None,
-    };
+    let relying_party = (rp_id.or(mobile.domain()))
+        .map(|rp_id| RelyingParty::new(rp_id, app_name, &mobile, &desktop));
     let relying_party = match relying_party {
         Some(Ok(party)) => Some(party),
         Some(Err(why)) => return Err(format!("  PASSKEY_RP_ID: {why}")),

@@ -96,15 +96,6 @@ pub enum ApprovalProof {
     Passkey(Box<PublicKeyCredential>),
 }
 
-/// What an approval brings, once what needs the store is checked.
-#[derive(Clone, Copy)]
-enum Proven {
-    /// A passkey check, made for this request, passed.
-    Passkey,
-    Tap,
-    GlassesButton,
-}
-
 /// The claimant's answer.
 #[derive(Clone, Debug)]
 pub enum Decision {
@@ -360,10 +351,10 @@ impl SignIn {
             ApprovalProof::Passkey(credential) => {
                 self.check_passkey(&user, ProofPurpose::Approve(id), &credential)
                     .await?;
-                Proven::Passkey
+                ApprovedWith::Passkey
             }
-            ApprovalProof::Tap => Proven::Tap,
-            ApprovalProof::GlassesButton => Proven::GlassesButton,
+            ApprovalProof::Tap => ApprovedWith::Tap,
+            ApprovalProof::GlassesButton => ApprovedWith::GlassesButton,
         };
         let rule = |current: &LoginRequest| {
             self.approval_rule(current, &user.id, proven)
@@ -377,12 +368,13 @@ impl SignIn {
         Ok(Decided { request, pin })
     }
 
-    /// How an approval of `current` by `user_id` counts, or why the policy refuses it.
+    /// How an approval of `current` by `user_id`, `proven` so far (a passkey already
+    /// checked), counts, or why the policy refuses it.
     fn approval_rule(
         &self,
         current: &LoginRequest,
         user_id: &str,
-        proven: Proven,
+        proven: ApprovedWith,
     ) -> Result<ApprovedWith, Refusal> {
         if current
             .claim
@@ -394,13 +386,15 @@ impl SignIn {
         }
         let client = current.screen.passkey;
         match proven {
-            Proven::Passkey => Ok(ApprovedWith::Passkey),
-            Proven::GlassesButton if client.is_as_deployment() => Ok(ApprovedWith::GlassesButton),
-            Proven::GlassesButton => Err(Refusal::new(
+            ApprovedWith::Passkey => Ok(ApprovedWith::Passkey),
+            ApprovedWith::GlassesButton if client.is_as_deployment() => {
+                Ok(ApprovedWith::GlassesButton)
+            }
+            ApprovedWith::GlassesButton => Err(Refusal::new(
                 ErrorCode::PasskeyRequired,
                 "This app asks for your passkey at every sign-in, which glasses cannot give. Scan the code with your phone instead.",
             )),
-            Proven::Tap => without_passkey(
+            ApprovedWith::Tap => without_passkey(
                 self.approval_need(current).unwrap_or(ApprovalNeed::Tap),
                 ApprovedWith::Tap,
             ),

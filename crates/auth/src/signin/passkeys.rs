@@ -85,10 +85,6 @@ impl RelyingParty {
         })
     }
 
-    pub fn rp_id(&self) -> &str {
-        &self.rp_id
-    }
-
     /// Whether the signed-in screen's pages may use passkeys (device links).
     pub fn covers_desktop(&self) -> bool {
         self.covers_desktop
@@ -114,6 +110,11 @@ impl ProofPurpose<'_> {
             Self::Manage => format!("manage:{user_id}"),
         }
     }
+}
+
+/// Where a registration under way for `user` is kept (one at a time: a new one replaces it).
+fn registration_key(user: &User) -> String {
+    format!("register:{}", user.id)
 }
 
 /// A ceremony's state between its two requests; `nonce` lets it finish once.
@@ -245,7 +246,7 @@ impl SignIn {
         user: &User,
         purpose: ProofPurpose<'_>,
         credential: &PublicKeyCredential,
-    ) -> Result<PasskeyId, Refusal> {
+    ) -> Result<(), Refusal> {
         let state: PasskeyAuthentication = self
             .take_ceremony(&purpose.key(&user.id))
             .await?
@@ -265,16 +266,15 @@ impl SignIn {
                 "The phone did not verify you (fingerprint, face or screen lock): that is what a passkey approval needs.",
             ));
         }
-        let mut stored = passkey::list(self.store(), &user.id)
+        let made_by = PasskeyId::of_result(&result);
+        let mut stored = passkey::load(self.store(), &user.id, &made_by)
             .await?
-            .into_iter()
-            .find(|p| p.made(&result))
             .ok_or_else(removed_passkey)?;
         stored.used(&result, self.now());
-        if !passkey::update(self.store(), &stored).await? {
-            return Err(removed_passkey());
+        match passkey::update(self.store(), &stored).await? {
+            true => Ok(()),
+            false => Err(removed_passkey()),
         }
-        Ok(stored.id)
     }
 
     /// Checks `proof` against `need` (what the policy asks of this approval): how the
@@ -318,7 +318,7 @@ impl SignIn {
             .webauthn
             .start_passkey_registration(user_handle(user), &user.name, &user.name, Some(exclude))
             .map_err(Refusal::internal)?;
-        self.keep_ceremony::<PasskeyRegistration>(&format!("register:{}", user.id), state)
+        self.keep_ceremony::<PasskeyRegistration>(&registration_key(user), state)
             .await?;
         Ok(challenge)
     }
@@ -331,7 +331,7 @@ impl SignIn {
         user: &User,
         proof: Option<&PublicKeyCredential>,
         event: AuditEvent,
-    ) -> Result<PasskeyId, Refusal> {
+    ) -> Result<(), Refusal> {
         let checked = match proof {
             Some(proof) => self.check_passkey(user, ProofPurpose::Manage, proof).await,
             None => Err(Refusal::new(
@@ -374,7 +374,7 @@ impl SignIn {
     ) -> Result<PasskeySummary, Refusal> {
         let name = passkey::check_name(name).map_err(Refusal::invalid)?;
         let state: PasskeyRegistration = self
-            .take_ceremony(&format!("register:{}", user.id))
+            .take_ceremony(&registration_key(user))
             .await?
             .ok_or_else(stale_check)?;
         let credential = self
@@ -403,10 +403,8 @@ impl SignIn {
         name: &str,
     ) -> Result<PasskeySummary, Refusal> {
         let name = passkey::check_name(name).map_err(Refusal::invalid)?;
-        let mut stored = passkey::list(self.store(), &user.id)
+        let mut stored = passkey::load(self.store(), &user.id, id)
             .await?
-            .into_iter()
-            .find(|p| &p.id == id)
             .ok_or_else(unknown_passkey)?;
         stored.name = name;
         match passkey::update(self.store(), &stored).await? {
