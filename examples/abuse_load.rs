@@ -18,26 +18,27 @@
 //! ```sh
 //! cargo build --release
 //! cargo run --release --example abuse_load -- [--seconds 20] [--concurrency 50] \
-//!   [--binary target/release/qrlogin] [--attacks sockets,tokens,codes,pins,frames] \
+//!   [--bin-dir target/release] [--attacks sockets,tokens,codes,pins,frames] \
 //!   [--frame-type image/png]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use qrlogin_testkit::free_port;
-use qrlogin_testkit::mentra::{API_KEY, FakeMentraCloud, PACKAGE_NAME, signing_key};
+use qrlogin_testkit::mentra::FakeMentraCloud;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[path = "support/instance.rs"]
+mod instance;
 #[path = "support/process.rs"]
 mod process;
+use instance::{Deployment, Instance};
 
 /// The attacker's one address.
 const ATTACKER: &str = "203.0.113.66";
@@ -45,7 +46,8 @@ const ATTACKER: &str = "203.0.113.66";
 struct Options {
     seconds: u64,
     concurrency: usize,
-    binary: String,
+    /// Where the release binaries are (`qrlogin` is started from here).
+    bin_dir: std::path::PathBuf,
     /// Which attacks run (all by default): sockets, tokens, codes, pins, frames.
     attacks: Vec<String>,
     frame_type: String,
@@ -61,84 +63,13 @@ fn options() -> Options {
     Options {
         seconds: value("--seconds").map_or(20, |v| v.parse().expect("seconds")),
         concurrency: value("--concurrency").map_or(50, |v| v.parse().expect("a number")),
-        binary: value("--binary").unwrap_or_else(|| "target/release/qrlogin".into()),
+        bin_dir: value("--bin-dir").map_or_else(|| "target/release".into(), Into::into),
         attacks: value("--attacks")
             .unwrap_or_else(|| "sockets,tokens,codes,pins,frames".into())
             .split(',')
             .map(str::to_owned)
             .collect(),
         frame_type: value("--frame-type").unwrap_or_else(|| "image/png".into()),
-    }
-}
-
-/// The instance under test, ended with the benchmark.
-struct Instance {
-    child: Child,
-    desktop: String,
-    mobile: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Instance {
-    async fn start(binary: &str, cloud: &FakeMentraCloud) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (desktop_port, mobile_port) = (free_port(), free_port());
-        let desktop = format!("http://127.0.0.1:{desktop_port}");
-        let mobile = format!("http://127.0.0.1:{mobile_port}");
-        // Absolute: the child starts in `dir`, where a relative path would not resolve.
-        let binary = std::fs::canonicalize(binary)
-            .unwrap_or_else(|e| panic!("{binary}: {e} (run `cargo build --release` first)"));
-        let child = Command::new(&binary)
-            .current_dir(dir.path())
-            .env_clear()
-            .envs([
-                ("DATA_DIR", dir.path().to_str().unwrap()),
-                ("BIND_ADDR", "127.0.0.1"),
-                ("DESKTOP_PORT", &desktop_port.to_string()),
-                ("MOBILE_PORT", &mobile_port.to_string()),
-                ("DESKTOP_PUBLIC_URL", &desktop),
-                ("MOBILE_PUBLIC_URL", &mobile),
-                ("METRICS_ADDR", "off"),
-                ("TRUST_PROXY", "127.0.0.1"),
-                ("LOGIN_CONFIRMATION", "pin"),
-                ("RATE_LIMIT_SCAN_PER_USER", "1000000/1s"),
-                ("PACKAGE_NAME", PACKAGE_NAME),
-                ("MENTRAOS_API_KEY", API_KEY),
-                ("MENTRAOS_CLOUD_URL", &cloud.url()),
-                ("MENTRAOS_USER_TOKEN_PUBLIC_KEY", &signing_key().public_pem),
-                ("RUST_LOG", "error"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
-        qrlogin_testkit::end_with_this_process(&child);
-        let instance = Self {
-            child,
-            desktop,
-            mobile,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::get(format!("{}/readyz", instance.mobile))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the instance did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        instance
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
     }
 }
 
@@ -622,7 +553,13 @@ fn report(name: &str, phase: &mut Phase, pid: u32) {
 async fn main() {
     let options = options();
     let cloud = FakeMentraCloud::start().await;
-    let instance = Instance::start(&options.binary, &cloud).await;
+    let settings = [
+        ("TRUST_PROXY", "127.0.0.1"),
+        ("LOGIN_CONFIRMATION", "pin"),
+        ("RATE_LIMIT_SCAN_PER_USER", "1000000/1s"),
+    ];
+    let instance =
+        Instance::start(&options.bin_dir, &Deployment::Embedded, &cloud, &settings).await;
     let (desktop, mobile) = (instance.desktop.clone(), instance.mobile.clone());
     let mut phones = Vec::new();
     for i in 0..options.concurrency {
@@ -656,7 +593,7 @@ async fn main() {
         })
         .collect();
     let length = Duration::from_secs(options.seconds);
-    let pid = instance.pid();
+    let pid = instance.processes[0].pid();
     println!(
         "{} ordinary screens and phones, {} s per phase; noise frame {:.1} MiB; instance pid {pid}",
         options.concurrency,

@@ -1,28 +1,44 @@
-//! Load generator for complete sign-ins (DESIGN §9): create → WebSocket → scan → approve →
-//! (screen notified) → redeem, by many screens and phones at once, against both services
-//! started in this process on random ports.
+//! The sign-in benchmark, on the real binaries: complete sign-ins (create → WebSocket → scan →
+//! approve → screen notified → redeem) by many screens and phones at once, against `qrlogin`
+//! (embedded store) or `qrlogin-desktop` + `qrlogin-mobile` on a Redis of the benchmark's own,
+//! each service its own process on loopback.
 //!
-//! cargo run --release --example signin_load -- [--redis | --redis-cluster] [--sign-ins N] [--concurrency C]
+//! ```sh
+//! cargo build --release
+//! cargo run --release --example signin_load -- [--redis | --redis-cluster] \
+//!   [--sign-ins 5000] [--concurrency 50] [--password-sign-ins 1000] [--bin-dir target/release]
+//! ```
 //!
-//! Prints sign-ins per second and the approval→screen latency: from sending the approval to
-//! the screen's socket receiving `approved` (an upper bound: it includes the approve call).
+//! `--concurrency 1` is the serial mode: one sign-in at a time. `--bin-dir` points at another
+//! build (a worktree of an older commit) to compare the same load on both. It prints, per run:
+//! sign-ins per second; each sign-in's duration and approve→notified (from sending the approval
+//! to the screen's socket reading `approved`) at p50/p99, from the client; the same latency from
+//! the server's own histogram (bucket bounds); the server processes' CPU per sign-in (from
+//! /proc), and Redis's; Redis commands (`INFO commandstats`, script bodies included) and the
+//! services' store round trips per sign-in; RSS of each process before and after; and, with
+//! `--password-sign-ins`, the RSS after that many phone sign-ins with a password.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::net::TcpListener;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use actix_web::web;
 use futures_util::StreamExt;
-use qrlogin_auth::clock::{Clock, SystemClock};
-use qrlogin_auth::store::Store;
-use qrlogin_testkit::mentra::{API_KEY, FakeMentraCloud, PACKAGE_NAME, signing_key};
+use qrlogin_testkit::mentra::FakeMentraCloud;
 use qrlogin_testkit::{RedisCluster, RedisServer, commands_processed};
-use qrlogin_web::AppState;
-use qrlogin_web::config::Settings;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[path = "support/instance.rs"]
+mod instance;
+#[path = "support/process.rs"]
+mod process;
+use instance::{Deployment, Instance};
+
+const PASSWORD: &str = "correct horse battery staple";
+/// `/proc` counts CPU time in clock ticks, which Linux reports at 100 per second.
+const TICK_MS: f64 = 10.0;
 
 struct Options {
     redis: bool,
@@ -30,178 +46,371 @@ struct Options {
     redis_cluster: bool,
     sign_ins: usize,
     concurrency: usize,
+    password_sign_ins: usize,
+    bin_dir: PathBuf,
 }
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str, default: usize| {
+    let value = |name: &str| {
         args.iter()
             .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| v.parse().expect("a number"))
+            .and_then(|i| args.get(i + 1).cloned())
     };
+    let number =
+        |name: &str, default: usize| value(name).map_or(default, |v| v.parse().expect("a number"));
     Options {
         redis: args.iter().any(|a| a == "--redis"),
         redis_cluster: args.iter().any(|a| a == "--redis-cluster"),
-        sign_ins: value("--sign-ins", 2000),
-        concurrency: value("--concurrency", 50),
+        sign_ins: number("--sign-ins", 5000),
+        concurrency: number("--concurrency", 50),
+        password_sign_ins: number("--password-sign-ins", 0),
+        bin_dir: value("--bin-dir").map_or_else(|| "target/release".into(), PathBuf::from),
     }
 }
 
-fn listener() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    (listener, url)
+/// The Redis the services share, when they share one.
+enum OwnRedis {
+    None,
+    Server(RedisServer),
+    Cluster(RedisCluster),
 }
 
-#[actix_web::main]
+impl OwnRedis {
+    fn deployment(&self) -> Deployment {
+        match self {
+            Self::None => Deployment::Embedded,
+            Self::Server(server) => Deployment::Shared {
+                variable: "REDIS_URL",
+                value: server.url(),
+            },
+            Self::Cluster(cluster) => Deployment::Shared {
+                variable: "REDIS_CLUSTER_URLS",
+                value: cluster.urls().join(","),
+            },
+        }
+    }
+
+    fn servers(&self) -> Vec<&RedisServer> {
+        match self {
+            Self::None => Vec::new(),
+            Self::Server(server) => vec![server],
+            Self::Cluster(cluster) => cluster.nodes.iter().collect(),
+        }
+    }
+
+    /// Commands run so far over every node, by name.
+    fn commands(&self) -> BTreeMap<String, u64> {
+        let mut total = BTreeMap::new();
+        for server in self.servers() {
+            for (name, calls) in commands_processed(server.port) {
+                *total.entry(name).or_insert(0) += calls;
+            }
+        }
+        total.retain(|name, _| name != "info" && name != "ping");
+        total
+    }
+
+    fn cpu_ticks(&self) -> u64 {
+        self.servers()
+            .iter()
+            .map(|s| process::cpu_ticks(s.pid()))
+            .sum()
+    }
+}
+
+/// What the server side has used so far.
+struct Reading {
+    cpu_ticks: Vec<u64>,
+    rss_kib: Vec<u64>,
+    redis_cpu_ticks: u64,
+    commands: BTreeMap<String, u64>,
+    round_trips: f64,
+}
+
+async fn read(instance: &Instance, redis: &OwnRedis) -> Reading {
+    let mut round_trips = 0.0;
+    for process in &instance.processes {
+        round_trips += metric_sum(&process.metrics, "qrlogin_store_round_trips_total").await;
+    }
+    Reading {
+        cpu_ticks: instance
+            .processes
+            .iter()
+            .map(|p| process::cpu_ticks(p.pid()))
+            .collect(),
+        rss_kib: instance
+            .processes
+            .iter()
+            .map(|p| process::rss_kib(p.pid()))
+            .collect(),
+        redis_cpu_ticks: redis.cpu_ticks(),
+        commands: redis.commands(),
+        round_trips,
+    }
+}
+
+async fn scrape(metrics: &str) -> String {
+    reqwest::get(metrics).await.unwrap().text().await.unwrap()
+}
+
+/// The sum of a metric's samples over all its labels.
+async fn metric_sum(metrics: &str, name: &str) -> f64 {
+    scrape(metrics)
+        .await
+        .lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The server's approve→notified histogram: the bucket bound each quantile falls under.
+async fn server_quantiles(metrics: &str, quantiles: &[f64]) -> Vec<String> {
+    let text = scrape(metrics).await;
+    let buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("qrlogin_approval_notify_seconds_bucket{le=\"")?;
+            let (bound, count) = rest.split_once("\"} ")?;
+            Some((bound.parse().unwrap_or(f64::INFINITY), count.parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last().map_or(0.0, |(_, count)| *count);
+    quantiles
+        .iter()
+        .map(|q| {
+            buckets
+                .iter()
+                .find(|(_, count)| *count >= q * total && total > 0.0)
+                .map_or("-".to_owned(), |(bound, _)| format!("≤{} ms", bound * 1e3))
+        })
+        .collect()
+}
+
+/// Audit records are written off the request path, in batches: wait until Redis's command
+/// count stops moving before reading what the run cost.
+async fn settled_commands(redis: &OwnRedis) -> BTreeMap<String, u64> {
+    let mut last = redis.commands();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = redis.commands();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[tokio::main]
 async fn main() {
     let options = options();
     let cloud = FakeMentraCloud::start().await;
-    let (desktop_listener, desktop) = listener();
-    let (mobile_listener, mobile) = listener();
-    let redis = options
-        .redis
-        .then(|| RedisServer::start().expect("redis-server is installed"));
-    let cluster = options
-        .redis_cluster
-        .then(|| RedisCluster::start().expect("redis-server is installed"));
-    let vars = [
-        ("DESKTOP_PUBLIC_URL", desktop.clone()),
-        ("MOBILE_PUBLIC_URL", mobile.clone()),
-        ("PACKAGE_NAME", PACKAGE_NAME.to_owned()),
-        ("MENTRAOS_API_KEY", API_KEY.to_owned()),
-        ("MENTRAOS_CLOUD_URL", cloud.url()),
-        (
-            "MENTRAOS_USER_TOKEN_PUBLIC_KEY",
-            signing_key().public_pem.clone(),
-        ),
-        ("QR_TTL", "5m".to_owned()),
-        // One load generator is one IP: lift the per-IP and per-user limits it would hit.
-        ("RATE_LIMIT_CREATE_PER_IP", "1000000/1s".to_owned()),
-        ("RATE_LIMIT_SCAN_PER_USER", "1000000/1s".to_owned()),
-        ("RATE_LIMIT_SCAN_PER_IP", "1000000/1s".to_owned()),
-        ("RATE_LIMIT_WEBVIEW_PER_IP", "1000000/1s".to_owned()),
-        ("WEBSOCKETS_PER_IP", "1000000".to_owned()),
-        (
-            "REDIS_URL",
-            redis.as_ref().map(RedisServer::url).unwrap_or_default(),
-        ),
-        (
-            "REDIS_CLUSTER_URLS",
-            cluster
-                .as_ref()
-                .map(|c| c.urls().join(","))
-                .unwrap_or_default(),
-        ),
-    ];
-    let settings = Settings::from_vars(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        data_dir: dir.path().to_owned(),
-        ..settings
+    let redis = match (options.redis, options.redis_cluster) {
+        (true, _) => OwnRedis::Server(RedisServer::start().expect("redis-server is installed")),
+        (_, true) => OwnRedis::Cluster(RedisCluster::start().expect("redis-server is installed")),
+        _ => OwnRedis::None,
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store: Arc<dyn Store> = qrlogin_web::state::open_store(&settings, clock.clone(), "bench:")
-        .await
-        .unwrap();
-    let state = web::Data::new(
-        AppState::with_store(settings.clone(), store, clock)
-            .await
-            .unwrap(),
-    );
-    let mentra = web::Data::new(qrlogin_mobile::MentraLogin::from_settings(&settings).unwrap());
-    tokio::spawn(
-        qrlogin_desktop::build(state.clone(), desktop_listener)
-            .unwrap()
-            .run_until_stopped(),
-    );
-    tokio::spawn(
-        qrlogin_mobile::build(state, mentra, mobile_listener)
-            .unwrap()
-            .run_until_stopped(),
-    );
+    // One load generator is one IP: lift the per-IP and per-user limits it would hit.
+    let settings = [
+        ("QR_TTL", "5m"),
+        ("LOCAL_ACCOUNTS", "true"),
+        ("RATE_LIMIT_CREATE_PER_IP", "1000000/1s"),
+        ("RATE_LIMIT_SCAN_PER_USER", "1000000/1s"),
+        ("RATE_LIMIT_SCAN_PER_IP", "1000000/1s"),
+        ("RATE_LIMIT_WEBVIEW_PER_IP", "1000000/1s"),
+        ("RATE_LIMIT_LOGIN_PER_IP", "1000000/1s"),
+        ("RATE_LIMIT_LOGIN_PER_ACCOUNT", "1000000/1s"),
+        ("RATE_LIMIT_LOGIN_PER_ACCOUNT_IP", "1000000/1s"),
+        ("WEBSOCKETS_PER_IP", "1000000"),
+    ];
+    let instance = Instance::start(&options.bin_dir, &redis.deployment(), &cloud, &settings).await;
+    let phones = signed_in_phones(&cloud, &instance.mobile, options.concurrency).await;
+    let before = read(&instance, &redis).await;
+    let started = Instant::now();
+    let timings = run_sign_ins(&instance, phones, options.sign_ins).await;
+    let elapsed = started.elapsed();
+    let commands = settled_commands(&redis).await;
+    let after = read(&instance, &redis).await;
+    let desktop_metrics = &instance.processes[0].metrics;
+    let server = server_quantiles(desktop_metrics, &[0.5, 0.99]).await;
+    report(&options, &timings, elapsed, &server);
+    report_costs(&instance, &before, &after, &commands, timings.len());
+    if options.password_sign_ins > 0 {
+        password_sign_ins(&instance, &options).await;
+    }
+}
 
-    // One signed-in phone per worker, through the MentraOS webview.
+/// One signed-in phone per worker, through the MentraOS webview.
+async fn signed_in_phones(
+    cloud: &FakeMentraCloud,
+    mobile: &str,
+    count: usize,
+) -> Vec<reqwest::Client> {
     let mut phones = Vec::new();
-    for i in 0..options.concurrency {
-        let phone = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+    for i in 0..count {
+        let phone = browser();
         let token = cloud.issue_temp_token(&format!("user{i}@example.com"));
-        phone
+        let answer = phone
             .get(format!("{mobile}/webview?aos_temp_token={token}"))
             .send()
             .await
             .unwrap();
+        assert!(answer.status().is_redirection(), "webview sign-in failed");
         phones.push(phone);
     }
+    phones
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Each sign-in's (whole duration, approve→notified).
+type Timings = Vec<(Duration, Duration)>;
+
+async fn run_sign_ins(instance: &Instance, phones: Vec<reqwest::Client>, total: usize) -> Timings {
+    let per_worker = total / phones.len();
     let screen = reqwest::Client::new();
-    let per_worker = options.sign_ins / options.concurrency;
-    let redis_port = redis.as_ref().map(|r| r.port);
-    let commands_before = redis_port.map(commands_processed);
-    let started = Instant::now();
     let workers = phones.into_iter().map(|phone| {
-        let (screen, desktop, mobile) = (screen.clone(), desktop.clone(), mobile.clone());
+        let (screen, desktop, mobile) = (
+            screen.clone(),
+            instance.desktop.clone(),
+            instance.mobile.clone(),
+        );
         tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_worker);
+            let mut timings = Vec::with_capacity(per_worker);
             for _ in 0..per_worker {
-                latencies.push(sign_in(&screen, &phone, &desktop, &mobile).await);
+                let started = Instant::now();
+                let notified = sign_in(&screen, &phone, &desktop, &mobile).await;
+                timings.push((started.elapsed(), notified));
             }
-            latencies
+            timings
         })
     });
-    let mut latencies: Vec<Duration> = futures_util::future::join_all(workers)
+    futures_util::future::join_all(workers)
         .await
         .into_iter()
         .flat_map(Result::unwrap)
-        .collect();
-    let elapsed = started.elapsed();
-    if let (Some(port), Some(before)) = (redis_port, commands_before) {
-        // Audit records are written a moment later, in batches: let the writer catch up.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let after = commands_processed(port);
-        let per_sign_in = |calls: u64| calls as f64 / latencies.len() as f64;
-        let mut used: Vec<(String, u64)> = after
-            .iter()
-            .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
-            .filter(|(_, calls)| *calls > 0)
-            .collect();
-        used.sort_by_key(|(_, calls)| std::cmp::Reverse(*calls));
-        let total: u64 = used.iter().map(|(_, calls)| calls).sum();
-        let detail: Vec<String> = used
-            .iter()
-            .map(|(name, calls)| format!("{name} {:.1}", per_sign_in(*calls)))
-            .collect();
-        println!(
-            "Redis commands per sign-in: {:.1} ({})",
-            per_sign_in(total),
-            detail.join(", ")
-        );
-    }
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+        .collect()
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    let at = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted.get(at).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+}
+
+fn report(options: &Options, timings: &Timings, elapsed: Duration, server: &[String]) {
+    let mut whole: Vec<Duration> = timings.iter().map(|t| t.0).collect();
+    let mut notified: Vec<Duration> = timings.iter().map(|t| t.1).collect();
+    whole.sort();
+    notified.sort();
+    let store = match (options.redis, options.redis_cluster) {
+        (true, _) => "redis",
+        (_, true) => "redis-cluster",
+        _ => "embedded",
+    };
     println!(
-        "store={} sign-ins={} concurrency={} elapsed={:.2}s rate={:.0}/s approve→notified p50={:.2}ms p99={:.2}ms max={:.2}ms",
-        match (options.redis, options.redis_cluster) {
-            (true, _) => "redis",
-            (_, true) => "redis-cluster",
-            _ => "sqlite",
-        },
-        latencies.len(),
+        "store={store} sign-ins={} concurrency={} elapsed={:.2}s rate={:.0}/s",
+        timings.len(),
         options.concurrency,
         elapsed.as_secs_f64(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3,
+        timings.len() as f64 / elapsed.as_secs_f64(),
+    );
+    println!(
+        "  sign-in p50={:.2}ms p99={:.2}ms; approve→notified p50={:.2}ms p99={:.2}ms (client), p50 {} p99 {} (server histogram)",
+        quantile(&whole, 0.5),
+        quantile(&whole, 0.99),
+        quantile(&notified, 0.5),
+        quantile(&notified, 0.99),
+        server[0],
+        server[1],
+    );
+}
+
+fn report_costs(
+    instance: &Instance,
+    before: &Reading,
+    after: &Reading,
+    commands: &BTreeMap<String, u64>,
+    sign_ins: usize,
+) {
+    let per = |value: f64| value / sign_ins as f64;
+    for (i, process) in instance.processes.iter().enumerate() {
+        println!(
+            "  {}: CPU {:.3} ms per sign-in; RSS {} → {} MiB",
+            process.name,
+            per((after.cpu_ticks[i] - before.cpu_ticks[i]) as f64 * TICK_MS),
+            before.rss_kib[i] / 1024,
+            after.rss_kib[i] / 1024,
+        );
+    }
+    if commands.is_empty() {
+        return;
+    }
+    let mut used: Vec<(&String, u64)> = commands
+        .iter()
+        .map(|(name, calls)| {
+            (
+                name,
+                calls - before.commands.get(name).copied().unwrap_or(0),
+            )
+        })
+        .filter(|(_, calls)| *calls > 0)
+        .collect();
+    used.sort_by_key(|(_, calls)| std::cmp::Reverse(*calls));
+    let total: u64 = used.iter().map(|(_, calls)| calls).sum();
+    let detail: Vec<String> = used
+        .iter()
+        .map(|(name, calls)| format!("{name} {:.1}", per(*calls as f64)))
+        .collect();
+    println!(
+        "  redis: CPU {:.3} ms per sign-in; {:.1} commands per sign-in ({}); {:.1} round trips per sign-in",
+        per((after.redis_cpu_ticks - before.redis_cpu_ticks) as f64 * TICK_MS),
+        per(total as f64),
+        detail.join(", "),
+        per(after.round_trips - before.round_trips),
+    );
+}
+
+/// Phones signing in with a local account's password (argon2id each), as many at once as
+/// the sign-ins ran, then each process's RSS: memory that grows with password checks shows.
+async fn password_sign_ins(instance: &Instance, options: &Options) {
+    let accounts = options.concurrency;
+    for i in 0..accounts {
+        instance.command_line(&["users", "add", &format!("bench{i}")], PASSWORD);
+    }
+    let per_worker = options.password_sign_ins / accounts;
+    let started = Instant::now();
+    let workers = (0..accounts).map(|i| {
+        let mobile = instance.mobile.clone();
+        tokio::spawn(async move {
+            for _ in 0..per_worker {
+                let answer = browser()
+                    .post(format!("{mobile}/api/local/login"))
+                    .json(&json!({ "username": format!("bench{i}"), "password": PASSWORD }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 200, "password sign-in");
+            }
+        })
+    });
+    futures_util::future::join_all(workers).await;
+    let elapsed = started.elapsed();
+    let rss: Vec<String> = instance
+        .processes
+        .iter()
+        .map(|p| format!("{} {} MiB", p.name, process::rss_kib(p.pid()) / 1024))
+        .collect();
+    println!(
+        "password sign-ins={} concurrency={accounts} rate={:.0}/s; RSS after: {}",
+        per_worker * accounts,
+        (per_worker * accounts) as f64 / elapsed.as_secs_f64(),
+        rss.join(", ")
     );
 }
 
@@ -234,7 +443,10 @@ async fn sign_in(
     request
         .headers_mut()
         .insert("x-desktop-secret", secret.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // Nagle off, as a browser has it: the close below is not held back.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        .await
+        .unwrap();
     let mut next_state = async || loop {
         if let Some(Ok(Message::Text(text))) = socket.next().await {
             return serde_json::from_str::<Value>(&text).unwrap()["state"]
@@ -271,5 +483,6 @@ async fn sign_in(
         .await
         .unwrap();
     assert_eq!(redeemed.status(), 200);
+    socket.close(None).await.ok();
     notified.1
 }

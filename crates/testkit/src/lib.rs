@@ -32,6 +32,11 @@ impl Drop for TempDir {
 }
 
 impl RedisServer {
+    /// The server's process id (to read its CPU time from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         match self.tls {
             false => format!("redis://127.0.0.1:{}/", self.port),
