@@ -1,6 +1,8 @@
 //! The services under test as processes of their own, started from release binaries the way an
 //! operator runs them: `qrlogin` (both services on the embedded store), or `qrlogin-desktop`
 //! and `qrlogin-mobile` sharing Redis. Shared by the examples that measure real instances.
+// Not every example that includes this file uses all of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
