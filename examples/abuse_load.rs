@@ -38,7 +38,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 mod instance;
 #[path = "support/process.rs"]
 mod process;
-use instance::{Deployment, Instance};
+use instance::{Deployment, Instance, browser};
 
 /// The attacker's one address.
 const ATTACKER: &str = "203.0.113.66";
@@ -71,16 +71,6 @@ fn options() -> Options {
             .collect(),
         frame_type: value("--frame-type").unwrap_or_else(|| "image/png".into()),
     }
-}
-
-/// A browser or phone (cookies kept, redirects not followed); every request names the
-/// address it comes from in `X-Forwarded-For`, as the trusted proxy would.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// A phone signed in through the MentraOS webview.

@@ -34,7 +34,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 mod instance;
 #[path = "support/process.rs"]
 mod process;
-use instance::{Deployment, Instance};
+use instance::{Deployment, Instance, browser};
 
 const PASSWORD: &str = "correct horse battery staple";
 /// `/proc` counts CPU time in clock ticks, which Linux reports at 100 per second.
@@ -107,8 +107,28 @@ impl OwnRedis {
                 *total.entry(name).or_insert(0) += calls;
             }
         }
-        total.retain(|name, _| name != "info" && name != "ping");
+        // The generator's own questions, and the connections' keep-alive.
+        total.retain(|name, _| !matches!(name.as_str(), "info" | "ping" | "xinfo|stream"));
         total
+    }
+
+    /// Audit records the global trail has taken so far (its `entries-added`, which trimming
+    /// does not lower); on a cluster the trail is on one node, and the others have none.
+    fn audit_records_stored(&self) -> u64 {
+        self.servers()
+            .iter()
+            .map(|server| {
+                let output = std::process::Command::new("redis-cli")
+                    .args(["-p", &server.port.to_string()])
+                    .args(["XINFO", "STREAM", "qrlogin:audit:all"])
+                    .output()
+                    .expect("redis-cli runs");
+                let text = String::from_utf8_lossy(&output.stdout).into_owned();
+                let mut lines = text.lines();
+                lines.find(|line| *line == "entries-added");
+                lines.next().and_then(|n| n.parse().ok()).unwrap_or(0)
+            })
+            .sum()
     }
 
     fn cpu_ticks(&self) -> u64 {
@@ -187,18 +207,21 @@ async fn server_quantiles(metrics: &str, quantiles: &[f64]) -> Vec<String> {
         .collect()
 }
 
-/// Audit records are written off the request path, in batches: wait until Redis's command
-/// count stops moving before reading what the run cost.
-async fn settled_commands(redis: &OwnRedis) -> BTreeMap<String, u64> {
-    let mut last = redis.commands();
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = redis.commands();
-        if now == last {
-            return now;
-        }
-        last = now;
+/// Audit records are written off the request path, in batches: wait until Redis holds every
+/// record the services have counted (`qrlogin_events_total` counts each record once; the global
+/// trail takes each once) before reading what the run cost.
+async fn commands_once_audit_is_stored(
+    instance: &Instance,
+    redis: &OwnRedis,
+) -> BTreeMap<String, u64> {
+    let mut recorded = 0.0;
+    for process in &instance.processes {
+        recorded += metric_sum(&process.metrics, "qrlogin_events_total").await;
     }
+    while (redis.audit_records_stored() as f64) < recorded {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    redis.commands()
 }
 
 #[tokio::main]
@@ -229,7 +252,7 @@ async fn main() {
     let started = Instant::now();
     let timings = run_sign_ins(&instance, phones, options.sign_ins).await;
     let elapsed = started.elapsed();
-    let commands = settled_commands(&redis).await;
+    let commands = commands_once_audit_is_stored(&instance, &redis).await;
     let after = read(&instance, &redis).await;
     let desktop_metrics = &instance.processes[0].metrics;
     let server = server_quantiles(desktop_metrics, &[0.5, 0.99]).await;
@@ -259,14 +282,6 @@ async fn signed_in_phones(
         phones.push(phone);
     }
     phones
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// Each sign-in's (whole duration, approve→notified).

@@ -153,6 +153,15 @@ impl Instance {
     }
 }
 
+/// A browser or phone: cookies kept, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 fn spawn(bin_dir: &Path, name: &'static str, env: &[(String, String)], dir: &Path) -> Process {
     let metrics = format!("127.0.0.1:{}", free_port());
     let binary = bin_dir.join(name);

@@ -672,10 +672,13 @@ impl Store for RedisStore {
             .get(self.request_key(id))
             .await
             .map_err(redis_error)?;
-        stored
-            .as_deref()
-            .map(|stored| from_json(stored.split_once('|').map_or(stored, |(_, json)| json)))
-            .transpose()
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let (_version, json) = stored.split_once('|').ok_or_else(|| {
+            StoreError::Unexpected(anyhow::anyhow!("a stored request without its version"))
+        })?;
+        from_json(json).map(Some)
     }
 
     async fn find_request_by_code(&self, code: &UserCode) -> Result<Option<RequestId>, StoreError> {
