@@ -14,7 +14,7 @@ const QUIET_ZONE: usize = 4;
 ///
 /// Every page asks for one with each new request, so it is drawn compactly: one unit of the
 /// view box per module and one path with a rectangle per horizontal run of dark modules
-/// (about 3 KB for a sign-in URL, where a rectangle per module took 10 KB), and single-quoted
+/// (about 4 KB for a sign-in URL, where a rectangle per module took 10 KB), and single-quoted
 /// attributes, which JSON carries without escaping.
 pub fn svg(text: &str) -> Result<String, qrcode::types::QrError> {
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)?;
