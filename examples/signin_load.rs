@@ -214,6 +214,9 @@ async fn commands_once_audit_is_stored(
     instance: &Instance,
     redis: &OwnRedis,
 ) -> BTreeMap<String, u64> {
+    if matches!(redis, OwnRedis::None) {
+        return BTreeMap::new(); // the embedded store: no Redis commands to count
+    }
     let mut recorded = 0.0;
     for process in &instance.processes {
         recorded += metric_sum(&process.metrics, "qrlogin_events_total").await;

@@ -77,6 +77,47 @@ pub struct EventHub {
     channels: DashMap<RequestId, watch::Sender<Latest>>,
     accounts: DashMap<String, broadcast::Sender<AccountNotice>>,
     photos: DashMap<String, oneshot::Sender<PhotoOutcome>>,
+    recent: std::sync::Mutex<RecentRequests>,
+}
+
+/// How many requests a generation of [`RecentRequests`] holds: at most twice this many are
+/// kept (a few MB), which covers every sign-in in flight at thousands per second.
+const RECENT_GENERATION: usize = 4096;
+
+/// The newest copy of each request this instance wrote, read or heard of lately, in two
+/// generations: when the newer fills up, the older is dropped whole (no per-entry clock).
+#[derive(Default)]
+struct RecentRequests {
+    newer: std::collections::HashMap<RequestId, Arc<LoginRequest>>,
+    older: std::collections::HashMap<RequestId, Arc<LoginRequest>>,
+}
+
+impl RecentRequests {
+    fn get(&self, id: &RequestId) -> Option<&Arc<LoginRequest>> {
+        self.newer.get(id).or_else(|| self.older.get(id))
+    }
+
+    /// Keeps `request` unless a newer copy is known. `Known` only updates a request already
+    /// kept (what the bus says of requests this instance never touched is not kept).
+    fn keep(&mut self, request: &Arc<LoginRequest>, scope: Keep) {
+        let known = self.get(&request.id);
+        if known.is_some_and(|known| known.version >= request.version)
+            || (scope == Keep::Known && known.is_none())
+        {
+            return;
+        }
+        if self.newer.len() >= RECENT_GENERATION && !self.newer.contains_key(&request.id) {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.older.remove(&request.id);
+        self.newer.insert(request.id.clone(), Arc::clone(request));
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Any,
+    Known,
 }
 
 impl EventHub {
@@ -100,17 +141,38 @@ impl EventHub {
     /// Hands `request` to this instance's listeners, if any, unless they already have a newer
     /// version. Cheap when nobody here listens.
     pub fn publish(&self, request: LoginRequest) {
+        let request = Arc::new(request);
+        self.keep_recent(&request, Keep::Known);
         if let Some(sender) = self.channels.get(&request.id) {
             sender.send_if_modified(|latest| {
                 let newer = latest
                     .as_ref()
                     .is_none_or(|known| known.version < request.version);
                 if newer {
-                    *latest = Some(Arc::new(request));
+                    *latest = Some(request);
                 }
                 newer
             });
         }
+    }
+
+    /// Notes `request` as this instance just wrote or read it: where its next transition here
+    /// starts ([`Self::recent`]).
+    pub fn remember(&self, request: &LoginRequest) {
+        self.keep_recent(&Arc::new(request.clone()), Keep::Any);
+    }
+
+    /// The newest copy of request `id` this instance wrote, read or heard of lately. It may
+    /// be behind the store (another instance's change still on the bus): a starting point for
+    /// a compare-and-set, which checks it, never an answer on its own.
+    pub fn recent(&self, id: &RequestId) -> Option<LoginRequest> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.get(id).map(|request| LoginRequest::clone(request))
+    }
+
+    fn keep_recent(&self, request: &Arc<LoginRequest>, scope: Keep) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.keep(request, scope);
     }
 
     /// Listens for the sessions of `user_id` starting and ending.
@@ -328,5 +390,44 @@ mod tests {
         assert!(hub.subscribed_ids().is_empty());
         hub.publish(first); // nobody listens: nothing kept
         assert!(hub.subscribed_ids().is_empty());
+    }
+
+    #[test]
+    fn the_recent_copy_of_a_request_only_moves_forward() {
+        let hub = EventHub::new();
+        let mut request = request();
+        hub.publish(request.clone());
+        assert_eq!(
+            hub.recent(&request.id),
+            None,
+            "heard of, never touched here"
+        );
+        hub.remember(&request);
+        request.version = 3;
+        hub.publish(request.clone());
+        assert_eq!(
+            hub.recent(&request.id).unwrap().version,
+            3,
+            "the bus moves it on"
+        );
+        let mut older = request.clone();
+        older.version = 2;
+        hub.remember(&older);
+        hub.publish(older);
+        assert_eq!(hub.recent(&request.id).unwrap().version, 3);
+    }
+
+    #[test]
+    fn recent_requests_are_bounded_and_keep_the_newest() {
+        let hub = EventHub::new();
+        let requests: Vec<LoginRequest> = (0..RECENT_GENERATION * 3).map(|_| request()).collect();
+        for request in &requests {
+            hub.remember(request);
+        }
+        let kept = requests.iter().filter(|r| hub.recent(&r.id).is_some());
+        assert!(kept.count() <= RECENT_GENERATION * 2);
+        let newest = &requests[requests.len() - RECENT_GENERATION..];
+        assert!(newest.iter().all(|r| hub.recent(&r.id).is_some()));
+        assert_eq!(hub.recent(&requests[0].id), None);
     }
 }

@@ -64,6 +64,7 @@ pub async fn create_request(
     for _ in 0..8 {
         let new = LoginRequest::create(screen.clone(), now, ttl_ms);
         if store.insert_request(&new.request).await? {
+            store.events().remember(&new.request);
             return Ok(new);
         }
     }
@@ -77,12 +78,52 @@ pub async fn load(
     id: &RequestId,
     now: UnixMillis,
 ) -> Result<LoginRequest, FlowError> {
-    let request = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
-    if let Some(expired) = request.expired(now) {
-        store.swap_request(&expired, request.version).await?;
-        return Ok(expired);
+    let request = read(store, id).await?;
+    record_expiry(store, request, now).await
+}
+
+/// The newest state of `id` this instance knows (what it wrote, or heard on the bus), else
+/// [`load`]: for a listener that has already subscribed, which hears of anything newer. Its
+/// expiry is recorded like [`load`]'s.
+pub async fn latest_known(
+    store: &dyn Store,
+    id: &RequestId,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
+    match store.events().recent(id) {
+        Some(request) => record_expiry(store, request, now).await,
+        None => load(store, id, now).await,
     }
+}
+
+async fn record_expiry(
+    store: &dyn Store,
+    request: LoginRequest,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
+    match request.expired(now) {
+        Some(expired) => {
+            swap(store, &expired, request.version).await?;
+            Ok(expired)
+        }
+        None => Ok(request),
+    }
+}
+
+/// Reads `id` from the store, and notes it as this instance's newest copy.
+async fn read(store: &dyn Store, id: &RequestId) -> Result<LoginRequest, FlowError> {
+    let request = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
+    store.events().remember(&request);
     Ok(request)
+}
+
+/// Compare-and-set; a write that lands is this instance's newest copy.
+async fn swap(store: &dyn Store, next: &LoginRequest, expected: u32) -> Result<bool, StoreError> {
+    let swapped = store.swap_request(next, expected).await?;
+    if swapped {
+        store.events().remember(next);
+    }
+    Ok(swapped)
 }
 
 /// Applies `transition` atomically. Exactly one of any number of concurrent conflicting
@@ -107,34 +148,39 @@ async fn transition_with(
     transition_from(store, id, None, now, make).await
 }
 
-/// [`transition_with`], trying first against `known`, the request as the caller read it a
-/// moment ago (a lost compare-and-set reads it again): one read fewer on the hot path.
+/// [`transition_with`], starting from `known` (the request as the caller read it a moment
+/// ago), else from this instance's newest copy of it, else from a read. A copy is only a
+/// starting point: the compare-and-set checks it, and anything but a write that lands on it
+/// (a lost race, a refusal, no change) is decided again on a fresh read. So the hot path reads
+/// a request it has seen once, not before every transition.
 async fn transition_from(
     store: &dyn Store,
     id: &RequestId,
-    mut known: Option<LoginRequest>,
+    known: Option<LoginRequest>,
     now: UnixMillis,
     mut make: impl FnMut(&LoginRequest) -> Result<Transition, FlowError>,
 ) -> Result<LoginRequest, FlowError> {
+    let mut unchecked = known.or_else(|| store.events().recent(id));
     for _ in 0..MAX_SWAP_ATTEMPTS {
-        let current = match known.take() {
-            Some(current) => current,
-            None => store.load_request(id).await?.ok_or(FlowError::NotFound)?,
+        let (current, just_read) = match unchecked.take() {
+            Some(copy) => (copy, false),
+            None => (read(store, id).await?, true),
         };
-        match current.apply(&make(&current)?, now) {
-            Ok(next) if next.version == current.version => return Ok(next),
-            Ok(next) => {
-                if store.swap_request(&next, current.version).await? {
+        let attempt = make(&current).map(|transition| current.apply(&transition, now));
+        match attempt {
+            Ok(Ok(next)) if next.version != current.version => {
+                if swap(store, &next, current.version).await? {
                     return Ok(next);
                 }
             }
-            Err(TransitionError::Expired) => {
-                if let Some(expired) = current.expired(now) {
-                    store.swap_request(&expired, current.version).await?;
-                }
+            _ if !just_read => {}
+            Ok(Ok(unchanged)) => return Ok(unchanged),
+            Ok(Err(TransitionError::Expired)) => {
+                record_expiry(store, current, now).await?;
                 return Err(TransitionError::Expired.into());
             }
-            Err(refused) => return Err(refused.into()),
+            Ok(Err(refused)) => return Err(refused.into()),
+            Err(refused) => return Err(refused),
         }
     }
     Err(anyhow::anyhow!("request {id} kept changing under a transition").into())
@@ -145,10 +191,13 @@ async fn transition_from(
 /// approve: disabling ends its sessions, and this also stops a phone that signed in while the
 /// account was being disabled. Redeem checks the same (see [`redeem`]). `rule` says how the
 /// approval counts, or refuses it, against the request as the compare-and-set reads it.
+/// `standing_since`: when the approver's session began, if it was just checked against a
+/// sign-out everywhere.
 pub async fn approve(
     store: &dyn Store,
     id: &RequestId,
     user: &User,
+    standing_since: Option<UnixMillis>,
     default: ConfirmationMode,
     rule: impl Fn(&LoginRequest) -> Result<crate::login_request::ApprovedWith, FlowError>,
     now: UnixMillis,
@@ -157,7 +206,7 @@ pub async fn approve(
         return Err(FlowError::AccountDisabled);
     }
     // A claim the approver made before signing out everywhere is void.
-    let not_before = store.not_before(&user.id).await?;
+    let not_before = claimant_not_before(store, id, user, standing_since).await?;
     let mut pin = None;
     let approved = transition_with(store, id, now, |current| {
         let void = current.claim.as_ref().is_some_and(|claim| {
@@ -177,6 +226,28 @@ pub async fn approve(
     })
     .await?;
     Ok((approved, pin))
+}
+
+/// The approver's not-before time, as far as the void-claim check needs it. A claim made
+/// since the session the approver came with began needs no read: that session was checked
+/// against not-before a moment ago, so not-before is no later than the claim. (A claim, once
+/// made, is never replaced by an earlier one, so this instance's copy can tell.)
+async fn claimant_not_before(
+    store: &dyn Store,
+    id: &RequestId,
+    user: &User,
+    standing_since: Option<UnixMillis>,
+) -> Result<Option<UnixMillis>, StoreError> {
+    let claimed_at = store
+        .events()
+        .recent(id)
+        .and_then(|copy| copy.claim)
+        .filter(|claim| claim.user.id == user.id)
+        .map(|claim| claim.at);
+    match (standing_since, claimed_at) {
+        (Some(since), Some(at)) if at >= since => Ok(None),
+        _ => store.not_before(&user.id).await,
+    }
 }
 
 /// Checks the PIN the screen typed. Wrong PINs are counted atomically, so of any number of
@@ -359,11 +430,15 @@ async fn redeemable(
         secret: desktop_secret.expose_secret().to_owned(),
         session_id: String::new(),
     };
-    let current = store.load_request(id).await?.ok_or(FlowError::NotFound)?;
+    // This instance's copy (the screen's socket heard the approval) saves a read when it
+    // is redeemable; the redeem's compare-and-set then checks it is still current.
+    let recent = store.events().recent(id);
+    let current = match recent.filter(|copy| copy.apply(&check, now).is_ok()) {
+        Some(copy) => copy,
+        None => read(store, id).await?,
+    };
     if let Err(refused) = current.apply(&check, now) {
-        if let Some(expired) = current.expired(now) {
-            store.swap_request(&expired, current.version).await?;
-        }
+        record_expiry(store, current, now).await?;
         return Err(refused.into());
     }
     if current.screen.client_id.as_deref() != client {

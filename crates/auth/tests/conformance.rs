@@ -832,6 +832,80 @@ async fn the_sweeper_removes_only_expired_rows() {
     assert_eq!(store.load_request(&new.request.id).await.unwrap(), None);
 }
 
+/// Two instances that never hear of each other's changes (two embedded stores on one file:
+/// each has its own event hub), so one's copy of a request goes stale for good. A copy is
+/// where a transition starts, never what decides it: a refusal it would give is checked on a
+/// fresh read, and a write based on it lands only if it is still current.
+#[tokio::test]
+async fn a_stale_copy_of_a_request_decides_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::default();
+    let open = async || {
+        SqliteStore::open_with_clock(&dir.path().join("q.sqlite3"), Arc::new(clock.clone()))
+            .await
+            .unwrap()
+    };
+    let (here, elsewhere) = (open().await, open().await);
+    let now = clock.now();
+    let create = async || {
+        flows::create_request(&*here, screen(), now, TTL)
+            .await
+            .unwrap()
+    };
+    let (contested, decided) = (create().await, create().await);
+    for new in [&contested, &decided] {
+        flows::transition(&*elsewhere, &new.request.id, &claim_by("ann", now), now)
+            .await
+            .unwrap();
+        let copy = here.events().recent(&new.request.id).unwrap();
+        assert_eq!(
+            copy.state,
+            LoginState::Pending,
+            "here never heard of the claim"
+        );
+    }
+
+    // A write based on the copy lands only if the copy is current.
+    let id = &contested.request.id;
+    let taken = flows::transition(&*here, id, &claim_by("bob", now), now).await;
+    assert!(
+        matches!(
+            taken,
+            Err(FlowError::Transition(TransitionError::WrongState(
+                LoginState::Claimed
+            )))
+        ),
+        "bob's claim on the stale copy must lose to ann's: {taken:?}"
+    );
+
+    // A refusal the copy would give is checked on a fresh read.
+    let id = &decided.request.id;
+    let approve = Transition::Approve {
+        user: User::local("ann", "ann"),
+        pin: None,
+        with: ApprovedWith::Tap,
+    };
+    let approved = flows::transition(&*here, id, &approve, now).await.unwrap();
+    assert_eq!(approved.state, LoginState::Approved);
+
+    let secret = decided.desktop_secret.expose_secret().to_owned();
+    let redeem = |session: &str| Transition::Redeem {
+        secret: secret.clone(),
+        session_id: session.into(),
+    };
+    flows::transition(&*elsewhere, id, &redeem("s-elsewhere"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        here.events().recent(id).unwrap().state,
+        LoginState::Approved
+    );
+    let again = flows::transition(&*here, id, &redeem("s-here"), now).await;
+    assert!(again.is_err(), "redeemed twice: {again:?}");
+    let stored = here.load_request(id).await.unwrap().unwrap();
+    assert_eq!(stored.redeemed_session.as_deref(), Some("s-elsewhere"));
+}
+
 /// The one event subscription per instance reconnects by itself: after Redis restarts, a
 /// change made on another instance still reaches this instance's listener.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

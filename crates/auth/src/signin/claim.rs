@@ -103,6 +103,23 @@ pub enum Decision {
     Deny,
 }
 
+/// Who decides: the user, and since when their sign-in is known to stand (the session they
+/// came with began then and was just checked against "sign out everywhere").
+pub struct Approver {
+    pub user: User,
+    pub standing_since: Option<UnixMillis>,
+}
+
+impl From<User> for Approver {
+    /// A user whose sign-in was not checked just now (glasses, a test).
+    fn from(user: User) -> Self {
+        Self {
+            user,
+            standing_since: None,
+        }
+    }
+}
+
 /// A decided request; in PIN mode an approval carries the PIN for the claimant to show.
 pub struct Decided {
     pub request: LoginRequest,
@@ -311,10 +328,12 @@ impl SignIn {
     pub async fn decide(
         &self,
         caller: &Caller,
-        user: User,
+        approver: impl Into<Approver>,
         id: &RequestId,
         decision: Decision,
     ) -> Result<Decided, Refusal> {
+        let approver = approver.into();
+        let user = approver.user.clone();
         let event = match decision {
             Decision::Approve(_) => AuditEvent::Approve,
             Decision::Deny => AuditEvent::Deny,
@@ -322,7 +341,7 @@ impl SignIn {
         let mut draft = self.draft(event, caller);
         draft.user(&user.id).login_request(id);
         let decided = match decision {
-            Decision::Approve(proof) => self.approve(user, id, proof, &mut draft).await,
+            Decision::Approve(proof) => self.approve(approver, id, proof, &mut draft).await,
             Decision::Deny => {
                 let now = self.now();
                 flows::transition(self.store(), id, &Transition::Deny { user }, now)
@@ -340,16 +359,17 @@ impl SignIn {
 
     async fn approve(
         &self,
-        user: User,
+        approver: Approver,
         id: &RequestId,
         proof: ApprovalProof,
         draft: &mut Draft,
     ) -> Result<Decided, Refusal> {
+        let user = &approver.user;
         // What needs the store is learnt first; the rule is then checked against the request
         // as the approval's own compare-and-set reads it, in the same round trip.
         let proven = match proof {
             ApprovalProof::Passkey(credential) => {
-                self.check_passkey(&user, ProofPurpose::Approve(id), &credential)
+                self.check_passkey(user, ProofPurpose::Approve(id), &credential)
                     .await?;
                 ApprovedWith::Passkey
             }
@@ -361,8 +381,16 @@ impl SignIn {
                 .map_err(FlowError::Refused)
         };
         let confirmation = self.policy.confirmation;
-        let (request, pin) =
-            flows::approve(self.store(), id, &user, confirmation, rule, self.now()).await?;
+        let (request, pin) = flows::approve(
+            self.store(),
+            id,
+            user,
+            approver.standing_since,
+            confirmation,
+            rule,
+            self.now(),
+        )
+        .await?;
         let with = request.approved_with.unwrap_or(ApprovedWith::Tap);
         draft.detail(with.describe());
         Ok(Decided { request, pin })

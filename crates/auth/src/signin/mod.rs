@@ -31,7 +31,7 @@ pub mod prompt;
 mod screen;
 mod sessions;
 
-pub use claim::{ApprovalProof, ClaimSource, Claimed, Decided, Decision};
+pub use claim::{ApprovalProof, Approver, ClaimSource, Claimed, Decided, Decision};
 pub use mentra::{MentraFailure, MentraProof, MentraSignIn, SignedToken};
 pub use policy::{Entry, Policy};
 pub use ports::{AuditSink, Bucket, Limited, Limiter};

@@ -180,15 +180,20 @@ impl SignIn {
         id: &RequestId,
         secret: &SecretString,
     ) -> Result<LoginRequest, Refusal> {
-        use secrecy::ExposeSecret;
         let request = flows::load(self.store(), id, self.now()).await?;
-        if !request.secret_hash.matches(secret.expose_secret()) {
-            return Err(Refusal::new(
-                ErrorCode::Forbidden,
-                "The desktop secret does not match this sign-in request.",
-            ));
-        }
-        Ok(request)
+        held_by(request, secret)
+    }
+
+    /// [`owned`](Self::owned), for the screen's socket, which has subscribed to the request
+    /// already: this instance's newest copy will do (it created the request, and hears every
+    /// change of it), since anything newer reaches the socket anyway.
+    pub async fn owned_for_listener(
+        &self,
+        id: &RequestId,
+        secret: &SecretString,
+    ) -> Result<LoginRequest, Refusal> {
+        let request = flows::latest_known(self.store(), id, self.now()).await?;
+        held_by(request, secret)
     }
 
     /// The request as its screen polls it: the secret is checked before the poll budget is
@@ -256,4 +261,16 @@ impl SignIn {
         self.record(draft, &redeemed);
         redeemed
     }
+}
+
+/// `request`, if `secret` is its desktop secret.
+fn held_by(request: LoginRequest, secret: &SecretString) -> Result<LoginRequest, Refusal> {
+    use secrecy::ExposeSecret;
+    if !request.secret_hash.matches(secret.expose_secret()) {
+        return Err(Refusal::new(
+            ErrorCode::Forbidden,
+            "The desktop secret does not match this sign-in request.",
+        ));
+    }
+    Ok(request)
 }

@@ -143,6 +143,44 @@ async fn world_with_opt_in() -> World {
     world(GlassesNetworkMismatch::Allow).await
 }
 
+/// The approval skips reading "sign out everywhere" when the claim came after the session the
+/// approver came with began; a claim from before that session is still checked, and void if
+/// the user signed out everywhere since.
+#[tokio::test]
+async fn a_claim_from_before_signing_out_everywhere_cannot_be_approved_from_a_newer_session() {
+    let world = world(GlassesNetworkMismatch::Refuse).await;
+    let (new, qr) = world.screen_at("192.0.2.10").await;
+    let alice = User::mentra("alice@example.com");
+    let phone = caller("192.0.2.20");
+    world
+        .signin
+        .claim(&phone, alice.clone(), ClaimSource::QrText(qr))
+        .await
+        .unwrap();
+    world.clock.advance(std::time::Duration::from_secs(1));
+    crate::flows::sign_out_everywhere(&*world.store, &alice.id, world.clock.now())
+        .await
+        .unwrap();
+    world.clock.advance(std::time::Duration::from_secs(1));
+    let approver = Approver {
+        user: alice,
+        standing_since: Some(world.clock.now()),
+    };
+    let refused = world
+        .signin
+        .decide(
+            &phone,
+            approver,
+            &new.request.id,
+            Decision::Approve(ApprovalProof::Tap),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+    assert_eq!(world.state_of(&new).await, LoginState::Claimed);
+}
+
 #[tokio::test]
 async fn signing_out_everywhere_voids_what_was_approved_before() {
     let world = world(GlassesNetworkMismatch::Refuse).await;

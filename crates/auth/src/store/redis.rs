@@ -188,6 +188,10 @@ impl Clients {
         }
     }
 
+    fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster { .. })
+    }
+
     /// Where the event subscription may be opened: any node hears every `PUBLISH`.
     fn subscribers(&self) -> Vec<redis::Client> {
         match self {
@@ -287,6 +291,30 @@ impl RedisStore {
 
     fn events_pattern(&self) -> String {
         format!("{}events:*", self.prefix)
+    }
+
+    /// Sends writes whose answers nobody reads, one pipeline per key's node: on one server
+    /// every key lives together, so they go as one pipeline (one round trip); on a cluster
+    /// each goes to its own node, all at once (a pipeline must stay on one node).
+    async fn write_all(&self, pipelines: Vec<redis::Pipeline>) -> Result<(), StoreError> {
+        let connection = self.connection();
+        if !self.commands.clients.is_cluster() {
+            let mut together = redis::pipe();
+            for command in pipelines.iter().flat_map(redis::Pipeline::cmd_iter) {
+                together.add_command(command.clone()).ignore();
+            }
+            return together
+                .query_async::<()>(&mut connection.clone())
+                .await
+                .map_err(redis_error);
+        }
+        try_join_all(pipelines.iter().map(|pipe| {
+            let mut connection = connection.clone();
+            async move { pipe.query_async::<()>(&mut connection).await }
+        }))
+        .await
+        .map(|_| ())
+        .map_err(redis_error)
     }
 
     fn connection(&self) -> BoundedConnection {
@@ -640,29 +668,41 @@ impl Store for RedisStore {
     async fn insert_request(&self, request: &LoginRequest) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let mut c = self.connection();
-        let code_key = self.key("code", request.user_code.as_str());
-        // The code is claimed first (its own key, so this works on a cluster too); a request
-        // whose write then fails leaves only a code that names nothing and expires.
-        let claimed: Option<String> = redis::cmd("SET")
-            .arg(&code_key)
+        let mut claim_code = redis::cmd("SET");
+        claim_code
+            .arg(self.key("code", request.user_code.as_str()))
             .arg(request.id.as_str())
             .arg("NX")
             .arg("PX")
-            .arg(millis_until(request.expires_at, now))
-            .query_async(&mut c)
-            .await
-            .map_err(redis_error)?;
+            .arg(millis_until(request.expires_at, now));
+        let request_key = self.request_key(&request.id);
+        let mut write = redis::cmd("SET");
+        write
+            .arg(&request_key)
+            .arg(format!("{}|{}", request.version, to_json(request)?))
+            .arg("PXAT")
+            .arg(request.expires_at + REQUEST_RETENTION_MS);
+        if !self.commands.clients.is_cluster() {
+            // One round trip: the request goes with its code. If the code is taken (rare),
+            // the request, whose id nobody has been given, is removed again.
+            let (claimed, ()): (Option<String>, ()) = redis::pipe()
+                .add_command(claim_code)
+                .add_command(write)
+                .query_async(&mut c)
+                .await
+                .map_err(redis_error)?;
+            if claimed.is_none() {
+                c.del::<_, ()>(&request_key).await.map_err(redis_error)?;
+            }
+            return Ok(claimed.is_some());
+        }
+        // The code is claimed first (its own key, on its own node); a request whose write
+        // then fails leaves only a code that names nothing and expires.
+        let claimed: Option<String> = claim_code.query_async(&mut c).await.map_err(redis_error)?;
         if claimed.is_none() {
             return Ok(false);
         }
-        redis::cmd("SET")
-            .arg(self.request_key(&request.id))
-            .arg(format!("{}|{}", request.version, to_json(request)?))
-            .arg("PXAT")
-            .arg(request.expires_at + REQUEST_RETENTION_MS)
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(redis_error)?;
+        write.query_async::<()>(&mut c).await.map_err(redis_error)?;
         Ok(true)
     }
 
@@ -712,17 +752,13 @@ impl Store for RedisStore {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         let ttl = millis_until(session.expires_at, self.clock.now());
         let index = self.key("user-sessions", &session.user.id);
-        let mut session_connection = self.connection();
-        let write_session = session_connection.pset_ex::<_, _, ()>(
-            self.key("session", &session.id),
-            to_json(session)?,
-            ttl,
-        );
-        // The per-user index lives as long as the newest session in it. (Its own pipeline:
-        // on a cluster the two keys may live on different nodes.)
-        let mut index_connection = self.connection();
-        let mut index_pipeline = redis::pipe();
-        index_pipeline
+        let mut write_session = redis::pipe();
+        write_session
+            .pset_ex(self.key("session", &session.id), to_json(session)?, ttl)
+            .ignore();
+        // The per-user index lives as long as the newest session in it.
+        let mut write_index = redis::pipe();
+        write_index
             .sadd(&index, &session.id)
             .ignore()
             .cmd("PEXPIRE")
@@ -735,10 +771,7 @@ impl Store for RedisStore {
             .arg(ttl)
             .arg("NX")
             .ignore();
-        let write_index = index_pipeline.query_async::<()>(&mut index_connection);
-        tokio::try_join!(write_session, write_index)
-            .map(|_| ())
-            .map_err(redis_error)
+        self.write_all(vec![write_session, write_index]).await
     }
 
     async fn load_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
@@ -938,8 +971,7 @@ impl Store for RedisStore {
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        // One pipeline per stream, all sent together: on a cluster the streams may live on
-        // different nodes, and a pipeline must stay on one.
+        // One pipeline per stream (on a cluster the streams may live on different nodes).
         let mut pipelines: std::collections::HashMap<String, redis::Pipeline> =
             std::collections::HashMap::new();
         for record in records {
@@ -963,14 +995,7 @@ impl Store for RedisStore {
                 add(self.audit_stream(Some(user)), AUDIT_CAPACITY_PER_USER);
             }
         }
-        let connection = self.connection();
-        try_join_all(pipelines.values().map(|pipe| {
-            let mut connection = connection.clone();
-            async move { pipe.query_async::<()>(&mut connection).await }
-        }))
-        .await
-        .map(|_| ())
-        .map_err(redis_error)
+        self.write_all(pipelines.into_values().collect()).await
     }
 
     async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

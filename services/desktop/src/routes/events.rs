@@ -22,7 +22,7 @@ use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::login_requests::{RequestStatus, load_owned, parse_id};
+use super::login_requests::{RequestStatus, load_owned_for_listener, parse_id};
 
 #[derive(Serialize)]
 struct StateMessage {
@@ -52,7 +52,7 @@ pub async fn events(
     let id = parse_id(&id)?;
     // Subscribe first: whatever happens after this point reaches the socket.
     let subscription = state.store.events().subscribe(&id);
-    let current = load_owned(&request, &state, &id).await?;
+    let current = load_owned_for_listener(&request, &state, &id).await?;
     let permit = state.sockets.admit(
         "login_request",
         vec![

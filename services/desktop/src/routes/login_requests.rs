@@ -112,14 +112,15 @@ pub fn presented_secret(
         })
 }
 
-/// Loads `id` and checks the caller holds its desktop secret.
-pub async fn load_owned(
+/// The request `id` for its screen's socket (subscribed already, so the instance's newest
+/// copy will do), checking the caller holds its desktop secret.
+pub async fn load_owned_for_listener(
     request: &HttpRequest,
     state: &AppState,
     id: &RequestId,
 ) -> Result<LoginRequest, ApiError> {
     let secret = presented_secret(request, state, id)?;
-    Ok(state.signin.owned(id, &secret).await?)
+    Ok(state.signin.owned_for_listener(id, &secret).await?)
 }
 
 /// `POST /api/login-requests`: a new request, its QR and its secret. With a registered

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use qrlogin_auth::LoginState;
 use qrlogin_auth::login_request::RequestId;
-use qrlogin_auth::signin::{ApprovalProof, ClaimSource, Decision};
+use qrlogin_auth::signin::{ApprovalProof, Approver, ClaimSource, Decision};
 use qrlogin_web::auth::MobileUser;
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::json::{EmptyBody, JsonObject};
@@ -244,7 +244,15 @@ async fn decide(
     let id = parse_id(id)?;
     let decided = state
         .signin
-        .decide(client, caller.user, &id, decision)
+        .decide(
+            client,
+            Approver {
+                user: caller.user,
+                standing_since: caller.session_started_at,
+            },
+            &id,
+            decision,
+        )
         .await?;
     let now = state.now();
     let request = decided.request;
