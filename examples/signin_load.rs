@@ -221,7 +221,12 @@ async fn commands_once_audit_is_stored(
     for process in &instance.processes {
         recorded += metric_sum(&process.metrics, "qrlogin_events_total").await;
     }
+    let deadline = Instant::now() + Duration::from_secs(30);
     while (redis.audit_records_stored() as f64) < recorded {
+        assert!(
+            Instant::now() < deadline,
+            "Redis never held the {recorded} audit records the services counted"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     redis.commands()

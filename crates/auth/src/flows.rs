@@ -206,9 +206,10 @@ pub async fn approve(
         return Err(FlowError::AccountDisabled);
     }
     // A claim the approver made before signing out everywhere is void.
-    let not_before = claimant_not_before(store, id, user, standing_since).await?;
+    let copy = store.events().recent(id);
+    let not_before = claimant_not_before(store, copy.as_ref(), user, standing_since).await?;
     let mut pin = None;
-    let approved = transition_with(store, id, now, |current| {
+    let approved = transition_from(store, id, copy, now, |current| {
         let void = current.claim.as_ref().is_some_and(|claim| {
             claim.user.id == user.id && issued_before_sign_out(claim.at, not_before)
         });
@@ -234,14 +235,12 @@ pub async fn approve(
 /// made, is never replaced by an earlier one, so this instance's copy can tell.)
 async fn claimant_not_before(
     store: &dyn Store,
-    id: &RequestId,
+    copy: Option<&LoginRequest>,
     user: &User,
     standing_since: Option<UnixMillis>,
 ) -> Result<Option<UnixMillis>, StoreError> {
-    let claimed_at = store
-        .events()
-        .recent(id)
-        .and_then(|copy| copy.claim)
+    let claimed_at = copy
+        .and_then(|copy| copy.claim.as_ref())
         .filter(|claim| claim.user.id == user.id)
         .map(|claim| claim.at);
     match (standing_since, claimed_at) {
