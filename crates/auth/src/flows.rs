@@ -126,6 +126,26 @@ async fn swap(store: &dyn Store, next: &LoginRequest, expected: u32) -> Result<b
     Ok(swapped)
 }
 
+/// This instance's newest copy of `id`, else a read: a starting point for
+/// [`transition_known`], which checks it. Neither is recorded as expired here.
+pub async fn known_or_read(store: &dyn Store, id: &RequestId) -> Result<LoginRequest, FlowError> {
+    match store.events().recent(id) {
+        Some(copy) => Ok(copy),
+        None => read(store, id).await,
+    }
+}
+
+/// [`transition`], starting from `known` (from [`known_or_read`], or a read a moment ago).
+pub async fn transition_known(
+    store: &dyn Store,
+    known: LoginRequest,
+    transition: &Transition,
+    now: UnixMillis,
+) -> Result<LoginRequest, FlowError> {
+    let id = known.id.clone();
+    transition_from(store, &id, Some(known), now, |_| Ok(transition.clone())).await
+}
+
 /// Applies `transition` atomically. Exactly one of any number of concurrent conflicting
 /// transitions succeeds.
 pub async fn transition(
@@ -382,7 +402,7 @@ pub(crate) async fn start_session(
     now: UnixMillis,
     lifetimes: &Lifetimes,
 ) -> Result<SignedIn, FlowError> {
-    let token = SessionToken::generate();
+    let token = SessionToken::generate_for(&user);
     let access_token = match kind {
         SessionKind::Desktop => Some(keys.issue(
             &user,
@@ -425,6 +445,22 @@ async fn redeemable(
     client: Option<&str>,
     now: UnixMillis,
 ) -> Result<(LoginRequest, User), FlowError> {
+    let (current, user) =
+        redeemable_before_sign_out_check(store, id, desktop_secret, client, now).await?;
+    if claimed_before_sign_out(store, &current).await? {
+        return Err(FlowError::SignedOut);
+    }
+    Ok((current, user))
+}
+
+/// [`redeemable`] but for the claimant's sign-out everywhere, which the caller checks.
+async fn redeemable_before_sign_out_check(
+    store: &dyn Store,
+    id: &RequestId,
+    desktop_secret: &SecretString,
+    client: Option<&str>,
+    now: UnixMillis,
+) -> Result<(LoginRequest, User), FlowError> {
     let check = Transition::Redeem {
         secret: desktop_secret.expose_secret().to_owned(),
         session_id: String::new(),
@@ -450,9 +486,6 @@ async fn redeemable(
         .ok_or_else(|| anyhow::anyhow!("an approved request without a claimant"))?;
     if !account_enabled(store, &user).await? {
         return Err(FlowError::AccountDisabled);
-    }
-    if claimed_before_sign_out(store, &current).await? {
-        return Err(FlowError::SignedOut);
     }
     Ok((current, user))
 }
@@ -511,17 +544,27 @@ pub async fn redeem(
     now: UnixMillis,
     lifetimes: &Lifetimes,
 ) -> Result<SignedIn, FlowError> {
-    let (current, user) = redeemable(store, id, desktop_secret, None, now).await?;
-    let mut signed_in = start_session(
-        store,
-        keys,
-        SessionKind::Desktop,
-        user,
-        device,
-        now,
-        lifetimes,
-    )
-    .await?;
+    let (current, user) =
+        redeemable_before_sign_out_check(store, id, desktop_secret, None, now).await?;
+    // The session is written while the claimant's sign-out time is read (one round trip);
+    // if they signed out everywhere since claiming, it is removed again unseen.
+    let (signed_out, signed_in) = tokio::join!(
+        claimed_before_sign_out(store, &current),
+        start_session(
+            store,
+            keys,
+            SessionKind::Desktop,
+            user,
+            device,
+            now,
+            lifetimes
+        )
+    );
+    let mut signed_in = signed_in?;
+    if !matches!(signed_out, Ok(false)) {
+        end_session(store, &signed_in.session.id, now).await?;
+        return Err(signed_out.map_or_else(FlowError::from, |_| FlowError::SignedOut));
+    }
     signed_in.approved_at = Some(current.updated_at);
     signed_in.amr = current.amr();
     let session_id = signed_in.session.id.clone();
@@ -656,11 +699,10 @@ pub async fn session_from_cookie(
     let Some(token) = SessionToken::from_cookie(cookie) else {
         return Ok(None);
     };
-    let Some(mut session) = store.load_session(&token.session_id()).await? else {
+    let Some(mut session) = load_standing_session(store, &token).await? else {
         return Ok(None);
     };
-    if session.kind != kind || signed_out_since(store, &session.user.id, session.created_at).await?
-    {
+    if session.kind != kind {
         return Ok(None);
     }
     if now - session.last_seen() >= LAST_SEEN_GRANULARITY_MS {
@@ -671,6 +713,34 @@ pub async fn session_from_cookie(
         }
     }
     Ok(Some(session))
+}
+
+/// The session `token` names, unless its user signed out everywhere since it began. The
+/// session and the user's sign-out time are read together when the cookie names the user
+/// (one round trip), else one after the other.
+async fn load_standing_session(
+    store: &dyn Store,
+    token: &SessionToken,
+) -> Result<Option<Session>, StoreError> {
+    let id = token.session_id();
+    let (session, not_before) = match token.user_hint() {
+        Some(user_id) => {
+            let (session, not_before) =
+                tokio::join!(store.load_session(&id), store.not_before(&user_id));
+            match session? {
+                Some(session) if session.user.id == user_id => (session, not_before?),
+                _ => return Ok(None),
+            }
+        }
+        None => match store.load_session(&id).await? {
+            Some(session) => {
+                let not_before = store.not_before(&session.user.id).await?;
+                (session, not_before)
+            }
+            None => return Ok(None),
+        },
+    };
+    Ok((!issued_before_sign_out(session.created_at, not_before)).then_some(session))
 }
 
 /// Session `id`, while it lasts: not ended, not expired, and its user has not signed out

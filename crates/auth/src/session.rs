@@ -1,6 +1,8 @@
 //! Server-side sessions: the cookie holds a random secret, the store holds the session under
 //! an id derived from it, so a stolen database holds no usable cookie.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -44,22 +46,59 @@ pub struct Session {
 /// session per minute at most, not one per request.
 pub const LAST_SEEN_GRANULARITY_MS: i64 = 60 * 1000;
 
-/// The secret a session cookie carries.
+/// The secret a session cookie carries, and after a `.` the session's user (base64url of the
+/// id). The user is only a hint, read before the session itself so both can be fetched in one
+/// round trip (the session, and the user's "sign out everywhere" time); a session whose user
+/// is not the hint is no session. It reveals nothing the holder lacks: the cookie is theirs,
+/// and a desktop's access token names its user too. A cookie of the secret alone (as issued
+/// before the hint) still works, at one more round trip.
 pub struct SessionToken(SecretString);
 
+/// Characters in the secret part: base64url of 32 random bytes.
+const SECRET_LEN: usize = 43;
+
 impl SessionToken {
+    /// A token without a user hint: for sessions no cookie names (an app's).
     pub fn generate() -> Self {
         Self(random_token::<32>().into())
     }
 
+    /// A token whose cookie names `user`, for a session of theirs.
+    pub fn generate_for(user: &User) -> Self {
+        let hint = URL_SAFE_NO_PAD.encode(user.id.as_bytes());
+        Self(format!("{}.{hint}", random_token::<32>()).into())
+    }
+
     pub fn from_cookie(value: &str) -> Option<Self> {
-        (value.len() == 43).then(|| Self(value.to_owned().into()))
+        let well_formed = match value.split_at_checked(SECRET_LEN) {
+            Some((_, "")) => value.len() == SECRET_LEN,
+            Some((_, rest)) => rest
+                .strip_prefix('.')
+                .filter(|hint| !hint.is_empty())
+                .and_then(|hint| URL_SAFE_NO_PAD.decode(hint).ok())
+                .is_some_and(|user| std::str::from_utf8(&user).is_ok()),
+            None => false,
+        };
+        well_formed.then(|| Self(value.to_owned().into()))
+    }
+
+    fn secret(&self) -> &str {
+        let value = self.0.expose_secret();
+        value.get(..SECRET_LEN).unwrap_or(value)
     }
 
     pub fn session_id(&self) -> String {
-        public_id_of(self.0.expose_secret())
+        public_id_of(self.secret())
     }
 
+    /// The user the cookie says the session is of, if it says.
+    pub fn user_hint(&self) -> Option<String> {
+        let hint = self.0.expose_secret().get(SECRET_LEN + 1..)?;
+        let user = URL_SAFE_NO_PAD.decode(hint).ok()?;
+        String::from_utf8(user).ok()
+    }
+
+    /// The whole cookie value.
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
@@ -103,5 +142,62 @@ impl Session {
 
     pub fn is_live(&self, now: UnixMillis) -> bool {
         now < self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SessionToken;
+    use crate::User;
+
+    fn user(id: &str) -> User {
+        User {
+            id: id.to_owned(),
+            name: id.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_cookie_names_its_user_and_its_session_by_the_secret_alone() {
+        let token = SessionToken::generate_for(&user("mentra:alice@example.com"));
+        let read = SessionToken::from_cookie(token.expose()).unwrap();
+        assert_eq!(
+            read.user_hint().as_deref(),
+            Some("mentra:alice@example.com")
+        );
+        assert_eq!(read.session_id(), token.session_id());
+        // The same secret with another user named is the same session (whose user the
+        // store then compares with the hint), never another one.
+        let secret = &token.expose()[..43];
+        let renamed = format!(
+            "{secret}.{}",
+            &SessionToken::generate_for(&user("x")).expose()[44..]
+        );
+        let renamed = SessionToken::from_cookie(&renamed).unwrap();
+        assert_eq!(renamed.session_id(), token.session_id());
+        assert_eq!(renamed.user_hint().as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn a_cookie_of_the_secret_alone_still_names_its_session() {
+        let token = SessionToken::generate();
+        let read = SessionToken::from_cookie(token.expose()).unwrap();
+        assert_eq!(read.user_hint(), None);
+        assert_eq!(read.session_id(), token.session_id());
+    }
+
+    #[test]
+    fn malformed_cookies_name_no_session() {
+        let secret = SessionToken::generate().expose().to_owned();
+        for value in [
+            String::new(),
+            secret[..42].to_owned(),
+            format!("{secret}."),
+            format!("{secret}x"),
+            format!("{secret}.not base64"),
+            format!("{secret}._-8"),
+        ] {
+            assert!(SessionToken::from_cookie(&value).is_none(), "{value:?}");
+        }
     }
 }

@@ -208,18 +208,27 @@ impl SignIn {
         targets: Result<Vec<ScanTarget>, Refusal>,
         draft: &mut Draft,
     ) -> Result<Claimed, Refusal> {
-        self.spend(caller, Bucket::ScanPerUser, &user.id).await?;
         // Guessing codes is what the per-IP budget stops. Every attempt spends it up front,
-        // so parallel guesses cannot outrun the count and a hit refunds nothing.
-        self.spend(caller, Bucket::ScanPerIp, &self.network_of(caller))
-            .await?;
+        // so parallel guesses cannot outrun the count and a hit refunds nothing. Both budgets
+        // are spent at once (one round trip); the user's refusal is the one shown.
+        let network = self.network_of(caller);
+        let (per_user, per_ip) = tokio::join!(
+            self.spend(caller, Bucket::ScanPerUser, &user.id),
+            self.spend(caller, Bucket::ScanPerIp, &network)
+        );
+        per_user.and(per_ip)?;
         let id = self.only_request(targets?).await?;
         draft.login_request(&id);
         let now = self.now();
+        // The request and whether the claimant has passkeys are read together.
+        let (request, had_passkeys) = tokio::join!(
+            flows::known_or_read(self.store(), &id),
+            passkey::any(self.store(), &user.id)
+        );
+        let (request, had_passkeys) = (request.map_err(claimed_by_someone_else)?, had_passkeys?);
         // Where a mismatch would be refused, the screen's address is looked at before the
         // claim; where it is only flagged, the claimed request says it.
         if self.policy.refuses_mismatch(entry) {
-            let request = flows::load(self.store(), &id, now).await?;
             draft.client(&request.screen.client_name);
             let screen_ip = &request.screen.ip;
             if self.policy.network_verdict(entry, screen_ip, &caller.ip) == NetworkVerdict::Refused
@@ -229,14 +238,13 @@ impl SignIn {
                 return Err(mismatch_refused(entry));
             }
         }
-        let had_passkeys = passkey::any(self.store(), &user.id).await?;
         let claim = Transition::Claim(Claim {
             user,
             ip: caller.ip.clone(),
             at: now,
             had_passkeys,
         });
-        let claimed = flows::transition(self.store(), &id, &claim, now)
+        let claimed = flows::transition_known(self.store(), request, &claim, now)
             .await
             .map_err(claimed_by_someone_else)?;
         draft.client(&claimed.screen.client_name);

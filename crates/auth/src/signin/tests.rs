@@ -239,6 +239,50 @@ async fn signing_out_everywhere_voids_what_was_approved_before() {
         .collect();
     assert_eq!(redeems.len(), 1);
     assert_eq!(redeems[0].outcome, "forbidden");
+    // The redeem wrote its session while it read the sign-out time; refused, it removed it.
+    let sessions = world.store.list_sessions(&alice.id).await.unwrap();
+    assert!(sessions.is_empty(), "{sessions:?}");
+}
+
+/// A cookie names its user, so its session and the user's "sign out everywhere" time are
+/// read together. A session that began before that time is no session, whichever user the
+/// cookie names (or if it names none, as cookies issued before the hint did).
+#[tokio::test]
+async fn a_session_signed_out_everywhere_is_refused_whatever_user_its_cookie_names() {
+    use base64::Engine;
+    let world = world(GlassesNetworkMismatch::Refuse).await;
+    let alice = User::mentra("alice@example.com");
+    let kind = crate::session::SessionKind::Mobile;
+    let signed_in = crate::flows::sign_in(
+        &*world.store,
+        &world.signin.keys,
+        kind,
+        alice.clone(),
+        caller("192.0.2.20").device(),
+        world.clock.now(),
+        &world.signin.policy.lifetimes,
+    )
+    .await
+    .unwrap();
+    let cookie = signed_in.token.expose().to_owned();
+    let load = async |cookie: &str| {
+        crate::flows::session_from_cookie(&*world.store, cookie, kind, world.clock.now())
+            .await
+            .unwrap()
+    };
+    assert_eq!(load(&cookie).await.unwrap().user, alice);
+    world.clock.advance(std::time::Duration::from_secs(1));
+    // As if a sign-out everywhere had missed this session: only its time says it is over.
+    (world
+        .store
+        .set_not_before(&alice.id, world.clock.now())
+        .await)
+        .unwrap();
+    let secret = &cookie[..43];
+    let bob = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("mentra:bob@example.com");
+    for cookie in [cookie.clone(), secret.to_owned(), format!("{secret}.{bob}")] {
+        assert_eq!(load(&cookie).await, None, "{cookie}");
+    }
 }
 
 #[tokio::test]
