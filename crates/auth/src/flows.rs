@@ -103,7 +103,7 @@ async fn record_expiry(
 ) -> Result<LoginRequest, FlowError> {
     match request.expired(now) {
         Some(expired) => {
-            swap(store, &expired, request.version).await?;
+            swap(store, &expired, request.version, None).await?;
             Ok(expired)
         }
         None => Ok(request),
@@ -117,9 +117,15 @@ async fn read(store: &dyn Store, id: &RequestId) -> Result<LoginRequest, FlowErr
     Ok(request)
 }
 
-/// Compare-and-set; a write that lands is this instance's newest copy.
-async fn swap(store: &dyn Store, next: &LoginRequest, expected: u32) -> Result<bool, StoreError> {
-    let swapped = store.swap_request(next, expected).await?;
+/// Compare-and-set (telling `notice` if it lands); a write that lands is this instance's
+/// newest copy.
+async fn swap(
+    store: &dyn Store,
+    next: &LoginRequest,
+    expected: u32,
+    notice: Option<&AccountNotice>,
+) -> Result<bool, StoreError> {
+    let swapped = store.swap_request(next, expected, notice).await?;
     if swapped {
         store.events().remember(next);
     }
@@ -143,7 +149,8 @@ pub async fn transition_known(
     now: UnixMillis,
 ) -> Result<LoginRequest, FlowError> {
     let id = known.id.clone();
-    transition_from(store, &id, Some(known), now, |_| Ok(transition.clone())).await
+    let make = |_: &LoginRequest| Ok(transition.clone());
+    transition_from(store, &id, Some(known), None, now, make).await
 }
 
 /// Applies `transition` atomically. Exactly one of any number of concurrent conflicting
@@ -165,18 +172,19 @@ async fn transition_with(
     now: UnixMillis,
     make: impl FnMut(&LoginRequest) -> Result<Transition, FlowError>,
 ) -> Result<LoginRequest, FlowError> {
-    transition_from(store, id, None, now, make).await
+    transition_from(store, id, None, None, now, make).await
 }
 
 /// [`transition_with`], starting from `known` (the request as the caller read it a moment
 /// ago), else from this instance's newest copy of it, else from a read. A copy is only a
 /// starting point: the compare-and-set checks it, and anything but a write that lands on it
 /// (a lost race, a refusal, no change) is decided again on a fresh read. So the hot path reads
-/// a request it has seen once, not before every transition.
+/// a request it has seen once, not before every transition. `notice` is told if it lands.
 async fn transition_from(
     store: &dyn Store,
     id: &RequestId,
     known: Option<LoginRequest>,
+    notice: Option<&AccountNotice>,
     now: UnixMillis,
     mut make: impl FnMut(&LoginRequest) -> Result<Transition, FlowError>,
 ) -> Result<LoginRequest, FlowError> {
@@ -189,7 +197,7 @@ async fn transition_from(
         let attempt = make(&current).map(|transition| current.apply(&transition, now));
         match attempt {
             Ok(Ok(next)) if next.version != current.version => {
-                if swap(store, &next, current.version).await? {
+                if swap(store, &next, current.version, notice).await? {
                     return Ok(next);
                 }
             }
@@ -229,7 +237,7 @@ pub async fn approve(
     let copy = store.events().recent(id);
     let not_before = claimant_not_before(store, copy.as_ref(), user, standing_since).await?;
     let mut pin = None;
-    let approved = transition_from(store, id, copy, now, |current| {
+    let approved = transition_from(store, id, copy, None, now, |current| {
         let void = current.claim.as_ref().is_some_and(|claim| {
             claim.user.id == user.id && issued_before_sign_out(claim.at, not_before)
         });
@@ -368,19 +376,20 @@ pub(crate) async fn announce_sign_in(
     session: &Session,
     linked_from: Option<&str>,
 ) {
-    announce(
-        store,
-        AccountNotice::SignedIn(SignInNotice {
-            user_id: session.user.id.clone(),
-            session_id: session.id.clone(),
-            session_kind: session.kind,
-            ip: session.ip.clone(),
-            user_agent: session.user_agent.clone(),
-            at: session.created_at,
-            linked_from: linked_from.map(str::to_owned),
-        }),
-    )
-    .await;
+    announce(store, sign_in_notice(session, linked_from)).await;
+}
+
+/// What the user's dashboards are told of a new session.
+fn sign_in_notice(session: &Session, linked_from: Option<&str>) -> AccountNotice {
+    AccountNotice::SignedIn(SignInNotice {
+        user_id: session.user.id.clone(),
+        session_id: session.id.clone(),
+        session_kind: session.kind,
+        ip: session.ip.clone(),
+        user_agent: session.user_agent.clone(),
+        at: session.created_at,
+        linked_from: linked_from.map(str::to_owned),
+    })
 }
 
 /// Best effort: what happened has happened whether or not the dashboards could be told, so a
@@ -504,12 +513,14 @@ async fn claimed_before_sign_out(
 
 /// Spends the approval, recording `redeemer` (a session id, or a client's mark). If the
 /// store went quiet mid-way the compare-and-set may still have landed: the request says
-/// whose redeem won, so ours is neither lost nor counted twice.
+/// whose redeem won, so ours is neither lost nor counted twice. `notice` goes out with the
+/// compare-and-set that lands.
 async fn spend_approval(
     store: &dyn Store,
     current: &LoginRequest,
     desktop_secret: &SecretString,
     redeemer: &str,
+    notice: Option<&AccountNotice>,
     now: UnixMillis,
 ) -> Result<LoginRequest, FlowError> {
     let id = &current.id;
@@ -518,7 +529,7 @@ async fn spend_approval(
         session_id: redeemer.to_owned(),
     };
     let known = Some(current.clone());
-    match transition_from(store, id, known, now, |_| Ok(redeem.clone())).await {
+    match transition_from(store, id, known, notice, now, |_| Ok(redeem.clone())).await {
         Err(FlowError::Store(error)) => match store.load_request(id).await {
             Ok(Some(request)) if request.redeemed_session.as_deref() == Some(redeemer) => {
                 Ok(request)
@@ -568,11 +579,20 @@ pub async fn redeem(
     signed_in.approved_at = Some(current.updated_at);
     signed_in.amr = current.amr();
     let session_id = signed_in.session.id.clone();
-    match spend_approval(store, &current, desktop_secret, &session_id, now).await {
-        Ok(_) => {
-            announce_sign_in(store, &signed_in.session, None).await;
-            Ok(signed_in)
-        }
+    // The user's dashboards hear of the new session from the compare-and-set that spends
+    // the approval: no round trip of its own.
+    let notice = sign_in_notice(&signed_in.session, None);
+    match spend_approval(
+        store,
+        &current,
+        desktop_secret,
+        &session_id,
+        Some(&notice),
+        now,
+    )
+    .await
+    {
+        Ok(_) => Ok(signed_in),
         Err(lost) => {
             end_session(store, &session_id, now).await?;
             Err(lost)
@@ -600,7 +620,7 @@ pub async fn redeem_for_client(
 ) -> Result<ClientSignIn, FlowError> {
     let (current, user) = redeemable(store, id, desktop_secret, Some(client), now).await?;
     let mark = format!("client:{client}:{}", crate::secret::random_token::<12>());
-    spend_approval(store, &current, desktop_secret, &mark, now).await?;
+    spend_approval(store, &current, desktop_secret, &mark, None, now).await?;
     Ok(ClientSignIn {
         user,
         approved_at: current.updated_at,

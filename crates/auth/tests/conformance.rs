@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use qrlogin_auth::account::{LocalAccount, Username};
 use qrlogin_auth::clock::{Clock, ManualClock};
+use qrlogin_auth::events::AccountNotice;
 use qrlogin_auth::flows::{self, FlowError};
 use qrlogin_auth::glasses::{PHOTO_TTL_MS, PendingPhoto, PhotoOutcome, PhotoResult};
 use qrlogin_auth::login_request::{
@@ -391,15 +392,37 @@ async fn a_live_user_code_is_never_given_twice(b: Backend) {
     );
 }
 
+/// Only the compare-and-set that lands is stored, and only its notice is told.
 async fn a_stale_compare_and_set_is_refused(b: Backend) {
+    let ended = |session: &str| AccountNotice::SessionEnded {
+        user_id: "local:ann".into(),
+        session_id: session.into(),
+    };
+    let mut dashboard = b.b.events().subscribe_account("local:ann");
     let (request, _) = created(&b).await;
     let now = b.clock.now();
     let next = request.apply(&claim_by("ann", now), now).unwrap();
-    assert!(b.a.swap_request(&next, request.version).await.unwrap());
+    let landed = ended("landed");
+    assert!(
+        (b.a.swap_request(&next, request.version, Some(&landed))
+            .await)
+            .unwrap()
+    );
     let rival = request.apply(&claim_by("bob", now), now).unwrap();
-    assert!(!b.b.swap_request(&rival, request.version).await.unwrap());
+    let lost = ended("lost");
+    assert!(!(b.b.swap_request(&rival, request.version, Some(&lost)).await).unwrap());
     let stored = b.b.load_request(&request.id).await.unwrap().unwrap();
     assert_eq!(stored.claim.unwrap().user.id, "local:ann");
+    b.a.announce(&ended("after")).await.unwrap();
+    let mut heard = Vec::new();
+    for _ in 0..2 {
+        let notice = tokio::time::timeout(Duration::from_secs(5), dashboard.next()).await;
+        heard.push(notice.unwrap());
+    }
+    // A notice told after the lost one: had the lost one gone out, it would be among these
+    // two on one server (a cluster may deliver two nodes' messages in either order).
+    heard.sort_by_key(|notice| format!("{notice:?}"));
+    assert_eq!(heard, [ended("after"), landed]);
 }
 
 async fn exactly_one_of_twenty_concurrent_claims_wins(b: Backend) {

@@ -32,8 +32,13 @@ struct QuietAfterSwap {
 
 #[async_trait]
 impl Store for QuietAfterSwap {
-    async fn swap_request(&self, next: &LoginRequest, expected: u32) -> Result<bool, StoreError> {
-        let swapped = self.inner.swap_request(next, expected).await?;
+    async fn swap_request(
+        &self,
+        next: &LoginRequest,
+        expected: u32,
+        notice: Option<&AccountNotice>,
+    ) -> Result<bool, StoreError> {
+        let swapped = self.inner.swap_request(next, expected, notice).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
             return Err(StoreError::Unavailable("timed out (simulated)".into()));
         }

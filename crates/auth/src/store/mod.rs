@@ -40,11 +40,14 @@ pub trait Store: Send + Sync + 'static {
     /// The live request a typed code names.
     async fn find_request_by_code(&self, code: &UserCode) -> Result<Option<RequestId>, StoreError>;
     /// Compare-and-set: stores `next` only if the stored version is still `expected_version`,
-    /// and then publishes it to every instance. `Ok(false)` when someone else changed it first.
+    /// and then publishes it to every instance, and `notice` to its user's dashboards (a
+    /// redeem's "signed in": on Redis in the same script, so it costs no round trip of its
+    /// own). `Ok(false)` when someone else changed it first; nothing is published then.
     async fn swap_request(
         &self,
         next: &LoginRequest,
         expected_version: u32,
+        notice: Option<&AccountNotice>,
     ) -> Result<bool, StoreError>;
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;

@@ -44,7 +44,7 @@ const RESYNC_ATTEMPTS: u32 = 40;
 /// A request is one string, `{version}|{json}`, written with its expiry in the same `SET`:
 /// creating one is one command, and a transition reads, checks, writes and publishes in one
 /// script of four commands. KEYS[1] the request; ARGV: expected version, next version, JSON,
-/// expiry (Unix ms), channel.
+/// expiry (Unix ms), channel; then, optionally, a user's channel and a notice for it.
 const SWAP_SCRIPT: &str = r"
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
@@ -52,6 +52,7 @@ local bar = string.find(current, '|', 1, true)
 if not bar or tonumber(string.sub(current, 1, bar - 1)) ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'PXAT', ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[3])
+if ARGV[6] then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 return 1
 ";
 
@@ -734,15 +735,19 @@ impl Store for RedisStore {
         &self,
         next: &LoginRequest,
         expected_version: u32,
+        notice: Option<&AccountNotice>,
     ) -> Result<bool, StoreError> {
-        let swapped: i32 = self
-            .swap
-            .key(self.request_key(&next.id))
-            .arg(expected_version)
+        let mut swap = self.swap.key(self.request_key(&next.id));
+        swap.arg(expected_version)
             .arg(next.version)
             .arg(to_json(next)?)
             .arg(next.expires_at + REQUEST_RETENTION_MS)
-            .arg(self.channel(&next.id))
+            .arg(self.channel(&next.id));
+        if let Some(notice) = notice {
+            swap.arg(self.sign_in_channel(notice.user_id()))
+                .arg(to_json(notice)?);
+        }
+        let swapped: i32 = swap
             .invoke_async(&mut self.connection())
             .await
             .map_err(redis_error)?;

@@ -274,6 +274,7 @@ impl Store for SqliteStore {
         &self,
         next: &LoginRequest,
         expected_version: u32,
+        notice: Option<&AccountNotice>,
     ) -> Result<bool, StoreError> {
         let data = to_json(next)?;
         let (id, version) = (next.id.as_str().to_owned(), next.version);
@@ -292,6 +293,9 @@ impl Store for SqliteStore {
             .await?;
         if swapped {
             self.events.publish(next.clone());
+            if let Some(notice) = notice {
+                self.events.announce(notice.clone());
+            }
         }
         Ok(swapped)
     }
