@@ -454,16 +454,14 @@ async fn redeemable(
     client: Option<&str>,
     now: UnixMillis,
 ) -> Result<(LoginRequest, User), FlowError> {
-    let (current, user) =
-        redeemable_before_sign_out_check(store, id, desktop_secret, client, now).await?;
-    if claimed_before_sign_out(store, &current).await? {
-        return Err(FlowError::SignedOut);
-    }
+    let (current, user) = redeemable_request(store, id, desktop_secret, client, now).await?;
+    claimant_may_redeem(store, &current, &user).await?;
     Ok((current, user))
 }
 
-/// [`redeemable`] but for the claimant's sign-out everywhere, which the caller checks.
-async fn redeemable_before_sign_out_check(
+/// [`redeemable`] but for the approver's account and sign-out everywhere, which the caller
+/// checks ([`claimant_may_redeem`]).
+async fn redeemable_request(
     store: &dyn Store,
     id: &RequestId,
     desktop_secret: &SecretString,
@@ -493,10 +491,27 @@ async fn redeemable_before_sign_out_check(
         .as_ref()
         .map(|claim| claim.user.clone())
         .ok_or_else(|| anyhow::anyhow!("an approved request without a claimant"))?;
-    if !account_enabled(store, &user).await? {
+    Ok((current, user))
+}
+
+/// Whether `user`, the claimant of `request`, may still be signed in by it: their account is
+/// enabled, and they have not signed out everywhere since claiming. Both are read at once.
+async fn claimant_may_redeem(
+    store: &dyn Store,
+    request: &LoginRequest,
+    user: &User,
+) -> Result<(), FlowError> {
+    let (enabled, signed_out) = tokio::join!(
+        account_enabled(store, user),
+        claimed_before_sign_out(store, request)
+    );
+    if !enabled? {
         return Err(FlowError::AccountDisabled);
     }
-    Ok((current, user))
+    if signed_out? {
+        return Err(FlowError::SignedOut);
+    }
+    Ok(())
 }
 
 /// Whether the claimant of `request` signed out everywhere after claiming it: signing out
@@ -555,26 +570,26 @@ pub async fn redeem(
     now: UnixMillis,
     lifetimes: &Lifetimes,
 ) -> Result<SignedIn, FlowError> {
-    let (current, user) =
-        redeemable_before_sign_out_check(store, id, desktop_secret, None, now).await?;
-    // The session is written while the claimant's sign-out time is read (one round trip);
-    // if they signed out everywhere since claiming, it is removed again unseen.
-    let (signed_out, signed_in) = tokio::join!(
-        claimed_before_sign_out(store, &current),
+    let (current, user) = redeemable_request(store, id, desktop_secret, None, now).await?;
+    // The session is written while the claimant's account and sign-out time are read (one
+    // wait); if the account was disabled or they signed out everywhere since claiming, it is
+    // removed again unseen.
+    let (may_redeem, signed_in) = tokio::join!(
+        claimant_may_redeem(store, &current, &user),
         start_session(
             store,
             keys,
             SessionKind::Desktop,
-            user,
+            user.clone(),
             device,
             now,
             lifetimes
         )
     );
     let mut signed_in = signed_in?;
-    if !matches!(signed_out, Ok(false)) {
+    if let Err(refused) = may_redeem {
         end_session(store, &signed_in.session.id, now).await?;
-        return Err(signed_out.map_or_else(FlowError::from, |_| FlowError::SignedOut));
+        return Err(refused);
     }
     signed_in.approved_at = Some(current.updated_at);
     signed_in.amr = current.amr();
