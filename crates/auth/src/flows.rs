@@ -734,7 +734,7 @@ pub async fn session_from_cookie(
     let Some(token) = SessionToken::from_cookie(cookie) else {
         return Ok(None);
     };
-    let Some(mut session) = load_standing_session(store, &token).await? else {
+    let Some(mut session) = load_standing_session(store, &token, now).await? else {
         return Ok(None);
     };
     if session.kind != kind {
@@ -752,30 +752,20 @@ pub async fn session_from_cookie(
 
 /// The session `token` names, unless its user signed out everywhere since it began. The
 /// session and the user's sign-out time are read together when the cookie names the user
-/// (one round trip), else one after the other.
+/// (one round trip), else one after the other ([`session_in_force`]).
 async fn load_standing_session(
     store: &dyn Store,
     token: &SessionToken,
+    now: UnixMillis,
 ) -> Result<Option<Session>, StoreError> {
     let id = token.session_id();
-    let (session, not_before) = match token.user_hint() {
-        Some(user_id) => {
-            let (session, not_before) =
-                tokio::join!(store.load_session(&id), store.not_before(&user_id));
-            match session? {
-                Some(session) if session.user.id == user_id => (session, not_before?),
-                _ => return Ok(None),
-            }
-        }
-        None => match store.load_session(&id).await? {
-            Some(session) => {
-                let not_before = store.not_before(&session.user.id).await?;
-                (session, not_before)
-            }
-            None => return Ok(None),
-        },
+    let Some(user_id) = token.user_hint() else {
+        return session_in_force(store, &id, now).await;
     };
-    Ok((!issued_before_sign_out(session.created_at, not_before)).then_some(session))
+    let (session, not_before) = tokio::join!(store.load_session(&id), store.not_before(user_id));
+    let session = session?.filter(|session| session.user.id == user_id);
+    let not_before = not_before?;
+    Ok(session.filter(|session| !issued_before_sign_out(session.created_at, not_before)))
 }
 
 /// Session `id`, while it lasts: not ended, not expired, and its user has not signed out

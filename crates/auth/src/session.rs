@@ -52,7 +52,11 @@ pub const LAST_SEEN_GRANULARITY_MS: i64 = 60 * 1000;
 /// is not the hint is no session. It reveals nothing the holder lacks: the cookie is theirs,
 /// and a desktop's access token names its user too. A cookie of the secret alone (as issued
 /// before the hint) still works, at one more round trip.
-pub struct SessionToken(SecretString);
+pub struct SessionToken {
+    value: SecretString,
+    /// The user the cookie names, decoded once, when it was read or made.
+    user_hint: Option<String>,
+}
 
 /// Characters in the secret part: base64url of 32 random bytes.
 const SECRET_LEN: usize = 43;
@@ -60,30 +64,38 @@ const SECRET_LEN: usize = 43;
 impl SessionToken {
     /// A token without a user hint: for sessions no cookie names (an app's).
     pub fn generate() -> Self {
-        Self(random_token::<32>().into())
+        Self {
+            value: random_token::<32>().into(),
+            user_hint: None,
+        }
     }
 
     /// A token whose cookie names `user`, for a session of theirs.
     pub fn generate_for(user: &User) -> Self {
         let hint = URL_SAFE_NO_PAD.encode(user.id.as_bytes());
-        Self(format!("{}.{hint}", random_token::<32>()).into())
+        Self {
+            value: format!("{}.{hint}", random_token::<32>()).into(),
+            user_hint: Some(user.id.clone()),
+        }
     }
 
     pub fn from_cookie(value: &str) -> Option<Self> {
-        let well_formed = match value.split_at_checked(SECRET_LEN) {
-            Some((_, "")) => value.len() == SECRET_LEN,
-            Some((_, rest)) => rest
-                .strip_prefix('.')
-                .filter(|hint| !hint.is_empty())
-                .and_then(|hint| URL_SAFE_NO_PAD.decode(hint).ok())
-                .is_some_and(|user| std::str::from_utf8(&user).is_ok()),
-            None => false,
+        let user_hint = match value.split_at_checked(SECRET_LEN)? {
+            (_, "") => None,
+            (_, rest) => {
+                let hint = rest.strip_prefix('.').filter(|hint| !hint.is_empty())?;
+                let user = URL_SAFE_NO_PAD.decode(hint).ok()?;
+                Some(String::from_utf8(user).ok()?)
+            }
         };
-        well_formed.then(|| Self(value.to_owned().into()))
+        Some(Self {
+            value: value.to_owned().into(),
+            user_hint,
+        })
     }
 
     fn secret(&self) -> &str {
-        let value = self.0.expose_secret();
+        let value = self.value.expose_secret();
         value.get(..SECRET_LEN).unwrap_or(value)
     }
 
@@ -92,15 +104,13 @@ impl SessionToken {
     }
 
     /// The user the cookie says the session is of, if it says.
-    pub fn user_hint(&self) -> Option<String> {
-        let hint = self.0.expose_secret().get(SECRET_LEN + 1..)?;
-        let user = URL_SAFE_NO_PAD.decode(hint).ok()?;
-        String::from_utf8(user).ok()
+    pub fn user_hint(&self) -> Option<&str> {
+        self.user_hint.as_deref()
     }
 
     /// The whole cookie value.
     pub fn expose(&self) -> &str {
-        self.0.expose_secret()
+        self.value.expose_secret()
     }
 }
 
@@ -161,10 +171,7 @@ mod tests {
     fn a_cookie_names_its_user_and_its_session_by_the_secret_alone() {
         let token = SessionToken::generate_for(&user("mentra:alice@example.com"));
         let read = SessionToken::from_cookie(token.expose()).unwrap();
-        assert_eq!(
-            read.user_hint().as_deref(),
-            Some("mentra:alice@example.com")
-        );
+        assert_eq!(read.user_hint(), Some("mentra:alice@example.com"));
         assert_eq!(read.session_id(), token.session_id());
         // The same secret with another user named is the same session (whose user the
         // store then compares with the hint), never another one.
@@ -175,7 +182,7 @@ mod tests {
         );
         let renamed = SessionToken::from_cookie(&renamed).unwrap();
         assert_eq!(renamed.session_id(), token.session_id());
-        assert_eq!(renamed.user_hint().as_deref(), Some("x"));
+        assert_eq!(renamed.user_hint(), Some("x"));
     }
 
     #[test]

@@ -225,7 +225,7 @@ impl SignIn {
             flows::known_or_read(self.store(), &id),
             passkey::any(self.store(), &user.id)
         );
-        let (request, had_passkeys) = (request.map_err(claimed_by_someone_else)?, had_passkeys?);
+        let (request, had_passkeys) = (request?, had_passkeys?);
         // Where a mismatch would be refused, the screen's address is looked at before the
         // claim; where it is only flagged, the claimed request says it.
         if self.policy.refuses_mismatch(entry) {
