@@ -762,9 +762,8 @@ async fn load_standing_session(
     let Some(user_id) = token.user_hint() else {
         return session_in_force(store, &id, now).await;
     };
-    let (session, not_before) = tokio::join!(store.load_session(&id), store.not_before(user_id));
-    let session = session?.filter(|session| session.user.id == user_id);
-    let not_before = not_before?;
+    let (session, not_before) = store.load_session_and_not_before(&id, user_id).await?;
+    let session = session.filter(|session| session.user.id == user_id);
     Ok(session.filter(|session| !issued_before_sign_out(session.created_at, not_before)))
 }
 
@@ -837,9 +836,11 @@ pub async fn authenticate_bearer(
     let claims = keys.verify(token, now)?;
     // `iat` has whole seconds: a token from the very second of a sign-out-everywhere is
     // refused too, never one from before it accepted.
-    if store.is_token_revoked(&claims.jti).await?
-        || signed_out_since(store, &claims.sub, claims.iat.saturating_mul(1000)).await?
-    {
+    let (revoked, signed_out) = tokio::join!(
+        store.is_token_revoked(&claims.jti),
+        signed_out_since(store, &claims.sub, claims.iat.saturating_mul(1000))
+    );
+    if revoked? || signed_out? {
         return Err(BearerError::Revoked);
     }
     Ok(claims)

@@ -31,6 +31,8 @@ struct Backend {
     a: Arc<dyn Store>,
     b: Arc<dyn Store>,
     clock: ManualClock,
+    /// Every key on one node (not a cluster): several keys can be changed all or none.
+    one_node: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -45,6 +47,7 @@ async fn sqlite() -> Option<Backend> {
         a: store.clone(),
         b: store,
         clock,
+        one_node: true,
         _dir: Some(dir),
     })
 }
@@ -73,6 +76,7 @@ async fn redis_cluster() -> Option<Backend> {
         a,
         b,
         clock,
+        one_node: false,
         _dir: None,
     })
 }
@@ -96,6 +100,7 @@ async fn redis_on(server: &RedisServer) -> Backend {
         a,
         b,
         clock,
+        one_node: true,
         _dir: None,
     }
 }
@@ -123,6 +128,7 @@ conformance!(
     an_account_name_is_taken_once,
     every_instance_shares_one_signing_key,
     rate_limits_hold_across_instances,
+    several_buckets_are_spent_in_one_go,
     sessions_are_listed_per_user_and_not_before_only_moves_forward,
     a_one_time_mark_is_taken_once,
     an_account_is_updated_only_if_it_exists,
@@ -772,6 +778,26 @@ async fn the_audit_trail_is_read_whole_per_user_since_and_after(b: Backend) {
         ],
         "following reads on after a cursor"
     );
+    let within_a_batch = AuditQuery {
+        after: Some(first_two[2].cursor.clone()),
+        limit: 1,
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        read(within_a_batch).await,
+        [AuditEvent::RateLimited],
+        "a cursor inside a batch written together reads on from the next record"
+    );
+    let newest_two = AuditQuery {
+        limit: 2,
+        newest_first: true,
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        read(newest_two).await,
+        [AuditEvent::Redeem, AuditEvent::RateLimited],
+        "a batch is read newest first too"
+    );
 }
 
 async fn every_instance_shares_one_signing_key(b: Backend) {
@@ -981,28 +1007,70 @@ async fn rate_limits_hold_across_instances(b: Backend) {
     for i in 0..3 {
         let store = if i % 2 == 0 { &b.a } else { &b.b };
         assert_eq!(
-            store.rate_limit(&key, &limit).await.unwrap(),
+            store.rate_limit(&[(&key, &limit)]).await.unwrap(),
             None,
             "event {i}"
         );
     }
     assert_eq!(
-        b.b.rate_limit(&key, &limit).await.unwrap(),
-        Some(Duration::from_secs(20))
+        b.b.rate_limit(&[(&key, &limit)]).await.unwrap(),
+        Some((0, Duration::from_secs(20)))
     );
     assert_eq!(
-        b.a.rate_limit(&key, &limit).await.unwrap(),
-        Some(Duration::from_secs(20))
+        b.a.rate_limit(&[(&key, &limit)]).await.unwrap(),
+        Some((0, Duration::from_secs(20)))
     );
     b.clock.advance(Duration::from_secs(20));
-    assert_eq!(b.a.rate_limit(&key, &limit).await.unwrap(), None);
-    assert!(b.b.rate_limit(&key, &limit).await.unwrap().is_some());
+    assert_eq!(b.a.rate_limit(&[(&key, &limit)]).await.unwrap(), None);
+    assert!(b.b.rate_limit(&[(&key, &limit)]).await.unwrap().is_some());
     let other = format!("create:{}", unique_prefix());
     assert_eq!(
-        b.b.rate_limit(&other, &limit).await.unwrap(),
+        b.b.rate_limit(&[(&other, &limit)]).await.unwrap(),
         None,
         "buckets are separate"
     );
+}
+
+/// Several buckets spent at once (a scan's per-user and per-IP budgets): in order, the
+/// first refusal named; a refusal spends nothing after it, and on one node nothing before.
+async fn several_buckets_are_spent_in_one_go(b: Backend) {
+    use qrlogin_auth::rate_limit::RateLimit;
+    let (one, two) = (
+        RateLimit {
+            count: 1,
+            per_ms: 60_000,
+        },
+        RateLimit {
+            count: 2,
+            per_ms: 60_000,
+        },
+    );
+    let (user, network) = (unique_prefix(), unique_prefix());
+    let both = [(user.as_str(), &one), (network.as_str(), &two)];
+    assert_eq!(b.a.rate_limit(&both).await.unwrap(), None);
+    assert_eq!(
+        b.b.rate_limit(&both).await.unwrap(),
+        Some((0, Duration::from_secs(60))),
+        "the first bucket is spent"
+    );
+    // The refused first bucket spent nothing of the second: it allows one more.
+    assert_eq!(b.a.rate_limit(&[(&network, &two)]).await.unwrap(), None);
+    assert_eq!(
+        b.a.rate_limit(&[(&network, &two)]).await.unwrap(),
+        Some((0, Duration::from_secs(30)))
+    );
+    let fresh = unique_prefix();
+    let refused_second = [(fresh.as_str(), &one), (network.as_str(), &two)];
+    assert_eq!(
+        b.b.rate_limit(&refused_second).await.unwrap(),
+        Some((1, Duration::from_secs(30)))
+    );
+    let fresh_spent = b.a.rate_limit(&[(&fresh, &one)]).await.unwrap();
+    if b.one_node {
+        assert_eq!(fresh_spent, None, "a refusal spends none of them");
+    } else {
+        assert!(fresh_spent.is_some(), "a cluster spends bucket by bucket");
+    }
 }
 
 /// Sessions are listed per user, live ones only; a user's not-before time only moves forward.

@@ -112,10 +112,9 @@ impl Store for QuietAfterSwap {
     }
     async fn rate_limit(
         &self,
-        key: &str,
-        limit: &RateLimit,
-    ) -> Result<Option<std::time::Duration>, StoreError> {
-        self.inner.rate_limit(key, limit).await
+        buckets: &[(&str, &RateLimit)],
+    ) -> Result<Option<(usize, std::time::Duration)>, StoreError> {
+        self.inner.rate_limit(buckets).await
     }
     async fn announce(&self, n: &AccountNotice) -> Result<(), StoreError> {
         self.inner.announce(n).await

@@ -38,13 +38,26 @@ pub struct StoreLimiter {
 
 #[async_trait]
 impl Limiter for StoreLimiter {
-    async fn spend(&self, bucket: Bucket, subject: &str) -> Result<Option<Limited>, StoreError> {
-        let key = format!("{}:{subject}", bucket.name());
-        let limit = *limit_of(&self.limits, bucket);
+    async fn spend(
+        &self,
+        spends: &[(Bucket, &str)],
+    ) -> Result<Option<(usize, Limited)>, StoreError> {
+        let keys: Vec<String> = spends
+            .iter()
+            .map(|(bucket, subject)| format!("{}:{subject}", bucket.name()))
+            .collect();
+        let buckets: Vec<(&str, &RateLimit)> = spends
+            .iter()
+            .zip(&keys)
+            .map(|((bucket, _), key)| (key.as_str(), limit_of(&self.limits, *bucket)))
+            .collect();
         Ok(self
             .store
-            .rate_limit(&key, &limit)
+            .rate_limit(&buckets)
             .await?
-            .map(|retry_after| Limited { limit, retry_after }))
+            .map(|(index, retry_after)| {
+                let limit = *limit_of(&self.limits, spends[index].0);
+                (index, Limited { limit, retry_after })
+            }))
     }
 }

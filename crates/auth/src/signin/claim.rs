@@ -212,11 +212,11 @@ impl SignIn {
         // so parallel guesses cannot outrun the count and a hit refunds nothing. Both budgets
         // are spent at once (one round trip); the user's refusal is the one shown.
         let network = self.network_of(caller);
-        let (per_user, per_ip) = tokio::join!(
-            self.spend(caller, Bucket::ScanPerUser, &user.id),
-            self.spend(caller, Bucket::ScanPerIp, &network)
-        );
-        per_user.and(per_ip)?;
+        let scan = [
+            (Bucket::ScanPerUser, user.id.as_str()),
+            (Bucket::ScanPerIp, network.as_str()),
+        ];
+        self.spend_all(caller, &scan).await?;
         let id = self.only_request(targets?).await?;
         draft.login_request(&id);
         let now = self.now();

@@ -120,9 +120,16 @@ impl SignIn {
     }
 
     async fn spend(&self, caller: &Caller, bucket: Bucket, subject: &str) -> Result<(), Refusal> {
-        let Some(limited) = self.limiter.spend(bucket, subject).await? else {
+        self.spend_all(caller, &[(bucket, subject)]).await
+    }
+
+    /// Spends from several budgets in one go (one round trip): the first that refuses is the
+    /// one shown, and where the store can, a refusal spends none of them.
+    async fn spend_all(&self, caller: &Caller, spends: &[(Bucket, &str)]) -> Result<(), Refusal> {
+        let Some((index, limited)) = self.limiter.spend(spends).await? else {
             return Ok(());
         };
+        let (bucket, subject) = spends[index];
         let seconds = limited.retry_after.as_millis().div_ceil(1000).max(1);
         tracing::info!(bucket = bucket.name(), "rate limited");
         let mut refusal = Refusal::new(

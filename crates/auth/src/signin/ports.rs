@@ -17,9 +17,14 @@ pub trait AuditSink: Send + Sync + 'static {
 /// that it is audited once per period, is the use-case layer's.
 #[async_trait]
 pub trait Limiter: Send + Sync + 'static {
-    /// Spends one event of `bucket` for `subject`: `None` when allowed, else the limit that
-    /// was reached and how long until one more event would be allowed.
-    async fn spend(&self, bucket: Bucket, subject: &str) -> Result<Option<Limited>, StoreError>;
+    /// Spends one event of each bucket for its subject, in order, stopping at the first that
+    /// refuses: `None` when all allowed, else its position in `spends`, its limit and how
+    /// long until one more event would be allowed. Where the store can, a refusal spends
+    /// none of them.
+    async fn spend(
+        &self,
+        spends: &[(Bucket, &str)],
+    ) -> Result<Option<(usize, Limited)>, StoreError>;
 }
 
 /// A budget that ran out.

@@ -58,18 +58,23 @@ impl Limits {
 
 #[async_trait]
 impl Limiter for Limits {
-    async fn spend(&self, bucket: Bucket, subject: &str) -> Result<Option<Limited>, StoreError> {
-        self.spent
-            .lock()
-            .unwrap()
-            .push((bucket, subject.to_owned()));
-        Ok((self.refused == Some(bucket)).then_some(Limited {
-            limit: RateLimit {
-                count: 10,
-                per_ms: 60_000,
-            },
-            retry_after: Duration::from_secs(6),
-        }))
+    async fn spend(
+        &self,
+        spends: &[(Bucket, &str)],
+    ) -> Result<Option<(usize, Limited)>, StoreError> {
+        let mut spent = self.spent.lock().unwrap();
+        for (index, (bucket, subject)) in spends.iter().enumerate() {
+            spent.push((*bucket, (*subject).to_owned()));
+            if self.refused == Some(*bucket) {
+                let limit = RateLimit {
+                    count: 10,
+                    per_ms: 60_000,
+                };
+                let retry_after = Duration::from_secs(6);
+                return Ok(Some((index, Limited { limit, retry_after })));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -52,6 +52,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     async fn load_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    /// Session `id` and the sign-out time of `user_id` (the user its cookie names), read
+    /// together: the check every signed-in call makes, in one round trip where the store
+    /// can (one Redis server: MGET; a cluster keeps the two on different nodes).
+    async fn load_session_and_not_before(
+        &self,
+        id: &str,
+        user_id: &str,
+    ) -> Result<(Option<Session>, Option<UnixMillis>), StoreError> {
+        let (session, not_before) = tokio::join!(self.load_session(id), self.not_before(user_id));
+        Ok((session?, not_before?))
+    }
     /// Stores a newer copy of a live session (its "last seen"); a session deleted meanwhile
     /// stays deleted.
     async fn touch_session(&self, session: &Session) -> Result<(), StoreError>;
@@ -98,13 +109,15 @@ pub trait Store: Send + Sync + 'static {
     /// key already there does not make a candidate (an RSA key takes a while).
     async fn stored_signing_key(&self) -> Result<Option<SecretString>, StoreError>;
 
-    /// Spends one event from the rate-limit bucket `key`: `Ok(None)` when allowed, else how
-    /// long to wait (a refused event spends nothing). Buckets are shared by every instance.
+    /// Spends one event from each rate-limit bucket (key and limit), in order, stopping at
+    /// the first that refuses: `Ok(None)` when all allowed, else that bucket's position and
+    /// how long it asks to wait. A refused bucket spends nothing, and on the embedded store
+    /// and one Redis server neither do the others (on a cluster, whose nodes hold different
+    /// buckets, those before it stay spent). Buckets are shared by every instance.
     async fn rate_limit(
         &self,
-        key: &str,
-        limit: &RateLimit,
-    ) -> Result<Option<std::time::Duration>, StoreError>;
+        buckets: &[(&str, &RateLimit)],
+    ) -> Result<Option<(usize, std::time::Duration)>, StoreError>;
 
     /// Tells every instance's open dashboards of the user about a session started or ended.
     async fn announce(&self, notice: &AccountNotice) -> Result<(), StoreError>;

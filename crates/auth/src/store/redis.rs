@@ -56,18 +56,26 @@ if ARGV[6] then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 return 1
 ";
 
-/// GCRA, the same arithmetic as `rate_limit::gcra`, in microseconds (exact in Lua's doubles).
-/// KEYS[1] bucket; ARGV: now µs, emission interval µs, period µs.
-/// Returns 0 when allowed, else the wait in ms.
+/// GCRA, the same arithmetic as `rate_limit::gcra`, in microseconds (exact in Lua's doubles),
+/// over one or more buckets, all or none. KEYS: the buckets; ARGV: now µs, then for each
+/// bucket its emission interval µs and period µs. Returns {0, 0} when every bucket allowed
+/// (and spends them), else {the refusing bucket's position from 1, the wait in ms}.
 const GCRA_SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + tonumber(ARGV[2])
-local allow_at = new_tat - tonumber(ARGV[3])
-if now < allow_at then return math.ceil((allow_at - now) / 1000) end
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
-return 0
+local stored = redis.call('MGET', unpack(KEYS))
+local spent = {}
+for i = 1, #KEYS do
+  local tat = tonumber(stored[i]) or now
+  if tat < now then tat = now end
+  local new_tat = tat + tonumber(ARGV[2 * i])
+  local allow_at = new_tat - tonumber(ARGV[2 * i + 1])
+  if now < allow_at then return {i, math.ceil((allow_at - now) / 1000)} end
+  spent[i] = new_tat
+end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], string.format('%d', spent[i]), 'PX', math.ceil((spent[i] - now) / 1000))
+end
+return {0, 0}
 ";
 
 /// Moves a user's not-before time forward only. KEYS[1]; ARGV[1] the time.
@@ -332,6 +340,8 @@ impl RedisStore {
         }
     }
 
+    /// Stream entries, each with its records (a batch is one entry: the field `r` once per
+    /// record, in order).
     async fn audit_range(
         &self,
         command: &str,
@@ -339,7 +349,7 @@ impl RedisStore {
         from: &str,
         to: &str,
         count: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
+    ) -> Result<Vec<AuditStreamEntry>, StoreError> {
         let reply: Vec<(String, Vec<String>)> = redis::cmd(command)
             .arg(stream)
             .arg(from)
@@ -351,16 +361,75 @@ impl RedisStore {
             .map_err(redis_error)?;
         reply
             .into_iter()
-            .map(|(cursor, fields)| {
-                let data = fields.get(1).ok_or_else(|| {
-                    StoreError::Unexpected(anyhow::anyhow!("an audit entry without data"))
-                })?;
-                Ok(AuditEntry {
-                    cursor,
-                    record: from_json(data)?,
-                })
-            })
+            .map(|(id, fields)| AuditStreamEntry::read(id, &fields))
             .collect()
+    }
+
+    /// The records after `cursor`, oldest first: the rest of its entry, then the entries after.
+    async fn audit_after(
+        &self,
+        stream: &str,
+        cursor: &str,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let (entry, seen) = match cursor.split_once('.') {
+            Some((entry, index)) => {
+                let index = index.parse::<usize>().map_err(|_| {
+                    StoreError::Unexpected(anyhow::anyhow!("{cursor:?} is not an audit cursor"))
+                })?;
+                (entry, Some(index))
+            }
+            None => (cursor, None),
+        };
+        let from = match seen {
+            Some(_) => entry.to_owned(),
+            None => format!("({entry}"),
+        };
+        let entries = self
+            .audit_range("XRANGE", stream, &from, "+", query.limit.saturating_add(1))
+            .await?;
+        Ok(entries
+            .into_iter()
+            .flat_map(|e| {
+                let skip = match seen {
+                    Some(index) if e.id == entry => index + 1,
+                    _ => 0,
+                };
+                e.records.into_iter().skip(skip)
+            })
+            .filter(|e| e.record.at >= query.since)
+            .take(query.limit)
+            .collect())
+    }
+
+    /// Runs the GCRA script over `buckets` (keys on one node), all or none.
+    async fn spend_buckets(
+        &self,
+        buckets: &[(&str, &RateLimit)],
+        now_us: i64,
+    ) -> Result<Option<(usize, Duration)>, StoreError> {
+        let mut spend = self.gcra.prepare_invoke();
+        spend.arg(now_us);
+        for (key, limit) in buckets {
+            spend
+                .key(self.key("rate", key))
+                .arg(limit.emission_interval_us())
+                .arg(limit.per_ms.saturating_mul(1000));
+        }
+        let (position, wait_ms): (usize, u64) = spend
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(redis_error)?;
+        Ok(position
+            .checked_sub(1)
+            .map(|index| (index, Duration::from_millis(wait_ms))))
+    }
+
+    /// A stored session, unless it has expired by our clock.
+    fn live_session(&self, data: Option<&str>) -> Result<Option<Session>, StoreError> {
+        let session: Option<Session> = data.map(from_json).transpose()?;
+        let now = self.clock.now();
+        Ok(session.filter(|s| s.is_live(now)))
     }
 
     /// Is this instance's event subscription live right now?
@@ -655,6 +724,41 @@ fn redis_error(error: redis::RedisError) -> StoreError {
     }
 }
 
+/// One entry of an audit stream: the records one batch wrote to it.
+struct AuditStreamEntry {
+    id: String,
+    records: Vec<AuditEntry>,
+}
+
+impl AuditStreamEntry {
+    /// Each record's cursor is the entry's id, with its place in the entry unless it is the
+    /// last (`id.2`): reading on after an entry's last record is reading after the entry.
+    fn read(id: String, fields: &[String]) -> Result<Self, StoreError> {
+        let data: Vec<&String> = fields.iter().skip(1).step_by(2).collect();
+        if data.is_empty() {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "an audit entry without data"
+            )));
+        }
+        let last = data.len() - 1;
+        let records = data
+            .into_iter()
+            .enumerate()
+            .map(|(index, data)| {
+                Ok(AuditEntry {
+                    cursor: if index == last {
+                        id.clone()
+                    } else {
+                        format!("{id}.{index}")
+                    },
+                    record: from_json(data)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Self { id, records })
+    }
+}
+
 /// A time to live in ms: at least 1, and at most a century (Redis refuses an expiry past its
 /// clock's range, and "never" arrives here as a far-future time).
 fn millis_until(at: UnixMillis, now: UnixMillis) -> u64 {
@@ -785,9 +889,25 @@ impl Store for RedisStore {
             .get(self.key("session", id))
             .await
             .map_err(redis_error)?;
-        let session: Option<Session> = data.as_deref().map(from_json).transpose()?;
-        let now = self.clock.now();
-        Ok(session.filter(|s| s.is_live(now)))
+        self.live_session(data.as_deref())
+    }
+
+    async fn load_session_and_not_before(
+        &self,
+        id: &str,
+        user_id: &str,
+    ) -> Result<(Option<Session>, Option<UnixMillis>), StoreError> {
+        if self.commands.clients.is_cluster() {
+            let (session, not_before) =
+                tokio::join!(self.load_session(id), self.not_before(user_id));
+            return Ok((session?, not_before?));
+        }
+        let (data, not_before): (Option<String>, Option<UnixMillis>) = self
+            .connection()
+            .mget(&[self.key("session", id), self.key("not-before", user_id)])
+            .await
+            .map_err(redis_error)?;
+        Ok((self.live_session(data.as_deref())?, not_before))
     }
 
     async fn touch_session(&self, session: &Session) -> Result<(), StoreError> {
@@ -976,43 +1096,47 @@ impl Store for RedisStore {
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        // One pipeline per stream (on a cluster the streams may live on different nodes).
-        let mut pipelines: std::collections::HashMap<String, redis::Pipeline> =
+        // One entry per stream for the whole batch, one pipeline per stream (on a cluster the
+        // streams may live on different nodes).
+        let mut entries: std::collections::HashMap<String, redis::Cmd> =
             std::collections::HashMap::new();
         for record in records {
             let data = to_json(record)?;
             let mut add = |stream: String, capacity: usize| {
-                pipelines
+                entries
                     .entry(stream.clone())
-                    .or_default()
-                    .cmd("XADD")
-                    .arg(stream)
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(capacity)
-                    .arg("*")
+                    .or_insert_with(|| {
+                        let mut add = redis::cmd("XADD");
+                        add.arg(stream)
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(capacity)
+                            .arg("*");
+                        add
+                    })
                     .arg("r")
-                    .arg(&data)
-                    .ignore();
+                    .arg(&data);
             };
             add(self.audit_stream(None), AUDIT_CAPACITY);
             if let Some(user) = &record.user {
                 add(self.audit_stream(Some(user)), AUDIT_CAPACITY_PER_USER);
             }
         }
-        self.write_all(pipelines.into_values().collect()).await
+        let pipelines = entries
+            .into_values()
+            .map(|add| {
+                let mut pipeline = redis::pipe();
+                pipeline.add_command(add).ignore();
+                pipeline
+            })
+            .collect();
+        self.write_all(pipelines).await
     }
 
     async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let stream = self.audit_stream(query.user.as_deref());
         if let Some(after) = &query.after {
-            let entries = self
-                .audit_range("XRANGE", &stream, &format!("({after}"), "+", query.limit)
-                .await?;
-            return Ok(entries
-                .into_iter()
-                .filter(|e| e.record.at >= query.since)
-                .collect());
+            return self.audit_after(&stream, after, query).await;
         }
         // Stream ids are Redis's clock, `since` is ours: page back from the newest until a
         // record is older than `since`.
@@ -1025,11 +1149,13 @@ impl Store for RedisStore {
                 .await?;
             let full = page.len() == PAGE;
             for entry in page {
-                if entry.record.at < query.since || newest_first.len() == query.limit {
-                    break 'pages;
+                end = format!("({}", entry.id);
+                for record in entry.records.into_iter().rev() {
+                    if record.record.at < query.since || newest_first.len() == query.limit {
+                        break 'pages;
+                    }
+                    newest_first.push(record);
                 }
-                end = format!("({}", entry.cursor);
-                newest_first.push(entry);
             }
             if !full {
                 break;
@@ -1156,19 +1282,19 @@ impl Store for RedisStore {
 
     async fn rate_limit(
         &self,
-        key: &str,
-        limit: &RateLimit,
-    ) -> Result<Option<Duration>, StoreError> {
-        let wait_ms: u64 = self
-            .gcra
-            .key(self.key("rate", key))
-            .arg(self.clock.now().saturating_mul(1000))
-            .arg(limit.emission_interval_us())
-            .arg(limit.per_ms.saturating_mul(1000))
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(redis_error)?;
-        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
+        buckets: &[(&str, &RateLimit)],
+    ) -> Result<Option<(usize, Duration)>, StoreError> {
+        let now_us = self.clock.now().saturating_mul(1000);
+        if !self.commands.clients.is_cluster() {
+            return self.spend_buckets(buckets, now_us).await;
+        }
+        // A script's keys must share a node: on a cluster, one bucket at a time.
+        for (index, bucket) in buckets.iter().enumerate() {
+            if let Some((_, wait)) = self.spend_buckets(&[*bucket], now_us).await? {
+                return Ok(Some((index, wait)));
+            }
+        }
+        Ok(None)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -87,8 +87,9 @@ fn private_files(path: &Path) -> anyhow::Result<()> {
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
     /// Rate-limit buckets (µs arrival times). One process serves the embedded store, so they
-    /// live in memory: a restart forgives, which no limit here needs to survive.
-    buckets: dashmap::DashMap<String, i64>,
+    /// live in memory: a restart forgives, which no limit here needs to survive. One lock
+    /// over all of them, held for a few comparisons, so several are spent all or none.
+    buckets: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     events: Arc<EventHub>,
     clock: Arc<dyn Clock>,
 }
@@ -119,7 +120,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unexpected(e.into()))??;
         let store = Arc::new(Self {
             connection: Arc::new(Mutex::new(connection)),
-            buckets: dashmap::DashMap::new(),
+            buckets: std::sync::Mutex::default(),
             events: EventHub::new(),
             clock,
         });
@@ -150,6 +151,8 @@ impl SqliteStore {
     pub async fn sweep(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|_, tat_us| *tat_us > now.saturating_mul(1000));
         self.with(move |c| {
             let mut removed = 0;
@@ -729,21 +732,27 @@ impl Store for SqliteStore {
 
     async fn rate_limit(
         &self,
-        key: &str,
-        limit: &RateLimit,
-    ) -> Result<Option<Duration>, StoreError> {
+        buckets: &[(&str, &RateLimit)],
+    ) -> Result<Option<(usize, Duration)>, StoreError> {
         let now_us = self.clock.now().saturating_mul(1000);
-        let mut bucket = self.buckets.entry(key.to_owned()).or_insert(i64::MIN);
-        let stored = (*bucket != i64::MIN).then_some(*bucket);
-        Ok(match gcra(stored, now_us, limit) {
-            Gcra::Allowed { new_tat_us } => {
-                *bucket = new_tat_us;
-                None
+        let mut stored = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut spent = Vec::with_capacity(buckets.len());
+        for (index, (key, limit)) in buckets.iter().enumerate() {
+            match gcra(stored.get(*key).copied(), now_us, limit) {
+                Gcra::Allowed { new_tat_us } => spent.push(new_tat_us),
+                Gcra::Limited { retry_after_ms } => {
+                    let wait = Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(0));
+                    return Ok(Some((index, wait)));
+                }
             }
-            Gcra::Limited { retry_after_ms } => Some(Duration::from_millis(
-                u64::try_from(retry_after_ms).unwrap_or(0),
-            )),
-        })
+        }
+        for ((key, _), tat_us) in buckets.iter().zip(spent) {
+            stored.insert((*key).to_owned(), tat_us);
+        }
+        Ok(None)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
