@@ -39,6 +39,7 @@ async fn a_sign_in_shows_in_the_metrics_of_both_services() {
     let approvals = r#"qrlogin_http_requests_total{service="mobile",route="/api/login-requests/{id}/approve",status="200"}"#;
     let redeemed_events = r#"qrlogin_events_total{event="redeem",outcome="ok"}"#;
     let notified = "qrlogin_approval_notify_seconds_count";
+    let audit_stored = "qrlogin_audit_records_stored_total";
     let before = scrape(&cluster.metrics).await;
 
     let screen = cluster.screen(0);
@@ -66,7 +67,12 @@ async fn a_sign_in_shows_in_the_metrics_of_both_services() {
         403
     );
 
+    cluster.flush_audit().await;
     let after = scrape(&cluster.metrics).await;
+    assert!(
+        sample(&after, audit_stored) >= sample(&before, audit_stored) + 4.0,
+        "the sign-in's four audit records are counted once stored:\n{after}"
+    );
     for series in [redeems, redeemed_events, notified] {
         assert!(
             sample(&after, series) >= sample(&before, series) + 1.0,

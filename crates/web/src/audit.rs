@@ -149,7 +149,11 @@ async fn store_batch(store: &dyn Store, batch: &[AuditRecord]) {
     }
     for attempt in 1..=ATTEMPTS {
         match store.append_audit(batch).await {
-            Ok(()) => return,
+            Ok(()) => {
+                let stored = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+                metrics::counter!(crate::metrics::AUDIT_RECORDS_STORED).increment(stored);
+                return;
+            }
             Err(error) if attempt == ATTEMPTS => {
                 tracing::error!(%error, records = batch.len(), "audit records are only in the log: the store refused them");
             }

@@ -23,6 +23,8 @@ pub const WEBSOCKETS_OPEN: &str = "qrlogin_websockets_open";
 /// Sockets refused before the upgrade, by socket and by the cap that was full.
 pub const WEBSOCKETS_REFUSED: &str = "qrlogin_websockets_refused_total";
 pub const STORE_ERRORS: &str = "qrlogin_store_errors_total";
+/// Audit records the store has taken (the rest of `EVENTS` are in the log alone, or queued).
+pub const AUDIT_RECORDS_STORED: &str = "qrlogin_audit_records_stored_total";
 
 /// From a millisecond to ten seconds: where an approval reaching its screen should land.
 const LATENCY_BUCKETS: [f64; 12] = [
