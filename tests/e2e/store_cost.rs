@@ -11,10 +11,9 @@ use crate::helpers::{Backend, TestCluster};
 /// clock is the test's). It was 52 before a request became one string written with its
 /// expiry, 46 before a transition started from the instance's own copy of the request and
 /// the approval stopped re-reading "sign out everywhere", and 42 before a session check
-/// became one MGET and a scan's two rate-limit buckets one script. Seven of the 38 are audit
-/// records written one step at a time (nothing else is queued when a lone sign-in's step
-/// writes); under load a batch is one entry per stream. The goal is 20. Lower it with each
-/// change that folds the path.
+/// became one MGET and a scan's two rate-limit buckets one script. Seven of the 38 are the
+/// audit records (one stream entry each, so the trails stay capped by record). The goal is
+/// 20. Lower it with each change that folds the path.
 const MOST_COMMANDS_PER_SIGN_IN: u64 = 38;
 
 /// Every command the server has run so far, by name (`INFO` and the keep-alive `PING` left

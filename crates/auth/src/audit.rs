@@ -6,11 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::login_request::UnixMillis;
 
-/// How many records the store keeps, newest last; older ones are dropped. (Redis drops whole
-/// batches, each one stream entry, so it may keep more.)
+/// How many records the store keeps, newest last; older ones are dropped.
 pub const AUDIT_CAPACITY: usize = 100_000;
-/// How many records the store keeps per user (what the dashboard shows from; as many batches
-/// on Redis).
+/// How many records the store keeps per user (what the dashboard shows from).
 pub const AUDIT_CAPACITY_PER_USER: usize = 1_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

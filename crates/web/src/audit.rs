@@ -78,8 +78,7 @@ enum Command {
 
 /// Writes audit records to the store off the request path: one background task per instance
 /// collects whatever is queued and stores it in one round trip, in order. A sign-in does not
-/// wait for its four records, and a burst costs a handful of writes instead of one each (on
-/// Redis one stream entry for the trail and one for each user's, whatever the batch's size).
+/// wait for its four records, and a burst costs a handful of writes instead of one each.
 /// It writes as soon as it has something rather than gathering for a while: records of
 /// different instances then reach the trail in the order they happened.
 /// Every record is in the log first, whatever becomes of its copy in the store.

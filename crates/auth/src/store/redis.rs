@@ -340,8 +340,6 @@ impl RedisStore {
         }
     }
 
-    /// Stream entries, each with its records (a batch is one entry: the field `r` once per
-    /// record, in order).
     async fn audit_range(
         &self,
         command: &str,
@@ -349,7 +347,7 @@ impl RedisStore {
         from: &str,
         to: &str,
         count: usize,
-    ) -> Result<Vec<AuditStreamEntry>, StoreError> {
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let reply: Vec<(String, Vec<String>)> = redis::cmd(command)
             .arg(stream)
             .arg(from)
@@ -361,45 +359,16 @@ impl RedisStore {
             .map_err(redis_error)?;
         reply
             .into_iter()
-            .map(|(id, fields)| AuditStreamEntry::read(id, &fields))
-            .collect()
-    }
-
-    /// The records after `cursor`, oldest first: the rest of its entry, then the entries after.
-    async fn audit_after(
-        &self,
-        stream: &str,
-        cursor: &str,
-        query: &AuditQuery,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let (entry, seen) = match cursor.split_once('.') {
-            Some((entry, index)) => {
-                let index = index.parse::<usize>().map_err(|_| {
-                    StoreError::Unexpected(anyhow::anyhow!("{cursor:?} is not an audit cursor"))
+            .map(|(cursor, fields)| {
+                let data = fields.get(1).ok_or_else(|| {
+                    StoreError::Unexpected(anyhow::anyhow!("an audit entry without data"))
                 })?;
-                (entry, Some(index))
-            }
-            None => (cursor, None),
-        };
-        let from = match seen {
-            Some(_) => entry.to_owned(),
-            None => format!("({entry}"),
-        };
-        let entries = self
-            .audit_range("XRANGE", stream, &from, "+", query.limit.saturating_add(1))
-            .await?;
-        Ok(entries
-            .into_iter()
-            .flat_map(|e| {
-                let skip = match seen {
-                    Some(index) if e.id == entry => index + 1,
-                    _ => 0,
-                };
-                e.records.into_iter().skip(skip)
+                Ok(AuditEntry {
+                    cursor,
+                    record: from_json(data)?,
+                })
             })
-            .filter(|e| e.record.at >= query.since)
-            .take(query.limit)
-            .collect())
+            .collect()
     }
 
     /// Runs the GCRA script over `buckets` (keys on one node), all or none.
@@ -721,41 +690,6 @@ fn redis_error(error: redis::RedisError) -> StoreError {
         StoreError::Unavailable(error.to_string())
     } else {
         StoreError::Unexpected(anyhow::Error::new(error).context("Redis"))
-    }
-}
-
-/// One entry of an audit stream: the records one batch wrote to it.
-struct AuditStreamEntry {
-    id: String,
-    records: Vec<AuditEntry>,
-}
-
-impl AuditStreamEntry {
-    /// Each record's cursor is the entry's id, with its place in the entry unless it is the
-    /// last (`id.2`): reading on after an entry's last record is reading after the entry.
-    fn read(id: String, fields: &[String]) -> Result<Self, StoreError> {
-        let data: Vec<&String> = fields.iter().skip(1).step_by(2).collect();
-        if data.is_empty() {
-            return Err(StoreError::Unexpected(anyhow::anyhow!(
-                "an audit entry without data"
-            )));
-        }
-        let last = data.len() - 1;
-        let records = data
-            .into_iter()
-            .enumerate()
-            .map(|(index, data)| {
-                Ok(AuditEntry {
-                    cursor: if index == last {
-                        id.clone()
-                    } else {
-                        format!("{id}.{index}")
-                    },
-                    record: from_json(data)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(Self { id, records })
     }
 }
 
@@ -1096,47 +1030,43 @@ impl Store for RedisStore {
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        // One entry per stream for the whole batch, one pipeline per stream (on a cluster the
-        // streams may live on different nodes).
-        let mut entries: std::collections::HashMap<String, redis::Cmd> =
+        // One pipeline per stream (on a cluster the streams may live on different nodes).
+        let mut pipelines: std::collections::HashMap<String, redis::Pipeline> =
             std::collections::HashMap::new();
         for record in records {
             let data = to_json(record)?;
             let mut add = |stream: String, capacity: usize| {
-                entries
+                pipelines
                     .entry(stream.clone())
-                    .or_insert_with(|| {
-                        let mut add = redis::cmd("XADD");
-                        add.arg(stream)
-                            .arg("MAXLEN")
-                            .arg("~")
-                            .arg(capacity)
-                            .arg("*");
-                        add
-                    })
+                    .or_default()
+                    .cmd("XADD")
+                    .arg(stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(capacity)
+                    .arg("*")
                     .arg("r")
-                    .arg(&data);
+                    .arg(&data)
+                    .ignore();
             };
             add(self.audit_stream(None), AUDIT_CAPACITY);
             if let Some(user) = &record.user {
                 add(self.audit_stream(Some(user)), AUDIT_CAPACITY_PER_USER);
             }
         }
-        let pipelines = entries
-            .into_values()
-            .map(|add| {
-                let mut pipeline = redis::pipe();
-                pipeline.add_command(add).ignore();
-                pipeline
-            })
-            .collect();
-        self.write_all(pipelines).await
+        self.write_all(pipelines.into_values().collect()).await
     }
 
     async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let stream = self.audit_stream(query.user.as_deref());
         if let Some(after) = &query.after {
-            return self.audit_after(&stream, after, query).await;
+            let entries = self
+                .audit_range("XRANGE", &stream, &format!("({after}"), "+", query.limit)
+                .await?;
+            return Ok(entries
+                .into_iter()
+                .filter(|e| e.record.at >= query.since)
+                .collect());
         }
         // Stream ids are Redis's clock, `since` is ours: page back from the newest until a
         // record is older than `since`.
@@ -1149,13 +1079,11 @@ impl Store for RedisStore {
                 .await?;
             let full = page.len() == PAGE;
             for entry in page {
-                end = format!("({}", entry.id);
-                for record in entry.records.into_iter().rev() {
-                    if record.record.at < query.since || newest_first.len() == query.limit {
-                        break 'pages;
-                    }
-                    newest_first.push(record);
+                if entry.record.at < query.since || newest_first.len() == query.limit {
+                    break 'pages;
                 }
+                end = format!("({}", entry.cursor);
+                newest_first.push(entry);
             }
             if !full {
                 break;
