@@ -112,9 +112,9 @@ impl OwnRedis {
         total
     }
 
-    /// Entries the global audit trail has taken so far (its `entries-added`, which trimming
-    /// does not lower): one per record for services that wrote one entry per record, fewer
-    /// since a batch is one entry. On a cluster the trail is on one node, the others have none.
+    /// Records the global audit trail has taken so far: its `entries-added`, one per record,
+    /// which trimming does not lower. On a cluster the trail is on one node, the others have
+    /// none.
     fn audit_records_stored(&self) -> u64 {
         self.servers()
             .iter()
@@ -210,8 +210,8 @@ async fn server_quantiles(metrics: &str, quantiles: &[f64]) -> Vec<String> {
 
 /// Audit records are written off the request path, in batches: wait until the services have
 /// stored every record they counted (`qrlogin_events_total` counts each record once) before
-/// reading what the run cost. Services from before `qrlogin_audit_records_stored_total` wrote
-/// one stream entry per record, so the global trail's entries count them.
+/// reading what the run cost. Services from before `qrlogin_audit_records_stored_total` do not
+/// say: for them the global trail's entries are counted.
 async fn commands_once_audit_is_stored(
     instance: &Instance,
     redis: &OwnRedis,
