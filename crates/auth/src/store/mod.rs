@@ -60,8 +60,7 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         user_id: &str,
     ) -> Result<(Option<Session>, Option<UnixMillis>), StoreError> {
-        let (session, not_before) = tokio::join!(self.load_session(id), self.not_before(user_id));
-        Ok((session?, not_before?))
+        load_session_and_not_before_apart(self, id, user_id).await
     }
     /// Stores a newer copy of a live session (its "last seen"); a session deleted meanwhile
     /// stays deleted.
@@ -152,6 +151,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// This instance's listeners for request changes.
     fn events(&self) -> &Arc<EventHub>;
+}
+
+/// Session `id` and the sign-out time of `user_id` as two reads sent at once: for a store
+/// that cannot read both in one ([`Store::load_session_and_not_before`]).
+pub(crate) async fn load_session_and_not_before_apart<S: Store + ?Sized>(
+    store: &S,
+    id: &str,
+    user_id: &str,
+) -> Result<(Option<Session>, Option<UnixMillis>), StoreError> {
+    let (session, not_before) = tokio::join!(store.load_session(id), store.not_before(user_id));
+    Ok((session?, not_before?))
 }
 
 /// Keeps `value` as a short-lived JSON record ([`Store::put_ephemeral`]).

@@ -832,9 +832,7 @@ impl Store for RedisStore {
         user_id: &str,
     ) -> Result<(Option<Session>, Option<UnixMillis>), StoreError> {
         if self.commands.clients.is_cluster() {
-            let (session, not_before) =
-                tokio::join!(self.load_session(id), self.not_before(user_id));
-            return Ok((session?, not_before?));
+            return super::load_session_and_not_before_apart(self, id, user_id).await;
         }
         let (data, not_before): (Option<String>, Option<UnixMillis>) = self
             .connection()
