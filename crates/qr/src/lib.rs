@@ -81,19 +81,13 @@ fn draw(width: usize, modules: &[bool]) -> String {
     svg
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + u8::try_from(n % 10).unwrap_or(0);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+/// Appends `n` in decimal, digit by digit (checking a digit buffer as UTF-8 cost more than
+/// the digits).
+fn push_decimal(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
     }
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    out.push(char::from(b'0' + u8::try_from(n % 10).unwrap_or(0)));
 }
 
 #[cfg(test)]
