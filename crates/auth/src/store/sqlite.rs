@@ -1,9 +1,9 @@
-//! The embedded store: one SQLite file in WAL mode. Every call runs on a blocking thread;
-//! compare-and-set is a conditional `UPDATE` inside a transaction; events go to the
-//! in-process hub after commit; a sweeper deletes expired rows every minute.
+//! The embedded store: one SQLite file in WAL mode. Every call runs on the one thread that
+//! owns the connection; compare-and-set is a conditional `UPDATE` inside a transaction; events
+//! go to the in-process hub after commit; a sweeper deletes expired rows every minute.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +23,8 @@ use crate::user_code::UserCode;
 
 /// How often expired rows are deleted.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How many prepared statements the connection keeps: more than this file has (about 40).
+const STATEMENT_CACHE_CAPACITY: usize = 64;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS login_requests (
@@ -85,7 +87,8 @@ fn private_files(path: &Path) -> anyhow::Result<()> {
 }
 
 pub struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    /// The thread that owns the connection, fed one call at a time ([`Self::with`]).
+    calls: std::sync::mpsc::Sender<Call>,
     /// Rate-limit buckets (µs arrival times). One process serves the embedded store, so they
     /// live in memory: a restart forgives, which no limit here needs to survive. One lock
     /// over all of them, held for a few comparisons, so several are spent all or none.
@@ -114,12 +117,15 @@ impl SqliteStore {
             connection.pragma_update(None, "synchronous", "NORMAL")?;
             connection.busy_timeout(Duration::from_secs(5))?;
             connection.execute_batch(SCHEMA)?;
+            // Every statement is prepared once and kept: parsing SQL on each call cost more
+            // than running it. Room for all of this file's statements.
+            connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
             Ok(connection)
         })
         .await
         .map_err(|e| StoreError::Unexpected(e.into()))??;
         let store = Arc::new(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            calls: spawn_connection_thread(connection)?,
             buckets: std::sync::Mutex::default(),
             events: EventHub::new(),
             clock,
@@ -128,23 +134,25 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Runs `work` on a blocking thread with the connection.
+    /// Runs `work` with the connection, on the thread that owns it, and waits for its answer.
     async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
+        let (answer, answered) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let call: Call = Box::new(move |connection| {
             let _entered = span.enter();
-            let mut guard = connection
-                .lock()
-                .map_err(|_| StoreError::Unexpected(anyhow::anyhow!("store lock poisoned")))?;
-            work(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Unexpected(e.into()))?
+            // The caller may have gone (a dropped request): the work is done all the same.
+            let _ = answer.send(work(connection));
+        });
+        self.calls
+            .send(call)
+            .map_err(|_| connection_thread_gone())?;
+        answered.await.map_err(|_| {
+            StoreError::Unexpected(anyhow::anyhow!("a call to the embedded store failed"))
+        })?
     }
 
     /// Deletes every expired row (and idle rate-limit bucket); returns how many rows went.
@@ -157,28 +165,39 @@ impl SqliteStore {
         self.with(move |c| {
             let mut removed = 0;
             removed += c
-                .execute("DELETE FROM login_requests WHERE purge_at <= ?1", [now])
+                .prepare_cached("DELETE FROM login_requests WHERE purge_at <= ?1")
+                .map_err(db)?
+                .execute([now])
                 .map_err(db)?;
             removed += c
-                .execute("DELETE FROM user_codes WHERE expires_at <= ?1", [now])
+                .prepare_cached("DELETE FROM user_codes WHERE expires_at <= ?1")
+                .map_err(db)?
+                .execute([now])
                 .map_err(db)?;
             removed += c
-                .execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])
+                .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")
+                .map_err(db)?
+                .execute([now])
                 .map_err(db)?;
             removed += c
-                .execute("DELETE FROM revoked_tokens WHERE expires_at <= ?1", [now])
+                .prepare_cached("DELETE FROM revoked_tokens WHERE expires_at <= ?1")
+                .map_err(db)?
+                .execute([now])
                 .map_err(db)?;
             removed += c
-                .execute("DELETE FROM used_once WHERE expires_at <= ?1", [now])
+                .prepare_cached("DELETE FROM used_once WHERE expires_at <= ?1")
+                .map_err(db)?
+                .execute([now])
                 .map_err(db)?;
             removed += c
-                .execute("DELETE FROM ephemeral WHERE expires_at <= ?1", [now])
+                .prepare_cached("DELETE FROM ephemeral WHERE expires_at <= ?1")
+                .map_err(db)?
+                .execute([now])
                 .map_err(db)?;
             removed += c
-                .execute(
-                    "DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - ?1",
-                    [i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX)],
-                )
+                .prepare_cached("DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - ?1")
+                .map_err(db)?
+                .execute([i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX)])
                 .map_err(db)?;
             Ok(removed)
         })
@@ -197,6 +216,40 @@ async fn sweep_until_dropped(store: Weak<SqliteStore>) {
             Err(error) => tracing::warn!(%error, "sweeping expired rows failed"),
         }
     }
+}
+
+/// One piece of work for the connection's thread.
+type Call = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Starts the thread that owns `connection` and runs calls one after the other. One thread
+/// instead of a blocking-pool thread per call taking a lock: under load the calls queue
+/// without waking a thread each, and the connection stays on one core's cache. The thread
+/// ends, closing the database, when the store (the last sender) is dropped. A call that
+/// panics fails alone: its caller hears an error and the thread goes on.
+fn spawn_connection_thread(
+    mut connection: Connection,
+) -> Result<std::sync::mpsc::Sender<Call>, StoreError> {
+    let (calls, queued) = std::sync::mpsc::channel::<Call>();
+    std::thread::Builder::new()
+        .name("sqlite".into())
+        .spawn(move || {
+            for call in queued {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    call(&mut connection);
+                }));
+                if ran.is_err() {
+                    tracing::error!("a call to the embedded store panicked");
+                }
+            }
+        })
+        .map_err(|e| {
+            StoreError::Unexpected(anyhow::Error::new(e).context("starting the SQLite thread"))
+        })?;
+    Ok(calls)
+}
+
+fn connection_thread_gone() -> StoreError {
+    StoreError::Unexpected(anyhow::anyhow!("the embedded store's thread has stopped"))
 }
 
 fn db(error: rusqlite::Error) -> StoreError {
@@ -220,21 +273,23 @@ impl Store for SqliteStore {
             let tx = c.transaction().map_err(db)?;
             // A code is unique among live requests; a dead request's code may be reused.
             let taken = tx
-                .execute(
+                .prepare_cached(
                     "INSERT INTO user_codes (code, request_id, expires_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (code) DO UPDATE SET request_id = excluded.request_id,
                        expires_at = excluded.expires_at WHERE user_codes.expires_at <= ?4",
-                    params![code, id, expires_at, now],
                 )
+                .map_err(db)?
+                .execute(params![code, id, expires_at, now])
                 .map_err(db)?
                 == 0;
             if taken {
                 return Ok(false);
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO login_requests (id, version, purge_at, data) VALUES (?1, 1, ?2, ?3)",
-                params![id, purge_at, data],
             )
+            .map_err(db)?
+            .execute(params![id, purge_at, data])
             .map_err(db)?;
             tx.commit().map_err(db)?;
             Ok(true)
@@ -246,11 +301,11 @@ impl Store for SqliteStore {
         let id = id.as_str().to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.query_row("SELECT data FROM login_requests WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(db)
+                c.prepare_cached("SELECT data FROM login_requests WHERE id = ?1")
+                    .map_err(db)?
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -261,11 +316,11 @@ impl Store for SqliteStore {
         let now = self.clock.now();
         let id: Option<String> = self
             .with(move |c| {
-                c.query_row(
+                c.prepare_cached(
                     "SELECT request_id FROM user_codes WHERE code = ?1 AND expires_at > ?2",
-                    params![code, now],
-                    |r| r.get(0),
                 )
+                .map_err(db)?
+                .query_row(params![code, now], |r| r.get(0))
                 .optional()
                 .map_err(db)
             })
@@ -286,8 +341,7 @@ impl Store for SqliteStore {
         let swapped = self
             .with(move |c| {
                 let changed = c
-                    .execute(
-                        "UPDATE login_requests SET version = ?1, data = ?2, purge_at = ?3 WHERE id = ?4 AND version = ?5",
+                    .prepare_cached("UPDATE login_requests SET version = ?1, data = ?2, purge_at = ?3 WHERE id = ?4 AND version = ?5").map_err(db)?.execute(
                         params![version, data, purge_at, id, expected_version],
                     )
                     .map_err(db)?;
@@ -311,10 +365,11 @@ impl Store for SqliteStore {
             session.expires_at,
         );
         self.with(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO sessions (id, user_id, expires_at, data) VALUES (?1, ?2, ?3, ?4)",
-                params![id, user, expires_at, data],
             )
+            .map_err(db)?
+            .execute(params![id, user, expires_at, data])
             .map_err(db)?;
             Ok(())
         })
@@ -326,13 +381,11 @@ impl Store for SqliteStore {
         let now = self.clock.now();
         let data: Option<String> = self
             .with(move |c| {
-                c.query_row(
-                    "SELECT data FROM sessions WHERE id = ?1 AND expires_at > ?2",
-                    params![id, now],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)
+                c.prepare_cached("SELECT data FROM sessions WHERE id = ?1 AND expires_at > ?2")
+                    .map_err(db)?
+                    .query_row(params![id, now], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -342,11 +395,10 @@ impl Store for SqliteStore {
         let data = to_json(session)?;
         let id = session.id.clone();
         self.with(move |c| {
-            c.execute(
-                "UPDATE sessions SET data = ?1 WHERE id = ?2",
-                params![data, id],
-            )
-            .map_err(db)?;
+            c.prepare_cached("UPDATE sessions SET data = ?1 WHERE id = ?2")
+                .map_err(db)?
+                .execute(params![data, id])
+                .map_err(db)?;
             Ok(())
         })
         .await
@@ -356,13 +408,11 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.query_row(
-                    "DELETE FROM sessions WHERE id = ?1 RETURNING data",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)
+                c.prepare_cached("DELETE FROM sessions WHERE id = ?1 RETURNING data")
+                    .map_err(db)?
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -390,11 +440,12 @@ impl Store for SqliteStore {
     async fn set_not_before(&self, user_id: &str, at: UnixMillis) -> Result<(), StoreError> {
         let user_id = user_id.to_owned();
         self.with(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO user_not_before (user_id, at) VALUES (?1, ?2)
                  ON CONFLICT (user_id) DO UPDATE SET at = max(at, excluded.at)",
-                params![user_id, at],
             )
+            .map_err(db)?
+            .execute(params![user_id, at])
             .map_err(db)?;
             Ok(())
         })
@@ -404,13 +455,11 @@ impl Store for SqliteStore {
     async fn not_before(&self, user_id: &str) -> Result<Option<UnixMillis>, StoreError> {
         let user_id = user_id.to_owned();
         self.with(move |c| {
-            c.query_row(
-                "SELECT at FROM user_not_before WHERE user_id = ?1",
-                [user_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)
+            c.prepare_cached("SELECT at FROM user_not_before WHERE user_id = ?1")
+                .map_err(db)?
+                .query_row([user_id], |r| r.get(0))
+                .optional()
+                .map_err(db)
         })
         .await
     }
@@ -420,9 +469,8 @@ impl Store for SqliteStore {
         let now = self.clock.now();
         self.with(move |c| {
             let inserted = c
-                .execute(
-                    "INSERT INTO used_once (key, expires_at) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE used_once.expires_at <= ?3",
+                .prepare_cached("INSERT INTO used_once (key, expires_at) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE used_once.expires_at <= ?3").map_err(db)?.execute(
                     params![key, until, now],
                 )
                 .map_err(db)?;
@@ -434,11 +482,12 @@ impl Store for SqliteStore {
     async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError> {
         let jti = jti.to_owned();
         self.with(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)
                  ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
-                params![jti, until],
             )
+            .map_err(db)?
+            .execute(params![jti, until])
             .map_err(db)?;
             Ok(())
         })
@@ -448,12 +497,12 @@ impl Store for SqliteStore {
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         let jti = jti.to_owned();
         self.with(move |c| {
-            c.query_row("SELECT 1 FROM revoked_tokens WHERE jti = ?1", [jti], |_| {
-                Ok(())
-            })
-            .optional()
-            .map(|found| found.is_some())
-            .map_err(db)
+            c.prepare_cached("SELECT 1 FROM revoked_tokens WHERE jti = ?1")
+                .map_err(db)?
+                .query_row([jti], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+                .map_err(db)
         })
         .await
     }
@@ -463,10 +512,11 @@ impl Store for SqliteStore {
         let username = account.username.as_str().to_owned();
         self.with(move |c| {
             let inserted = c
-                .execute(
+                .prepare_cached(
                     "INSERT INTO accounts (username, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                    params![username, data],
                 )
+                .map_err(db)?
+                .execute(params![username, data])
                 .map_err(db)?;
             Ok(inserted == 1)
         })
@@ -477,13 +527,11 @@ impl Store for SqliteStore {
         let username = username.as_str().to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.query_row(
-                    "SELECT data FROM accounts WHERE username = ?1",
-                    [username],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)
+                c.prepare_cached("SELECT data FROM accounts WHERE username = ?1")
+                    .map_err(db)?
+                    .query_row([username], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -494,10 +542,9 @@ impl Store for SqliteStore {
         let username = account.username.as_str().to_owned();
         self.with(move |c| {
             let changed = c
-                .execute(
-                    "UPDATE accounts SET data = ?1 WHERE username = ?2",
-                    params![data, username],
-                )
+                .prepare_cached("UPDATE accounts SET data = ?1 WHERE username = ?2")
+                .map_err(db)?
+                .execute(params![data, username])
                 .map_err(db)?;
             Ok(changed == 1)
         })
@@ -522,7 +569,9 @@ impl Store for SqliteStore {
     async fn delete_account(&self, username: &Username) -> Result<bool, StoreError> {
         let username = username.as_str().to_owned();
         self.with(move |c| {
-            c.execute("DELETE FROM accounts WHERE username = ?1", [username])
+            c.prepare_cached("DELETE FROM accounts WHERE username = ?1")
+                .map_err(db)?
+                .execute([username])
                 .map(|deleted| deleted == 1)
                 .map_err(db)
         })
@@ -593,10 +642,11 @@ impl Store for SqliteStore {
     async fn insert_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
         let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
         self.with(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO directory (kind, id, data) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                params![kind, id, data],
             )
+            .map_err(db)?
+            .execute(params![kind, id, data])
             .map(|inserted| inserted == 1)
             .map_err(db)
         })
@@ -606,12 +656,11 @@ impl Store for SqliteStore {
     async fn update_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
         let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
         self.with(move |c| {
-            c.execute(
-                "UPDATE directory SET data = ?3 WHERE kind = ?1 AND id = ?2",
-                params![kind, id, data],
-            )
-            .map(|updated| updated == 1)
-            .map_err(db)
+            c.prepare_cached("UPDATE directory SET data = ?3 WHERE kind = ?1 AND id = ?2")
+                .map_err(db)?
+                .execute(params![kind, id, data])
+                .map(|updated| updated == 1)
+                .map_err(db)
         })
         .await
     }
@@ -619,13 +668,11 @@ impl Store for SqliteStore {
     async fn load_entry(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
         let (kind, id) = (kind.to_owned(), id.to_owned());
         self.with(move |c| {
-            c.query_row(
-                "SELECT data FROM directory WHERE kind = ?1 AND id = ?2",
-                params![kind, id],
-                |row| row.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(db)
+            c.prepare_cached("SELECT data FROM directory WHERE kind = ?1 AND id = ?2")
+                .map_err(db)?
+                .query_row(params![kind, id], |row| row.get::<_, String>(0))
+                .optional()
+                .map_err(db)
         })
         .await
     }
@@ -647,12 +694,11 @@ impl Store for SqliteStore {
     async fn delete_entry(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
         let (kind, id) = (kind.to_owned(), id.to_owned());
         self.with(move |c| {
-            c.execute(
-                "DELETE FROM directory WHERE kind = ?1 AND id = ?2",
-                params![kind, id],
-            )
-            .map(|deleted| deleted == 1)
-            .map_err(db)
+            c.prepare_cached("DELETE FROM directory WHERE kind = ?1 AND id = ?2")
+                .map_err(db)?
+                .execute(params![kind, id])
+                .map(|deleted| deleted == 1)
+                .map_err(db)
         })
         .await
     }
@@ -666,9 +712,8 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
         self.with(move |c| {
-            c.execute(
-                "INSERT INTO ephemeral (kind, id, expires_at, data) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data",
+            c.prepare_cached("INSERT INTO ephemeral (kind, id, expires_at, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data").map_err(db)?.execute(
                 params![kind, id, until, data],
             )
             .map_err(db)?;
@@ -681,11 +726,11 @@ impl Store for SqliteStore {
         let (kind, id) = (kind.to_owned(), id.to_owned());
         let now = self.clock.now();
         self.with(move |c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT data FROM ephemeral WHERE kind = ?1 AND id = ?2 AND expires_at > ?3",
-                params![kind, id, now],
-                |row| row.get::<_, String>(0),
             )
+            .map_err(db)?
+            .query_row(params![kind, id, now], |row| row.get::<_, String>(0))
             .optional()
             .map_err(db)
         })
@@ -702,13 +747,12 @@ impl Store for SqliteStore {
         candidate: SecretString,
     ) -> Result<SecretString, StoreError> {
         self.with(move |c| {
-            c.execute(
-                "INSERT INTO settings (key, value) VALUES ('signing_key', ?1) ON CONFLICT DO NOTHING",
+            c.prepare_cached("INSERT INTO settings (key, value) VALUES ('signing_key', ?1) ON CONFLICT DO NOTHING").map_err(db)?.execute(
                 [candidate.expose_secret()],
             )
             .map_err(db)?;
             let stored: String = c
-                .query_row("SELECT value FROM settings WHERE key = 'signing_key'", [], |r| r.get(0))
+                .prepare_cached("SELECT value FROM settings WHERE key = 'signing_key'").map_err(db)?.query_row( [], |r| r.get(0))
                 .map_err(db)?;
             Ok(stored.into())
         })
@@ -718,11 +762,9 @@ impl Store for SqliteStore {
     async fn stored_signing_key(&self) -> Result<Option<SecretString>, StoreError> {
         self.with(move |c| {
             let stored: Option<String> = c
-                .query_row(
-                    "SELECT value FROM settings WHERE key = 'signing_key'",
-                    [],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT value FROM settings WHERE key = 'signing_key'")
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
                 .optional()
                 .map_err(db)?;
             Ok(stored.map(SecretString::from))
@@ -756,11 +798,37 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
-            .await
+        self.with(|c| {
+            c.prepare_cached("SELECT 1")
+                .map_err(db)?
+                .query_row([], |_| Ok(()))
+                .map_err(db)
+        })
+        .await
     }
 
     fn events(&self) -> &Arc<EventHub> {
         &self.events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call that panics (a bug) fails its own caller; the store goes on serving the rest,
+    /// where a poisoned lock used to refuse every call after it.
+    #[tokio::test]
+    async fn a_call_that_panics_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("qrlogin.db"))
+            .await
+            .unwrap();
+        let failed = store
+            .with(|_| -> Result<(), StoreError> { panic!("a bug in a store call") })
+            .await;
+        assert!(failed.is_err());
+        store.ping().await.unwrap();
+        assert_eq!(store.sweep().await.unwrap(), 0);
     }
 }
