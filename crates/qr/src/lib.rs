@@ -164,7 +164,7 @@ mod tests {
                 let id: String = (0..22).map(|_| next()).collect();
                 let url = format!("{host}/s/{id}");
                 let svg = super::svg(&url).unwrap();
-                assert_eq!(read(&paint(&svg, 2), Duration::from_secs(5)), [url.clone()]);
+                assert_eq!(read(&paint(&svg, 2), Duration::from_secs(5)), [url]);
             }
         }
     }
