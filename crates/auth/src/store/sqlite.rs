@@ -147,9 +147,9 @@ impl SqliteStore {
             // The caller may have gone (a dropped request): the work is done all the same.
             let _ = answer.send(work(connection));
         });
-        self.calls
-            .send(call)
-            .map_err(|_| connection_thread_gone())?;
+        self.calls.send(call).map_err(|_| {
+            StoreError::Unexpected(anyhow::anyhow!("the embedded store's thread has stopped"))
+        })?;
         answered.await.map_err(|_| {
             StoreError::Unexpected(anyhow::anyhow!("a call to the embedded store failed"))
         })?
@@ -164,41 +164,21 @@ impl SqliteStore {
             .retain(|_, tat_us| *tat_us > now.saturating_mul(1000));
         self.with(move |c| {
             let mut removed = 0;
-            removed += c
-                .prepare_cached("DELETE FROM login_requests WHERE purge_at <= ?1")
-                .map_err(db)?
-                .execute([now])
-                .map_err(db)?;
-            removed += c
-                .prepare_cached("DELETE FROM user_codes WHERE expires_at <= ?1")
-                .map_err(db)?
-                .execute([now])
-                .map_err(db)?;
-            removed += c
-                .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")
-                .map_err(db)?
-                .execute([now])
-                .map_err(db)?;
-            removed += c
-                .prepare_cached("DELETE FROM revoked_tokens WHERE expires_at <= ?1")
-                .map_err(db)?
-                .execute([now])
-                .map_err(db)?;
-            removed += c
-                .prepare_cached("DELETE FROM used_once WHERE expires_at <= ?1")
-                .map_err(db)?
-                .execute([now])
-                .map_err(db)?;
-            removed += c
-                .prepare_cached("DELETE FROM ephemeral WHERE expires_at <= ?1")
-                .map_err(db)?
-                .execute([now])
-                .map_err(db)?;
-            removed += c
-                .prepare_cached("DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - ?1")
-                .map_err(db)?
-                .execute([i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX)])
-                .map_err(db)?;
+            removed += run(c, "DELETE FROM login_requests WHERE purge_at <= ?1", [now])?;
+            removed += run(c, "DELETE FROM user_codes WHERE expires_at <= ?1", [now])?;
+            removed += run(c, "DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+            removed += run(
+                c,
+                "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
+                [now],
+            )?;
+            removed += run(c, "DELETE FROM used_once WHERE expires_at <= ?1", [now])?;
+            removed += run(c, "DELETE FROM ephemeral WHERE expires_at <= ?1", [now])?;
+            removed += run(
+                c,
+                "DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - ?1",
+                [i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX)],
+            )?;
             Ok(removed)
         })
         .await
@@ -248,8 +228,26 @@ fn spawn_connection_thread(
     Ok(calls)
 }
 
-fn connection_thread_gone() -> StoreError {
-    StoreError::Unexpected(anyhow::anyhow!("the embedded store's thread has stopped"))
+/// Runs a statement, prepared once per connection and kept: how many rows it changed.
+fn run(c: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+    c.prepare_cached(sql)
+        .map_err(db)?
+        .execute(params)
+        .map_err(db)
+}
+
+/// The first row a query (prepared once per connection and kept) returns, read by `read`.
+fn first_row<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StoreError> {
+    c.prepare_cached(sql)
+        .map_err(db)?
+        .query_row(params, read)
+        .optional()
+        .map_err(db)
 }
 
 fn db(error: rusqlite::Error) -> StoreError {
@@ -272,25 +270,21 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             // A code is unique among live requests; a dead request's code may be reused.
-            let taken = tx
-                .prepare_cached(
-                    "INSERT INTO user_codes (code, request_id, expires_at) VALUES (?1, ?2, ?3)
+            let taken = run(
+                &tx,
+                "INSERT INTO user_codes (code, request_id, expires_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (code) DO UPDATE SET request_id = excluded.request_id,
                        expires_at = excluded.expires_at WHERE user_codes.expires_at <= ?4",
-                )
-                .map_err(db)?
-                .execute(params![code, id, expires_at, now])
-                .map_err(db)?
-                == 0;
+                params![code, id, expires_at, now],
+            )? == 0;
             if taken {
                 return Ok(false);
             }
-            tx.prepare_cached(
+            run(
+                &tx,
                 "INSERT INTO login_requests (id, version, purge_at, data) VALUES (?1, 1, ?2, ?3)",
-            )
-            .map_err(db)?
-            .execute(params![id, purge_at, data])
-            .map_err(db)?;
+                params![id, purge_at, data],
+            )?;
             tx.commit().map_err(db)?;
             Ok(true)
         })
@@ -301,11 +295,12 @@ impl Store for SqliteStore {
         let id = id.as_str().to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.prepare_cached("SELECT data FROM login_requests WHERE id = ?1")
-                    .map_err(db)?
-                    .query_row([id], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                first_row(
+                    c,
+                    "SELECT data FROM login_requests WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -316,13 +311,12 @@ impl Store for SqliteStore {
         let now = self.clock.now();
         let id: Option<String> = self
             .with(move |c| {
-                c.prepare_cached(
+                first_row(
+                    c,
                     "SELECT request_id FROM user_codes WHERE code = ?1 AND expires_at > ?2",
+                    params![code, now],
+                    |r| r.get(0),
                 )
-                .map_err(db)?
-                .query_row(params![code, now], |r| r.get(0))
-                .optional()
-                .map_err(db)
             })
             .await?;
         Ok(id.as_deref().and_then(RequestId::parse))
@@ -340,11 +334,12 @@ impl Store for SqliteStore {
         let purge_at = next.expires_at + REQUEST_RETENTION_MS;
         let swapped = self
             .with(move |c| {
-                let changed = c
-                    .prepare_cached("UPDATE login_requests SET version = ?1, data = ?2, purge_at = ?3 WHERE id = ?4 AND version = ?5").map_err(db)?.execute(
-                        params![version, data, purge_at, id, expected_version],
-                    )
-                    .map_err(db)?;
+                let changed = run(
+                    c,
+                    "UPDATE login_requests SET version = ?1, data = ?2, purge_at = ?3
+                     WHERE id = ?4 AND version = ?5",
+                    params![version, data, purge_at, id, expected_version],
+                )?;
                 Ok(changed == 1)
             })
             .await?;
@@ -365,12 +360,11 @@ impl Store for SqliteStore {
             session.expires_at,
         );
         self.with(move |c| {
-            c.prepare_cached(
+            run(
+                c,
                 "INSERT INTO sessions (id, user_id, expires_at, data) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .map_err(db)?
-            .execute(params![id, user, expires_at, data])
-            .map_err(db)?;
+                params![id, user, expires_at, data],
+            )?;
             Ok(())
         })
         .await
@@ -381,11 +375,12 @@ impl Store for SqliteStore {
         let now = self.clock.now();
         let data: Option<String> = self
             .with(move |c| {
-                c.prepare_cached("SELECT data FROM sessions WHERE id = ?1 AND expires_at > ?2")
-                    .map_err(db)?
-                    .query_row(params![id, now], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                first_row(
+                    c,
+                    "SELECT data FROM sessions WHERE id = ?1 AND expires_at > ?2",
+                    params![id, now],
+                    |r| r.get(0),
+                )
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -395,10 +390,11 @@ impl Store for SqliteStore {
         let data = to_json(session)?;
         let id = session.id.clone();
         self.with(move |c| {
-            c.prepare_cached("UPDATE sessions SET data = ?1 WHERE id = ?2")
-                .map_err(db)?
-                .execute(params![data, id])
-                .map_err(db)?;
+            run(
+                c,
+                "UPDATE sessions SET data = ?1 WHERE id = ?2",
+                params![data, id],
+            )?;
             Ok(())
         })
         .await
@@ -408,11 +404,12 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.prepare_cached("DELETE FROM sessions WHERE id = ?1 RETURNING data")
-                    .map_err(db)?
-                    .query_row([id], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                first_row(
+                    c,
+                    "DELETE FROM sessions WHERE id = ?1 RETURNING data",
+                    [id],
+                    |r| r.get(0),
+                )
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -424,7 +421,10 @@ impl Store for SqliteStore {
         let rows: Vec<String> = self
             .with(move |c| {
                 let mut statement = c
-                    .prepare_cached("SELECT data FROM sessions WHERE user_id = ?1 AND expires_at > ?2 ORDER BY expires_at")
+                    .prepare_cached(
+                        "SELECT data FROM sessions WHERE user_id = ?1 AND expires_at > ?2
+                         ORDER BY expires_at",
+                    )
                     .map_err(db)?;
                 let rows = statement
                     .query_map(params![user_id, now], |r| r.get(0))
@@ -440,13 +440,12 @@ impl Store for SqliteStore {
     async fn set_not_before(&self, user_id: &str, at: UnixMillis) -> Result<(), StoreError> {
         let user_id = user_id.to_owned();
         self.with(move |c| {
-            c.prepare_cached(
+            run(
+                c,
                 "INSERT INTO user_not_before (user_id, at) VALUES (?1, ?2)
                  ON CONFLICT (user_id) DO UPDATE SET at = max(at, excluded.at)",
-            )
-            .map_err(db)?
-            .execute(params![user_id, at])
-            .map_err(db)?;
+                params![user_id, at],
+            )?;
             Ok(())
         })
         .await
@@ -455,11 +454,12 @@ impl Store for SqliteStore {
     async fn not_before(&self, user_id: &str) -> Result<Option<UnixMillis>, StoreError> {
         let user_id = user_id.to_owned();
         self.with(move |c| {
-            c.prepare_cached("SELECT at FROM user_not_before WHERE user_id = ?1")
-                .map_err(db)?
-                .query_row([user_id], |r| r.get(0))
-                .optional()
-                .map_err(db)
+            first_row(
+                c,
+                "SELECT at FROM user_not_before WHERE user_id = ?1",
+                [user_id],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -468,12 +468,13 @@ impl Store for SqliteStore {
         let key = key.to_owned();
         let now = self.clock.now();
         self.with(move |c| {
-            let inserted = c
-                .prepare_cached("INSERT INTO used_once (key, expires_at) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE used_once.expires_at <= ?3").map_err(db)?.execute(
-                    params![key, until, now],
-                )
-                .map_err(db)?;
+            let inserted = run(
+                c,
+                "INSERT INTO used_once (key, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE used_once.expires_at <= ?3",
+                params![key, until, now],
+            )?;
             Ok(inserted == 1)
         })
         .await
@@ -482,13 +483,12 @@ impl Store for SqliteStore {
     async fn revoke_token(&self, jti: &str, until: UnixMillis) -> Result<(), StoreError> {
         let jti = jti.to_owned();
         self.with(move |c| {
-            c.prepare_cached(
+            run(
+                c,
                 "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)
                  ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
-            )
-            .map_err(db)?
-            .execute(params![jti, until])
-            .map_err(db)?;
+                params![jti, until],
+            )?;
             Ok(())
         })
         .await
@@ -497,12 +497,13 @@ impl Store for SqliteStore {
     async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         let jti = jti.to_owned();
         self.with(move |c| {
-            c.prepare_cached("SELECT 1 FROM revoked_tokens WHERE jti = ?1")
-                .map_err(db)?
-                .query_row([jti], |_| Ok(()))
-                .optional()
-                .map(|found| found.is_some())
-                .map_err(db)
+            let found = first_row(
+                c,
+                "SELECT 1 FROM revoked_tokens WHERE jti = ?1",
+                [jti],
+                |_| Ok(()),
+            )?;
+            Ok(found.is_some())
         })
         .await
     }
@@ -511,13 +512,11 @@ impl Store for SqliteStore {
         let data = to_json(account)?;
         let username = account.username.as_str().to_owned();
         self.with(move |c| {
-            let inserted = c
-                .prepare_cached(
-                    "INSERT INTO accounts (username, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                )
-                .map_err(db)?
-                .execute(params![username, data])
-                .map_err(db)?;
+            let inserted = run(
+                c,
+                "INSERT INTO accounts (username, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![username, data],
+            )?;
             Ok(inserted == 1)
         })
         .await
@@ -527,11 +526,12 @@ impl Store for SqliteStore {
         let username = username.as_str().to_owned();
         let data: Option<String> = self
             .with(move |c| {
-                c.prepare_cached("SELECT data FROM accounts WHERE username = ?1")
-                    .map_err(db)?
-                    .query_row([username], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                first_row(
+                    c,
+                    "SELECT data FROM accounts WHERE username = ?1",
+                    [username],
+                    |r| r.get(0),
+                )
             })
             .await?;
         data.as_deref().map(from_json).transpose()
@@ -541,11 +541,11 @@ impl Store for SqliteStore {
         let data = to_json(account)?;
         let username = account.username.as_str().to_owned();
         self.with(move |c| {
-            let changed = c
-                .prepare_cached("UPDATE accounts SET data = ?1 WHERE username = ?2")
-                .map_err(db)?
-                .execute(params![data, username])
-                .map_err(db)?;
+            let changed = run(
+                c,
+                "UPDATE accounts SET data = ?1 WHERE username = ?2",
+                params![data, username],
+            )?;
             Ok(changed == 1)
         })
         .await
@@ -568,14 +568,8 @@ impl Store for SqliteStore {
 
     async fn delete_account(&self, username: &Username) -> Result<bool, StoreError> {
         let username = username.as_str().to_owned();
-        self.with(move |c| {
-            c.prepare_cached("DELETE FROM accounts WHERE username = ?1")
-                .map_err(db)?
-                .execute([username])
-                .map(|deleted| deleted == 1)
-                .map_err(db)
-        })
-        .await
+        self.with(move |c| Ok(run(c, "DELETE FROM accounts WHERE username = ?1", [username])? == 1))
+            .await
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
@@ -642,13 +636,12 @@ impl Store for SqliteStore {
     async fn insert_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
         let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
         self.with(move |c| {
-            c.prepare_cached(
+            let inserted = run(
+                c,
                 "INSERT INTO directory (kind, id, data) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )
-            .map_err(db)?
-            .execute(params![kind, id, data])
-            .map(|inserted| inserted == 1)
-            .map_err(db)
+                params![kind, id, data],
+            )?;
+            Ok(inserted == 1)
         })
         .await
     }
@@ -656,11 +649,12 @@ impl Store for SqliteStore {
     async fn update_entry(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
         let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
         self.with(move |c| {
-            c.prepare_cached("UPDATE directory SET data = ?3 WHERE kind = ?1 AND id = ?2")
-                .map_err(db)?
-                .execute(params![kind, id, data])
-                .map(|updated| updated == 1)
-                .map_err(db)
+            let updated = run(
+                c,
+                "UPDATE directory SET data = ?3 WHERE kind = ?1 AND id = ?2",
+                params![kind, id, data],
+            )?;
+            Ok(updated == 1)
         })
         .await
     }
@@ -668,11 +662,12 @@ impl Store for SqliteStore {
     async fn load_entry(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
         let (kind, id) = (kind.to_owned(), id.to_owned());
         self.with(move |c| {
-            c.prepare_cached("SELECT data FROM directory WHERE kind = ?1 AND id = ?2")
-                .map_err(db)?
-                .query_row(params![kind, id], |row| row.get::<_, String>(0))
-                .optional()
-                .map_err(db)
+            first_row(
+                c,
+                "SELECT data FROM directory WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+                |row| row.get::<_, String>(0),
+            )
         })
         .await
     }
@@ -694,11 +689,12 @@ impl Store for SqliteStore {
     async fn delete_entry(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
         let (kind, id) = (kind.to_owned(), id.to_owned());
         self.with(move |c| {
-            c.prepare_cached("DELETE FROM directory WHERE kind = ?1 AND id = ?2")
-                .map_err(db)?
-                .execute(params![kind, id])
-                .map(|deleted| deleted == 1)
-                .map_err(db)
+            let deleted = run(
+                c,
+                "DELETE FROM directory WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+            )?;
+            Ok(deleted == 1)
         })
         .await
     }
@@ -712,11 +708,13 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let (kind, id, data) = (kind.to_owned(), id.to_owned(), data.to_owned());
         self.with(move |c| {
-            c.prepare_cached("INSERT INTO ephemeral (kind, id, expires_at, data) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data").map_err(db)?.execute(
+            run(
+                c,
+                "INSERT INTO ephemeral (kind, id, expires_at, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at,
+                   data = excluded.data",
                 params![kind, id, until, data],
-            )
-            .map_err(db)?;
+            )?;
             Ok(())
         })
         .await
@@ -726,13 +724,12 @@ impl Store for SqliteStore {
         let (kind, id) = (kind.to_owned(), id.to_owned());
         let now = self.clock.now();
         self.with(move |c| {
-            c.prepare_cached(
+            first_row(
+                c,
                 "SELECT data FROM ephemeral WHERE kind = ?1 AND id = ?2 AND expires_at > ?3",
+                params![kind, id, now],
+                |row| row.get::<_, String>(0),
             )
-            .map_err(db)?
-            .query_row(params![kind, id, now], |row| row.get::<_, String>(0))
-            .optional()
-            .map_err(db)
         })
         .await
     }
@@ -747,26 +744,33 @@ impl Store for SqliteStore {
         candidate: SecretString,
     ) -> Result<SecretString, StoreError> {
         self.with(move |c| {
-            c.prepare_cached("INSERT INTO settings (key, value) VALUES ('signing_key', ?1) ON CONFLICT DO NOTHING").map_err(db)?.execute(
+            run(
+                c,
+                "INSERT INTO settings (key, value) VALUES ('signing_key', ?1)
+                 ON CONFLICT DO NOTHING",
                 [candidate.expose_secret()],
-            )
-            .map_err(db)?;
-            let stored: String = c
-                .prepare_cached("SELECT value FROM settings WHERE key = 'signing_key'").map_err(db)?.query_row( [], |r| r.get(0))
-                .map_err(db)?;
-            Ok(stored.into())
+            )?;
+            let stored: Option<String> = first_row(
+                c,
+                "SELECT value FROM settings WHERE key = 'signing_key'",
+                [],
+                |r| r.get(0),
+            )?;
+            stored.map(SecretString::from).ok_or_else(|| {
+                StoreError::Unexpected(anyhow::anyhow!("the signing key was not stored"))
+            })
         })
         .await
     }
 
     async fn stored_signing_key(&self) -> Result<Option<SecretString>, StoreError> {
         self.with(move |c| {
-            let stored: Option<String> = c
-                .prepare_cached("SELECT value FROM settings WHERE key = 'signing_key'")
-                .map_err(db)?
-                .query_row([], |r| r.get(0))
-                .optional()
-                .map_err(db)?;
+            let stored: Option<String> = first_row(
+                c,
+                "SELECT value FROM settings WHERE key = 'signing_key'",
+                [],
+                |r| r.get(0),
+            )?;
             Ok(stored.map(SecretString::from))
         })
         .await
@@ -798,13 +802,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.prepare_cached("SELECT 1")
-                .map_err(db)?
-                .query_row([], |_| Ok(()))
-                .map_err(db)
-        })
-        .await
+        self.with(|c| first_row(c, "SELECT 1", [], |_| Ok(())).map(|_| ()))
+            .await
     }
 
     fn events(&self) -> &Arc<EventHub> {
