@@ -68,6 +68,23 @@ async fn a_waiting_page() -> Option<(TestCluster, Created, crate::helpers::Event
     Some((cluster, created, events))
 }
 
+/// At its deadline a waiting screen is told its code expired, and the socket closes normally,
+/// with nothing else happening: the socket's own timer is what notices. (The timer runs on
+/// real time, a second here; the deadline is judged on the cluster's clock, moved past it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_screen_hears_its_code_expire_and_the_socket_closes() {
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[("QR_TTL", "1s")]).await else {
+        return;
+    };
+    let screen = cluster.screen(0);
+    let created = screen.create().await;
+    let mut events = screen.events(&created).await;
+    assert_eq!(events.next_state().await.unwrap()["state"], "pending");
+    cluster.clock.advance(std::time::Duration::from_secs(2));
+    assert_eq!(events.next_state().await.unwrap()["state"], "expired");
+    assert_eq!(events.close_code().await, Some(1000));
+}
+
 /// Whatever a client sends on the socket (arbitrary text, binary, huge or empty frames), the
 /// server ignores it and goes on reporting the request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

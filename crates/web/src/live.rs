@@ -130,6 +130,14 @@ pub fn upgrade(
         .map_err(|e| ApiError::invalid(format!("This address speaks WebSocket only: {e}")))
 }
 
+/// Runs a socket's work in the span of the request that opened it. That span lives as long
+/// as the socket anyway (its response is the socket) and names the path, hence the request;
+/// a span of the socket's own would cost every waiting page about half a KiB more.
+pub fn spawn_socket(work: impl Future<Output = ()> + 'static) {
+    use tracing::Instrument;
+    actix_web::rt::spawn(work.instrument(tracing::Span::current()));
+}
+
 /// The caller's network, as every socket is counted against it.
 pub fn network_of(state: &AppState, caller: &ClientInfo) -> SocketHolder {
     SocketHolder::Network(state.signin.network_of(caller))
@@ -178,14 +186,16 @@ impl SessionWatch {
 }
 
 impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
+    /// `current` comes in shared: an argument sits in the socket's future for its whole life,
+    /// and a whole request there would weigh on every waiting page.
     pub async fn run(
         mut self,
-        current: LoginRequest,
+        current: Arc<LoginRequest>,
         mut session: actix_ws::Session,
         mut stream: actix_ws::MessageStream,
     ) {
         let state = self.state.clone();
-        let mut latest = Arc::new(current);
+        let mut latest = current;
         let close = 'socket: {
             if session
                 .text((self.render)(&latest, state.now()))
@@ -198,24 +208,27 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
                 break 'socket closing(CloseCode::Normal);
             }
             let mut live = Liveness::start().await;
+            // One timer for the socket's life, moved when the request's deadline does.
+            let expiry = tokio::time::sleep(until(&latest, state.now()));
+            tokio::pin!(expiry);
             loop {
-                let until_expiry = Duration::from_millis(
-                    u64::try_from(latest.expires_at - state.now()).unwrap_or(0),
-                );
                 tokio::select! {
                     newer = self.subscription.newer_than(latest.version) => {
                         self.time_approval(&latest, &newer);
                         latest = newer;
+                        expiry.as_mut().reset(tokio::time::Instant::now() + until(&latest, state.now()));
                         if session.text((self.render)(&latest, state.now())).await.is_err() { break None; }
                         if latest.state_at(state.now()).is_final() { break closing(CloseCode::Normal); }
                     }
-                    () = tokio::time::sleep(until_expiry) => {
+                    () = &mut expiry => {
                         // Records the expiry for every instance; our own copy says the same if
-                        // the store cannot be reached.
+                        // the store cannot be reached. Boxed: a load holds a whole request,
+                        // which would otherwise take room in every waiting socket.
                         let now = state.now();
-                        if let Ok(stored) = flows::load(&*state.store, &latest.id, now).await {
+                        if let Ok(stored) = Box::pin(flows::load(&*state.store, &latest.id, now)).await {
                             latest = Arc::new(stored);
                         }
+                        expiry.as_mut().reset(tokio::time::Instant::now() + until(&latest, now));
                         let _ = session.text((self.render)(&latest, now)).await;
                         if latest.state_at(now).is_final() { break closing(CloseCode::Normal); }
                     }
@@ -244,4 +257,9 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
             metrics::histogram!(APPROVAL_NOTIFY_SECONDS).record(waited_ms / 1000.0);
         }
     }
+}
+
+/// How long until `request`'s deadline, from `now` (nothing once it has passed).
+fn until(request: &LoginRequest, now: UnixMillis) -> Duration {
+    Duration::from_millis(u64::try_from(request.expires_at - now).unwrap_or(0))
 }

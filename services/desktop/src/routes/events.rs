@@ -4,6 +4,8 @@
 //! an approval that happened before the page connected — on any instance — is never lost.
 //! Then every newer state; pings keep it alive; it closes at a final state or at expiry.
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::CloseCode;
 use futures_util::StreamExt;
@@ -15,12 +17,11 @@ use qrlogin_web::client::{ClientInfo, DeviceName, describe_user_agent};
 use qrlogin_web::http::ServiceOrigin;
 use qrlogin_web::live::{
     Ended, Follower, Liveness, RequestFollower, closing, end, network_of, refuse_other_sites,
-    upgrade,
+    spawn_socket, upgrade,
 };
 use qrlogin_web::sockets::{SocketHolder, SocketPermit};
 use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
-use tracing::Instrument;
 
 use super::login_requests::{RequestStatus, load_owned_for_listener, parse_id};
 
@@ -61,7 +62,6 @@ pub async fn events(
         ],
     )?;
     let (response, session, stream) = upgrade(&request, body)?;
-    let span = tracing::info_span!("login request socket", request = %id);
     let follower = RequestFollower {
         state,
         follower: Follower::Screen,
@@ -70,7 +70,7 @@ pub async fn events(
         permit,
         session: None,
     };
-    actix_web::rt::spawn(follower.run(current, session, stream).instrument(span));
+    spawn_socket(follower.run(Arc::new(current), session, stream));
     Ok(response)
 }
 
@@ -155,11 +155,15 @@ pub async fn sign_ins(
     )?;
     let subscription = state.store.events().subscribe_account(&caller.user.id);
     let (response, session, stream) = upgrade(&request, body)?;
-    let span = tracing::info_span!("sign-in notices socket");
     let own_session = caller.session_id;
-    actix_web::rt::spawn(
-        stream_sign_ins(state, own_session, subscription, session, stream, permit).instrument(span),
-    );
+    spawn_socket(stream_sign_ins(
+        state,
+        own_session,
+        subscription,
+        session,
+        stream,
+        permit,
+    ));
     Ok(response)
 }
 

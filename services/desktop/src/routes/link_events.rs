@@ -15,10 +15,11 @@ use qrlogin_auth::device_link::{DeviceLink, LinkState};
 use qrlogin_auth::events::{AccountNotice, AccountSubscription};
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::http::ServiceOrigin;
-use qrlogin_web::live::{Liveness, closing, end, network_of, refuse_other_sites, upgrade};
+use qrlogin_web::live::{
+    Liveness, closing, end, network_of, refuse_other_sites, spawn_socket, upgrade,
+};
 use qrlogin_web::sockets::{SocketHolder, SocketPermit};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
-use tracing::Instrument;
 
 use super::device_links::{HeldClaim, LinkView, held_claim};
 
@@ -62,8 +63,7 @@ pub async fn events(
         notices,
         _permit: permit,
     };
-    let span = tracing::info_span!("device link socket");
-    actix_web::rt::spawn(follower.run(session, stream).instrument(span));
+    spawn_socket(follower.run(session, stream));
     Ok(response)
 }
 

@@ -17,10 +17,9 @@ use std::sync::Arc;
 use qrlogin_auth::LoginRequest;
 use qrlogin_web::http::ServiceOrigin;
 use qrlogin_web::live::{
-    Follower, RequestFollower, SessionWatch, network_of, refuse_other_sites, upgrade,
+    Follower, RequestFollower, SessionWatch, network_of, refuse_other_sites, spawn_socket, upgrade,
 };
 use qrlogin_web::sockets::SocketHolder;
-use tracing::Instrument;
 
 use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
 use qrlogin_auth::signin::prompt::Prompt;
@@ -197,7 +196,6 @@ pub async fn events(
         ],
     )?;
     let (response, session, stream) = upgrade(&request, body)?;
-    let span = tracing::info_span!("claimant socket", request = %id);
     let follower = RequestFollower {
         render: prompt_for(Arc::clone(&state.signin), caller.user),
         state,
@@ -206,7 +204,7 @@ pub async fn events(
         permit,
         session: Some(watch),
     };
-    actix_web::rt::spawn(follower.run(current, session, stream).instrument(span));
+    spawn_socket(follower.run(Arc::new(current), session, stream));
     Ok(response)
 }
 
