@@ -132,7 +132,7 @@ pub fn upgrade(
 
 /// Runs a socket's work in the span of the request that opened it. That span lives as long
 /// as the socket anyway (its response is the socket) and names the path, hence the request;
-/// a span of the socket's own would cost every waiting page about half a KiB more.
+/// a span of the socket's own would be one more for every waiting page to keep.
 pub fn spawn_socket(work: impl Future<Output = ()> + 'static) {
     use tracing::Instrument;
     actix_web::rt::spawn(work.instrument(tracing::Span::current()));
