@@ -209,14 +209,14 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
             }
             let mut live = Liveness::start().await;
             // One timer for the socket's life, moved when the request's deadline does.
-            let expiry = tokio::time::sleep(until(&latest, state.now()));
+            let expiry = tokio::time::sleep_until(deadline(&latest, state.now()));
             tokio::pin!(expiry);
             loop {
                 tokio::select! {
                     newer = self.subscription.newer_than(latest.version) => {
                         self.time_approval(&latest, &newer);
                         latest = newer;
-                        expiry.as_mut().reset(tokio::time::Instant::now() + until(&latest, state.now()));
+                        expiry.as_mut().reset(deadline(&latest, state.now()));
                         if session.text((self.render)(&latest, state.now())).await.is_err() { break None; }
                         if latest.state_at(state.now()).is_final() { break closing(CloseCode::Normal); }
                     }
@@ -228,7 +228,7 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
                         if let Ok(stored) = Box::pin(flows::load(&*state.store, &latest.id, now)).await {
                             latest = Arc::new(stored);
                         }
-                        expiry.as_mut().reset(tokio::time::Instant::now() + until(&latest, now));
+                        expiry.as_mut().reset(deadline(&latest, now));
                         let _ = session.text((self.render)(&latest, now)).await;
                         if latest.state_at(now).is_final() { break closing(CloseCode::Normal); }
                     }
@@ -259,7 +259,9 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
     }
 }
 
-/// How long until `request`'s deadline, from `now` (nothing once it has passed).
-fn until(request: &LoginRequest, now: UnixMillis) -> Duration {
-    Duration::from_millis(u64::try_from(request.expires_at - now).unwrap_or(0))
+/// When, on the runtime's timer, `request` expires, judged from `now` on the service's clock
+/// (at once if that has passed).
+fn deadline(request: &LoginRequest, now: UnixMillis) -> tokio::time::Instant {
+    let left = Duration::from_millis(u64::try_from(request.expires_at - now).unwrap_or(0));
+    tokio::time::Instant::now() + left
 }
