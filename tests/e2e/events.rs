@@ -58,6 +58,47 @@ async fn a_socket_without_the_desktop_secret_or_from_another_site_is_refused() {
     assert_eq!(error_code(foreign).await, (403, "forbidden".into()));
 }
 
+/// A handshake sent with a chunked body is not one the server can take over as a socket: it
+/// is refused with a clear 400, not answered with a 101 that no socket follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_with_a_body_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let Some(cluster) = TestCluster::start(Backend::Sqlite, 1, &[]).await else {
+        return;
+    };
+    let created = cluster.screen(0).create().await;
+    let desktop = url::Url::parse(&cluster.desktops[0]).unwrap();
+    let address = format!("127.0.0.1:{}", desktop.port().unwrap());
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    let handshake = format!(
+        "GET /api/login-requests/{}/events HTTP/1.1\r\nhost: localhost\r\n\
+         connection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\
+         sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nx-desktop-secret: {}\r\n\
+         transfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        created.id, created.secret
+    );
+    connection.write_all(handshake.as_bytes()).await.unwrap();
+    // Read until the error's code has come, or the connection ends.
+    let mut answer = String::new();
+    while !answer.contains("\"invalid_request\"") {
+        let mut piece = vec![0; 4096];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            connection.read(&mut piece),
+        )
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+        if read == 0 {
+            break;
+        }
+        answer.push_str(&String::from_utf8_lossy(&piece[..read]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"invalid_request\""), "{answer}");
+}
+
 /// One instance on the embedded store, and a page waiting on its socket (pending heard).
 async fn a_waiting_page() -> Option<(TestCluster, Created, crate::helpers::Events)> {
     let cluster = TestCluster::start(Backend::Sqlite, 1, &[]).await?;
@@ -117,6 +158,24 @@ async fn arbitrary_client_messages_do_not_disturb_the_socket() {
     let phone = cluster.phone("alice@example.com").await;
     assert_eq!(phone.scan_id(&created.id).await.status(), 200);
     assert_eq!(events.next_state().await.unwrap()["state"], "claimed");
+}
+
+/// A frame larger than the server takes (64 KiB) ends the socket with 1009 ("too big"):
+/// the server holds a frame's bytes only while it arrives, and will not hold more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_too_large_ends_the_socket_with_1009() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let Some((_cluster, _created, mut events)) = a_waiting_page().await else {
+        return;
+    };
+    events
+        .0
+        .send(Message::Binary(vec![0u8; 64 * 1024 + 1].into()))
+        .await
+        .unwrap();
+    assert_eq!(events.close_code().await, Some(1009));
 }
 
 /// A client that closes its socket hears the server's Close in reply, so both ends let go of

@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod sockets;
 pub mod state;
 pub mod telemetry;
+pub mod websocket;
 
 pub use error::{ApiError, ErrorCode};
 pub use state::AppState;

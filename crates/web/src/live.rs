@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use actix_http::ws::CloseCode;
+use actix_http::ws::CloseReason;
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use actix_ws::{CloseCode, CloseReason, Message};
-use futures_util::StreamExt;
 use qrlogin_auth::events::{AccountNotice, AccountSubscription, Subscription};
 use qrlogin_auth::flows;
 use qrlogin_auth::{LoginRequest, LoginState, UnixMillis};
@@ -17,6 +17,7 @@ use crate::client::ClientInfo;
 use crate::http::ServiceOrigin;
 use crate::metrics::APPROVAL_NOTIFY_SECONDS;
 use crate::sockets::{SocketHolder, SocketPermit};
+use crate::websocket::{Incoming, Socket};
 use crate::{ApiError, AppState, ErrorCode};
 
 /// How often the server pings an idle socket.
@@ -48,28 +49,29 @@ impl Liveness {
         }
     }
 
-    pub async fn on_heartbeat(&self, session: &mut actix_ws::Session) -> Result<(), Ended> {
+    pub async fn on_heartbeat(&self, socket: &mut Socket) -> Result<(), Ended> {
         if self.last_heard.elapsed() > CLIENT_TIMEOUT {
             return Err(closing(CloseCode::Away));
         }
-        session.ping(b"").await.map_err(|_| None)
+        socket.ping(b"").await.map_err(|_| None)
     }
 
     pub async fn on_incoming(
         &mut self,
-        session: &mut actix_ws::Session,
-        incoming: Option<Result<Message, actix_ws::ProtocolError>>,
+        socket: &mut Socket,
+        incoming: Incoming,
     ) -> Result<(), Ended> {
         match incoming {
-            Some(Ok(Message::Ping(bytes))) => {
+            Incoming::Ping(bytes) => {
                 self.last_heard = tokio::time::Instant::now();
-                session.pong(&bytes).await.map_err(|_| None)
+                socket.pong(&bytes).await.map_err(|_| None)
             }
             // Answered at once with the client's own code: until it hears our Close, the
             // client keeps the connection (and its descriptor here) open.
-            Some(Ok(Message::Close(reason))) => Err(reason.or(closing(CloseCode::Normal))),
-            Some(Err(_)) | None => Err(None),
-            Some(Ok(_)) => {
+            Incoming::Close(reason) => Err(reason.or(closing(CloseCode::Normal))),
+            Incoming::Broken(code) => Err(closing(code)),
+            Incoming::Gone => Err(None),
+            Incoming::Other => {
                 self.last_heard = tokio::time::Instant::now();
                 Ok(())
             }
@@ -80,25 +82,24 @@ impl Liveness {
     /// `wait` says, or how the socket ended meanwhile.
     pub async fn until(
         &mut self,
-        session: &mut actix_ws::Session,
-        stream: &mut actix_ws::MessageStream,
+        socket: &mut Socket,
         wait: impl Future<Output = Result<(), Ended>>,
     ) -> Result<(), Ended> {
         tokio::pin!(wait);
         loop {
             tokio::select! {
                 done = &mut wait => return done,
-                _ = self.heartbeat.tick() => self.on_heartbeat(session).await?,
-                incoming = stream.next() => self.on_incoming(session, incoming).await?,
+                _ = self.heartbeat.tick() => self.on_heartbeat(socket).await?,
+                incoming = socket.next() => self.on_incoming(socket, incoming).await?,
             }
         }
     }
 }
 
 /// Closes the socket with `close`, unless the client is already gone.
-pub async fn end(session: actix_ws::Session, close: Ended) {
+pub async fn end(socket: Socket, close: Ended) {
     if close.is_some() {
-        let _ = session.close(close).await;
+        socket.close(close).await;
     }
 }
 
@@ -112,30 +113,6 @@ pub fn refuse_other_sites(request: &HttpRequest, origin: &ServiceOrigin) -> Resu
         )),
         _ => Ok(()),
     }
-}
-
-/// Answers the WebSocket handshake: the response, and the socket's two ends.
-pub fn upgrade(
-    request: &HttpRequest,
-    body: actix_web::web::Payload,
-) -> Result<
-    (
-        actix_web::HttpResponse,
-        actix_ws::Session,
-        actix_ws::MessageStream,
-    ),
-    ApiError,
-> {
-    actix_ws::handle(request, body)
-        .map_err(|e| ApiError::invalid(format!("This address speaks WebSocket only: {e}")))
-}
-
-/// Runs a socket's work in the span of the request that opened it. That span lives as long
-/// as the socket anyway (its response is the socket) and names the path, hence the request;
-/// a span of the socket's own would be one more for every waiting page to keep.
-pub fn spawn_socket(work: impl Future<Output = ()> + 'static) {
-    use tracing::Instrument;
-    actix_web::rt::spawn(work.instrument(tracing::Span::current()));
 }
 
 /// The caller's network, as every socket is counted against it.
@@ -188,16 +165,11 @@ impl SessionWatch {
 impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
     /// `current` comes in shared: an argument sits in the socket's future for its whole life,
     /// and a whole request there would weigh on every waiting page.
-    pub async fn run(
-        mut self,
-        current: Arc<LoginRequest>,
-        mut session: actix_ws::Session,
-        mut stream: actix_ws::MessageStream,
-    ) {
+    pub async fn run(mut self, current: Arc<LoginRequest>, mut socket: Socket) {
         let state = self.state.clone();
         let mut latest = current;
         let close = 'socket: {
-            if session
+            if socket
                 .text((self.render)(&latest, state.now()))
                 .await
                 .is_err()
@@ -217,7 +189,7 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
                         self.time_approval(&latest, &newer);
                         latest = newer;
                         expiry.as_mut().reset(deadline(&latest, state.now()));
-                        if session.text((self.render)(&latest, state.now())).await.is_err() { break None; }
+                        if socket.text((self.render)(&latest, state.now())).await.is_err() { break None; }
                         if latest.state_at(state.now()).is_final() { break closing(CloseCode::Normal); }
                     }
                     () = &mut expiry => {
@@ -229,22 +201,22 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
                             latest = Arc::new(stored);
                         }
                         expiry.as_mut().reset(deadline(&latest, now));
-                        let _ = session.text((self.render)(&latest, now)).await;
+                        let _ = socket.text((self.render)(&latest, now)).await;
                         if latest.state_at(now).is_final() { break closing(CloseCode::Normal); }
                     }
                     () = state.shutdown.draining() => break closing(CloseCode::Restart),
                     () = SessionWatch::ended(self.session.as_mut()) => break closing(CloseCode::Policy),
                     _ = live.heartbeat.tick() => {
-                        if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
+                        if let Err(close) = live.on_heartbeat(&mut socket).await { break close; }
                     }
-                    incoming = stream.next() => {
-                        if let Err(close) = live.on_incoming(&mut session, incoming).await { break close; }
+                    incoming = socket.next() => {
+                        if let Err(close) = live.on_incoming(&mut socket, incoming).await { break close; }
                     }
                 }
             }
         };
         drop(self.permit);
-        end(session, close).await;
+        end(socket, close).await;
     }
 
     /// From the approval (stamped by whichever instance took it) to the screen hearing of it.

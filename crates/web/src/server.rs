@@ -2,14 +2,25 @@
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use std::rc::Rc;
+
+use actix_codec::Framed;
+use actix_http::body::MessageBody;
+use actix_http::{Extensions, HttpService, Request, h1};
+use actix_service::{
+    IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_factory, fn_service, map_config,
+};
+use actix_web::dev::{AppConfig, Server, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use futures_util::future::LocalBoxFuture;
+use tokio::net::TcpStream;
 
 use crate::AppState;
 use crate::config::PublicUrl;
 use crate::error::ApiError;
 use crate::http::{RequestDeadline, ServiceOrigin};
 use crate::metrics::ServiceName;
+use crate::websocket;
 
 /// Binds `addr:port`. A permission error on a low port says what to do about it.
 pub fn bind(addr: IpAddr, port: u16, variable: &str) -> anyhow::Result<TcpListener> {
@@ -104,20 +115,61 @@ pub struct SendsAtOnce(pub bool);
 /// Every accepted connection sends at once. With Nagle's algorithm on, a response written
 /// in two pieces waited for the client's delayed ACK: some 40 ms a call, most of a serial
 /// sign-in's time.
-fn send_at_once(connection: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
-    let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
-        return;
-    };
+fn send_at_once(tcp: &TcpStream, data: &mut Extensions) {
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::warn!(%error, "cannot turn Nagle's algorithm off on an accepted connection");
     }
     data.insert(SendsAtOnce(tcp.nodelay().unwrap_or(false)));
 }
 
+/// Takes over the connections that ask for a WebSocket: each handshake is answered by its own
+/// instance of the application (one per worker, as for every other request), and an accepted
+/// socket then keeps only what it needs (see [`crate::websocket`]).
+fn socket_handover<A, T, B>(
+    app: A,
+) -> impl ServiceFactory<
+    (Request, Framed<TcpStream, h1::Codec>),
+    Config = (),
+    Response = (),
+    Error = actix_web::Error,
+    InitError = (),
+>
+where
+    A: Fn() -> App<T> + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    fn_factory(move || {
+        let app = app().into_factory();
+        async move {
+            let app = Rc::new(app.new_service(AppConfig::default()).await?);
+            Ok(fn_service(move |(request, framed)| {
+                let app = Rc::clone(&app);
+                let served: LocalBoxFuture<'static, Result<(), actix_web::Error>> =
+                    Box::pin(websocket::hand_over(app, request, framed));
+                served
+            }))
+        }
+    })
+}
+
 /// A running service: the desktop or the mobile one, built the same way.
 pub struct Application {
     port: u16,
     server: Server,
+}
+
+/// How the server treats each connection, from the settings.
+#[derive(Clone, Copy)]
+struct ConnectionRules {
+    header_timeout: std::time::Duration,
+    keep_alive: std::time::Duration,
 }
 
 impl Application {
@@ -140,30 +192,51 @@ impl Application {
         let settings = std::sync::Arc::clone(&state.settings);
         let shutdown = state.shutdown.clone();
         let deadline = web::Data::new(RequestDeadline(settings.request_timeout));
-        let service = web::Data::new(ServiceName(service));
-        let server = HttpServer::new(move || {
+        let service_name = web::Data::new(ServiceName(service));
+        let app = move || {
             crate::wrap_common!(App::new(), https)
                 .app_data(state.clone())
                 .app_data(origin.clone())
                 .app_data(deadline.clone())
-                .app_data(service.clone())
+                .app_data(service_name.clone())
                 .configure(configure_extractors)
                 .configure(crate::pages::common_routes)
                 .configure(routes.clone())
-        })
-        // Idle or slow clients cannot hold a connection: the head must arrive in time, an idle
-        // keep-alive connection is closed, and the whole request has a deadline.
-        .client_request_timeout(settings.header_timeout)
-        .keep_alive(settings.keep_alive)
-        .client_disconnect_timeout(std::time::Duration::from_secs(1))
-        .on_connect(send_at_once)
-        // Signals are the state's to handle (see `shutdown`), so draining comes first.
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
-        .listen(listener)?
-        .run();
+        };
+        let rules = ConnectionRules {
+            header_timeout: settings.header_timeout,
+            keep_alive: settings.keep_alive,
+        };
+        let builder = actix_server::Server::build()
+            // Signals are the state's to handle (see `shutdown`), so draining comes first.
+            .disable_signals()
+            .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1));
+        let stopping = builder.graceful_shutdown_signal();
+        let server = builder
+            .listen(format!("qrlogin-{service}"), listener, move || {
+                let stopping = stopping.clone();
+                HttpService::build()
+                    // Idle or slow clients cannot hold a connection: the head must arrive in
+                    // time, an idle keep-alive connection is closed, and the whole request has
+                    // a deadline.
+                    .client_request_timeout(rules.header_timeout)
+                    .keep_alive(rules.keep_alive)
+                    .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                    .on_connect_ext(send_at_once)
+                    // Idle keep-alive connections close at once when the server stops.
+                    .graceful_shutdown_signal(move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    })
+                    .upgrade(socket_handover(app.clone()))
+                    .finish(map_config(
+                        app().into_factory().map_err(|error| error.error_response()),
+                        |_| AppConfig::default(),
+                    ))
+                    .tcp()
+            })?
+            .run();
         let handle = server.handle();
-        let shutdown = shutdown.clone();
         let drain = settings.shutdown_drain;
         tokio::spawn(async move {
             shutdown.draining().await;

@@ -7,8 +7,6 @@
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::CloseCode;
-use futures_util::StreamExt;
 use qrlogin_auth::LoginRequest;
 use qrlogin_auth::events::{AccountNotice, AccountSubscription};
 use qrlogin_auth::session::SessionKind;
@@ -16,10 +14,11 @@ use qrlogin_web::auth::DesktopUser;
 use qrlogin_web::client::{ClientInfo, DeviceName, describe_user_agent};
 use qrlogin_web::http::ServiceOrigin;
 use qrlogin_web::live::{
-    Ended, Follower, Liveness, RequestFollower, closing, end, network_of, refuse_other_sites,
-    spawn_socket, upgrade,
+    CloseCode, Ended, Follower, Liveness, RequestFollower, closing, end, network_of,
+    refuse_other_sites,
 };
 use qrlogin_web::sockets::{SocketHolder, SocketPermit};
+use qrlogin_web::websocket::{Socket, accept};
 use qrlogin_web::{ApiError, AppState};
 use serde::Serialize;
 
@@ -46,7 +45,6 @@ pub async fn events(
     origin: web::Data<ServiceOrigin>,
     request: HttpRequest,
     caller: ClientInfo,
-    body: web::Payload,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_other_sites(&request, &origin)?;
@@ -61,7 +59,6 @@ pub async fn events(
             network_of(&state, &caller),
         ],
     )?;
-    let (response, session, stream) = upgrade(&request, body)?;
     let follower = RequestFollower {
         state,
         follower: Follower::Screen,
@@ -70,8 +67,9 @@ pub async fn events(
         permit,
         session: None,
     };
-    spawn_socket(follower.run(Arc::new(current), session, stream));
-    Ok(response)
+    accept(&request, move |socket| {
+        follower.run(Arc::new(current), socket)
+    })
 }
 
 /// What the dashboard of `own_session` is told of `notice`: `Ok(None)` is nothing for it;
@@ -141,7 +139,6 @@ pub async fn sign_ins(
     state: web::Data<AppState>,
     origin: web::Data<ServiceOrigin>,
     request: HttpRequest,
-    body: web::Payload,
     client: ClientInfo,
     DesktopUser(caller): DesktopUser,
 ) -> Result<HttpResponse, ApiError> {
@@ -154,25 +151,17 @@ pub async fn sign_ins(
         ],
     )?;
     let subscription = state.store.events().subscribe_account(&caller.user.id);
-    let (response, session, stream) = upgrade(&request, body)?;
     let own_session = caller.session_id;
-    spawn_socket(stream_sign_ins(
-        state,
-        own_session,
-        subscription,
-        session,
-        stream,
-        permit,
-    ));
-    Ok(response)
+    accept(&request, move |socket| {
+        stream_sign_ins(state, own_session, subscription, socket, permit)
+    })
 }
 
 async fn stream_sign_ins(
     state: web::Data<AppState>,
     own_session: String,
     mut subscription: AccountSubscription,
-    mut session: actix_ws::Session,
-    mut stream: actix_ws::MessageStream,
+    mut socket: Socket,
     _permit: SocketPermit,
 ) {
     let mut live = Liveness::start().await;
@@ -180,7 +169,7 @@ async fn stream_sign_ins(
         tokio::select! {
             notice = subscription.next() => {
                 match told(&state, &own_session, notice).await {
-                    Ok(Some(text)) => if session.text(text).await.is_err() { break None; },
+                    Ok(Some(text)) => if socket.text(text).await.is_err() { break None; },
                     Ok(None) => {}
                     Err(close) => break close,
                 }
@@ -191,12 +180,12 @@ async fn stream_sign_ins(
                 if let Ok(None) = state.store.load_session(&own_session).await {
                     break closing(CloseCode::Policy);
                 }
-                if let Err(close) = live.on_heartbeat(&mut session).await { break close; }
+                if let Err(close) = live.on_heartbeat(&mut socket).await { break close; }
             }
-            incoming = stream.next() => {
-                if let Err(close) = live.on_incoming(&mut session, incoming).await { break close; }
+            incoming = socket.next() => {
+                if let Err(close) = live.on_incoming(&mut socket, incoming).await { break close; }
             }
         }
     };
-    end(session, close).await;
+    end(socket, close).await;
 }

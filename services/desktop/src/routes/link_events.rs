@@ -10,15 +10,13 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::CloseCode;
 use qrlogin_auth::device_link::{DeviceLink, LinkState};
 use qrlogin_auth::events::{AccountNotice, AccountSubscription};
 use qrlogin_web::client::ClientInfo;
 use qrlogin_web::http::ServiceOrigin;
-use qrlogin_web::live::{
-    Liveness, closing, end, network_of, refuse_other_sites, spawn_socket, upgrade,
-};
+use qrlogin_web::live::{CloseCode, Liveness, closing, end, network_of, refuse_other_sites};
 use qrlogin_web::sockets::{SocketHolder, SocketPermit};
+use qrlogin_web::websocket::{Socket, accept};
 use qrlogin_web::{ApiError, AppState, ErrorCode};
 
 use super::device_links::{HeldClaim, LinkView, held_claim};
@@ -29,7 +27,6 @@ pub async fn events(
     origin: web::Data<ServiceOrigin>,
     request: HttpRequest,
     client: ClientInfo,
-    body: web::Payload,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_other_sites(&request, &origin)?;
@@ -54,7 +51,6 @@ pub async fn events(
             network_of(&state, &client),
         ],
     )?;
-    let (response, session, stream) = upgrade(&request, body)?;
     let follower = LinkFollower {
         state,
         held,
@@ -63,8 +59,7 @@ pub async fn events(
         notices,
         _permit: permit,
     };
-    spawn_socket(follower.run(session, stream));
-    Ok(response)
+    accept(&request, move |socket| follower.run(socket))
 }
 
 struct LinkFollower {
@@ -86,13 +81,13 @@ struct Told {
 }
 
 impl LinkFollower {
-    async fn run(mut self, mut session: actix_ws::Session, mut stream: actix_ws::MessageStream) {
+    async fn run(mut self, mut socket: Socket) {
         let state = self.state.clone();
         let mut live = Liveness::start().await;
         let close = loop {
             // Read after subscribing (and after every change): nothing is missed.
             let told = self.read().await;
-            if session.text(told.message).await.is_err() {
+            if socket.text(told.message).await.is_err() {
                 break None;
             }
             if told.last {
@@ -109,11 +104,11 @@ impl LinkFollower {
                     () = state.shutdown.draining() => Err(closing(CloseCode::Restart)),
                 }
             };
-            if let Err(close) = live.until(&mut session, &mut stream, wait).await {
+            if let Err(close) = live.until(&mut socket, wait).await {
                 break close;
             }
         };
-        end(session, close).await;
+        end(socket, close).await;
     }
 
     /// Resolves at the next notice about this link or the session that made it.

@@ -16,10 +16,9 @@ use std::sync::Arc;
 
 use qrlogin_auth::LoginRequest;
 use qrlogin_web::http::ServiceOrigin;
-use qrlogin_web::live::{
-    Follower, RequestFollower, SessionWatch, network_of, refuse_other_sites, spawn_socket, upgrade,
-};
+use qrlogin_web::live::{Follower, RequestFollower, SessionWatch, network_of, refuse_other_sites};
 use qrlogin_web::sockets::SocketHolder;
+use qrlogin_web::websocket::accept;
 
 use crate::frames::{FrameReader, MAX_FRAME_BYTES, Reader};
 use qrlogin_auth::signin::prompt::Prompt;
@@ -171,7 +170,6 @@ pub async fn events(
     request: HttpRequest,
     MobileUser(caller): MobileUser,
     client: ClientInfo,
-    body: web::Payload,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_other_sites(&request, &origin)?;
@@ -195,7 +193,6 @@ pub async fn events(
             network_of(&state, &client),
         ],
     )?;
-    let (response, session, stream) = upgrade(&request, body)?;
     let follower = RequestFollower {
         render: prompt_for(Arc::clone(&state.signin), caller.user),
         state,
@@ -204,8 +201,9 @@ pub async fn events(
         permit,
         session: Some(watch),
     };
-    spawn_socket(follower.run(Arc::new(current), session, stream));
-    Ok(response)
+    accept(&request, move |socket| {
+        follower.run(Arc::new(current), socket)
+    })
 }
 
 /// The request as `user`, its claimant, sees it: what the claimant's socket sends.
