@@ -338,43 +338,7 @@ impl SignIn {
             if let Answer::Allow { .. } = answer {
                 proved = Some(self.prove_link(&who, id, proof).await?);
             }
-            let step = LinkStep::Confirm(answer);
-            // A wrong code is counted under the one-time mark of its number, so two typed at
-            // once count as two: the second finds its number taken, reads the link again and
-            // counts on from there. (The store has no compare-and-set for links: a wrong code
-            // saved just after a right one from the same screen would leave the link claimed,
-            // so the device waits until it expires; it can never allow a device wrongly.)
-            for _ in 0..=crate::device_link::CODE_ATTEMPTS {
-                let link = self.live_link(id).await?;
-                // Only the screen that made the link answers for it.
-                if who.session_id != link.creator_session {
-                    return Err(invalid_link());
-                }
-                match link.apply(&step, self.now()) {
-                    Ok(answered) => {
-                        self.take_answer(&link).await?;
-                        self.keep(&answered).await?;
-                        return Ok(answered);
-                    }
-                    Err(LinkError::WrongCode(counted)) => {
-                        let mark = link.once_key(&format!("wrong-code-{}", counted.wrong_codes));
-                        if !self.store().use_once(&mark, link.expires_at).await? {
-                            continue;
-                        }
-                        if counted.state == LinkState::Spent {
-                            // The last wrong code is an answer too: nothing is allowed after it.
-                            self.take_answer(&link).await?;
-                        }
-                        self.keep(&counted).await?;
-                        return Err(LinkError::WrongCode(counted).into());
-                    }
-                    Err(refused) => return Err(refused.into()),
-                }
-            }
-            Err(Refusal::new(
-                ErrorCode::Conflict,
-                "This link changed while you answered; try again.",
-            ))
+            self.answer_link(&who, id, LinkStep::Confirm(answer)).await
         }
         .await;
         if let (Ok(_), Some(with)) = (&answered, proved) {
@@ -382,6 +346,52 @@ impl SignIn {
         }
         self.record(draft, &answered);
         answered
+    }
+
+    /// Applies the screen's answer to link `id`, read afresh, and keeps what it leaves.
+    ///
+    /// A wrong code is counted under the one-time mark of its number, so two typed at once
+    /// count as two: the second finds its number taken, reads the link again and counts on from
+    /// there. (The store has no compare-and-set for links: a wrong code saved just after a
+    /// right one from the same screen would leave the link claimed, so the device waits until
+    /// it expires; it can never allow a device wrongly.)
+    async fn answer_link(
+        &self,
+        who: &SignedInCaller<'_>,
+        id: &str,
+        step: LinkStep,
+    ) -> Result<DeviceLink, Refusal> {
+        for _ in 0..=crate::device_link::CODE_ATTEMPTS {
+            let link = self.live_link(id).await?;
+            // Only the screen that made the link answers for it.
+            if who.session_id != link.creator_session {
+                return Err(invalid_link());
+            }
+            match link.apply(&step, self.now()) {
+                Ok(answered) => {
+                    self.take_answer(&link).await?;
+                    self.keep(&answered).await?;
+                    return Ok(answered);
+                }
+                Err(LinkError::WrongCode(counted)) => {
+                    let mark = link.once_key(&format!("wrong-code-{}", counted.wrong_codes));
+                    if !self.store().use_once(&mark, link.expires_at).await? {
+                        continue;
+                    }
+                    if counted.state == LinkState::Spent {
+                        // The last wrong code is an answer too: nothing is allowed after it.
+                        self.take_answer(&link).await?;
+                    }
+                    self.keep(&counted).await?;
+                    return Err(LinkError::WrongCode(counted).into());
+                }
+                Err(refused) => return Err(refused.into()),
+            }
+        }
+        Err(Refusal::new(
+            ErrorCode::Conflict,
+            "This link changed while you answered; try again.",
+        ))
     }
 
     /// Checks what allowing a device takes: the passkey rule of approvals, answered on the
