@@ -6,7 +6,9 @@ use std::rc::Rc;
 
 use actix_codec::Framed;
 use actix_http::body::MessageBody;
+use actix_http::error::DispatchError;
 use actix_http::{Extensions, HttpService, Request, h1};
+use actix_server::GracefulShutdownSignal;
 use actix_service::{
     IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_factory, fn_service, map_config,
 };
@@ -16,7 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use tokio::net::TcpStream;
 
 use crate::AppState;
-use crate::config::PublicUrl;
+use crate::config::{PublicUrl, Settings};
 use crate::error::ApiError;
 use crate::http::{RequestDeadline, ServiceOrigin};
 use crate::metrics::ServiceName;
@@ -150,26 +152,57 @@ where
         async move {
             let app = Rc::new(app.new_service(AppConfig::default()).await?);
             Ok(fn_service(move |(request, framed)| {
-                let app = Rc::clone(&app);
+                // Boxed: in place, the hand-over's future would widen every connection's task,
+                // plain ones too (actix-http keeps it inside its dispatcher).
                 let served: LocalBoxFuture<'static, Result<(), actix_web::Error>> =
-                    Box::pin(websocket::hand_over(app, request, framed));
+                    Box::pin(websocket::hand_over(Rc::clone(&app), request, framed));
                 served
             }))
         }
     })
 }
 
+/// How one worker serves its connections: plain requests by `app`, WebSocket handshakes
+/// handed over (see [`socket_handover`]).
+fn serve_connections<A, T, B>(
+    app: A,
+    settings: &Settings,
+    stopping: GracefulShutdownSignal,
+) -> impl ServiceFactory<TcpStream, Config = (), Response = (), Error = DispatchError, InitError = ()>
++ use<A, T, B>
+where
+    A: Fn() -> App<T> + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let plain = app().into_factory().map_err(|error| error.error_response());
+    HttpService::build()
+        // Idle or slow clients cannot hold a connection: the head must arrive in time, an idle
+        // keep-alive connection is closed, and the whole request has a deadline.
+        .client_request_timeout(settings.header_timeout)
+        .keep_alive(settings.keep_alive)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .on_connect_ext(send_at_once)
+        // Idle keep-alive connections close at once when the server stops.
+        .graceful_shutdown_signal(move || {
+            let stopping = stopping.clone();
+            async move { stopping.notified().await }
+        })
+        .upgrade(socket_handover(app))
+        .finish(map_config(plain, |_| AppConfig::default()))
+        .tcp()
+}
+
 /// A running service: the desktop or the mobile one, built the same way.
 pub struct Application {
     port: u16,
     server: Server,
-}
-
-/// How the server treats each connection, from the settings.
-#[derive(Clone, Copy)]
-struct ConnectionRules {
-    header_timeout: std::time::Duration,
-    keep_alive: std::time::Duration,
 }
 
 impl Application {
@@ -203,37 +236,15 @@ impl Application {
                 .configure(crate::pages::common_routes)
                 .configure(routes.clone())
         };
-        let rules = ConnectionRules {
-            header_timeout: settings.header_timeout,
-            keep_alive: settings.keep_alive,
-        };
         let builder = actix_server::Server::build()
             // Signals are the state's to handle (see `shutdown`), so draining comes first.
             .disable_signals()
             .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1));
         let stopping = builder.graceful_shutdown_signal();
+        let connection_settings = std::sync::Arc::clone(&settings);
         let server = builder
             .listen(format!("qrlogin-{service}"), listener, move || {
-                let stopping = stopping.clone();
-                HttpService::build()
-                    // Idle or slow clients cannot hold a connection: the head must arrive in
-                    // time, an idle keep-alive connection is closed, and the whole request has
-                    // a deadline.
-                    .client_request_timeout(rules.header_timeout)
-                    .keep_alive(rules.keep_alive)
-                    .client_disconnect_timeout(std::time::Duration::from_secs(1))
-                    .on_connect_ext(send_at_once)
-                    // Idle keep-alive connections close at once when the server stops.
-                    .graceful_shutdown_signal(move || {
-                        let stopping = stopping.clone();
-                        async move { stopping.notified().await }
-                    })
-                    .upgrade(socket_handover(app.clone()))
-                    .finish(map_config(
-                        app().into_factory().map_err(|error| error.error_response()),
-                        |_| AppConfig::default(),
-                    ))
-                    .tcp()
+                serve_connections(app.clone(), &connection_settings, stopping.clone())
             })?
             .run();
         let handle = server.handle();

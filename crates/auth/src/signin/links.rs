@@ -348,6 +348,16 @@ impl SignIn {
         answered
     }
 
+    /// Live link `id`, for the signed-in screen that made it: only that screen answers for
+    /// it; to any other the link does not exist.
+    async fn makers_link(&self, who: &SignedInCaller<'_>, id: &str) -> Result<DeviceLink, Refusal> {
+        let link = self.live_link(id).await?;
+        if who.session_id != link.creator_session {
+            return Err(invalid_link());
+        }
+        Ok(link)
+    }
+
     /// Applies the screen's answer to link `id`, read afresh, and keeps what it leaves.
     ///
     /// A wrong code is counted under the one-time mark of its number, so two typed at once
@@ -362,11 +372,7 @@ impl SignIn {
         step: LinkStep,
     ) -> Result<DeviceLink, Refusal> {
         for _ in 0..=crate::device_link::CODE_ATTEMPTS {
-            let link = self.live_link(id).await?;
-            // Only the screen that made the link answers for it.
-            if who.session_id != link.creator_session {
-                return Err(invalid_link());
-            }
+            let link = self.makers_link(who, id).await?;
             match link.apply(&step, self.now()) {
                 Ok(answered) => {
                     self.take_answer(&link).await?;
@@ -402,10 +408,7 @@ impl SignIn {
         id: &str,
         proof: ApprovalProof,
     ) -> Result<ApprovedWith, Refusal> {
-        let link = self.live_link(id).await?;
-        if who.session_id != link.creator_session {
-            return Err(invalid_link());
-        }
+        self.makers_link(who, id).await?;
         let has_passkeys = crate::passkey::any(self.store(), &who.user.id).await?;
         let need = self
             .policy
