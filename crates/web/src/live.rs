@@ -169,28 +169,22 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
         let state = self.state.clone();
         let mut latest = current;
         let close = 'socket: {
-            if socket
-                .text((self.render)(&latest, state.now()))
-                .await
-                .is_err()
-            {
-                break 'socket None;
-            }
-            if latest.state_at(state.now()).is_final() {
-                break 'socket closing(CloseCode::Normal);
+            let now = state.now();
+            if let Err(close) = self.tell(&mut socket, &latest, now).await {
+                break 'socket close;
             }
             let mut live = Liveness::start().await;
             // One timer for the socket's life, moved when the request's deadline does.
-            let expiry = tokio::time::sleep_until(deadline(&latest, state.now()));
+            let expiry = tokio::time::sleep_until(deadline(&latest, now));
             tokio::pin!(expiry);
             loop {
                 tokio::select! {
                     newer = self.subscription.newer_than(latest.version) => {
                         self.time_approval(&latest, &newer);
                         latest = newer;
-                        expiry.as_mut().reset(deadline(&latest, state.now()));
-                        if socket.text((self.render)(&latest, state.now())).await.is_err() { break None; }
-                        if latest.state_at(state.now()).is_final() { break closing(CloseCode::Normal); }
+                        let now = state.now();
+                        expiry.as_mut().reset(deadline(&latest, now));
+                        if let Err(close) = self.tell(&mut socket, &latest, now).await { break close; }
                     }
                     () = &mut expiry => {
                         // Records the expiry for every instance; our own copy says the same if
@@ -201,8 +195,7 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
                             latest = Arc::new(stored);
                         }
                         expiry.as_mut().reset(deadline(&latest, now));
-                        let _ = socket.text((self.render)(&latest, now)).await;
-                        if latest.state_at(now).is_final() { break closing(CloseCode::Normal); }
+                        if let Err(close) = self.tell(&mut socket, &latest, now).await { break close; }
                     }
                     () = state.shutdown.draining() => break closing(CloseCode::Restart),
                     () = SessionWatch::ended(self.session.as_mut()) => break closing(CloseCode::Policy),
@@ -217,6 +210,24 @@ impl<R: Fn(&LoginRequest, UnixMillis) -> String> RequestFollower<R> {
         };
         drop(self.permit);
         end(socket, close).await;
+    }
+
+    /// Sends `request` as it stands at `now`; `Err` ends the socket: the client is gone, or
+    /// has been told a final state. The message and the decision to close read one moment:
+    /// read twice, a request that expired in between closed the socket untold.
+    async fn tell(
+        &self,
+        socket: &mut Socket,
+        request: &LoginRequest,
+        now: UnixMillis,
+    ) -> Result<(), Ended> {
+        if socket.text((self.render)(request, now)).await.is_err() {
+            return Err(None);
+        }
+        if request.state_at(now).is_final() {
+            return Err(closing(CloseCode::Normal));
+        }
+        Ok(())
     }
 
     /// From the approval (stamped by whichever instance took it) to the screen hearing of it.
