@@ -13,7 +13,8 @@
 //! build (a worktree of an older commit) to compare the same load on both. It prints, per run:
 //! sign-ins per second; each sign-in's duration and approve→notified (from sending the approval
 //! to the screen's socket reading `approved`) at p50/p99, from the client; the same latency from
-//! the server's own histogram (bucket bounds); the server processes' CPU per sign-in (from
+//! the server's own histogram (bucket bounds); each step's p50 (create, socket, scan, approve,
+//! redeem, close); the server processes' CPU per sign-in (from
 //! /proc), and Redis's; Redis commands (`INFO commandstats`, script bodies included) and the
 //! services' store round trips per sign-in; RSS of each process before and after; and, with
 //! `--password-sign-ins`, the RSS after that many phone sign-ins with a password.
@@ -292,8 +293,14 @@ async fn signed_in_phones(
     phones
 }
 
-/// Each sign-in's (whole duration, approve→notified).
-type Timings = Vec<(Duration, Duration)>;
+/// One sign-in's duration, its approve→notified, and each of its `STEPS`.
+struct Timing {
+    whole: Duration,
+    notified: Duration,
+    steps: [Duration; STEPS.len()],
+}
+
+type Timings = Vec<Timing>;
 
 async fn run_sign_ins(instance: &Instance, phones: Vec<reqwest::Client>, total: usize) -> Timings {
     let per_worker = total / phones.len();
@@ -307,9 +314,7 @@ async fn run_sign_ins(instance: &Instance, phones: Vec<reqwest::Client>, total: 
         tokio::spawn(async move {
             let mut timings = Vec::with_capacity(per_worker);
             for _ in 0..per_worker {
-                let started = Instant::now();
-                let notified = sign_in(&screen, &phone, &desktop, &mobile).await;
-                timings.push((started.elapsed(), notified));
+                timings.push(sign_in(&screen, &phone, &desktop, &mobile).await);
             }
             timings
         })
@@ -327,10 +332,12 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 }
 
 fn report(options: &Options, timings: &Timings, elapsed: Duration, server: &[String]) {
-    let mut whole: Vec<Duration> = timings.iter().map(|t| t.0).collect();
-    let mut notified: Vec<Duration> = timings.iter().map(|t| t.1).collect();
-    whole.sort();
-    notified.sort();
+    let sorted = |of: &dyn Fn(&Timing) -> Duration| {
+        let mut durations: Vec<Duration> = timings.iter().map(of).collect();
+        durations.sort();
+        durations
+    };
+    let (whole, notified) = (sorted(&|t| t.whole), sorted(&|t| t.notified));
     let store = match (options.redis, options.redis_cluster) {
         (true, _) => "redis",
         (_, true) => "redis-cluster",
@@ -352,6 +359,12 @@ fn report(options: &Options, timings: &Timings, elapsed: Duration, server: &[Str
         server[0],
         server[1],
     );
+    let steps: Vec<String> = STEPS
+        .iter()
+        .enumerate()
+        .map(|(step, name)| format!("{name} {:.2}", quantile(&sorted(&|t| t.steps[step]), 0.5)))
+        .collect();
+    println!("  steps p50 (ms): {}", steps.join(", "));
 }
 
 fn report_costs(
@@ -437,13 +450,25 @@ async fn password_sign_ins(instance: &Instance, options: &Options) {
     );
 }
 
-/// One complete sign-in; returns the approval→screen latency.
+/// The steps of one sign-in, as the client sees them, in order.
+const STEPS: [&str; 6] = ["create", "socket", "scan", "approve", "redeem", "close"];
+
+/// One complete sign-in, timed. "socket" lasts until the screen reads `pending`, "scan" until
+/// it reads `claimed`, "approve" until the screen has read `approved` and the phone has its
+/// answer.
 async fn sign_in(
     screen: &reqwest::Client,
     phone: &reqwest::Client,
     desktop: &str,
     mobile: &str,
-) -> Duration {
+) -> Timing {
+    let started = Instant::now();
+    let mut steps = [Duration::ZERO; STEPS.len()];
+    let mut step_started = started;
+    let mut lap = |step: usize| {
+        steps[step] = step_started.elapsed();
+        step_started = Instant::now();
+    };
     let created: Value = screen
         .post(format!("{desktop}/api/login-requests"))
         .json(&json!({}))
@@ -453,6 +478,7 @@ async fn sign_in(
         .json()
         .await
         .unwrap();
+    lap(0);
     let (id, secret) = (
         created["id"].as_str().unwrap(),
         created["desktop_secret"].as_str().unwrap(),
@@ -479,6 +505,7 @@ async fn sign_in(
         }
     };
     assert_eq!(next_state().await, "pending");
+    lap(1);
     let scanned = phone
         .post(format!("{mobile}/api/scan"))
         .json(&json!({ "id": id }))
@@ -487,17 +514,17 @@ async fn sign_in(
         .unwrap();
     assert_eq!(scanned.status(), 200);
     assert_eq!(next_state().await, "claimed");
-    let approving = Instant::now();
+    lap(2);
     let approve = phone
         .post(format!("{mobile}/api/login-requests/{id}/approve"))
         .json(&json!({}))
         .send();
-    let (approved, notified) = tokio::join!(approve, async {
-        let state = next_state().await;
-        (state, approving.elapsed())
-    });
+    let approving = Instant::now();
+    let (approved, (state, notified)) =
+        tokio::join!(approve, async { (next_state().await, approving.elapsed()) });
     assert_eq!(approved.unwrap().status(), 200);
-    assert_eq!(notified.0, "approved");
+    assert_eq!(state, "approved");
+    lap(3);
     let redeemed = screen
         .post(format!("{desktop}/api/login-requests/{id}/redeem"))
         .header("x-desktop-secret", secret)
@@ -506,6 +533,12 @@ async fn sign_in(
         .await
         .unwrap();
     assert_eq!(redeemed.status(), 200);
+    lap(4);
     socket.close(None).await.ok();
-    notified.1
+    lap(5);
+    Timing {
+        whole: started.elapsed(),
+        notified,
+        steps,
+    }
 }
