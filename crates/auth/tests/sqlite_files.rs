@@ -49,3 +49,32 @@ async fn a_database_left_readable_by_an_older_version_is_made_private() {
     assert_eq!(mode(&directory), 0o700);
     assert_eq!(mode(&database), 0o600);
 }
+
+/// Another process may hold the database for a moment (the server writing, or a closing
+/// connection folding its log back in) just as a command opens it: the command waits its turn
+/// instead of failing with "database is locked".
+#[tokio::test]
+async fn opening_waits_for_a_database_another_process_holds() {
+    let root = tempfile::tempdir().unwrap();
+    let database = root.path().join("qrlogin.sqlite3");
+    drop(SqliteStore::open(&database).await.unwrap());
+    let holder = rusqlite::Connection::open(&database).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE held (x);")
+        .unwrap();
+
+    let opening = tokio::spawn({
+        let database = database.clone();
+        async move { SqliteStore::open(&database).await.map(drop) }
+    });
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), async {
+        while !opening.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(early.is_err(), "opening ended while the database was held");
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    opening.await.unwrap().unwrap();
+}
