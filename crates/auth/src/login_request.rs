@@ -1,4 +1,5 @@
-//! The login request and its state machine (DESIGN §3A).
+//! The login request and its state machine: pending → claimed → approved → redeemed, with
+//! denied, cancelled, locked (too many wrong PINs) and expired as the ways it ends unused.
 //!
 //! Transitions are pure functions here; the stores make them atomic with a versioned
 //! compare-and-set, so both stores share these exact semantics.

@@ -95,7 +95,7 @@ pub use qrlogin_auth::signin::policy::LinkConfirmation;
 /// When an approval needs the owner's passkey (`PASSKEY_APPROVAL`), and for which domain.
 pub use qrlogin_auth::signin::policy::{PasskeyApproval, PasskeyPolicy};
 
-/// Rate limits (DESIGN §5), each `N/duration`: at most N, refilling evenly over the duration.
+/// Rate limits, each `N/duration`: at most N, refilling evenly over the duration.
 #[derive(Clone, Debug)]
 pub struct RateLimits {
     /// Login requests created per client IP.
