@@ -12,6 +12,7 @@ mod oidc;
 mod passkeys;
 mod states;
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,15 @@ use crate::helpers::{Backend, TestCluster};
 
 struct ChromeDriver(Child, u16);
 
+/// Ends chromedriver and the browsers it started: they share its process group (see
+/// [`chromedriver`]). Killing chromedriver alone left each test's Chromium running.
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -49,6 +57,8 @@ async fn chromedriver() -> Option<ChromeDriver> {
     let port = qrlogin_testkit::free_port();
     let child = Command::new("/usr/bin/chromedriver")
         .arg(format!("--port={port}"))
+        // A group of its own, which its browsers join: ended together on drop.
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
