@@ -124,6 +124,30 @@ fn send_at_once(tcp: &TcpStream, data: &mut Extensions) {
     data.insert(SendsAtOnce(tcp.nodelay().unwrap_or(false)));
 }
 
+/// What an `App` of ours is built from: its routes and middleware as one service factory,
+/// answering with bodies of type `B`.
+trait AppServices<B>:
+    ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + 'static
+{
+}
+
+impl<B, T> AppServices<B> for T where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static
+{
+}
+
 /// Takes over the connections that ask for a WebSocket: each handshake is answered by its own
 /// instance of the application (one per worker, as for every other request), and an accepted
 /// socket then keeps only what it needs (see [`crate::websocket`]).
@@ -138,13 +162,7 @@ fn socket_handover<A, T, B>(
 >
 where
     A: Fn() -> App<T> + 'static,
-    T: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    T: AppServices<B>,
     B: MessageBody + 'static,
 {
     fn_factory(move || {
@@ -172,13 +190,7 @@ fn serve_connections<A, T, B>(
 + use<A, T, B>
 where
     A: Fn() -> App<T> + 'static,
-    T: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    T: AppServices<B>,
     B: MessageBody + 'static,
 {
     let plain = app().into_factory().map_err(|error| error.error_response());
