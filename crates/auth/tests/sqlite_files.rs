@@ -63,16 +63,11 @@ async fn opening_waits_for_a_database_another_process_holds() {
         .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE held (x);")
         .unwrap();
 
-    let opening = tokio::spawn({
+    let mut opening = tokio::spawn({
         let database = database.clone();
         async move { SqliteStore::open(&database).await.map(drop) }
     });
-    let early = tokio::time::timeout(std::time::Duration::from_millis(300), async {
-        while !opening.is_finished() {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut opening).await;
     assert!(early.is_err(), "opening ended while the database was held");
     holder.execute_batch("COMMIT").unwrap();
     drop(holder);
