@@ -79,7 +79,7 @@ struct Topology {
     nginx: Child,
     cloud: FakeMentraCloud,
     store: Store,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Topology {
@@ -178,7 +178,7 @@ impl Topology {
             nginx,
             cloud,
             store,
-            _dir: dir,
+            dir,
         };
         topology.wait_until_ready().await;
         Some(topology)
@@ -191,10 +191,11 @@ impl Topology {
         urls.push(self.mobile.clone());
         for url in urls {
             loop {
-                let ready = client().get(format!("{url}/readyz")).send().await;
-                if ready.is_ok_and(|r| r.status() == 200) {
-                    break;
-                }
+                let answer = match client().get(format!("{url}/readyz")).send().await {
+                    Ok(r) if r.status() == 200 => break,
+                    Ok(r) => format!("{}: {}", r.status(), r.text().await.unwrap_or_default()),
+                    Err(error) => error.to_string(),
+                };
                 for replica in &mut self.replicas {
                     assert!(
                         replica.is_running(),
@@ -204,10 +205,25 @@ impl Topology {
                         replica.log_tail()
                     );
                 }
-                assert!(Instant::now() < deadline, "{url} not ready within 60 s");
+                assert!(
+                    Instant::now() < deadline,
+                    "{url} not ready within 60 s; it last answered {answer}\n{}",
+                    self.logs()
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+
+    /// Every replica's recent log and nginx's, for a failure message.
+    fn logs(&self) -> String {
+        let nginx = std::fs::read_to_string(self.dir.path().join("nginx.log")).unwrap_or_default();
+        self.replicas
+            .iter()
+            .map(|r| format!("--- {} {}:\n{}", r.role, r.port, r.log_tail()))
+            .chain([format!("--- nginx:\n{nginx}")])
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn screen(&self) -> Screen {

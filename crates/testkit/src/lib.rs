@@ -392,7 +392,6 @@ pub fn end_with_this_process(child: &Child) {
         .spawn();
 }
 
-/// A port that was free a moment ago on loopback.
 /// Commands the Redis server on `port` has processed so far, by command, as the server counts
 /// them (`INFO commandstats`).
 pub fn commands_processed(port: u16) -> std::collections::BTreeMap<String, u64> {
@@ -416,6 +415,7 @@ pub fn commands_processed(port: u16) -> std::collections::BTreeMap<String, u64> 
         .collect()
 }
 
+/// A port that was free a moment ago on loopback.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
