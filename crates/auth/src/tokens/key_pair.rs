@@ -4,9 +4,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use ed25519_dalek::{Signer as _, SigningKey};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use ring::signature::RsaKeyPair;
 use rsa::RsaPrivateKey;
 use rsa::traits::PublicKeyParts as _;
@@ -27,24 +27,26 @@ pub(super) struct KeyPair {
 
 /// How a key signs. RSA goes through ring, whose private-key operation takes the same time
 /// whatever the key (the `rsa` crate's does not: RUSTSEC-2023-0071), since anyone can have us
-/// sign (each code exchange or refresh does).
+/// sign (each code exchange or refresh does). The Ed25519 key is kept expanded: jsonwebtoken
+/// would decode it from PKCS#8 and derive its public half again at every signature, which
+/// cost as much again as the signature itself (a token at every sign-in).
 enum Signer {
-    Ed25519(EncodingKey),
+    Ed25519(Box<SigningKey>),
     Rsa(Box<RsaKeyPair>),
 }
 
 impl KeyPair {
     /// A compact JWS of `claims` under `header` (whose `alg` is this key's).
     pub fn sign(&self, header: &Header, claims: &impl serde::Serialize) -> anyhow::Result<String> {
-        match &self.signer {
-            Signer::Ed25519(key) => Ok(jsonwebtoken::encode(header, claims, key)?),
+        let encode = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let input = format!(
+            "{}.{}",
+            encode(&serde_json::to_vec(header)?),
+            encode(&serde_json::to_vec(claims)?)
+        );
+        let signature = match &self.signer {
+            Signer::Ed25519(key) => key.sign(input.as_bytes()).to_bytes().to_vec(),
             Signer::Rsa(key) => {
-                let encode = |json: Vec<u8>| URL_SAFE_NO_PAD.encode(json);
-                let input = format!(
-                    "{}.{}",
-                    encode(serde_json::to_vec(header)?),
-                    encode(serde_json::to_vec(claims)?)
-                );
                 let mut signature = vec![0; key.public().modulus_len()];
                 let random = ring::rand::SystemRandom::new();
                 key.sign(
@@ -54,9 +56,10 @@ impl KeyPair {
                     &mut signature,
                 )
                 .map_err(|_| anyhow::anyhow!("signing with the RSA key failed"))?;
-                Ok(format!("{input}.{}", encode(signature)))
+                signature
             }
-        }
+        };
+        Ok(format!("{input}.{}", encode(&signature)))
     }
 
     /// The key in one `PRIVATE KEY` PEM block, or why it is none we sign with.
@@ -71,7 +74,6 @@ impl KeyPair {
     }
 
     fn ed25519(key: &SigningKey) -> Result<Self, String> {
-        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
         let public = key.verifying_key().to_bytes();
         let x = URL_SAFE_NO_PAD.encode(public);
         let kid = kid_of(&public);
@@ -81,7 +83,7 @@ impl KeyPair {
             }),
             kid,
             algorithm: Algorithm::EdDSA,
-            signer: Signer::Ed25519(EncodingKey::from_ed_der(der.as_bytes())),
+            signer: Signer::Ed25519(Box::new(key.clone())),
             decoding: DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?,
         })
     }
