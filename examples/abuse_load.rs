@@ -36,6 +36,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[path = "support/instance.rs"]
 mod instance;
+#[path = "support/options.rs"]
+mod options;
+use options::{number, value};
 #[path = "support/process.rs"]
 mod process;
 use instance::{Deployment, Instance, browser};
@@ -54,15 +57,9 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
     Options {
-        seconds: value("--seconds").map_or(20, |v| v.parse().expect("seconds")),
-        concurrency: value("--concurrency").map_or(50, |v| v.parse().expect("a number")),
+        seconds: number("--seconds", 20),
+        concurrency: number("--concurrency", 50),
         bin_dir: value("--bin-dir").map_or_else(|| "target/release".into(), Into::into),
         attacks: value("--attacks")
             .unwrap_or_else(|| "sockets,tokens,codes,pins,frames".into())

@@ -24,15 +24,12 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[path = "support/options.rs"]
+mod options;
+use options::{number, value};
 #[path = "support/process.rs"]
 mod process;
 use process::{cpu_ticks, rss_kib};
-
-fn argument(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == name)?;
-    args.get(at + 1).cloned()
-}
 
 /// Creates a login request and opens its page's socket; a task then keeps reading it (so
 /// pings are answered) and counts the socket as closed if the server ever closes it.
@@ -75,10 +72,10 @@ async fn open_page(client: &reqwest::Client, desktop: &str, closed: Arc<AtomicUs
 
 #[tokio::main]
 async fn main() {
-    let desktop = argument("--desktop").expect("--desktop URL");
-    let pid: u32 = argument("--pid").expect("--pid PID").parse().unwrap();
-    let sockets: usize = argument("--sockets").map_or(1000, |v| v.parse().unwrap());
-    let hold = Duration::from_secs(argument("--hold").map_or(60, |v| v.parse().unwrap()));
+    let desktop = value("--desktop").expect("--desktop URL");
+    let pid: u32 = value("--pid").expect("--pid PID").parse().unwrap();
+    let sockets = number("--sockets", 1000);
+    let hold = Duration::from_secs(number("--hold", 60));
     let client = reqwest::Client::new();
     let closed = Arc::new(AtomicUsize::new(0));
 

@@ -33,6 +33,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[path = "support/instance.rs"]
 mod instance;
+#[path = "support/options.rs"]
+mod options;
+use options::{flag, number, value};
 #[path = "support/process.rs"]
 mod process;
 use instance::{Deployment, Instance, browser};
@@ -52,17 +55,9 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
-    let number =
-        |name: &str, default: usize| value(name).map_or(default, |v| v.parse().expect("a number"));
     Options {
-        redis: args.iter().any(|a| a == "--redis"),
-        redis_cluster: args.iter().any(|a| a == "--redis-cluster"),
+        redis: flag("--redis"),
+        redis_cluster: flag("--redis-cluster"),
         sign_ins: number("--sign-ins", 5000),
         concurrency: number("--concurrency", 50),
         password_sign_ins: number("--password-sign-ins", 0),

@@ -12,16 +12,12 @@ use std::time::Instant;
 use qrlogin_auth::User;
 use qrlogin_auth::tokens::SigningKeys;
 
-fn option(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == name)
-        .and_then(|at| args.get(at + 1))
-        .map_or(default, |value| value.parse().expect("a number"))
-}
+#[path = "support/options.rs"]
+mod options;
+use options::number;
 
 fn main() {
-    let (tokens, rounds) = (option("--tokens", 20_000), option("--rounds", 3));
+    let (tokens, rounds) = (number("--tokens", 20_000), number("--rounds", 3));
     let pem = SigningKeys::generate_pem().unwrap();
     let keys = SigningKeys::from_pem(&pem, "https://login.example".into()).unwrap();
     let user = User {
